@@ -1,0 +1,102 @@
+import type { ConfigEntry, Expr, Loc, ModelDecl, ValueType } from "../../dsl/ast.ts";
+import { describe, fromPlain, type Value } from "./values.ts";
+
+export interface ConfigSources {
+  /** A named preset of the model file (`--preset NAME`). */
+  preset?: string;
+  /** The checkpoint's parsed config.json. */
+  checkpointConfig?: unknown;
+  /** `--set key=value` pairs, applied last. */
+  overrides?: Record<string, string>;
+}
+
+function lookupPath(json: unknown, path: string): unknown {
+  let cur: unknown = json;
+  for (const part of path.split(".")) {
+    if (typeof cur !== "object" || cur === null || !(part in cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function coerce(v: Value, type: ValueType): Value | null {
+  if (v.t === type) return v;
+  if (type === "float" && v.t === "int" && typeof v.v === "number") return { t: "float", v: v.v };
+  if (type === "int" && v.t === "float" && Number.isInteger(v.v)) return { t: "int", v: v.v };
+  return null;
+}
+
+function parseOverride(text: string, type: ValueType): Value | null {
+  switch (type) {
+    case "int": return /^-?[0-9]+$/.test(text) ? { t: "int", v: Number(text) } : null;
+    case "float": return text.trim() !== "" && Number.isFinite(Number(text)) ? { t: "float", v: Number(text) } : null;
+    case "bool": return text === "true" ? { t: "bool", v: true } : text === "false" ? { t: "bool", v: false } : null;
+    case "string": return { t: "string", v: text };
+    case "list": {
+      try {
+        const v = fromPlain(JSON.parse(text));
+        return v && v.t === "list" ? v : null;
+      } catch {
+        return null;
+      }
+    }
+  }
+}
+
+/**
+ * Config values in order of precedence: default < preset < checkpoint config.json < --set.
+ * Defaults and presets are expressions, so a value may depend on the ones before it.
+ */
+export function resolveConfig(
+  model: ModelDecl,
+  file: string,
+  sources: ConfigSources,
+  report: (loc: Loc, message: string) => void,
+  evaluate: (e: Expr, scope: unknown) => Value,
+  newScope: () => { set(name: string, v: Value): void },
+): { values: Map<string, Value>; presets: string[] } {
+  const entries: ConfigEntry[] = model.items.flatMap((i) => (i.kind === "config" ? i.entries : []));
+  const presets = model.items.flatMap((i) => (i.kind === "preset" ? [i] : []));
+  const preset = sources.preset === undefined ? undefined : presets.find((p) => p.name === sources.preset);
+  if (sources.preset !== undefined && !preset) {
+    report(model.loc, `model '${model.name}' has no preset '${sources.preset}' (presets: ${presets.map((p) => p.name).join(", ") || "none"})`);
+  }
+  for (const key of Object.keys(sources.overrides ?? {})) {
+    if (!entries.some((e) => e.name === key)) report(model.loc, `--set ${key}: model '${model.name}' has no config value '${key}' (it has ${entries.map((e) => e.name).join(", ")})`);
+  }
+  for (const p of preset ? [preset] : []) {
+    for (const pe of p.entries) if (!entries.some((e) => e.name === pe.name)) report(pe.loc, `preset '${p.name}' sets '${pe.name}', which is not in the config block`);
+  }
+  const scope = newScope();
+  const values = new Map<string, Value>();
+  for (const entry of entries) {
+    let v: Value | null = null;
+    const override = sources.overrides?.[entry.name];
+    if (override !== undefined) {
+      v = parseOverride(override, entry.type);
+      if (!v) report(entry.loc, `--set ${entry.name}=${override}: expected ${entry.type}`);
+    }
+    if (!v && sources.checkpointConfig !== undefined) {
+      for (const path of entry.from) {
+        const raw = lookupPath(sources.checkpointConfig, path);
+        if (raw === undefined) continue;
+        const parsed = fromPlain(raw);
+        v = parsed ? coerce(parsed, entry.type) : null;
+        if (!v) report(entry.loc, `config.json '${path}' = ${JSON.stringify(raw)} is not a valid ${entry.type} for '${entry.name}'`);
+        break;
+      }
+    }
+    if (!v) {
+      const pe = preset?.entries.find((e) => e.name === entry.name);
+      const expr = pe ? pe.value : entry.value;
+      const raw = evaluate(expr, scope);
+      v = coerce(raw, entry.type);
+      if (!v && raw.t !== "error") report(expr.loc, `config '${entry.name}' is declared ${entry.type} but its value is ${describe(raw)}`);
+    }
+    const final = v ?? { t: "error" };
+    values.set(entry.name, final);
+    scope.set(entry.name, final);
+  }
+  void file;
+  return { values, presets: presets.map((p) => p.name) };
+}

@@ -1,0 +1,62 @@
+import type { PreprocessStep, ResampleFilter } from "../ir/preprocess.ts";
+import { describe, type Value } from "./values.ts";
+
+const FILTERS: readonly ResampleFilter[] = ["nearest", "bilinear", "bicubic"];
+
+class Bad {
+  constructor(readonly message: string) {}
+}
+
+function num(v: Value | undefined, what: string): number | Bad {
+  if (v?.t === "float") return v.v;
+  if (v?.t === "int" && typeof v.v === "number") return v.v;
+  return new Bad(`${what} must be a number, got ${v ? describe(v) : "nothing"}`);
+}
+
+function triple(v: Value | undefined, what: string): number[] | Bad {
+  const out = v?.t === "list" && v.items.length === 3 ? v.items.map((i) => num(i, what)) : [];
+  return out.length === 3 && out.every((x): x is number => typeof x === "number") ? out : new Bad(`${what} must be a list of 3 numbers`);
+}
+
+function filterOf(v: Value | undefined, fallback: ResampleFilter): ResampleFilter | Bad {
+  if (v === undefined) return fallback;
+  if (v.t === "string" && (FILTERS as readonly string[]).includes(v.v)) return v.v as ResampleFilter;
+  return new Bad(`filter must be one of ${FILTERS.map((f) => `"${f}"`).join(", ")}`);
+}
+
+/** Checks one `preprocess` step's arguments; returns the step or an error message. */
+export function toPreprocessStep(name: string, pos: Value[], named: Map<string, Value>): PreprocessStep | string {
+  const arg = (i: number, key: string): Value | undefined => pos[i] ?? named.get(key);
+  const firstError = (...xs: unknown[]): string | undefined => xs.find((x): x is Bad => x instanceof Bad)?.message;
+  switch (name) {
+    case "convert_rgb":
+      return { op: "convert_rgb" };
+    case "resize": {
+      const width = num(arg(0, "width"), "resize width");
+      const height = num(arg(1, "height") ?? arg(0, "width"), "resize height");
+      const filter = filterOf(named.get("filter"), "bilinear");
+      return firstError(width, height, filter) ?? { op: "resize", width: width as number, height: height as number, filter: filter as ResampleFilter };
+    }
+    case "resize_shortest": {
+      const size = num(arg(0, "size"), "resize_shortest size");
+      const filter = filterOf(named.get("filter"), "bicubic");
+      return firstError(size, filter) ?? { op: "resize_shortest", size: size as number, filter: filter as ResampleFilter };
+    }
+    case "center_crop": {
+      const width = num(arg(0, "width"), "center_crop width");
+      const height = num(arg(1, "height") ?? arg(0, "width"), "center_crop height");
+      return firstError(width, height) ?? { op: "center_crop", width: width as number, height: height as number };
+    }
+    case "rescale": {
+      const factor = num(arg(0, "factor"), "rescale factor");
+      return firstError(factor) ?? { op: "rescale", factor: factor as number };
+    }
+    case "normalize": {
+      const mean = triple(arg(0, "mean"), "normalize mean");
+      const std = triple(arg(1, "std"), "normalize std");
+      return firstError(mean, std) ?? { op: "normalize", mean: mean as number[], std: std as number[] };
+    }
+    default:
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize)`;
+  }
+}

@@ -1,0 +1,176 @@
+import { dimAdd, dimsEqual, dimToString, numel, shapeToString, type Dim } from "./dims.ts";
+import type { BinaryFn, DType, Graph, Node, Op, ReduceFn, SourceRef, UnaryFn } from "./graph.ts";
+
+/** A shape or argument error; the elaborator turns it into a diagnostic at the call site. */
+export class ShapeError extends Error {}
+
+/**
+ * Builds a graph node by node, inferring and checking every shape as it goes,
+ * so a bad graph file fails at the line that made the bad node.
+ */
+export class GraphBuilder {
+  readonly graph: Graph;
+  source: SourceRef[] = [];
+  private readonly params = new Map<string, number>();
+  private readonly consts = new Map<number, number>();
+
+  constructor(name: string) {
+    this.graph = { name, nodes: [], inputs: [], outputs: [] };
+  }
+
+  node(id: number): Node {
+    return this.graph.nodes[id];
+  }
+
+  private add(op: Op, inputs: number[], shape: Dim[], dtype: DType = "f32"): number {
+    const id = this.graph.nodes.length;
+    this.graph.nodes.push({ id, op, inputs, shape, dtype, source: this.source });
+    return id;
+  }
+
+  input(name: string, shape: Dim[]): number {
+    const id = this.add({ kind: "input", name }, [], shape);
+    this.graph.inputs.push({ name, node: id });
+    return id;
+  }
+
+  output(name: string, node: number): void {
+    if (this.graph.outputs.some((o) => o.name === name)) throw new ShapeError(`output '${name}' is declared twice`);
+    this.graph.outputs.push({ name, node });
+  }
+
+  param(name: string, shape: Dim[]): number {
+    const existing = this.params.get(name);
+    if (existing !== undefined) {
+      const prev = this.node(existing).shape;
+      if (prev.length !== shape.length || !prev.every((d, i) => dimsEqual(d, shape[i]))) {
+        throw new ShapeError(`parameter '${name}' used with shape ${shapeToString(shape)} but earlier with ${shapeToString(prev)}`);
+      }
+      return existing;
+    }
+    for (const d of shape) if (typeof d !== "number" || d <= 0 || !Number.isInteger(d)) throw new ShapeError(`parameter '${name}' needs a fixed positive integer shape, got ${shapeToString(shape)}`);
+    const id = this.add({ kind: "param", name }, [], shape);
+    this.params.set(name, id);
+    return id;
+  }
+
+  constant(value: number): number {
+    const existing = this.consts.get(value);
+    if (existing !== undefined) return existing;
+    const id = this.add({ kind: "const", value }, [], []);
+    this.consts.set(value, id);
+    return id;
+  }
+
+  unary(fn: UnaryFn, x: number): number {
+    return this.add({ kind: "unary", fn }, [x], this.node(x).shape);
+  }
+
+  binary(fn: BinaryFn, a: number, b: number): number {
+    return this.add({ kind: "binary", fn }, [a, b], broadcastShapes(this.node(a).shape, this.node(b).shape));
+  }
+
+  reduce(fn: ReduceFn, x: number, axisArg: number): number {
+    const shape = this.node(x).shape;
+    const axis = normalizeAxis(axisArg, shape.length);
+    return this.add({ kind: "reduce", fn, axis }, [x], shape.map((d, i) => (i === axis ? 1 : d)));
+  }
+
+  matmul(a: number, b: number): number {
+    const sa = this.node(a).shape;
+    const sb = this.node(b).shape;
+    if (sa.length < 2 || sb.length < 2) throw new ShapeError(`matmul_nt needs operands of rank >= 2, got ${shapeToString(sa)} and ${shapeToString(sb)}`);
+    const k1 = sa[sa.length - 1];
+    const k2 = sb[sb.length - 1];
+    if (!dimsEqual(k1, k2)) throw new ShapeError(`matmul_nt: contraction dims differ: ${shapeToString(sa)} x ${shapeToString(sb)}^T (${dimToString(k1)} vs ${dimToString(k2)})`);
+    const batch = broadcastShapes(sa.slice(0, -2), sb.slice(0, -2));
+    return this.add({ kind: "matmul" }, [a, b], [...batch, sa[sa.length - 2], sb[sb.length - 2]]);
+  }
+
+  reshape(x: number, shape: Dim[]): number {
+    const from = this.node(x).shape;
+    if (!dimsEqual(numel(from), numel(shape))) throw new ShapeError(`reshape: cannot view ${shapeToString(from)} as ${shapeToString(shape)} (element counts differ)`);
+    return this.add({ kind: "reshape" }, [x], shape);
+  }
+
+  permute(x: number, perm: number[]): number {
+    const from = this.node(x).shape;
+    const sorted = [...perm].sort((p, q) => p - q);
+    if (perm.length !== from.length || sorted.some((p, i) => p !== i)) throw new ShapeError(`permute: [${perm.join(", ")}] is not a permutation of the ${from.length} axes of ${shapeToString(from)}`);
+    return this.add({ kind: "permute", perm }, [x], perm.map((p) => from[p]));
+  }
+
+  slice(x: number, axisArg: number, start: Dim, end: Dim): number {
+    const from = this.node(x).shape;
+    const axis = normalizeAxis(axisArg, from.length);
+    const len = typeof end === "number" && typeof start === "number" ? end - start : dimAdd(end, typeof start === "number" ? -start : 0);
+    if (typeof start !== "number" && start !== 0) throw new ShapeError("slice: start must be a fixed integer");
+    if (typeof len === "number" && len <= 0) throw new ShapeError(`slice: empty range ${String(start)}..${dimToString(end)}`);
+    const size = from[axis];
+    if (start === 0 && dimsEqual(end, size)) return x;
+    if (typeof size === "number" && typeof end === "number" && end > size) throw new ShapeError(`slice: end ${end} is past the size ${size} of axis ${axis} of ${shapeToString(from)}`);
+    return this.add({ kind: "slice", axis, start }, [x], from.map((d, i) => (i === axis ? len : d)));
+  }
+
+  concat(xs: number[], axisArg: number): number {
+    if (xs.length === 0) throw new ShapeError("concat needs at least one tensor");
+    if (xs.length === 1) return xs[0];
+    const first = this.node(xs[0]).shape;
+    const axis = normalizeAxis(axisArg, first.length);
+    let total: Dim = 0;
+    for (const x of xs) {
+      const s = this.node(x).shape;
+      if (s.length !== first.length || s.some((d, i) => i !== axis && !dimsEqual(d, first[i]))) {
+        throw new ShapeError(`concat along axis ${axis}: ${shapeToString(s)} does not match ${shapeToString(first)}`);
+      }
+      total = dimAdd(total, s[axis]);
+    }
+    // Binary concat nodes keep the index maps simple: one split point each.
+    let acc = xs[0];
+    for (const x of xs.slice(1)) {
+      const a = this.node(acc).shape;
+      acc = this.add({ kind: "concat", axis }, [acc, x], a.map((d, i) => (i === axis ? dimAdd(d, this.node(x).shape[axis]) : d)));
+    }
+    return acc;
+  }
+
+  broadcastTo(x: number, shape: Dim[]): number {
+    const from = this.node(x).shape;
+    broadcastShapes(from, shape, shape);
+    return this.add({ kind: "broadcast" }, [x], shape);
+  }
+
+  attention(q: number, k: number, v: number, heads: number, scale: number | null): number {
+    const [sq, sk, sv] = [q, k, v].map((t) => this.node(t).shape);
+    if (sq.length !== 3 || sk.length !== 3 || sv.length !== 3) throw new ShapeError(`attention expects q, k, v of shape [B, T, D], got ${shapeToString(sq)}, ${shapeToString(sk)}, ${shapeToString(sv)}`);
+    const d = sq[2];
+    if (typeof d !== "number" || d % heads !== 0) throw new ShapeError(`attention: width ${dimToString(d)} is not divisible by ${heads} heads`);
+    if (!dimsEqual(sk[2], d) || !dimsEqual(sv[2], d)) throw new ShapeError("attention: q, k and v must have the same width");
+    if (!dimsEqual(sk[1], sv[1])) throw new ShapeError("attention: k and v must have the same length");
+    if (!dimsEqual(sq[0], sk[0]) || !dimsEqual(sq[0], sv[0])) throw new ShapeError("attention: q, k and v must have the same batch");
+    return this.add({ kind: "attention", heads, scale: scale ?? 1 / Math.sqrt(d / heads) }, [q, k, v], [sq[0], sq[1], d]);
+  }
+}
+
+export function normalizeAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new ShapeError(`axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+/** Numpy broadcasting; with `target` set, `a` must broadcast to exactly that shape. */
+export function broadcastShapes(a: readonly Dim[], b: readonly Dim[], target?: readonly Dim[]): Dim[] {
+  const rank = Math.max(a.length, b.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (dimsEqual(da, db) || db === 1) out.push(da);
+    else if (da === 1) out.push(db);
+    else throw new ShapeError(`shapes ${shapeToString(a)} and ${shapeToString(b)} do not broadcast (axis ${i}: ${dimToString(da)} vs ${dimToString(db)})`);
+  }
+  if (target && (out.length !== target.length || !out.every((d, i) => dimsEqual(d, target[i])))) {
+    throw new ShapeError(`cannot broadcast ${shapeToString(a)} to ${shapeToString(target)}`);
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+import type { Dim } from "./dims.ts";
+
+export type DType = "f32" | "f16";
+export type UnaryFn = "neg" | "exp" | "log" | "sqrt" | "rsqrt" | "tanh" | "erf" | "sigmoid" | "recip" | "abs" | "relu";
+export type BinaryFn = "add" | "sub" | "mul" | "div" | "max" | "min" | "pow";
+export type ReduceFn = "sum" | "mean" | "max";
+
+export const UNARY_FNS: readonly UnaryFn[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "sigmoid", "recip", "abs", "relu"];
+
+/** Where a node came from: the graph-file call that created it (and the call chain through blocks). */
+export interface SourceRef { file: string; line: number; column: number }
+
+export type Op =
+  | { kind: "input"; name: string }
+  | { kind: "param"; name: string }
+  | { kind: "const"; value: number }
+  | { kind: "unary"; fn: UnaryFn }
+  | { kind: "binary"; fn: BinaryFn }
+  /** Reduction over one axis, keeping it with size 1. */
+  | { kind: "reduce"; fn: ReduceFn; axis: number }
+  /** a [..., M, K] times b [..., N, K] transposed: the layout of checkpoint linear weights. */
+  | { kind: "matmul" }
+  | { kind: "reshape" }
+  | { kind: "permute"; perm: number[] }
+  | { kind: "slice"; axis: number; start: Dim }
+  | { kind: "concat"; axis: number }
+  | { kind: "broadcast" }
+  /** softmax(q k^T * scale) v per head; q, k, v are [B, T, heads * dh]. */
+  | { kind: "attention"; heads: number; scale: number };
+
+export type OpKind = Op["kind"];
+
+export interface Node {
+  id: number;
+  op: Op;
+  inputs: number[];
+  shape: Dim[];
+  dtype: DType;
+  source: SourceRef[];
+}
+
+export interface Graph {
+  name: string;
+  nodes: Node[];
+  inputs: { name: string; node: number }[];
+  outputs: { name: string; node: number }[];
+}
+
+export const MOVEMENT_OPS: ReadonlySet<OpKind> = new Set(["reshape", "permute", "slice", "concat", "broadcast"]);
+export const ELEMENTWISE_OPS: ReadonlySet<OpKind> = new Set(["unary", "binary", "const"]);
+
+export function isMovement(n: Node): boolean {
+  return MOVEMENT_OPS.has(n.op.kind);
+}
+
+export function isElementwise(n: Node): boolean {
+  return ELEMENTWISE_OPS.has(n.op.kind);
+}
+
+export function consumersOf(g: Graph): number[][] {
+  const out: number[][] = g.nodes.map(() => []);
+  for (const n of g.nodes) for (const i of n.inputs) out[i].push(n.id);
+  return out;
+}
+
+export function paramNodes(g: Graph): Node[] {
+  return g.nodes.filter((n) => n.op.kind === "param");
+}

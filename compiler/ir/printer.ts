@@ -1,0 +1,31 @@
+import { shapeToString } from "./dims.ts";
+import type { Graph, Node } from "./graph.ts";
+
+function opText(n: Node): string {
+  const op = n.op;
+  switch (op.kind) {
+    case "input": return `input "${op.name}"`;
+    case "param": return `param "${op.name}"`;
+    case "const": return `const ${op.value}`;
+    case "unary": case "binary": return op.fn;
+    case "reduce": return `reduce_${op.fn} axis=${op.axis}`;
+    case "permute": return `permute [${op.perm.join(",")}]`;
+    case "slice": return `slice axis=${op.axis} start=${String(op.start)}`;
+    case "concat": return `concat axis=${op.axis}`;
+    case "attention": return `attention heads=${op.heads} scale=${op.scale.toPrecision(6)}`;
+    default: return op.kind;
+  }
+}
+
+/** One line per node: `%id = op(%inputs) : f32[shape]   # file:line`. */
+export function printGraph(g: Graph): string {
+  const lines = [`graph ${g.name} (${g.nodes.length} nodes)`];
+  for (const n of g.nodes) {
+    const args = n.inputs.length ? `(${n.inputs.map((i) => `%${i}`).join(", ")})` : "";
+    const src = n.source.at(-1);
+    const where = src ? `  # ${src.file}:${src.line}` : "";
+    lines.push(`  %${n.id} = ${opText(n)}${args} : ${n.dtype}${shapeToString(n.shape)}${where}`);
+  }
+  for (const o of g.outputs) lines.push(`  output ${o.name} = %${o.node}`);
+  return lines.join("\n");
+}
