@@ -1,0 +1,211 @@
+import { dimAdd, dimFloorDiv, dimMul, type Dim } from "../ir/dims.ts";
+import type { Graph } from "../ir/graph.ts";
+import type { KernelGroup } from "../fusion/groups.ts";
+import { KernelWriter, floatLiteral, numelDim, type Binding, type Code } from "./writer.ts";
+
+/** How many workgroups to launch, as functions of the symbolic dims. */
+export type Dispatch =
+  /** `count` workgroups in a line, folded into x and y when past the per-dimension limit. */
+  | { kind: "linear"; count: Dim }
+  | { kind: "grid"; x: Dim; y: Dim; z: Dim };
+
+export interface KernelCode {
+  wgsl: string;
+  bindings: Binding[];
+  uniforms: Dim[];
+  dispatch: Dispatch;
+}
+
+const ceilDiv = (a: Dim, b: number): Dim => dimFloorDiv(dimAdd(a, b - 1), b);
+
+export const POINTWISE_THREADS = 256;
+export const ROW_THREADS = 64;
+export const MATMUL_TILE = { threadsX: 8, threadsY: 8, perThreadM: 4, perThreadN: 4 };
+export const ATTENTION_THREADS = 64;
+
+export function generateKernel(g: Graph, group: KernelGroup): KernelCode {
+  switch (group.kind) {
+    case "pointwise": return pointwise(g, group);
+    case "row": return row(g, group);
+    case "matmul": return matmul(g, group);
+    case "attention": return attention(g, group);
+  }
+}
+
+function finish(w: KernelWriter, entry: string, dispatch: Dispatch): KernelCode {
+  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch };
+}
+
+function pointwise(g: Graph, group: KernelGroup): KernelCode {
+  const w = new KernelWriter(g, group);
+  const root = g.nodes[group.root];
+  const total = w.dim(numelDim(root.shape));
+  const coords = w.unravel("i", root.shape);
+  w.line(`out[i] = ${w.value(root.id, coords)};`);
+  const body = w.takeBody();
+  const entry = `@compute @workgroup_size(${POINTWISE_THREADS})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * ${POINTWISE_THREADS}u;
+  if (i >= ${total}) { return; }
+${body}
+}`;
+  return finish(w, entry, { kind: "linear", count: ceilDiv(numelDim(root.shape), POINTWISE_THREADS) });
+}
+
+/** Reductions along `group.axis` and their elementwise neighbours: one workgroup per row, statistics in shared memory. */
+function row(g: Graph, group: KernelGroup): KernelCode {
+  const w = new KernelWriter(g, group);
+  const root = g.nodes[group.root];
+  const rowShape = g.nodes[g.nodes[group.reduces[0]].inputs[0]].shape;
+  const axis = group.axis;
+  const len = w.dim(rowShape[axis]);
+  const rowsShape = rowShape.filter((_, i) => i !== axis);
+  const rows = numelDim(rowsShape);
+  w.line(`if (rowIndex >= ${w.dim(rows)}) { return; }`);
+  const lead = w.unravel("rowIndex", rowsShape);
+  const at = (k: Code): Code[] => {
+    const c = [...lead];
+    c.splice(axis, 0, k);
+    return c;
+  };
+  for (const id of group.reduces) {
+    const red = g.nodes[id];
+    if (red.op.kind !== "reduce") continue;
+    const isMax = red.op.fn === "max";
+    const acc = w.fresh("acc");
+    w.line(`var ${acc} = ${isMax ? "-3.402823e38" : "0.0"};`);
+    w.block(`for (var k = lid.x; k < ${len}; k = k + ${ROW_THREADS}u) {`, () => {
+      const v = w.value(red.inputs[0], at("k"));
+      w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
+    });
+    w.line(`red[lid.x] = ${acc};`);
+    w.line("workgroupBarrier();");
+    w.block(`for (var s = ${ROW_THREADS / 2}u; s > 0u; s = s >> 1u) {`, () => {
+      w.line(`if (lid.x < s) { red[lid.x] = ${isMax ? "max(red[lid.x], red[lid.x + s])" : "red[lid.x] + red[lid.x + s]"}; }`);
+      w.line("workgroupBarrier();");
+    });
+    const stat = w.fresh("stat");
+    w.line(`let ${stat} = ${red.op.fn === "mean" ? `red[0] / f32(${len})` : "red[0]"};`);
+    w.line("workgroupBarrier();");
+    w.overrides.set(id, stat);
+  }
+  const fullRow = root.shape[axis] !== 1 || rowShape[axis] === 1;
+  if (fullRow) {
+    w.block(`for (var k = lid.x; k < ${len}; k = k + ${ROW_THREADS}u) {`, () => {
+      const c = at("k");
+      w.line(`out[${w.offset(root.shape, c)}] = ${w.value(root.id, c)};`);
+    });
+  } else {
+    w.block("if (lid.x == 0u) {", () => {
+      const c = at("0u");
+      w.line(`out[${w.offset(root.shape, c)}] = ${w.value(root.id, c)};`);
+    });
+  }
+  const body = w.takeBody();
+  const entry = `var<workgroup> red: array<f32, ${ROW_THREADS}>;
+@compute @workgroup_size(${ROW_THREADS})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let rowIndex = wid.x + wid.y * nwg.x;
+${body}
+}`;
+  return finish(w, entry, { kind: "linear", count: rows });
+}
+
+/**
+ * C[batch, M, N] = A[batch, M, K] . B[batch, N, K]^T, register-blocked: each thread accumulates a
+ * 4x4 block (no shared memory, which costs more than it saves on CPU Vulkan), then runs the epilogue.
+ */
+function matmul(g: Graph, group: KernelGroup): KernelCode {
+  const w = new KernelWriter(g, group);
+  const core = g.nodes[group.core ?? -1];
+  const root = g.nodes[group.root];
+  const [aId, bId] = core.inputs;
+  const a = g.nodes[aId];
+  const b = g.nodes[bId];
+  const r = core.shape.length;
+  const M = core.shape[r - 2];
+  const N = core.shape[r - 1];
+  const K = a.shape[a.shape.length - 1];
+  const batchShape = core.shape.slice(0, -2);
+  const { threadsX, threadsY, perThreadM: TM, perThreadN: TN } = MATMUL_TILE;
+  const tileM = threadsY * TM;
+  const tileN = threadsX * TN;
+  const batch = batchShape.length ? w.unravel("wid.z", batchShape, "bt") : [];
+  const batchFor = (shape: readonly Dim[]): Code[] => w.broadcastCoords(shape.slice(0, -2), batch);
+  const mDim = w.dim(M);
+  const nDim = w.dim(N);
+  w.line(`let mBase = wid.y * ${tileM}u + lid.y * ${TM}u;`);
+  w.line(`let nBase = wid.x * ${tileN}u + lid.x * ${TN}u;`);
+  const ms = Array.from({ length: TM }, (_, i) => w.let(`min(mBase + ${i}u, ${mDim} - 1u)`, "m"));
+  const ns = Array.from({ length: TN }, (_, j) => w.let(`min(nBase + ${j}u, ${nDim} - 1u)`, "n"));
+  const accs = ms.map((_, i) => ns.map((_, j) => `acc${i}_${j}`));
+  for (const row of accs) for (const acc of row) w.line(`var ${acc} = 0.0;`);
+  w.block(`for (var k = 0u; k < ${w.dim(K)}; k = k + 1u) {`, () => {
+    const av = ms.map((m) => w.value(aId, [...batchFor(a.shape), m, "k"]));
+    const bv = ns.map((n) => w.value(bId, [...batchFor(b.shape), n, "k"]));
+    accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${av[i]}, ${bv[j]}, ${acc});`)));
+  });
+  accs.forEach((row, i) =>
+    row.forEach((acc, j) => {
+      w.block(`if (mBase + ${i}u < ${mDim} && nBase + ${j}u < ${nDim}) {`, () => {
+        w.overrides.set(core.id, acc);
+        const c = [...batch, `(mBase + ${i}u)`, `(nBase + ${j}u)`];
+        w.line(`out[${w.offset(root.shape, c)}] = ${w.value(root.id, c)};`);
+      });
+    }),
+  );
+  const body = w.takeBody();
+  const entry = `@compute @workgroup_size(${threadsX}, ${threadsY})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+${body}
+}`;
+  return finish(w, entry, { kind: "grid", x: ceilDiv(N, tileN), y: ceilDiv(M, tileM), z: numelDim(batchShape) });
+}
+
+/** One thread per (batch, head, query): online softmax over the keys with f32 running max and sum. */
+function attention(g: Graph, group: KernelGroup): KernelCode {
+  const w = new KernelWriter(g, group);
+  const core = g.nodes[group.root];
+  if (core.op.kind !== "attention") throw new Error("internal: attention kernel without attention root");
+  const [qId, kId, vId] = core.inputs;
+  const [B, T, D] = core.shape;
+  const S = g.nodes[kId].shape[1];
+  const heads = core.op.heads;
+  const dh = (D as number) / heads;
+  w.line(`let t = wid.x * ${ATTENTION_THREADS}u + lid.x;`);
+  w.line(`if (t >= ${w.dim(T)}) { return; }`);
+  w.line("let h = wid.y;");
+  w.line("let b = wid.z;");
+  w.line(`var q: array<f32, ${dh}>;`);
+  w.line(`var o: array<f32, ${dh}>;`);
+  w.block(`for (var d = 0u; d < ${dh}u; d = d + 1u) {`, () => {
+    w.line(`q[d] = ${w.value(qId, ["b", "t", `(h * ${dh}u + d)`])} * ${floatLiteral(core.op.kind === "attention" ? core.op.scale : 1)};`);
+    w.line("o[d] = 0.0;");
+  });
+  w.line("var runMax = -3.402823e38;");
+  w.line("var runSum = 0.0;");
+  w.block(`for (var s = 0u; s < ${w.dim(S)}; s = s + 1u) {`, () => {
+    w.line("var score = 0.0;");
+    w.block(`for (var d = 0u; d < ${dh}u; d = d + 1u) {`, () => {
+      w.line(`score = fma(q[d], ${w.value(kId, ["b", "s", `(h * ${dh}u + d)`])}, score);`);
+    });
+    w.line("let newMax = max(runMax, score);");
+    w.line("let correction = exp(runMax - newMax);");
+    w.line("let p = exp(score - newMax);");
+    w.line("runSum = runSum * correction + p;");
+    w.block(`for (var d = 0u; d < ${dh}u; d = d + 1u) {`, () => {
+      w.line(`o[d] = fma(p, ${w.value(vId, ["b", "s", `(h * ${dh}u + d)`])}, o[d] * correction);`);
+    });
+    w.line("runMax = newMax;");
+  });
+  w.line("let inv = 1.0 / runSum;");
+  w.block(`for (var d = 0u; d < ${dh}u; d = d + 1u) {`, () => {
+    w.line(`out[${w.offset(core.shape, ["b", "t", `(h * ${dh}u + d)`])}] = o[d] * inv;`);
+  });
+  const body = w.takeBody();
+  const entry = `@compute @workgroup_size(${ATTENTION_THREADS})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+${body}
+}`;
+  return finish(w, entry, { kind: "grid", x: ceilDiv(T, ATTENTION_THREADS), y: heads, z: dimMul(B, 1) });
+}

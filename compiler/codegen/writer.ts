@@ -1,0 +1,245 @@
+import { dimMul, dimToString, dimsEqual, type Dim } from "../ir/dims.ts";
+import type { BinaryFn, Graph, Node, UnaryFn } from "../ir/graph.ts";
+import type { KernelGroup } from "../fusion/groups.ts";
+
+/** WGSL for one coordinate or value: an expression string. */
+export type Code = string;
+
+const UNARY_WGSL: Record<UnaryFn, (x: Code) => Code> = {
+  neg: (x) => `-(${x})`,
+  exp: (x) => `exp(${x})`,
+  log: (x) => `log(${x})`,
+  sqrt: (x) => `sqrt(${x})`,
+  rsqrt: (x) => `inverseSqrt(${x})`,
+  // Clamped: tanh saturates long before 15 in f32, and some drivers return NaN for huge arguments.
+  tanh: (x) => `tanh(clamp(${x}, -15.0, 15.0))`,
+  erf: (x) => `erf_f32(${x})`,
+  sigmoid: (x) => `(1.0 / (1.0 + exp(-(${x}))))`,
+  recip: (x) => `(1.0 / ${x})`,
+  abs: (x) => `abs(${x})`,
+  relu: (x) => `max(${x}, 0.0)`,
+};
+
+const BINARY_WGSL: Record<BinaryFn, (a: Code, b: Code) => Code> = {
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  mul: (a, b) => `(${a} * ${b})`,
+  div: (a, b) => `(${a} / ${b})`,
+  max: (a, b) => `max(${a}, ${b})`,
+  min: (a, b) => `min(${a}, ${b})`,
+  pow: (a, b) => `pow(${a}, ${b})`,
+};
+
+// erfc from Numerical Recipes (Chebyshev fit, fractional error < 1.2e-7); WGSL has no erf.
+const ERF_WGSL = `fn erf_f32(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return select(r - 1.0, 1.0 - r, x >= 0.0);
+}`;
+
+export function floatLiteral(v: number): Code {
+  if (!Number.isFinite(v)) throw new Error(`constant ${v} cannot be written in WGSL`);
+  const s = Math.abs(v) < 1e-30 && v !== 0 ? v.toExponential() : String(v);
+  const lit = /[.eE]/.test(s) ? s : `${s}.0`;
+  return v < 0 ? `(${lit})` : lit;
+}
+
+export interface Binding { node: number; name: string; vec4: boolean }
+
+/**
+ * Builds one kernel's WGSL: bindings for the buffers it reads, uniform slots for every symbolic
+ * dimension it uses, and an expression emitter that computes any member node at given coordinates,
+ * folding views into index arithmetic and sharing repeated subexpressions (per scope).
+ */
+export class KernelWriter {
+  readonly bindings: Binding[] = [];
+  readonly uniforms: Dim[] = [];
+  private readonly members: Set<number>;
+  /** Values computed outside the emitter: a matmul accumulator, a row statistic. */
+  readonly overrides = new Map<number, Code>();
+  private lines: string[] = [];
+  private memo = new Map<string, Code>();
+  private counter = 0;
+  private indent = 1;
+  usesErf = false;
+
+  constructor(readonly graph: Graph, readonly group: KernelGroup) {
+    this.members = new Set(group.members);
+  }
+
+  node(id: number): Node {
+    return this.graph.nodes[id];
+  }
+
+  fresh(prefix = "v"): string {
+    return `${prefix}${this.counter++}`;
+  }
+
+  line(text: string): void {
+    this.lines.push("  ".repeat(this.indent) + text);
+  }
+
+  let(expr: Code, prefix = "v"): Code {
+    const name = this.fresh(prefix);
+    this.line(`let ${name} = ${expr};`);
+    return name;
+  }
+
+  /** Emits a nested block (loop body, branch) whose common subexpressions stay local to it. */
+  block(open: string, body: () => void, close = "}"): void {
+    this.line(open);
+    const saved = this.memo;
+    this.memo = new Map(saved);
+    this.indent++;
+    body();
+    this.indent--;
+    this.memo = saved;
+    this.line(close);
+  }
+
+  takeBody(): string {
+    const out = this.lines.join("\n");
+    this.lines = [];
+    return out;
+  }
+
+  /** A dimension as WGSL u32: a literal when known, a uniform slot when symbolic. */
+  dim(d: Dim): Code {
+    if (typeof d === "number") return `${d}u`;
+    let i = this.uniforms.findIndex((u) => dimsEqual(u, d) && dimToString(u) === dimToString(d));
+    if (i < 0) {
+      i = this.uniforms.length;
+      this.uniforms.push(d);
+    }
+    return `U.d[${i >> 2}].${"xyzw"[i & 3]}`;
+  }
+
+  buffer(node: number, vec4 = false): string {
+    const existing = this.bindings.find((b) => b.node === node && b.vec4 === vec4);
+    if (existing) return existing.name;
+    const name = `in${this.bindings.length}`;
+    this.bindings.push({ node, name, vec4 });
+    return name;
+  }
+
+  /** Row-major offset of `coords` in a contiguous tensor of `shape` (Horner form). */
+  offset(shape: readonly Dim[], coords: readonly Code[]): Code {
+    if (shape.length === 0) return "0u";
+    let acc = coords[0];
+    for (let i = 1; i < shape.length; i++) acc = `(${acc} * ${this.dim(shape[i])} + ${coords[i]})`;
+    return acc;
+  }
+
+  /** Splits a linear index into coordinates of `shape`, last axis fastest. */
+  unravel(linear: Code, shape: readonly Dim[], prefix = "c"): Code[] {
+    const coords: Code[] = new Array<Code>(shape.length);
+    let rest = linear;
+    for (let i = shape.length - 1; i >= 0; i--) {
+      if (i === 0) {
+        coords[0] = this.let(rest, prefix);
+        break;
+      }
+      const d = this.dim(shape[i]);
+      coords[i] = this.let(`${rest} % ${d}`, prefix);
+      rest = this.let(`${rest} / ${d}`, "r");
+    }
+    return coords;
+  }
+
+  /** Coordinates of an operand broadcast (numpy rules, right-aligned) into an output of rank coords.length. */
+  broadcastCoords(from: readonly Dim[], coords: readonly Code[]): Code[] {
+    const lead = coords.length - from.length;
+    return from.map((d, i) => (d === 1 ? "0u" : coords[lead + i]));
+  }
+
+  /** The WGSL value of node `id` at `coords`. */
+  value(id: number, coords: readonly Code[]): Code {
+    const override = this.overrides.get(id);
+    if (override !== undefined) return override;
+    const n = this.node(id);
+    if (n.op.kind === "const") return floatLiteral(n.op.value);
+    const key = `${id}|${coords.join(",")}`;
+    const hit = this.memo.get(key);
+    if (hit !== undefined) return hit;
+    const v = this.compute(n, coords);
+    this.memo.set(key, v);
+    return v;
+  }
+
+  private compute(n: Node, coords: readonly Code[]): Code {
+    if (!this.members.has(n.id)) return this.let(`${this.buffer(n.id)}[${this.offset(n.shape, coords)}]`);
+    const op = n.op;
+    const input = (i: number): Node => this.node(n.inputs[i]);
+    switch (op.kind) {
+      case "unary":
+        if (op.fn === "erf") this.usesErf = true;
+        return this.let(UNARY_WGSL[op.fn](this.value(n.inputs[0], this.broadcastCoords(input(0).shape, coords))));
+      case "binary": {
+        const a = this.value(n.inputs[0], this.broadcastCoords(input(0).shape, coords));
+        const b = this.value(n.inputs[1], this.broadcastCoords(input(1).shape, coords));
+        return this.let(BINARY_WGSL[op.fn](a, b));
+      }
+      case "broadcast":
+        return this.value(n.inputs[0], this.broadcastCoords(input(0).shape, coords));
+      case "permute": {
+        const inner = new Array<Code>(coords.length);
+        op.perm.forEach((p, i) => (inner[p] = coords[i]));
+        return this.value(n.inputs[0], inner);
+      }
+      case "slice": {
+        const start = this.dim(op.start);
+        return this.value(n.inputs[0], coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${start})` : c)));
+      }
+      case "reshape":
+        return this.value(n.inputs[0], this.reshapeCoords(n.shape, input(0).shape, coords));
+      case "concat": {
+        const split = this.dim(input(0).shape[op.axis]);
+        const out = this.fresh();
+        this.line(`var ${out}: f32;`);
+        const c = coords[op.axis];
+        this.block(`if (${c} < ${split}) {`, () => this.line(`${out} = ${this.value(n.inputs[0], coords)};`), "} else {");
+        this.indent++;
+        const saved = this.memo;
+        this.memo = new Map(saved);
+        this.line(`${out} = ${this.value(n.inputs[1], coords.map((x, i) => (i === op.axis ? `(${x} - ${split})` : x)))};`);
+        this.memo = saved;
+        this.indent--;
+        this.line("}");
+        return out;
+      }
+      default:
+        throw new Error(`internal: ${op.kind} node %${n.id} has no value inside kernel ${this.group.kind} of %${this.group.root}`);
+    }
+  }
+
+  /** Output coordinates of a reshape to input coordinates; axes both shapes share in front are passed through. */
+  private reshapeCoords(outShape: readonly Dim[], inShape: readonly Dim[], coords: readonly Code[]): Code[] {
+    let common = 0;
+    while (common < outShape.length && common < inShape.length && dimsEqual(outShape[common], inShape[common])) common++;
+    // Trailing axes that agree need no arithmetic either, when everything between them is the same element count.
+    const outRest = outShape.slice(common);
+    const inRest = inShape.slice(common);
+    if (inRest.length === 0) return coords.slice(0, common);
+    const linear = outRest.length === 0 ? "0u" : this.let(this.offset(outRest, coords.slice(common)), "l");
+    const inner = this.unravel(linear, inRest, "c");
+    return [...coords.slice(0, common), ...inner];
+  }
+
+  /** The complete WGSL module around a template's entry point. */
+  module(entry: string, outputVec4 = false): string {
+    const parts: string[] = [];
+    const slots = Math.max(1, Math.ceil(this.uniforms.length / 4));
+    parts.push(`struct Dims { d: array<vec4<u32>, ${slots}> }`);
+    this.bindings.forEach((b, i) => parts.push(`@group(0) @binding(${i}) var<storage, read> ${b.name}: array<${b.vec4 ? "vec4<f32>" : "f32"}>;`));
+    parts.push(`@group(0) @binding(${this.bindings.length}) var<storage, read_write> out: array<${outputVec4 ? "vec4<f32>" : "f32"}>;`);
+    parts.push(`@group(0) @binding(${this.bindings.length + 1}) var<uniform> U: Dims;`);
+    if (this.usesErf) parts.push(ERF_WGSL);
+    parts.push(entry);
+    return parts.join("\n") + "\n";
+  }
+}
+
+export function numelDim(shape: readonly Dim[]): Dim {
+  return shape.reduce<Dim>((a, d) => dimMul(a, d), 1);
+}

@@ -1,0 +1,146 @@
+import { dimsEqual } from "../ir/dims.ts";
+import { consumersOf, isElementwise, isMovement, type Graph, type Node } from "../ir/graph.ts";
+
+/**
+ * Kernel templates:
+ * - pointwise: one thread per output element, any DAG of elementwise ops and views inlined;
+ * - row: reductions along one axis with their elementwise neighbours, one workgroup per row;
+ * - matmul: a tiled contraction whose operands load through views and whose epilogue is the
+ *   elementwise chain up to the kernel's output (bias, activation, residual add, ...);
+ * - attention: softmax(q k^T) v per head with online softmax, q/k/v loaded through views.
+ */
+export type KernelKind = "pointwise" | "row" | "matmul" | "attention";
+
+export interface KernelGroup {
+  kind: KernelKind;
+  /** The node this kernel writes. */
+  root: number;
+  /** Every node computed inside the kernel, in topological order (root last). */
+  members: number[];
+  /** The matmul or attention node at the heart of the kernel. */
+  core: number | null;
+  /** Reductions computed as per-row statistics (row kernels). */
+  reduces: number[];
+  /** The axis row kernels reduce along. */
+  axis: number;
+}
+
+export interface FusionOptions {
+  /** One primitive per kernel: the unfused baseline for comparisons and debugging. */
+  fuse: boolean;
+}
+
+interface Draft {
+  root: number;
+  members: Set<number>;
+  core: number | null;
+  reduces: number[];
+  axis: number;
+  /** Views folded into the loads of the core's operands. */
+  operands: Set<number>;
+}
+
+function sameShape(a: Node, b: Node): boolean {
+  return a.shape.length === b.shape.length && a.shape.every((d, i) => dimsEqual(d, b.shape[i]));
+}
+
+/** Nodes that live in buffers of their own: inputs and checkpoint parameters. */
+export function isBufferSource(n: Node): boolean {
+  return n.op.kind === "input" || n.op.kind === "param";
+}
+
+/**
+ * Partitions a graph into kernels, walking from the outputs back to the inputs: a node joins the kernel of
+ * its consumers when they all belong to one kernel and the template can compute it there; otherwise it is
+ * written to a buffer and becomes the root of a kernel of its own.
+ */
+export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
+  const consumers = consumersOf(g);
+  const outputs = new Set(g.outputs.map((o) => o.node));
+  const owner = new Map<number, Draft>();
+  const drafts: Draft[] = [];
+
+  const startKernel = (n: Node): void => {
+    const d: Draft = { root: n.id, members: new Set([n.id]), core: null, reduces: [], axis: -1, operands: new Set() };
+    if (n.op.kind === "matmul" || n.op.kind === "attention") d.core = n.id;
+    if (n.op.kind === "reduce") {
+      d.reduces.push(n.id);
+      d.axis = n.op.axis;
+    }
+    owner.set(n.id, d);
+    drafts.push(d);
+  };
+
+  /** Whether every path from `n` up to the root of `d` stays elementwise with the root's shape (so the value is per output element). */
+  const flowsPointwiseToRoot = (n: Node, d: Draft): boolean => {
+    const root = g.nodes[d.root];
+    return consumers[n.id].every((c) => {
+      if (!d.members.has(c)) return true;
+      const cn = g.nodes[c];
+      if (!isElementwise(cn) || !sameShape(cn, root)) return false;
+      return c === d.root || flowsPointwiseToRoot(cn, d);
+    });
+  };
+
+  // Between a reduction and the root (or a later reduction of the same rows) only elementwise ops may stand,
+  // so each row reads its own statistic.
+  const flowsRowwise = (n: Node, d: Draft): boolean =>
+    consumers[n.id].every((c) => {
+      if (!d.members.has(c) || d.reduces.includes(c)) return true;
+      const cn = g.nodes[c];
+      return isElementwise(cn) && (c === d.root || flowsRowwise(cn, d));
+    });
+
+  const canJoin = (n: Node, d: Draft): boolean => {
+    const kind = n.op.kind;
+    const feedsOperand = consumers[n.id].some((c) => c === d.core || d.operands.has(c));
+    if (feedsOperand) {
+      // Operands of a matmul or attention are re-read many times: only views are folded into those loads.
+      return isMovement(n) && consumers[n.id].every((c) => c === d.core || d.operands.has(c));
+    }
+    if (isMovement(n) || isElementwise(n)) return true;
+    if (kind === "matmul") {
+      return d.core === null && d.reduces.length === 0 && sameShape(n, g.nodes[d.root]) && flowsPointwiseToRoot(n, d);
+    }
+    if (kind === "reduce") {
+      if (d.core !== null) return false;
+      const input = g.nodes[n.inputs[0]];
+      if (d.reduces.length > 0) {
+        const first = g.nodes[d.reduces[0]];
+        if (d.axis !== n.op.axis || !sameShape(g.nodes[first.inputs[0]], input)) return false;
+      } else if (!sameShape(input, g.nodes[d.root])) {
+        return false;
+      }
+      return flowsRowwise(n, d);
+    }
+    return false;
+  };
+
+  for (let id = g.nodes.length - 1; id >= 0; id--) {
+    const n = g.nodes[id];
+    if (isBufferSource(n) || n.op.kind === "const") continue;
+    const cons = consumers[id];
+    const owners = new Set(cons.map((c) => owner.get(c)));
+    const single = owners.size === 1 ? [...owners][0] : undefined;
+    if (!options.fuse || outputs.has(id) || cons.length === 0 || single === undefined || !canJoin(n, single)) {
+      startKernel(n);
+      continue;
+    }
+    single.members.add(id);
+    owner.set(id, single);
+    if (cons.some((c) => c === single.core || single.operands.has(c))) single.operands.add(id);
+    if (n.op.kind === "matmul") single.core = id;
+    if (n.op.kind === "reduce") {
+      single.reduces.push(id);
+      single.axis = n.op.axis;
+    }
+  }
+
+  return drafts.reverse().map((d) => {
+    const members = [...d.members].sort((a, b) => a - b);
+    const reduces = [...d.reduces].sort((a, b) => a - b);
+    const core = d.core;
+    const kind: KernelKind = core !== null ? (g.nodes[core].op.kind === "attention" ? "attention" : "matmul") : reduces.length > 0 ? "row" : "pointwise";
+    return { kind, root: d.root, members, core, reduces, axis: d.axis };
+  });
+}

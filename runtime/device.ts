@@ -1,0 +1,79 @@
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { create, globals } from "webgpu";
+
+/** No WebGPU adapter could be had: the message says what to install. */
+export class NoAdapterError extends Error {}
+
+export interface GpuContext {
+  device: GPUDevice;
+  adapterName: string;
+  features: string[];
+  /** Validation or out-of-memory errors that escaped an error scope: a run that saw one has failed. */
+  uncaptured: string[];
+}
+
+// dawn.node dies when the object create() returned is garbage-collected: keep it for the life of the process.
+let gpuInstance: GPU | undefined;
+let shared: Promise<GpuContext> | undefined;
+
+const INSTALL_HINT =
+  "Tesserae runs on WebGPU through Dawn (npm 'webgpu'); without a GPU it needs Vulkan on the CPU: " +
+  "on Debian 12 run as root `npm run setup` (installs libvulkan1 and mesa-vulkan-drivers >= 24 from bookworm-backports); " +
+  "elsewhere install a Vulkan loader and driver (e.g. Mesa lavapipe >= 24).";
+
+async function open(): Promise<GpuContext> {
+  process.env.XDG_RUNTIME_DIR ??= tmpdir();
+  if (process.platform === "linux" && !["/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "/usr/lib/aarch64-linux-gnu/libvulkan.so.1", "/usr/lib/libvulkan.so.1", "/usr/lib64/libvulkan.so.1"].some(existsSync)) {
+    throw new NoAdapterError(`no Vulkan loader (libvulkan.so.1) found. ${INSTALL_HINT}`);
+  }
+  Object.assign(globalThis, globals);
+  gpuInstance ??= create([]);
+  const adapter = await gpuInstance.requestAdapter();
+  if (!adapter) throw new NoAdapterError(`no WebGPU adapter found. ${INSTALL_HINT}`);
+  const wanted: GPUFeatureName[] = (["shader-f16", "timestamp-query", "subgroups"] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({
+    requiredFeatures: wanted,
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+    },
+  });
+  const ctx: GpuContext = { device, adapterName: describeAdapter(adapter), features: wanted, uncaptured: [] };
+  device.addEventListener("uncapturederror", (e) => {
+    ctx.uncaptured.push((e as GPUUncapturedErrorEvent).error.message);
+  });
+  return ctx;
+}
+
+function describeAdapter(adapter: GPUAdapter): string {
+  const info = adapter.info;
+  return [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(" ") || "unknown adapter";
+}
+
+/** The process-wide WebGPU device (created once). */
+export function getGpu(): Promise<GpuContext> {
+  shared ??= open().catch((e: unknown) => {
+    shared = undefined;
+    throw e;
+  });
+  return shared;
+}
+
+/** Runs `fn` inside validation and out-of-memory error scopes and throws what they caught. */
+export async function checked<T>(device: GPUDevice, what: string, fn: () => T | Promise<T>): Promise<T> {
+  device.pushErrorScope("out-of-memory");
+  device.pushErrorScope("validation");
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (validation) throw new Error(`WebGPU validation error during ${what}: ${validation.message}`);
+    if (oom) throw new Error(`WebGPU out of memory during ${what}: ${oom.message}`);
+  }
+  return result;
+}

@@ -1,0 +1,251 @@
+import { evalDim, shapeToString, type DimEnv } from "../compiler/ir/dims.ts";
+import type { Node } from "../compiler/ir/graph.ts";
+import type { Dispatch } from "../compiler/codegen/templates.ts";
+import type { Plan, PlanKernel } from "../compiler/plan/plan.ts";
+import { checked, type GpuContext } from "./device.ts";
+import { sizeOf, type HostTensor } from "./tensor.ts";
+
+/** An input or weight that does not fit what the graph declares. */
+export class InputError extends Error {}
+
+const MAX_GROUPS = 65535;
+
+export interface RunResult {
+  outputs: Map<string, HostTensor>;
+  /** Wall time from submit to results on the host. */
+  ms: number;
+}
+
+interface PreparedKernel {
+  kernel: PlanKernel;
+  pipeline: GPUComputePipeline;
+  uniform: GPUBuffer;
+}
+
+// Pipelines are keyed by WGSL text: dims are uniforms, so every layer of a model shares its pipelines.
+const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
+/** An explicit layout: `layout: "auto"` would drop bindings a kernel happens not to use (e.g. all-constant dims). */
+function layoutFor(device: GPUDevice, reads: number): GPUPipelineLayout {
+  const entries: GPUBindGroupLayoutEntry[] = [];
+  for (let i = 0; i < reads; i++) entries.push({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: "read-only-storage" } });
+  entries.push({ binding: reads, visibility: GPUShaderStage.COMPUTE, buffer: { type: "storage" } });
+  entries.push({ binding: reads + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: "uniform" } });
+  return device.createPipelineLayout({ bindGroupLayouts: [device.createBindGroupLayout({ entries })] });
+}
+
+async function pipelineFor(device: GPUDevice, wgsl: string, label: string, reads: number): Promise<GPUComputePipeline> {
+  let cache = pipelineCache.get(device);
+  if (!cache) pipelineCache.set(device, (cache = new Map()));
+  let p = cache.get(wgsl);
+  if (!p) {
+    p = (async () => {
+      const module = device.createShaderModule({ code: wgsl, label });
+      const info = await module.getCompilationInfo();
+      if (info.messages.length > 0) {
+        const text = info.messages.map((m) => `${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join("\n");
+        throw new Error(`generated WGSL for ${label} did not pass Dawn's validation cleanly:\n${text}\n--- WGSL ---\n${wgsl}`);
+      }
+      return checked(device, `pipeline creation for ${label}`, () => device.createComputePipelineAsync({ layout: layoutFor(device, reads), compute: { module, entryPoint: "main" }, label }));
+    })();
+    cache.set(wgsl, p);
+    p.catch(() => cache?.delete(wgsl));
+  }
+  return p;
+}
+
+function paddedBytes(elements: number): number {
+  return Math.max(16, Math.ceil((elements * 4) / 16) * 16);
+}
+
+/** Binds the input's symbolic dims (B, ...) from the shapes actually given, or says which dim is wrong. */
+export function bindSymbols(node: Node, name: string, shape: readonly number[], env: Record<string, number>): void {
+  const fail = (): never => {
+    throw new InputError(`input '${name}' has shape [${shape.join(", ")}], but the graph expects ${shapeToString(node.shape)}`);
+  };
+  if (shape.length !== node.shape.length) fail();
+  node.shape.forEach((d, i) => {
+    if (typeof d === "number") {
+      if (d !== shape[i]) fail();
+    } else if (d.op === "sym") {
+      if (env[d.name] !== undefined && env[d.name] !== shape[i]) fail();
+      env[d.name] = shape[i];
+    }
+  });
+  node.shape.forEach((d, i) => {
+    if (typeof d !== "number" && evalDim(d, env) !== shape[i]) fail();
+  });
+}
+
+/** A plan loaded onto a device with its weights: run it on inputs as often as you like. */
+export class Executor {
+  private readonly weightBuffers = new Map<number, GPUBuffer>();
+  private prepared: PreparedKernel[] = [];
+  private slotBuffers: GPUBuffer[] = [];
+  private slotBytes: number[] = [];
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly inputBuffers = new Map<number, GPUBuffer>();
+  private disposed = false;
+
+  private constructor(readonly ctx: GpuContext, readonly plan: Plan) {}
+
+  get device(): GPUDevice {
+    return this.ctx.device;
+  }
+
+  static async load(ctx: GpuContext, plan: Plan, weights: ReadonlyMap<string, HostTensor>): Promise<Executor> {
+    const ex = new Executor(ctx, plan);
+    await ex.uploadWeights(weights);
+    ex.prepared = await Promise.all(
+      plan.kernels.map(async (kernel) => ({
+        kernel,
+        pipeline: await pipelineFor(ctx.device, kernel.wgsl, kernel.name, kernel.reads.length),
+        uniform: ctx.device.createBuffer({ size: Math.max(16, Math.ceil(kernel.uniforms.length / 4) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: `${kernel.name} dims` }),
+      })),
+    );
+    return ex;
+  }
+
+  private checkBindable(bytes: number, what: string): void {
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) throw new InputError(`${what} needs ${(bytes / 2 ** 20).toFixed(1)} MiB in one binding, more than this adapter's limit of ${(limit / 2 ** 20).toFixed(0)} MiB`);
+  }
+
+  private async uploadWeights(weights: ReadonlyMap<string, HostTensor>): Promise<void> {
+    await checked(this.device, "weight upload", () => {
+      for (const n of this.plan.graph.nodes) {
+        if (n.op.kind !== "param") continue;
+        const t = weights.get(n.op.name);
+        if (!t) throw new InputError(`weight '${n.op.name}' is missing`);
+        const expected = n.shape.map((d) => evalDim(d, {}));
+        if (t.data.length !== sizeOf(expected)) throw new InputError(`weight '${n.op.name}' has shape [${t.shape.join(", ")}], the graph expects [${expected.join(", ")}]`);
+        const bytes = paddedBytes(t.data.length);
+        this.checkBindable(bytes, `weight '${n.op.name}'`);
+        const buf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: n.op.name });
+        this.device.queue.writeBuffer(buf, 0, copyOut(t.data));
+        this.weightBuffers.set(n.id, buf);
+      }
+    });
+  }
+
+  private inputBuffer(node: number, bytes: number): GPUBuffer {
+    const existing = this.inputBuffers.get(node);
+    if (existing && existing.size >= bytes) return existing;
+    existing?.destroy();
+    const buf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: `input %${node}` });
+    this.inputBuffers.set(node, buf);
+    this.bindGroups.clear();
+    return buf;
+  }
+
+  private ensureSlots(env: DimEnv): void {
+    const need = new Array<number>(this.plan.slotCount).fill(16);
+    for (const [node, slot] of this.plan.slotOf) {
+      const bytes = paddedBytes(sizeOf(this.plan.graph.nodes[node].shape.map((d) => evalDim(d, env))));
+      this.checkBindable(bytes, `intermediate %${node} ${shapeToString(this.plan.graph.nodes[node].shape)}`);
+      need[slot] = Math.max(need[slot], bytes);
+    }
+    need.forEach((bytes, slot) => {
+      if ((this.slotBytes[slot] ?? 0) >= bytes) return;
+      this.slotBuffers[slot]?.destroy();
+      this.slotBuffers[slot] = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, label: `arena slot ${slot}` });
+      this.slotBytes[slot] = bytes;
+      this.bindGroups.clear();
+    });
+  }
+
+  private bufferOf(node: number): GPUBuffer {
+    const b = this.weightBuffers.get(node) ?? this.inputBuffers.get(node) ?? this.slotBuffers[this.plan.slotOf.get(node) ?? -1];
+    if (!b) throw new Error(`internal: no buffer for node %${node}`);
+    return b;
+  }
+
+  private bindGroup(p: PreparedKernel): GPUBindGroup {
+    const buffers = [...p.kernel.reads.map((r) => this.bufferOf(r.node)), this.bufferOf(p.kernel.write)];
+    const key = `${p.kernel.name}|${buffers.map((b) => b.label).join("|")}`;
+    let bg = this.bindGroups.get(key);
+    if (!bg) {
+      bg = this.device.createBindGroup({
+        layout: p.pipeline.getBindGroupLayout(0),
+        entries: [...buffers.map((buffer, binding) => ({ binding, resource: { buffer } })), { binding: buffers.length, resource: { buffer: p.uniform } }],
+      });
+      this.bindGroups.set(key, bg);
+    }
+    return bg;
+  }
+
+  async run(inputs: ReadonlyMap<string, HostTensor>): Promise<RunResult> {
+    if (this.disposed) throw new Error("executor was disposed");
+    const g = this.plan.graph;
+    const env: Record<string, number> = {};
+    for (const inp of g.inputs) {
+      const t = inputs.get(inp.name);
+      if (!t) throw new InputError(`input '${inp.name}' is missing`);
+      bindSymbols(g.nodes[inp.node], inp.name, t.shape, env);
+    }
+    for (const name of inputs.keys()) if (!g.inputs.some((i) => i.name === name)) throw new InputError(`the graph has no input '${name}'`);
+    const started = performance.now();
+    const outputs = await checked(this.device, `running ${g.name}`, async () => {
+      this.ensureSlots(env);
+      for (const inp of g.inputs) {
+        const t = inputs.get(inp.name) as HostTensor;
+        const bytes = paddedBytes(t.data.length);
+        this.checkBindable(bytes, `input '${inp.name}'`);
+        this.device.queue.writeBuffer(this.inputBuffer(inp.node, bytes), 0, copyOut(t.data));
+      }
+      const encoder = this.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      for (const p of this.prepared) {
+        const values = new Uint32Array(Math.max(4, Math.ceil(p.kernel.uniforms.length / 4) * 4));
+        p.kernel.uniforms.forEach((d, i) => (values[i] = evalDim(d, env)));
+        this.device.queue.writeBuffer(p.uniform, 0, values);
+        pass.setPipeline(p.pipeline);
+        pass.setBindGroup(0, this.bindGroup(p));
+        const [x, y, z] = workgroups(p.kernel.dispatch, env, p.kernel.name);
+        if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+      }
+      pass.end();
+      const readbacks = g.outputs.map((o) => {
+        const shape = g.nodes[o.node].shape.map((d) => evalDim(d, env));
+        const bytes = sizeOf(shape) * 4;
+        const rb = this.device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        if (bytes > 0) encoder.copyBufferToBuffer(this.bufferOf(o.node), 0, rb, 0, bytes);
+        return { name: o.name, shape, rb, bytes };
+      });
+      this.device.queue.submit([encoder.finish()]);
+      const result = new Map<string, HostTensor>();
+      for (const r of readbacks) {
+        await r.rb.mapAsync(GPUMapMode.READ);
+        result.set(r.name, { shape: r.shape, data: new Float32Array(r.rb.getMappedRange(0, r.bytes).slice(0)) });
+        r.rb.unmap();
+        r.rb.destroy();
+      }
+      return result;
+    });
+    if (this.ctx.uncaptured.length > 0) throw new Error(`WebGPU error while running ${g.name}: ${this.ctx.uncaptured.splice(0).join("; ")}`);
+    return { outputs, ms: performance.now() - started };
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const b of [...this.weightBuffers.values(), ...this.inputBuffers.values(), ...this.slotBuffers, ...this.prepared.map((p) => p.uniform)]) b.destroy();
+  }
+}
+
+/** A plain ArrayBuffer copy: dawn.node crashes writing from SharedArrayBuffer-backed views. */
+function copyOut(data: Float32Array): Float32Array {
+  return data.buffer instanceof ArrayBuffer ? data : new Float32Array(data);
+}
+
+export function workgroups(d: Dispatch, env: DimEnv, name: string): [number, number, number] {
+  if (d.kind === "linear") {
+    const count = evalDim(d.count, env);
+    if (count <= MAX_GROUPS) return [count, 1, 1];
+    const y = Math.ceil(count / MAX_GROUPS);
+    if (y > MAX_GROUPS) throw new InputError(`${name} needs ${count} workgroups, more than a device can launch`);
+    return [MAX_GROUPS, y, 1];
+  }
+  const xyz: [number, number, number] = [evalDim(d.x, env), evalDim(d.y, env), evalDim(d.z, env)];
+  if (xyz.some((v) => v > MAX_GROUPS)) throw new InputError(`${name} needs a ${xyz.join("x")} workgroup grid; each dimension is limited to ${MAX_GROUPS}`);
+  return xyz;
+}

@@ -1,0 +1,36 @@
+/** A dense row-major f32 tensor on the host. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+export function tensor(shape: number[], data?: Float32Array | number[]): HostTensor {
+  const n = sizeOf(shape);
+  const d = data instanceof Float32Array ? data : new Float32Array(data ?? n);
+  if (d.length !== n) throw new Error(`tensor data has ${d.length} values, shape [${shape.join(", ")}] needs ${n}`);
+  return { shape, data: d };
+}
+
+export function maxAbsDiff(a: HostTensor, b: HostTensor): number {
+  if (a.data.length !== b.data.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const d = Math.abs(a.data[i] - b.data[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}

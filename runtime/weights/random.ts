@@ -1,0 +1,42 @@
+import { evalDim } from "../../compiler/ir/dims.ts";
+import type { Graph } from "../../compiler/ir/graph.ts";
+import { sizeOf, type HostTensor } from "../tensor.ts";
+
+/** Small, fast, seedable PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function normal(rand: () => number): number {
+  const u = Math.max(rand(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+}
+
+export function randomTensor(shape: number[], rand: () => number, scale = 1, offset = 0): HostTensor {
+  const data = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = offset + scale * normal(rand);
+  return { shape, data };
+}
+
+/**
+ * Seeded random weights for every parameter of a graph, in the spirit of Hugging Face's init:
+ * N(0, 0.02) for matrices, embeddings and biases, ~1 for 1-D norm scales.
+ */
+export function randomWeights(g: Graph, seed: number): Map<string, HostTensor> {
+  const rand = rng(seed);
+  const out = new Map<string, HostTensor>();
+  for (const n of g.nodes) {
+    if (n.op.kind !== "param") continue;
+    const shape = n.shape.map((d) => evalDim(d, {}));
+    const isScale = shape.length === 1 && /norm.*\.weight$|ln.*\.weight$/.test(n.op.name);
+    out.set(n.op.name, randomTensor(shape, rand, 0.02, isScale ? 1 : 0));
+  }
+  return out;
+}
