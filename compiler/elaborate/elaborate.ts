@@ -51,6 +51,7 @@ export class Elaborator {
   private readonly callStack: { file: string; loc: Loc }[] = [];
   private returnValue: Value = NONE;
   private depth = 0;
+  private prefixes: string[] = [""];
 
   constructor(private readonly model: ModelDecl, private readonly file: string, prelude: SourceFile[], private readonly options: ElaborateOptions) {
     this.builder = new GraphBuilder(model.name);
@@ -72,10 +73,9 @@ export class Elaborator {
     const frame: Frame = { file: this.file, scope: new Scope(globals) };
 
     const symbols: string[] = [];
-    let prefixes: string[] = [""];
     const preprocess: PreprocessStep[] = [];
     for (const item of this.model.items) {
-      if (item.kind === "weights") prefixes = item.prefixes.length > 0 ? item.prefixes : [""];
+      if (item.kind === "weights") this.prefixes = item.prefixes.length > 0 ? item.prefixes : [""];
       if (item.kind === "preprocess") {
         for (const step of item.steps) {
           const args = this.evalArgs(step.args, frame);
@@ -106,7 +106,7 @@ export class Elaborator {
     if (this.diagnostics.some((d) => d.severity === "error")) return null;
     const plainConfig: Record<string, PlainValue> = {};
     for (const [k, v] of config.values) plainConfig[k] = toPlain(v);
-    return { name: this.model.name, graph: this.builder.graph, config: plainConfig, presets: config.presets, preprocess, prefixes, symbols };
+    return { name: this.model.name, graph: this.builder.graph, config: plainConfig, presets: config.presets, preprocess, prefixes: this.prefixes, symbols };
   }
 
   private execBlock(stmts: Stmt[], frame: Frame): ExecResult {
@@ -232,7 +232,8 @@ export class Elaborator {
     const builtin = BUILTINS.get(callee);
     if (!builtin) return this.error(frame.file, loc, `unknown block or function '${callee}'`);
     if ([...positional, ...named.values()].some(containsError)) return ERROR;
-    const ctx: BuiltinContext = { builder: this.builder, hasWeight: (n) => this.options.hasWeight?.(n) ?? true };
+    const has = this.options.hasWeight;
+    const ctx: BuiltinContext = { builder: this.builder, hasWeight: (n) => (has ? this.prefixes.some((p) => has(p + n)) : true) };
     return this.withSource(frame.file, loc, () => builtin(ctx, positional, named)) as Value;
   }
 

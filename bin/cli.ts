@@ -1,0 +1,59 @@
+import { UsageError } from "../compiler/frontend.ts";
+import { DiagnosticError } from "../dsl/diagnostics.ts";
+import { NoAdapterError } from "../runtime/device.ts";
+import { InputError } from "../runtime/executor.ts";
+import { ImageError } from "../runtime/image/decode.ts";
+import { WeightsError } from "../runtime/weights/safetensors.ts";
+import { checkCommand, irCommand } from "./commands/inspect.ts";
+import { runCommand } from "./commands/run.ts";
+
+const USAGE = `usage: tesserae <command> [options]
+
+commands:
+  check <graph.tsr>   parse, elaborate and compile a graph file; report errors with file:line:col
+  ir <graph.tsr>      print the graph IR (primitive ops with shapes and source lines)
+  run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
+
+model options (check, ir, run):
+  --weights DIR       Hugging Face checkpoint (config.json + model.safetensors or a sharded index)
+  --preset NAME       a published size declared in the graph file (random weights)
+  --set key=value     override a config value (repeatable)
+  --seed N            seed for random weights (default 0)
+
+run options:
+  --image PATH        PNG or JPEG (repeatable: several images run as one batch)
+  --pixel-values FILE safetensors file with 'pixel_values'; skips preprocessing
+  --out FILE          write pixel_values and the graph's outputs as safetensors
+  --no-fuse           one primitive per kernel (the unfused baseline)
+`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, run: runCommand };
+
+/** Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2). */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(USAGE);
+    return command ? 0 : 1;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(`tesserae: unknown command '${command}'\n\n${USAGE}`);
+    return 1;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof DiagnosticError) {
+      process.stderr.write(e.message + "\n");
+      return 1;
+    }
+    if (e instanceof UsageError || e instanceof InputError || e instanceof WeightsError || e instanceof ImageError || e instanceof NoAdapterError) {
+      process.stderr.write(`tesserae: error: ${e.message}\n`);
+      return 1;
+    }
+    const msg = e instanceof Error ? (process.env.TESSERAE_DEBUG ? e.stack ?? e.message : e.message) : String(e);
+    process.stderr.write(`tesserae: internal error: ${msg}\n(this is a bug in Tesserae; set TESSERAE_DEBUG=1 for a stack trace)\n`);
+    return 2;
+  }
+}

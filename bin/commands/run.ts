@@ -1,0 +1,86 @@
+import { existsSync, renameSync } from "node:fs";
+import { resolve } from "node:path";
+import { compileProgram } from "../../compiler/compile.ts";
+import { UsageError } from "../../compiler/frontend.ts";
+import { getGpu } from "../../runtime/device.ts";
+import { Executor } from "../../runtime/executor.ts";
+import { readImage } from "../../runtime/image/decode.ts";
+import { batchImages, preprocessImage } from "../../runtime/preprocess.ts";
+import type { HostTensor } from "../../runtime/tensor.ts";
+import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
+import { one, parseArgs } from "../args.ts";
+import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
+import { describeTensor } from "../summary.ts";
+
+function pixelValuesFrom(path: string): HostTensor {
+  const f = SafetensorsFile.open(path);
+  try {
+    if (!f.tensors.has("pixel_values")) throw new WeightsError(`${path}: no tensor 'pixel_values' (it has ${[...f.tensors.keys()].join(", ") || "none"})`);
+    return f.read("pixel_values");
+  } finally {
+    f.close();
+  }
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "pixel-values", "out"], repeatable: ["set", "image"], switches: ["no-fuse"] }, "run");
+  const graphPath = requireGraph(args, "run");
+  const images = args.values.get("image") ?? [];
+  const pixelPath = one(args, "pixel-values");
+  const outPath = one(args, "out");
+  if (images.length > 0 && pixelPath) throw new UsageError("give either --image or --pixel-values, not both");
+  if (images.length === 0 && !pixelPath) throw new UsageError("nothing to run on: give --image PATH (repeatable) or --pixel-values FILE");
+  if (outPath) {
+    const inputsGiven = [...images, pixelPath, one(args, "weights"), graphPath].filter((p): p is string => p !== undefined).map((p) => resolve(p));
+    if (inputsGiven.includes(resolve(outPath))) throw new UsageError(`--out ${outPath} would overwrite one of the inputs`);
+  }
+
+  const t0 = performance.now();
+  const model = loadModel(graphPath, args);
+  const { program } = model;
+  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse") });
+  const tCompile = performance.now();
+
+  let pixels: HostTensor;
+  if (pixelPath) {
+    pixels = pixelValuesFrom(pixelPath);
+  } else {
+    pixels = batchImages(images.map((p) => preprocessImage(program.preprocess, readImage(p), p)), images);
+  }
+  const tPre = performance.now();
+  const weights = model.loadWeights(plan.graph);
+  const tWeights = performance.now();
+  const ctx = await getGpu();
+  const executor = await Executor.load(ctx, plan, weights);
+  const tLoad = performance.now();
+  const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
+  const inputs = new Map([[inputName, pixels]]);
+  const cold = await executor.run(inputs);
+  const warm = await executor.run(inputs);
+  executor.dispose();
+
+  const err = process.stderr;
+  const cfg = Object.entries(program.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
+  err.write(`model      ${program.name} (${graphPath}), ${model.weightsNote}\n`);
+  err.write(`config     ${cfg}\n`);
+  err.write(`adapter    ${ctx.adapterName}\n`);
+  err.write(`input      ${describeTensor(inputName, pixels)}\n`);
+  for (const [name, t] of warm.outputs) err.write(`output     ${describeTensor(name, t)}\n`);
+  const kinds = new Map<string, number>();
+  for (const k of plan.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
+  const distinct = new Set(plan.kernels.map((k) => k.wgsl)).size;
+  err.write(`kernels    ${plan.kernels.length} dispatches (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}), ${distinct} distinct pipelines${args.switches.has("no-fuse") ? ", unfused" : ""}\n`);
+  err.write(`time       compile ${(tCompile - t0).toFixed(0)} ms, preprocess ${(tPre - tCompile).toFixed(0)} ms, weights ${(tWeights - tPre).toFixed(0)} ms, upload+pipelines ${(tLoad - tWeights).toFixed(0)} ms\n`);
+  err.write(`run        cold ${cold.ms.toFixed(1)} ms, warm ${warm.ms.toFixed(1)} ms\n`);
+
+  if (outPath) {
+    const tensors = new Map<string, HostTensor>([["pixel_values", pixels], ...warm.outputs]);
+    const tmp = `${outPath}.tmp-${process.pid}`;
+    writeSafetensors(tmp, tensors, { graph: graphPath, model: program.name });
+    renameSync(tmp, outPath);
+    err.write(`wrote      ${outPath} (${[...tensors.keys()].join(", ")})\n`);
+  } else if (existsSync(".")) {
+    err.write("(use --out FILE to save the tensors as safetensors)\n");
+  }
+  return 0;
+}

@@ -1,0 +1,95 @@
+import type { PreprocessStep } from "../compiler/ir/preprocess.ts";
+import { ImageError, type RgbImage } from "./image/decode.ts";
+import { resize } from "./image/resample.ts";
+import type { HostTensor } from "./tensor.ts";
+
+/** uint8 HWC pixels, or float CHW values once rescaled. */
+type Stage = { kind: "pixels"; img: RgbImage } | { kind: "values"; t: HostTensor };
+
+/** Center crop as Hugging Face does it: floor offsets, zero padding when the image is smaller than the crop. */
+function centerCrop(img: RgbImage, w: number, h: number): RgbImage {
+  const top = Math.floor((img.height - h) / 2);
+  const left = Math.floor((img.width - w) / 2);
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    const sy = y + top;
+    if (sy < 0 || sy >= img.height) continue;
+    for (let x = 0; x < w; x++) {
+      const sx = x + left;
+      if (sx < 0 || sx >= img.width) continue;
+      out.set(img.data.subarray((sy * img.width + sx) * 3, (sy * img.width + sx) * 3 + 3), (y * w + x) * 3);
+    }
+  }
+  return { width: w, height: h, data: out };
+}
+
+/** HF get_resize_output_image_size with default_to_square=False: the short side becomes `size`, the long one int(size * long / short). */
+export function shortestEdgeSize(w: number, h: number, size: number): [number, number] {
+  const [short, long] = w <= h ? [w, h] : [h, w];
+  const newLong = Math.trunc((size * long) / short);
+  return w <= h ? [size, newLong] : [newLong, size];
+}
+
+function toValues(img: RgbImage, factor: number): HostTensor {
+  const { width: w, height: h } = img;
+  const data = new Float32Array(3 * w * h);
+  for (let c = 0; c < 3; c++) for (let i = 0; i < w * h; i++) data[c * w * h + i] = img.data[i * 3 + c] * factor;
+  return { shape: [3, h, w], data };
+}
+
+/** Runs a graph file's preprocess steps on one image: the [3, H, W] f32 tensor the encoder consumes. */
+export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImage, name: string): HostTensor {
+  let stage: Stage = { kind: "pixels", img: image };
+  const pixels = (op: string): RgbImage => {
+    if (stage.kind !== "pixels") throw new ImageError(`preprocess: ${op} must come before rescale/normalize`);
+    return stage.img;
+  };
+  for (const step of steps) {
+    switch (step.op) {
+      case "convert_rgb":
+        pixels(step.op);
+        break;
+      case "resize":
+        stage = { kind: "pixels", img: resize(pixels(step.op), step.width, step.height, step.filter) };
+        break;
+      case "resize_shortest": {
+        const img = pixels(step.op);
+        const [w, h] = shortestEdgeSize(img.width, img.height, step.size);
+        if (w < 1 || h < 1) throw new ImageError(`image ${name}: ${img.width}x${img.height} is too thin to resize to a short side of ${step.size}`);
+        stage = { kind: "pixels", img: resize(img, w, h, step.filter) };
+        break;
+      }
+      case "center_crop":
+        stage = { kind: "pixels", img: centerCrop(pixels(step.op), step.width, step.height) };
+        break;
+      case "rescale":
+        // HF rescales in float64 and then casts to float32.
+        stage = { kind: "values", t: toValues(pixels(step.op), step.factor) };
+        break;
+      case "normalize": {
+        const t: HostTensor = stage.kind === "values" ? stage.t : toValues(stage.img, 1);
+        const hw = t.shape[1] * t.shape[2];
+        const out = new Float32Array(t.data.length);
+        for (let c = 0; c < 3; c++) {
+          const mean = Math.fround(step.mean[c]);
+          const std = Math.fround(step.std[c]);
+          for (let i = 0; i < hw; i++) out[c * hw + i] = Math.fround(Math.fround(t.data[c * hw + i] - mean) / std);
+        }
+        stage = { kind: "values", t: { shape: t.shape, data: out } };
+        break;
+      }
+    }
+  }
+  return stage.kind === "values" ? stage.t : toValues(stage.img, 1);
+}
+
+/** Several images as one batch [N, 3, H, W]; they must come out of preprocessing at the same size. */
+export function batchImages(tensors: readonly HostTensor[], names: readonly string[]): HostTensor {
+  const [c, h, w] = tensors[0].shape;
+  tensors.forEach((t, i) => {
+    if (t.shape[1] !== h || t.shape[2] !== w) throw new ImageError(`image ${names[i]} preprocesses to ${t.shape[2]}x${t.shape[1]}, but ${names[0]} to ${w}x${h}; one batch needs one size`);
+  });
+  const data = new Float32Array(tensors.length * c * h * w);
+  tensors.forEach((t, i) => data.set(t.data, i * c * h * w));
+  return { shape: [tensors.length, c, h, w], data };
+}

@@ -1,0 +1,121 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { evalDim } from "../../compiler/ir/dims.ts";
+import type { Graph } from "../../compiler/ir/graph.ts";
+import type { HostTensor } from "../tensor.ts";
+import { SafetensorsFile, WeightsError } from "./safetensors.ts";
+
+/**
+ * A Hugging Face checkpoint: a directory with config.json and model.safetensors (or a sharded
+ * model.safetensors.index.json), or a single .safetensors file. Only the tensors a graph needs are read.
+ */
+export class Checkpoint {
+  private readonly files = new Map<string, SafetensorsFile>();
+  /** Tensor name to the file holding it. */
+  private readonly where = new Map<string, string>();
+
+  private constructor(readonly location: string, readonly config: unknown) {}
+
+  static open(location: string): Checkpoint {
+    if (!existsSync(location)) throw new WeightsError(`checkpoint ${location} does not exist`);
+    const isDir = statSync(location).isDirectory();
+    const dir = isDir ? location : dirname(location);
+    const configPath = join(dir, "config.json");
+    let config: unknown = undefined;
+    if (existsSync(configPath)) {
+      try {
+        config = JSON.parse(readFileSync(configPath, "utf8"));
+      } catch (e) {
+        throw new WeightsError(`${configPath} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+      }
+    }
+    const ckpt = new Checkpoint(location, config);
+    if (!isDir) {
+      ckpt.addFile(location);
+      return ckpt;
+    }
+    const index = join(dir, "model.safetensors.index.json");
+    const single = join(dir, "model.safetensors");
+    if (existsSync(single)) ckpt.addFile(single);
+    else if (existsSync(index)) ckpt.addIndex(index, dir);
+    else throw new WeightsError(`checkpoint directory ${dir} has neither model.safetensors nor model.safetensors.index.json`);
+    return ckpt;
+  }
+
+  private addFile(path: string): SafetensorsFile {
+    let f = this.files.get(path);
+    if (!f) {
+      f = SafetensorsFile.open(path);
+      this.files.set(path, f);
+      for (const name of f.tensors.keys()) this.where.set(name, path);
+    }
+    return f;
+  }
+
+  private addIndex(indexPath: string, dir: string): void {
+    let index: { weight_map?: Record<string, unknown> };
+    try {
+      index = JSON.parse(readFileSync(indexPath, "utf8")) as { weight_map?: Record<string, unknown> };
+    } catch (e) {
+      throw new WeightsError(`${indexPath} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    }
+    if (typeof index.weight_map !== "object" || index.weight_map === null) throw new WeightsError(`${indexPath} has no weight_map`);
+    for (const [name, file] of Object.entries(index.weight_map)) {
+      if (typeof file !== "string" || file.includes("/") || file.includes("\\")) throw new WeightsError(`${indexPath}: tensor '${name}' maps to an invalid shard name ${JSON.stringify(file)}`);
+      this.where.set(name, join(dir, file));
+    }
+  }
+
+  has(name: string): boolean {
+    return this.where.has(name);
+  }
+
+  get names(): string[] {
+    return [...this.where.keys()];
+  }
+
+  read(name: string): HostTensor {
+    const path = this.where.get(name);
+    if (!path) throw new WeightsError(`${this.location}: no tensor '${name}'`);
+    const f = this.addFile(path);
+    if (!f.tensors.has(name)) throw new WeightsError(`${path}: the index lists tensor '${name}' here, but the file does not contain it`);
+    return f.read(name);
+  }
+
+  /** The prefix (of the graph's allowed ones) under which this checkpoint stores the graph's tensors. */
+  choosePrefix(prefixes: readonly string[], names: readonly string[]): string {
+    let best = prefixes[0] ?? "";
+    let bestCount = -1;
+    for (const p of prefixes) {
+      const count = names.filter((n) => this.has(p + n)).length;
+      if (count > bestCount) [best, bestCount] = [p, count];
+    }
+    return best;
+  }
+
+  /** Reads every parameter of the graph, checking that each exists with the declared shape. */
+  loadFor(g: Graph, prefixes: readonly string[]): Map<string, HostTensor> {
+    const params = g.nodes.filter((n) => n.op.kind === "param");
+    const names = params.map((n) => (n.op.kind === "param" ? n.op.name : ""));
+    const prefix = this.choosePrefix(prefixes, names);
+    const missing = names.filter((n) => !this.has(prefix + n));
+    if (missing.length > 0) {
+      const more = missing.length > 3 ? ` and ${missing.length - 3} more` : "";
+      throw new WeightsError(`${this.location} lacks tensor${missing.length > 1 ? "s" : ""} ${missing.slice(0, 3).map((m) => `'${prefix}${m}'`).join(", ")}${more} that graph '${g.name}' needs`);
+    }
+    const out = new Map<string, HostTensor>();
+    for (const n of params) {
+      if (n.op.kind !== "param") continue;
+      const t = this.read(prefix + n.op.name);
+      const expected = n.shape.map((d) => evalDim(d, {}));
+      const same = t.shape.length === expected.length && t.shape.every((d, i) => d === expected[i]);
+      if (!same) throw new WeightsError(`tensor '${prefix}${n.op.name}' in ${this.where.get(prefix + n.op.name)} has shape [${t.shape.join(", ")}], but graph '${g.name}' expects [${expected.join(", ")}]`);
+      out.set(n.op.name, t);
+    }
+    return out;
+  }
+
+  close(): void {
+    for (const f of this.files.values()) f.close();
+  }
+}
