@@ -102,7 +102,7 @@ export class Elaborator {
     }
     const body = this.model.items.filter((i): i is Stmt => ["assign", "repeat", "if", "return", "output"].includes(i.kind));
     this.execBlock(body, frame);
-    if (this.builder.graph.outputs.length === 0) this.error(this.file, this.model.loc, `model '${this.model.name}' declares no output`);
+    if (this.builder.graph.outputs.length === 0 && this.diagnostics.length === 0) this.error(this.file, this.model.loc, `model '${this.model.name}' declares no output`);
     if (this.diagnostics.some((d) => d.severity === "error")) return null;
     const plainConfig: Record<string, PlainValue> = {};
     for (const [k, v] of config.values) plainConfig[k] = toPlain(v);

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { compileFile } from "../../compiler/frontend.ts";
+import { dimToString } from "../../compiler/ir/dims.ts";
+import { compileOk, tryCompile } from "../helpers/compile.ts";
+
+const tiny = (body: string, config = "width: int = 8") => `model m {
+  config { ${config} }
+  input x: f32[B, 5, width]
+${body}
+}`;
+
+describe("elaboration", () => {
+  it("inlines blocks, unrolls repeat and interpolates tensor names", () => {
+    const p = compileOk(tiny(`  repeat 3 as i { x = linear(x, "layers.{i}.fc", width) }\n  output y = x`));
+    const params = p.graph.nodes.flatMap((n) => (n.op.kind === "param" ? [n.op.name] : []));
+    expect(params).toEqual(["layers.0.fc.weight", "layers.0.fc.bias", "layers.1.fc.weight", "layers.1.fc.bias", "layers.2.fc.weight", "layers.2.fc.bias"]);
+    expect(p.graph.nodes.filter((n) => n.op.kind === "matmul")).toHaveLength(3);
+  });
+
+  it("keeps the batch dimension symbolic", () => {
+    const p = compileOk(tiny("  output y = mean(x)"));
+    const out = p.graph.nodes[p.graph.outputs[0].node];
+    expect(out.shape.map(dimToString)).toEqual(["B", "5", "1"]);
+    expect(p.symbols).toEqual(["B"]);
+  });
+
+  it("records the source line of each node, through blocks", () => {
+    const p = compileOk(tiny(`  y = gelu(x)\n  output y = y`));
+    const erf = p.graph.nodes.find((n) => n.op.kind === "unary" && n.op.fn === "erf");
+    expect(erf?.source.map((s) => `${s.file}:${s.line}`)).toEqual(["test.tsr:4", expect.stringMatching(/^<prelude>:\d+$/)]);
+  });
+
+  it("takes config values from defaults, presets, config.json and --set, in that order", () => {
+    const src = `model m {
+  config {
+    width: int = 8 from "vision_config.hidden_size"
+    depth: int = width / 2
+    act: string = "gelu" from "hidden_act"
+  }
+  preset wide { width = 32 }
+  input x: f32[B, width]
+  output y = x
+}`;
+    expect(compileOk(src).config).toMatchObject({ width: 8, depth: 4, act: "gelu" });
+    expect(compileOk(src, { preset: "wide" }).config).toMatchObject({ width: 32, depth: 16 });
+    expect(compileOk(src, { preset: "wide", checkpointConfig: { vision_config: { hidden_size: 12 }, hidden_act: "quick_gelu" } }).config).toMatchObject({ width: 12, depth: 6, act: "quick_gelu" });
+    expect(compileOk(src, { checkpointConfig: { vision_config: { hidden_size: 12 } }, overrides: { width: "20" } }).config).toMatchObject({ width: 20, depth: 10 });
+  });
+
+  it("reads CLIP sizes from a CLIPModel config.json", () => {
+    const p = compileFile("graphs/clip.tsr", { checkpointConfig: { projection_dim: 768, vision_config: { hidden_size: 1024, image_size: 336, patch_size: 14, num_hidden_layers: 24, num_attention_heads: 16, intermediate_size: 4096 } } });
+    expect(p.config).toMatchObject({ hidden: 1024, image: 336, patch: 14, layers: 24, crop: 336, projection: 768 });
+    const out = p.graph.nodes[p.graph.outputs[0].node];
+    expect(out.shape.map(dimToString)).toEqual(["B", "577", "1024"]);
+  });
+
+  it("picks optional weights with has_weight", () => {
+    const src = tiny(`  if has_weight("proj.weight") { x = linear(x, "proj", 3, bias = false) }\n  output y = x`);
+    expect(compileOk(src, { hasWeight: () => false }).graph.nodes.some((n) => n.op.kind === "matmul")).toBe(false);
+    expect(compileOk(src, { hasWeight: (n) => n === "proj.weight" }).graph.nodes.some((n) => n.op.kind === "matmul")).toBe(true);
+  });
+});
+
+describe("diagnostics", () => {
+  it("reports several errors in one run, each at its own line", () => {
+    const r = tryCompile(tiny(`  a = x + nope
+  b = linear(x, "fc", width)
+  c = matmul_nt(b, param("w", [3, 7]))
+  d = reshape(x, [7, 7])
+  output y = b`));
+    expect(r.errors).toMatchInlineSnapshot(`
+      "test.tsr:4:11: error: unknown name 'nope'
+         4 |   a = x + nope
+                       ^~~~
+      test.tsr:6:7: error: matmul_nt: contraction dims differ: [B, 5, 8] x [3, 7]^T (8 vs 7)
+         6 |   c = matmul_nt(b, param("w", [3, 7]))
+                   ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+      test.tsr:7:7: error: reshape: cannot view [B, 5, 8] as [7, 7] (element counts differ)
+         7 |   d = reshape(x, [7, 7])
+                   ^~~~~~~~~~~~~~~~~~
+      3 errors"
+    `);
+  });
+
+  it("points into the prelude when a block is misused, and does not cascade", () => {
+    const r = tryCompile(tiny(`  y = layernorm(x, "ln", eps = "small")\n  output y = y`));
+    expect(r.errors).toContain("test.tsr:4:7: error: argument 'eps' of 'layernorm' must be float, got string \"small\"");
+    expect(r.errors?.match(/error:/g)).toHaveLength(1);
+  });
+
+  it("rejects broadcasting mismatches", () => {
+    const r = tryCompile(tiny(`  output y = x + param("p", [7])`));
+    expect(r.errors).toContain("shapes [B, 5, 8] and [7] do not broadcast (axis 2: 8 vs 7)");
+  });
+
+  it("names unknown presets and config keys", () => {
+    expect(tryCompile(tiny("  output y = x"), { preset: "huge" }).errors).toContain("model 'm' has no preset 'huge' (presets: none)");
+    expect(tryCompile(tiny("  output y = x"), { overrides: { widht: "3" } }).errors).toContain("--set widht: model 'm' has no config value 'widht' (it has width)");
+    expect(tryCompile(tiny("  output y = x"), { overrides: { width: "three" } }).errors).toContain("--set width=three: expected int");
+  });
+
+  it("checks config.json value types", () => {
+    const src = `model m {\n  config { width: int = 8 from "hidden_size" }\n  input x: f32[width]\n  output y = x\n}`;
+    expect(tryCompile(src, { checkpointConfig: { hidden_size: "wide" } }).errors).toContain(`config.json 'hidden_size' = "wide" is not a valid int for 'width'`);
+  });
+
+  it("rejects an unknown activation with a message naming it", () => {
+    const r = tryCompile(tiny(`  output y = activation(x, "swish2")`));
+    expect(r.errors).toContain("unknown activation 'swish2'");
+  });
+
+  it("requires an output", () => {
+    expect(tryCompile(tiny("  y = x")).errors).toContain("model 'm' declares no output");
+  });
+
+  it("rejects unknown preprocess steps and bad arguments", () => {
+    const src = `model m {\n  preprocess { resize(224, filter = "lanczos")\n  blur(3) }\n  input x: f32[3]\n  output y = x\n}`;
+    const errors = tryCompile(src).errors ?? "";
+    expect(errors).toContain("test.tsr:2:16: error: filter must be one of");
+    expect(errors).toContain("test.tsr:3:3: error: unknown preprocess step 'blur'");
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { compileGraph } from "../../compiler/compile.ts";
+import { compileFile } from "../../compiler/frontend.ts";
+import type { Plan } from "../../compiler/plan/plan.ts";
+import { compileOk } from "../helpers/compile.ts";
+
+const kernelsOf = (body: string): Plan => compileGraph(compileOk(`model m {\n  input x: f32[B, 9, 12]\n${body}\n}`).graph);
+const summary = (plan: Plan): string[] =>
+  plan.kernels.map((k) => `${k.kind}: ${k.nodes.map((n) => { const op = plan.graph.nodes[n].op; return op.kind === "unary" || op.kind === "binary" ? op.fn : op.kind; }).join(" ")}`);
+
+describe("fusion rules", () => {
+  it("an elementwise chain is one pointwise kernel", () => {
+    expect(summary(kernelsOf("  output y = gelu(x * 2 + 1)"))).toEqual(["pointwise: mul add mul mul erf add mul"]);
+  });
+
+  it("layernorm (two reductions and their neighbours) is one row kernel", () => {
+    expect(summary(kernelsOf(`  output y = layernorm(x, "ln")`))).toEqual(["row: reduce sub mul reduce add rsqrt mul mul add"]);
+  });
+
+  it("softmax written from primitives is one row kernel", () => {
+    const plan = kernelsOf("  e = exp(x - max(x))\n  output y = e / sum(e)");
+    expect(plan.kernels.map((k) => k.kind)).toEqual(["row"]);
+  });
+
+  it("a linear layer takes bias and activation as its epilogue", () => {
+    expect(summary(kernelsOf(`  output y = quick_gelu(linear(x, "fc", 20))`))).toEqual(["matmul: matmul add mul sigmoid mul"]);
+  });
+
+  it("a residual add joins the epilogue", () => {
+    expect(summary(kernelsOf(`  output y = x + linear(x, "fc", 12)`))).toEqual(["matmul: matmul add add"]);
+  });
+
+  it("patchify views fold into the loads of the patch-embedding matmul", () => {
+    const plan = compileGraph(compileOk(`model m {\n  input p: f32[B, 3, 20, 20]\n  output y = patch_embed(p, "pe", 8, 4)\n}`).graph);
+    expect(summary(plan)).toEqual(["matmul: reshape reshape permute reshape matmul add"]);
+  });
+
+  it("attention is one kernel, its head split a view", () => {
+    expect(summary(kernelsOf("  output y = attention(x, x * 2, x, 3)"))).toEqual(["pointwise: mul", "attention: attention"]);
+  });
+
+  it("a value used by two kernels is written once", () => {
+    const plan = kernelsOf(`  h = linear(x, "a", 12)\n  output y = linear(h, "b", 12) + linear(h, "c", 12)`);
+    expect(plan.kernels).toHaveLength(3);
+  });
+
+  it("--no-fuse compiles one primitive per kernel", () => {
+    const p = compileOk(`model m {\n  input x: f32[B, 9, 12]\n  output y = layernorm(x, "ln")\n}`);
+    const plan = compileGraph(p.graph, { fuse: false });
+    expect(plan.kernels.every((k) => k.nodes.length === 1)).toBe(true);
+    expect(plan.kernels).toHaveLength(9);
+  });
+});
+
+describe("kernel counts per graph", () => {
+  const count = (graph: string, layers: number): number => compileGraph(compileFile(graph, { overrides: { layers: String(layers) } }).graph).kernels.length;
+
+  it.each([
+    ["graphs/clip.tsr", 4],
+    ["graphs/vit.tsr", 4],
+  ])("%s: embeddings and head take %i kernels, each block 9", (graph, outside) => {
+    expect(count(graph, 2) - count(graph, 1)).toBe(9);
+    expect(count(graph, 1) - 9).toBe(outside);
+  });
+
+  it("CLIP ViT-B/32 compiles to 112 dispatches but only 10 distinct pipelines (dims are uniforms)", () => {
+    const plan = compileGraph(compileFile("graphs/clip.tsr", { preset: "b32" }).graph);
+    expect(plan.kernels).toHaveLength(112);
+    expect(new Set(plan.kernels.map((k) => k.wgsl)).size).toBe(10);
+  });
+
+  it("reuses arena buffers by liveness", () => {
+    const plan = compileGraph(compileFile("graphs/clip.tsr", { preset: "b32" }).graph);
+    expect(plan.slotCount).toBeLessThanOrEqual(6);
+  });
+});

@@ -1,0 +1,57 @@
+import { readFileSync, readdirSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { formatDiagnostics } from "../../dsl/diagnostics.ts";
+import { parseSource } from "../../dsl/parse.ts";
+
+function syntaxError(text: string): string {
+  const r = parseSource("bad.tsr", text);
+  if (r.ok) throw new Error("expected a syntax error");
+  return formatDiagnostics(r.diagnostics, new Map([["bad.tsr", text]]));
+}
+
+describe("grammar", () => {
+  it.each(readdirSync("graphs").filter((f) => f.endsWith(".tsr")))("parses graphs/%s", (f) => {
+    const r = parseSource(f, readFileSync(`graphs/${f}`, "utf8"));
+    expect(r.ok).toBe(true);
+  });
+
+  it("parses the prelude", () => {
+    expect(parseSource("<prelude>", readFileSync("dsl/prelude.tsr", "utf8")).ok).toBe(true);
+  });
+
+  it("builds an AST with spans, config sources, presets, repeat and string interpolation", () => {
+    const text = `model m {
+  config { width: int = 8 from "vision_config.hidden_size", "hidden_size" }
+  preset big { width = 16 }
+  input x: f32[B, width]
+  repeat 2 as i { y = linear(x, "layers.{i}.fc", width) }
+  output y = y
+}`;
+    const r = parseSource("m.tsr", text);
+    if (!r.ok) throw new Error("parse failed");
+    const model = r.file.items[0];
+    expect(model.kind).toBe("model");
+    if (model.kind !== "model") return;
+    const config = model.items.find((i) => i.kind === "config");
+    expect(config).toMatchObject({ entries: [{ name: "width", type: "int", from: ["vision_config.hidden_size", "hidden_size"] }] });
+    const rep = model.items.find((i) => i.kind === "repeat");
+    expect(rep).toMatchObject({ kind: "repeat", name: "i", loc: { start: { line: 5, column: 3 } } });
+  });
+
+  it("reports a syntax error with file:line:col and a caret", () => {
+    expect(syntaxError("model m {\n  config { width: int = }\n}\n")).toMatchInlineSnapshot(`
+      "bad.tsr:2:25: error: syntax error: expected "(", "-", "[", "false", "none", "true", identifier, number, or string but "}" found.
+         2 |   config { width: int = }
+                                     ^
+      1 error"
+    `);
+  });
+
+  it("reports an unclosed block at the end of the file", () => {
+    expect(syntaxError("model m {\n  x = 1\n")).toContain("bad.tsr:3:1: error: syntax error");
+  });
+
+  it("rejects a keyword used as a name", () => {
+    expect(syntaxError("model m { repeat = 3 }")).toContain("bad.tsr:1:");
+  });
+});
