@@ -30,6 +30,11 @@ class Args {
     if (v.t !== "tensor") throw new ShapeError(`${this.fn}: '${name}' must be a tensor, got ${describe(v)}`);
     return v.id;
   }
+  tensorOrScalar(name: string, builder: GraphBuilder): number {
+    const v = this.need(name);
+    if (v.t === "float" || (v.t === "int" && typeof v.v === "number")) return builder.constant(v.v as number);
+    return this.tensor(name);
+  }
   int(name: string, fallback?: number): Dim {
     const v = this.get(name);
     if (v === undefined && fallback !== undefined) return fallback;
@@ -96,8 +101,8 @@ const table: Record<string, (fn: string) => Builtin> = {
   sum: reduction("sum"),
   mean: reduction("mean"),
   max: reduction("max"),
-  maximum: def(["a", "b"], (a, { builder }) => tensor(builder.binary("max", a.tensor("a"), a.tensor("b")))),
-  minimum: def(["a", "b"], (a, { builder }) => tensor(builder.binary("min", a.tensor("a"), a.tensor("b")))),
+  maximum: def(["a", "b"], (a, { builder }) => tensor(builder.binary("max", a.tensorOrScalar("a", builder), a.tensorOrScalar("b", builder)))),
+  minimum: def(["a", "b"], (a, { builder }) => tensor(builder.binary("min", a.tensorOrScalar("a", builder), a.tensorOrScalar("b", builder)))),
   matmul_nt: def(["a", "b"], (a, { builder }) => tensor(builder.matmul(a.tensor("a"), a.tensor("b")))),
   reshape: def(["x", "shape"], (a, { builder }) => tensor(builder.reshape(a.tensor("x"), a.dims("shape")))),
   permute: def(["x", "perm"], (a, { builder }) => {

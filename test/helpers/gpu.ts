@@ -1,0 +1,37 @@
+import { compileGraph } from "../../compiler/compile.ts";
+import type { Graph } from "../../compiler/ir/graph.ts";
+import { getGpu } from "../../runtime/device.ts";
+import { Executor } from "../../runtime/executor.ts";
+import { interpret } from "../../runtime/reference/interpreter.ts";
+import { maxAbsDiff, type HostTensor } from "../../runtime/tensor.ts";
+import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";
+
+export interface Comparison {
+  fused: Record<string, number>;
+  unfused: Record<string, number>;
+  kernels: { fused: number; unfused: number };
+}
+
+/** Runs a graph fused and unfused on the GPU and returns each output's max abs difference from the CPU reference. */
+export async function compareWithReference(g: Graph, inputShapes: Record<string, number[]>, env: Record<string, number> = {}, seed = 7): Promise<Comparison> {
+  const rand = rng(seed);
+  const inputs = new Map<string, HostTensor>(Object.entries(inputShapes).map(([name, shape]) => [name, randomTensor(shape, rand)]));
+  const weights = randomWeights(g, seed + 1);
+  // Larger weights than the init default, so that errors are not hidden by tiny values.
+  for (const w of weights.values()) for (let i = 0; i < w.data.length; i++) w.data[i] *= 20;
+  const expected = interpret(g, inputs, weights, env);
+  const ctx = await getGpu();
+  const result: Comparison = { fused: {}, unfused: {}, kernels: { fused: 0, unfused: 0 } };
+  for (const fuse of [true, false]) {
+    const plan = compileGraph(g, { fuse });
+    const ex = await Executor.load(ctx, plan, weights);
+    try {
+      const { outputs } = await ex.run(inputs);
+      for (const [name, t] of expected) (fuse ? result.fused : result.unfused)[name] = maxAbsDiff(outputs.get(name) as HostTensor, t);
+      result.kernels[fuse ? "fused" : "unfused"] = plan.kernels.length;
+    } finally {
+      ex.dispose();
+    }
+  }
+  return result;
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { compileGraph } from "../../compiler/compile.ts";
+import { getGpu } from "../../runtime/device.ts";
+import { Executor } from "../../runtime/executor.ts";
+import { interpret } from "../../runtime/reference/interpreter.ts";
+import { maxAbsDiff, type HostTensor } from "../../runtime/tensor.ts";
+import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";
+import { compileOk } from "../helpers/compile.ts";
+import { compareWithReference } from "../helpers/gpu.ts";
+
+// f32 on the GPU against the float64-accumulating CPU reference. Values are O(1)-O(10); the tolerance
+// covers f32 rounding of sums over up to a few hundred terms, far below any indexing or fusion bug.
+const TOL = 2e-4;
+
+interface Case { name: string; src: string; inputs: Record<string, number[]>; kernels?: number }
+
+const cases: Case[] = [
+  { name: "elementwise chain with broadcasting", src: `input x: f32[3, 7, 13]\n  output y = gelu(x * 2 + param("b", [13])) - tanh(x) * sigmoid(x) + erf(x) / (1 + abs(x))`, inputs: { x: [3, 7, 13] }, kernels: 1 },
+  { name: "gelu_tanh, quick_gelu, relu, exp/log/sqrt, min/max", src: `input x: f32[5, 11]\n  output y = gelu_tanh(x) + quick_gelu(x) + relu(x) + log(exp(x) + 1) + sqrt(abs(x)) + maximum(x, x * 0.5) + minimum(x, 0.1)`, inputs: { x: [5, 11] }, kernels: 1 },
+  { name: "views: slice, permute, reshape, concat, broadcast", src: `input x: f32[2, 6, 10]\n  a = permute(reshape(slice(x, 1, 1, 5), [2, 4, 2, 5]), [0, 2, 3, 1])\n  b = broadcast_to(reshape(param("t", [20]), [1, 2, 5, 2]), [2, 2, 5, 2])\n  output y = concat([a, b, a * 3], 3)`, inputs: { x: [2, 6, 10] }, kernels: 1 },
+  { name: "layernorm over 67 (not a multiple of the 64 threads)", src: `input x: f32[2, 5, 67]\n  output y = layernorm(x, "ln", eps = 1e-6)`, inputs: { x: [2, 5, 67] }, kernels: 1 },
+  { name: "layernorm over a long row", src: `input x: f32[3, 1000]\n  output y = layernorm(x, "ln")`, inputs: { x: [3, 1000] }, kernels: 1 },
+  { name: "rmsnorm", src: `input x: f32[4, 33]\n  output y = rmsnorm(x, "n")`, inputs: { x: [4, 33] }, kernels: 1 },
+  { name: "softmax over 129", src: `input x: f32[3, 129]\n  e = exp(x - max(x))\n  output y = e / sum(e)`, inputs: { x: [3, 129] }, kernels: 1 },
+  { name: "reductions along axes other than the last", src: `input x: f32[5, 6, 7]\n  output s = sum(x, 1)\n  output m = max(x, 0)\n  output a = mean(x * x, -3)`, inputs: { x: [5, 6, 7] } },
+  { name: "linear with bias and gelu epilogue, odd sizes", src: `input x: f32[2, 33, 19]\n  output y = gelu(linear(x, "fc", 35))`, inputs: { x: [2, 33, 19] }, kernels: 1 },
+  { name: "linear with residual epilogue, K = 1", src: `input x: f32[7, 1]\n  output y = linear(x, "fc", 1) + x`, inputs: { x: [7, 1] }, kernels: 1 },
+  { name: "batched matmul with broadcast batch", src: `input a: f32[2, 3, 17, 5]\n  input b: f32[1, 3, 9, 5]\n  output y = matmul_nt(a, b)`, inputs: { a: [2, 3, 17, 5], b: [1, 3, 9, 5] }, kernels: 1 },
+  { name: "matmul through a permuted operand", src: `input a: f32[4, 6, 10]\n  output y = matmul_nt(permute(a, [0, 2, 1]), param("w", [13, 6]))`, inputs: { a: [4, 6, 10] }, kernels: 1 },
+  { name: "attention, 3 heads of 7, 13 tokens", src: `input x: f32[2, 13, 21]\n  output y = attention(x, x * 0.5, x + 1, 3)`, inputs: { x: [2, 13, 21] } },
+  { name: "cross attention, 1 query and 70 keys", src: `input q: f32[2, 1, 8]\n  input k: f32[2, 70, 8]\n  output y = attention(q, k, k * 2, 2)`, inputs: { q: [2, 1, 8], k: [2, 70, 8] }, kernels: 2 },
+  { name: "patch embedding with unread border pixels", src: `input p: f32[2, 3, 23, 19]\n  output y = patch_embed(p, "pe", 10, 4)`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
+  { name: "a whole pre-LN transformer block", src: `input x: f32[2, 11, 24]\n  h = x + self_attention(layernorm(x, "ln1"), 4, "q", "k", "v", "o")\n  output y = h + mlp(layernorm(h, "ln2"), "fc1", "fc2", 40, "quick_gelu")`, inputs: { x: [2, 11, 24] } },
+];
+
+describe("every kernel template against the CPU reference, fused and unfused", () => {
+  it.each(cases)("$name", async ({ src, inputs, kernels }) => {
+    const g = compileOk(`model t {\n  ${src}\n}`).graph;
+    const r = await compareWithReference(g, inputs);
+    for (const [name, diff] of Object.entries(r.fused)) expect(diff, `fused ${name}`).toBeLessThan(TOL);
+    for (const [name, diff] of Object.entries(r.unfused)) expect(diff, `unfused ${name}`).toBeLessThan(TOL);
+    if (kernels !== undefined) expect(r.kernels.fused).toBe(kernels);
+    expect(r.kernels.unfused).toBeGreaterThanOrEqual(r.kernels.fused);
+  });
+});
+
+describe("symbolic batch", () => {
+  it("runs batch 1 and batch 3 on the same compiled kernels", async () => {
+    const p = compileOk(`model t {\n  input x: f32[B, 5, 16]\n  output y = mlp(layernorm(x, "ln"), "fc1", "fc2", 24, "gelu")\n}`);
+    const plan = compileGraph(p.graph);
+    const weights = randomWeights(plan.graph, 3);
+    const ex = await Executor.load(await getGpu(), plan, weights);
+    try {
+      for (const batch of [1, 3, 2]) {
+        const x = randomTensor([batch, 5, 16], rng(batch));
+        const want = interpret(plan.graph, new Map([["x", x]]), weights, { B: batch }).get("y") as HostTensor;
+        const got = (await ex.run(new Map([["x", x]]))).outputs.get("y") as HostTensor;
+        expect(got.shape).toEqual([batch, 5, 16]);
+        expect(maxAbsDiff(got, want)).toBeLessThan(TOL);
+      }
+      await expect(ex.run(new Map([["x", randomTensor([2, 6, 16], rng(1))]]))).rejects.toThrow("input 'x' has shape [2, 6, 16], but the graph expects [B, 5, 16]");
+    } finally {
+      ex.dispose();
+    }
+  });
+});
