@@ -233,8 +233,8 @@ export class Executor {
 }
 
 /** A plain ArrayBuffer copy: dawn.node crashes writing from SharedArrayBuffer-backed views. */
-function copyOut(data: Float32Array): Float32Array {
-  return data.buffer instanceof ArrayBuffer ? data : new Float32Array(data);
+function copyOut(data: Float32Array): Float32Array<ArrayBuffer> {
+  return data.buffer instanceof ArrayBuffer ? (data as Float32Array<ArrayBuffer>) : new Float32Array(data);
 }
 
 export function workgroups(d: Dispatch, env: DimEnv, name: string): [number, number, number] {

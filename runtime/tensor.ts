@@ -20,7 +20,7 @@ export function stridesOf(shape: readonly number[]): number[] {
 
 export function tensor(shape: number[], data?: Float32Array | number[]): HostTensor {
   const n = sizeOf(shape);
-  const d = data instanceof Float32Array ? data : new Float32Array(data ?? n);
+  const d = data instanceof Float32Array ? data : data ? new Float32Array(data) : new Float32Array(n);
   if (d.length !== n) throw new Error(`tensor data has ${d.length} values, shape [${shape.join(", ")}] needs ${n}`);
   return { shape, data: d };
 }

@@ -45,7 +45,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (pixelPath) {
     pixels = pixelValuesFrom(pixelPath);
   } else {
-    pixels = batchImages(images.map((p) => preprocessImage(program.preprocess, readImage(p), p)), images);
+    const decoded = await Promise.all(images.map((p) => readImage(p)));
+    pixels = batchImages(decoded.map((img, i) => preprocessImage(program.preprocess, img, images[i])), images);
   }
   const tPre = performance.now();
   const weights = model.loadWeights(plan.graph);

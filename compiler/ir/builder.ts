@@ -104,7 +104,7 @@ export class GraphBuilder {
     const from = this.node(x).shape;
     const axis = normalizeAxis(axisArg, from.length);
     const len = typeof end === "number" && typeof start === "number" ? end - start : dimAdd(end, typeof start === "number" ? -start : 0);
-    if (typeof start !== "number" && start !== 0) throw new ShapeError("slice: start must be a fixed integer");
+    if (typeof start !== "number") throw new ShapeError("slice: start must be a fixed integer");
     if (typeof len === "number" && len <= 0) throw new ShapeError(`slice: empty range ${String(start)}..${dimToString(end)}`);
     const size = from[axis];
     if (start === 0 && dimsEqual(end, size)) return x;

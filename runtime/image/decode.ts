@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import jpeg from "jpeg-js";
+import { createRequire } from "node:module";
+import decodeJpeg, { init as initJpeg } from "@jsquash/jpeg/decode.js";
 import { PNG } from "pngjs";
 
 /** 8-bit RGB pixels, row-major, 3 bytes a pixel. */
@@ -14,8 +15,27 @@ export class ImageError extends Error {}
 
 const MAX_PIXELS = 178_956_970; // PIL's decompression-bomb limit
 
+let jpegReady: Promise<void> | undefined;
+
+/**
+ * JPEG goes through mozjpeg (libjpeg-turbo's decoder: islow IDCT, fancy upsampling) compiled to
+ * WebAssembly, so decoded pixels are bit-identical to what PIL gives the Hugging Face processors.
+ */
+function loadJpegDecoder(): Promise<void> {
+  jpegReady ??= (async () => {
+    const g = globalThis as { ImageData?: unknown };
+    // The decoder returns an ImageData, which Node lacks.
+    g.ImageData ??= class ImageData {
+      constructor(readonly data: Uint8ClampedArray, readonly width: number, readonly height: number) {}
+    };
+    const wasmPath = createRequire(import.meta.url).resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm");
+    await initJpeg(await WebAssembly.compile(readFileSync(wasmPath)));
+  })();
+  return jpegReady;
+}
+
 /** Decodes PNG or JPEG (by content, not by extension) and drops alpha as PIL's convert("RGB") does. */
-export function decodeImage(bytes: Uint8Array, name: string): RgbImage {
+export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbImage> {
   const isPng = bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
   if (!isPng && !isJpeg) throw new ImageError(`image ${name}: not a PNG or JPEG file`);
@@ -24,8 +44,10 @@ export function decodeImage(bytes: Uint8Array, name: string): RgbImage {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       return fromRgba(png.width, png.height, png.data, name);
     }
-    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_PIXELS / 1e6, maxMemoryUsageInMB: 2048 });
-    return fromRgba(img.width, img.height, img.data, name);
+    await loadJpegDecoder();
+    const copy = new Uint8Array(bytes).buffer;
+    const img = await decodeJpeg(copy);
+    return fromRgba(img.width, img.height, new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength), name);
   } catch (e) {
     if (e instanceof ImageError) throw e;
     throw new ImageError(`image ${name}: corrupt or unsupported ${isPng ? "PNG" : "JPEG"} (${e instanceof Error ? e.message : String(e)})`);
@@ -44,7 +66,7 @@ function fromRgba(width: number, height: number, rgba: Uint8Array, name: string)
   return { width, height, data };
 }
 
-export function readImage(path: string): RgbImage {
+export async function readImage(path: string): Promise<RgbImage> {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);

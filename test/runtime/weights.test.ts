@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compileFile } from "../../compiler/frontend.ts";
+import { Checkpoint } from "../../runtime/weights/checkpoint.ts";
+import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tesserae-weights-"));
+
+function rawFile(name: string, header: unknown, data: Uint8Array, headerLenOverride?: number): string {
+  const json = Buffer.from(typeof header === "string" ? header : JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerLenOverride ?? json.length));
+  const path = join(dir, name);
+  writeFileSync(path, Buffer.concat([len, json, data]));
+  return path;
+}
+
+describe("safetensors reader", () => {
+  it("round-trips f32 and reads f16 and bf16 as f32", () => {
+    const p = join(dir, "rt.safetensors");
+    writeSafetensors(p, new Map([["a", { shape: [2, 2], data: new Float32Array([1, -2.5, 3e-3, 65504]) }]]));
+    expect(Array.from(SafetensorsFile.open(p).read("a").data)).toEqual(Array.from(new Float32Array([1, -2.5, 3e-3, 65504])));
+    // 1.0, -2.0, 0.5, 65504 in f16; 1.0, -2.0, 0.5, 3.140625 in bf16
+    const f16 = new Uint16Array([0x3c00, 0xc000, 0x3800, 0x7bff]);
+    const bf16 = new Uint16Array([0x3f80, 0xc000, 0x3f00, 0x4049]);
+    const data = Buffer.concat([Buffer.from(f16.buffer), Buffer.from(bf16.buffer)]);
+    const f = SafetensorsFile.open(rawFile("halves.safetensors", { h: { dtype: "F16", shape: [4], data_offsets: [0, 8] }, b: { dtype: "BF16", shape: [4], data_offsets: [8, 16] } }, data));
+    expect(Array.from(f.read("h").data)).toEqual([1, -2, 0.5, 65504]);
+    expect(Array.from(f.read("b").data)).toEqual([1, -2, 0.5, 3.140625]);
+  });
+
+  it.each([
+    ["a header length past the end", () => rawFile("len.safetensors", {}, new Uint8Array(0), 999), "header length 999 does not fit"],
+    ["a header that is not JSON", () => rawFile("json.safetensors", "{not json", new Uint8Array(0)), "header is not valid JSON"],
+    ["offsets past the end", () => rawFile("off.safetensors", { w: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8)), "tensor 'w': data_offsets [0, 16] run past the end of the file"],
+    ["offsets that disagree with the shape", () => rawFile("shape.safetensors", { w: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), "tensor 'w': data_offsets [0, 8] hold 8 bytes, but F32[3] needs 12"],
+    ["an unknown dtype", () => rawFile("dtype.safetensors", { w: { dtype: "F8", shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), `tensor 'w': unsupported dtype "F8"`],
+    ["an empty header", () => rawFile("empty.safetensors", "", new Uint8Array(0)), "header is not valid JSON"],
+  ])("rejects %s, naming file and tensor", (_what, make, message) => {
+    const path = make();
+    expect(() => SafetensorsFile.open(path)).toThrow(WeightsError);
+    expect(() => SafetensorsFile.open(path)).toThrow(message);
+    expect(() => SafetensorsFile.open(path)).toThrow(path);
+  });
+
+  it("refuses integer tensors as weights", () => {
+    const f = SafetensorsFile.open(rawFile("int.safetensors", { ids: { dtype: "I64", shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)));
+    expect(() => f.read("ids")).toThrow("tensor 'ids' has dtype I64; only F32, F16 and BF16 weights can be used");
+  });
+});
+
+describe("Hugging Face checkpoints", () => {
+  it("reads only the vision tensors of a full CLIPModel checkpoint", () => {
+    const ck = Checkpoint.open("test/fixtures/clip");
+    const p = compileFile("graphs/clip.tsr", { checkpointConfig: ck.config, hasWeight: (n) => ck.has(n) });
+    const w = ck.loadFor(p.graph, p.prefixes);
+    expect(w.has("visual_projection.weight")).toBe(true);
+    expect([...w.keys()].some((k) => k.startsWith("text_model"))).toBe(false);
+    expect(ck.has("text_model.embeddings.token_embedding.weight")).toBe(true);
+  });
+
+  it("finds ViTForImageClassification tensors under 'vit.' and reads a sharded bf16/f16 index", () => {
+    for (const dirName of ["vit-classifier", "vit-sharded"]) {
+      const ck = Checkpoint.open(`test/fixtures/${dirName}`);
+      const p = compileFile("graphs/vit.tsr", { checkpointConfig: ck.config, hasWeight: (n) => ck.has(n) });
+      expect(ck.choosePrefix(p.prefixes, ["embeddings.cls_token"])).toBe("vit.");
+      expect(ck.loadFor(p.graph, p.prefixes).get("embeddings.cls_token")?.shape).toEqual([1, 1, 36]);
+    }
+  });
+
+  it("names a missing tensor and a wrong shape", () => {
+    const ck = Checkpoint.open("test/fixtures/clip-vision");
+    const wrongSize = compileFile("graphs/clip.tsr", { checkpointConfig: ck.config, overrides: { mlp_width: "64" }, hasWeight: (n) => ck.has(n) });
+    expect(() => ck.loadFor(wrongSize.graph, wrongSize.prefixes)).toThrow("tensor 'vision_model.encoder.layers.0.mlp.fc1.weight' in test/fixtures/clip-vision/model.safetensors has shape [52, 40], but graph 'clip' expects [64, 40]");
+    const vit = compileFile("graphs/vit.tsr");
+    expect(() => ck.loadFor(vit.graph, vit.prefixes)).toThrow(/test\/fixtures\/clip-vision lacks tensors 'embeddings.patch_embeddings.projection.weight', .* and \d+ more that graph 'vit' needs/);
+  });
+
+  it("rejects a directory without weights", () => {
+    expect(() => Checkpoint.open("test/fixtures/images")).toThrow("has neither model.safetensors nor model.safetensors.index.json");
+    expect(() => Checkpoint.open("test/fixtures/nope")).toThrow("checkpoint test/fixtures/nope does not exist");
+  });
+});
