@@ -1,0 +1,140 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { maxAbsDiff, type HostTensor } from "../../runtime/tensor.ts";
+import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
+import { tesserae } from "../helpers/cli.ts";
+
+// Outputs of the independent PyTorch implementation (scripts/fixtures/make_fixtures.py), float64, vs Tesserae in f32.
+const TOL = 1e-4;
+const tmp = mkdtempSync(join(tmpdir(), "tesserae-cli-"));
+const read = (path: string, name: string): HostTensor => SafetensorsFile.open(path).read(name);
+const clipRef = "test/fixtures/reference/clip.safetensors";
+const vitRef = "test/fixtures/reference/vit.safetensors";
+
+function expectClose(got: HostTensor, want: HostTensor, tol = TOL): void {
+  expect(got.shape).toEqual(want.shape);
+  expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(tol);
+}
+
+describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () => {
+  it("CLIPModel checkpoint with --pixel-values: last_hidden_state and projected image_embeds", async () => {
+    const out = join(tmp, "clip.safetensors");
+    const r = await tesserae("run", "graphs/clip.tsr", "--weights", "test/fixtures/clip", "--pixel-values", clipRef, "--out", out);
+    expect(r.stderr).toContain("output     last_hidden_state  [2, 26, 40]");
+    expect(r.code).toBe(0);
+    expectClose(read(out, "last_hidden_state"), read(clipRef, "last_hidden_state"));
+    expectClose(read(out, "image_embeds"), read(clipRef, "image_embeds"));
+    expectClose(read(out, "pixel_values"), read(clipRef, "pixel_values"), 0);
+  });
+
+  it("CLIPVisionModel checkpoint with two PNG images: preprocessing and pooled output", async () => {
+    const out = join(tmp, "clip-vision.safetensors");
+    const r = await tesserae("run", "graphs/clip.tsr", "--weights", "test/fixtures/clip-vision", "--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
+    expect(r.code).toBe(0);
+    expectClose(read(out, "pixel_values"), read(clipRef, "pixel_values"), 1e-6);
+    expectClose(read(out, "last_hidden_state"), read(clipRef, "last_hidden_state"));
+    expectClose(read(out, "image_embeds"), read(clipRef, "pooler_output_vision_only"));
+  });
+
+  it("ViTModel checkpoint (with pooler) with --pixel-values", async () => {
+    const out = join(tmp, "vit.safetensors");
+    const r = await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", vitRef, "--out", out);
+    expect(r.code).toBe(0);
+    expectClose(read(out, "last_hidden_state"), read(vitRef, "last_hidden_state"));
+    expectClose(read(out, "image_embeds"), read(vitRef, "image_embeds"));
+  });
+
+  it("ViTForImageClassification ('vit.' prefix) and its sharded bf16/f16 copy, from images, fused and unfused", async () => {
+    const images = ["--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/demo.png"];
+    const a = join(tmp, "vit-cls.safetensors");
+    const b = join(tmp, "vit-sharded.safetensors");
+    expect((await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit-classifier", ...images, "--out", a)).code).toBe(0);
+    expect((await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit-sharded", ...images, "--out", b, "--no-fuse")).code).toBe(0);
+    expectClose(read(a, "pixel_values"), read(vitRef, "pixel_values"), 1e-6);
+    expectClose(read(a, "last_hidden_state"), read(vitRef, "classifier_last_hidden_state"));
+    expectClose(read(a, "image_embeds"), read(vitRef, "classifier_image_embeds"));
+    expectClose(read(b, "last_hidden_state"), read(vitRef, "sharded_last_hidden_state"));
+  });
+
+  it("runs a published size from a preset with announced random weights", async () => {
+    const r = await tesserae("run", "graphs/vit.tsr", "--preset", "base16", "--set", "layers=1", "--image", "test/fixtures/images/small.jpg");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("using seeded random weights (seed 0)");
+    expect(r.stderr).toContain("output     last_hidden_state  [1, 197, 768]");
+  });
+});
+
+describe("bad input: one clear line, exit code 1, no stack trace", () => {
+  const expectOneError = (r: { code: number; stderr: string }, text: string): void => {
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(text);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  };
+
+  it("a bad graph file points at file:line:col", async () => {
+    const path = join(tmp, "bad.tsr");
+    writeFileSync(path, "model m {\n  input x: f32[B, 4]\n  output y = linear(x, \"fc\", 3) + unknown_thing\n}\n");
+    const r = await tesserae("run", path, "--image", "test/fixtures/images/demo.png");
+    expectOneError(r, `${path}:3:35: error: unknown name 'unknown_thing'`);
+    expect((await tesserae("check", path)).code).toBe(1);
+  });
+
+  it("a graph file that does not exist", async () => {
+    expectOneError(await tesserae("check", "graphs/nope.tsr"), "tesserae: error: cannot read graph file graphs/nope.tsr: no such file");
+  });
+
+  it("a corrupt checkpoint names the file", async () => {
+    const dir = join(tmp, "corrupt-ckpt");
+    mkdirSync(dir, { recursive: true });
+    copyFileSync("test/fixtures/vit/config.json", join(dir, "config.json"));
+    const whole = readFileSync("test/fixtures/vit/model.safetensors");
+    writeFileSync(join(dir, "model.safetensors"), whole.subarray(0, whole.length - 100));
+    const r = await tesserae("run", "graphs/vit.tsr", "--weights", dir, "--image", "test/fixtures/images/demo.png");
+    expectOneError(r, `tesserae: error: ${join(dir, "model.safetensors")}: tensor '`);
+    expect(r.stderr).toContain("run past the end of the file");
+  });
+
+  it("a checkpoint of another model names the missing tensors", async () => {
+    expectOneError(await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/clip", "--image", "test/fixtures/images/demo.png"), "lacks tensors 'embeddings.patch_embeddings.projection.weight'");
+  });
+
+  it("a bad image names the image", async () => {
+    expectOneError(await tesserae("run", "graphs/clip.tsr", "--preset", "b32", "--image", "test/fixtures/images/not-an-image.png"), "tesserae: error: image test/fixtures/images/not-an-image.png: not a PNG or JPEG file");
+  });
+
+  it("pixel values of the wrong size name the input and the expected shape", async () => {
+    expectOneError(await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", clipRef), "input 'pixel_values' has shape [2, 3, 30, 30], but the graph expects [B, 3, 36, 36]");
+  });
+
+  it("never overwrites an input with --out", async () => {
+    const copy = join(tmp, "in.png");
+    copyFileSync("test/fixtures/images/demo.png", copy);
+    expectOneError(await tesserae("run", "graphs/clip.tsr", "--preset", "b32", "--image", copy, "--out", copy), "would overwrite one of the inputs");
+    expect(readFileSync(copy).equals(readFileSync("test/fixtures/images/demo.png"))).toBe(true);
+  });
+
+  it("unknown options and commands", async () => {
+    expectOneError(await tesserae("run", "graphs/clip.tsr", "--imgae", "x.png"), "run: unknown option --imgae");
+    expectOneError(await tesserae("frobnicate"), "unknown command 'frobnicate'");
+    expectOneError(await tesserae("run", "graphs/clip.tsr"), "nothing to run on");
+  });
+});
+
+describe("check and ir", () => {
+  it("check summarises a graph", async () => {
+    const r = await tesserae("check", "graphs/clip.tsr", "--preset", "l14_336");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("graphs/clip.tsr: ok: model clip");
+    expect(r.stdout).toContain("(304,293,888 parameters)");
+  });
+
+  it("ir prints primitives with shapes and source lines", async () => {
+    const r = await tesserae("ir", "graphs/vit.tsr", "--weights", "test/fixtures/vit");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`%0 = input "pixel_values" : f32[B, 3, 36, 36]`);
+    expect(r.stdout).toMatch(/attention heads=3 .* : f32\[B, 17, 36\]/);
+    expect(existsSync("graphs/vit.tsr")).toBe(true);
+  });
+});
