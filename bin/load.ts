@@ -27,6 +27,7 @@ export function loadModel(graphPath: string, args: ParsedArgs): LoadedModel {
     preset,
     overrides: overrides(args),
     checkpointConfig: checkpoint?.config,
+    preprocessorConfig: checkpoint?.preprocessorConfig,
     hasWeight: checkpoint ? (name) => checkpoint.has(name) : undefined,
   });
   if (checkpoint) {

@@ -6,6 +6,8 @@ export interface ConfigSources {
   preset?: string;
   /** The checkpoint's parsed config.json. */
   checkpointConfig?: unknown;
+  /** The checkpoint's parsed preprocessor_config.json (a `from "preprocessor_config.json:size.height"` source). */
+  preprocessorConfig?: unknown;
   /** `--set key=value` pairs, applied last. */
   overrides?: Record<string, string>;
 }
@@ -17,6 +19,17 @@ function lookupPath(json: unknown, path: string): unknown {
     cur = (cur as Record<string, unknown>)[part];
   }
   return cur;
+}
+
+/** `"vision_config.hidden_size"` reads config.json; `"preprocessor_config.json:crop_size.height"` names the file. */
+function lookupSource(sources: ConfigSources, spec: string): { raw: unknown; where: string } {
+  const m = /^([\w.-]+\.json):(.+)$/.exec(spec);
+  const file = m ? m[1] : "config.json";
+  const path = m ? m[2] : spec;
+  const json = file === "config.json" ? sources.checkpointConfig : file === "preprocessor_config.json" ? sources.preprocessorConfig : undefined;
+  const raw = json === undefined ? undefined : lookupPath(json, path);
+  // An object where a value was expected (e.g. size: {"shortest_edge": 224}) means: try the next source.
+  return { raw: typeof raw === "object" && raw !== null && !Array.isArray(raw) ? undefined : raw, where: `${file} '${path}'` };
 }
 
 function coerce(v: Value, type: ValueType): Value | null {
@@ -76,13 +89,13 @@ export function resolveConfig(
       v = parseOverride(override, entry.type);
       if (!v) report(entry.loc, `--set ${entry.name}=${override}: expected ${entry.type}`);
     }
-    if (!v && sources.checkpointConfig !== undefined) {
-      for (const path of entry.from) {
-        const raw = lookupPath(sources.checkpointConfig, path);
+    if (!v) {
+      for (const spec of entry.from) {
+        const { raw, where } = lookupSource(sources, spec);
         if (raw === undefined) continue;
         const parsed = fromPlain(raw);
         v = parsed ? coerce(parsed, entry.type) : null;
-        if (!v) report(entry.loc, `config.json '${path}' = ${JSON.stringify(raw)} is not a valid ${entry.type} for '${entry.name}'`);
+        if (!v) report(entry.loc, `${where} = ${JSON.stringify(raw)} is not a valid ${entry.type} for '${entry.name}'`);
         break;
       }
     }

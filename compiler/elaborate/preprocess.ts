@@ -18,8 +18,12 @@ function triple(v: Value | undefined, what: string): number[] | Bad {
   return out.length === 3 && out.every((x): x is number => typeof x === "number") ? out : new Bad(`${what} must be a list of 3 numbers`);
 }
 
+/** PIL's resample codes, as preprocessor_config.json stores them. */
+const PIL_FILTERS: Record<number, ResampleFilter> = { 0: "nearest", 2: "bilinear", 3: "bicubic" };
+
 function filterOf(v: Value | undefined, fallback: ResampleFilter): ResampleFilter | Bad {
   if (v === undefined) return fallback;
+  if (v.t === "int" && typeof v.v === "number") return PIL_FILTERS[v.v] ?? new Bad(`resample ${v.v} is not supported (PIL codes 0 nearest, 2 bilinear, 3 bicubic)`);
   if (v.t === "string" && (FILTERS as readonly string[]).includes(v.v)) return v.v as ResampleFilter;
   return new Bad(`filter must be one of ${FILTERS.map((f) => `"${f}"`).join(", ")}`);
 }

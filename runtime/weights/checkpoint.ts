@@ -5,6 +5,15 @@ import type { Graph } from "../../compiler/ir/graph.ts";
 import type { HostTensor } from "../tensor.ts";
 import { SafetensorsFile, WeightsError } from "./safetensors.ts";
 
+function readJson(path: string): unknown {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new WeightsError(`${path} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
 /**
  * A Hugging Face checkpoint: a directory with config.json and model.safetensors (or a sharded
  * model.safetensors.index.json), or a single .safetensors file. Only the tensors a graph needs are read.
@@ -14,22 +23,13 @@ export class Checkpoint {
   /** Tensor name to the file holding it. */
   private readonly where = new Map<string, string>();
 
-  private constructor(readonly location: string, readonly config: unknown) {}
+  private constructor(readonly location: string, readonly config: unknown, readonly preprocessorConfig: unknown) {}
 
   static open(location: string): Checkpoint {
     if (!existsSync(location)) throw new WeightsError(`checkpoint ${location} does not exist`);
     const isDir = statSync(location).isDirectory();
     const dir = isDir ? location : dirname(location);
-    const configPath = join(dir, "config.json");
-    let config: unknown = undefined;
-    if (existsSync(configPath)) {
-      try {
-        config = JSON.parse(readFileSync(configPath, "utf8"));
-      } catch (e) {
-        throw new WeightsError(`${configPath} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
-      }
-    }
-    const ckpt = new Checkpoint(location, config);
+    const ckpt = new Checkpoint(location, readJson(join(dir, "config.json")), readJson(join(dir, "preprocessor_config.json")));
     if (!isDir) {
       ckpt.addFile(location);
       return ckpt;

@@ -29,12 +29,12 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expectClose(read(out, "pixel_values"), read(clipRef, "pixel_values"), 0);
   });
 
-  it("CLIPVisionModel checkpoint with two PNG images: preprocessing and pooled output", async () => {
+  it("CLIPVisionModel checkpoint with two PNG images: its preprocessor_config (resize 32, crop 30) and pooled output", async () => {
     const out = join(tmp, "clip-vision.safetensors");
     const r = await tesserae("run", "graphs/clip.tsr", "--weights", "test/fixtures/clip-vision", "--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
     expect(r.code).toBe(0);
-    expectClose(read(out, "pixel_values"), read(clipRef, "pixel_values"), 1e-6);
-    expectClose(read(out, "last_hidden_state"), read(clipRef, "last_hidden_state"));
+    expectClose(read(out, "pixel_values"), read(clipRef, "vision_pixel_values"), 1e-6);
+    expectClose(read(out, "last_hidden_state"), read(clipRef, "vision_last_hidden_state"));
     expectClose(read(out, "image_embeds"), read(clipRef, "pooler_output_vision_only"));
   });
 
