@@ -3,6 +3,7 @@ import type { Program } from "./elaborate/elaborate.ts";
 import { groupKernels } from "./fusion/groups.ts";
 import type { Graph } from "./ir/graph.ts";
 import { eliminateDeadCode } from "./passes/dce.ts";
+import { mergeSiblingLinears } from "./passes/merge-linears.ts";
 import { assignSlots, type Plan, type PlanKernel } from "./plan/plan.ts";
 
 export interface CompileOptions {
@@ -11,7 +12,8 @@ export interface CompileOptions {
 
 /** The compiler after elaboration, as one flat list of passes. */
 export function compileGraph(input: Graph, options: CompileOptions = { fuse: true }): Plan {
-  const graph = eliminateDeadCode(input);
+  let graph = eliminateDeadCode(input);
+  if (options.fuse) graph = eliminateDeadCode(mergeSiblingLinears(graph));
   const groups = groupKernels(graph, { fuse: options.fuse });
   const kernels: PlanKernel[] = groups.map((group, i) => {
     const code = generateKernel(graph, group);

@@ -1,7 +1,7 @@
 import { dimAdd, dimFloorDiv, dimMul, type Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
-import { KernelWriter, floatLiteral, numelDim, type Binding, type Code } from "./writer.ts";
+import { KernelWriter, floatLiteral, numelDim, statKey, type Binding, type Code } from "./writer.ts";
 
 /** How many workgroups to launch, as functions of the symbolic dims. */
 export type Dispatch =
@@ -138,6 +138,22 @@ function matmul(g: Graph, group: KernelGroup): KernelCode {
   w.line(`let nBase = wid.x * ${tileN}u + lid.x * ${TN}u;`);
   const ms = Array.from({ length: TM }, (_, i) => w.let(`min(mBase + ${i}u, ${mDim} - 1u)`, "m"));
   const ns = Array.from({ length: TN }, (_, j) => w.let(`min(nBase + ${j}u, ${nDim} - 1u)`, "n"));
+  // Prologue statistics (a LayerNorm on load): each thread computes them for its own rows of A.
+  for (const m of ms) {
+    const rowCoords = [...batchFor(a.shape), m];
+    for (const id of group.reduces) {
+      const red = g.nodes[id];
+      if (red.op.kind !== "reduce") continue;
+      const isMax = red.op.fn === "max";
+      const acc = w.fresh("acc");
+      w.line(`var ${acc} = ${isMax ? "-3.402823e38" : "0.0"};`);
+      w.block(`for (var kk = 0u; kk < ${w.dim(K)}; kk = kk + 1u) {`, () => {
+        const v = w.value(red.inputs[0], [...rowCoords, "kk"]);
+        w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
+      });
+      w.statOverrides.set(statKey(id, [...rowCoords, "0u"]), w.let(red.op.fn === "mean" ? `${acc} / f32(${w.dim(K)})` : acc, "stat"));
+    }
+  }
   const accs = ms.map((_, i) => ns.map((_, j) => `acc${i}_${j}`));
   for (const row of accs) for (const acc of row) w.line(`var ${acc} = 0.0;`);
   w.block(`for (var k = 0u; k < ${w.dim(K)}; k = k + 1u) {`, () => {

@@ -58,6 +58,8 @@ export class KernelWriter {
   private readonly members: Set<number>;
   /** Values computed outside the emitter: a matmul accumulator, a row statistic. */
   readonly overrides = new Map<number, Code>();
+  /** Statistics of one row among several a thread handles, keyed by `statKey(node, coords)`. */
+  readonly statOverrides = new Map<string, Code>();
   private lines: string[] = [];
   private memo = new Map<string, Code>();
   private counter = 0;
@@ -159,7 +161,9 @@ export class KernelWriter {
     if (override !== undefined) return override;
     const n = this.node(id);
     if (n.op.kind === "const") return floatLiteral(n.op.value);
-    const key = `${id}|${coords.join(",")}`;
+    const key = statKey(id, coords);
+    const stat = this.statOverrides.get(key);
+    if (stat !== undefined) return stat;
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit;
     const v = this.compute(n, coords);
@@ -238,6 +242,10 @@ export class KernelWriter {
     parts.push(entry);
     return parts.join("\n") + "\n";
   }
+}
+
+export function statKey(id: number, coords: readonly Code[]): string {
+  return `${id}|${coords.join(",")}`;
 }
 
 export function numelDim(shape: readonly Dim[]): Dim {

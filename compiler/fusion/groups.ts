@@ -36,8 +36,10 @@ interface Draft {
   core: number | null;
   reduces: number[];
   axis: number;
-  /** Views folded into the loads of the core's operands. */
-  operands: Set<number>;
+  /** Nodes computed on load of the core's first operand (a matmul's A): views, cheap math, row statistics. */
+  prologue: Set<number>;
+  /** Views folded into the loads of the core's other operands. */
+  operandViews: Set<number>;
 }
 
 function sameShape(a: Node, b: Node): boolean {
@@ -47,6 +49,39 @@ function sameShape(a: Node, b: Node): boolean {
 /** Nodes that live in buffers of their own: inputs and checkpoint parameters. */
 export function isBufferSource(n: Node): boolean {
   return n.op.kind === "input" || n.op.kind === "param";
+}
+
+// Cheap enough to recompute on every load of a matmul operand (each element is loaded N/tile times).
+const CHEAP_ON_LOAD: ReadonlySet<string> = new Set(["add", "sub", "mul", "div", "max", "min", "neg", "abs", "relu", "rsqrt", "sqrt", "recip"]);
+
+function cheapOnLoad(n: Node): boolean {
+  return n.op.kind === "const" || ((n.op.kind === "unary" || n.op.kind === "binary") && CHEAP_ON_LOAD.has(n.op.fn));
+}
+
+/**
+ * A row kernel (LayerNorm, RMSNorm) whose only consumer is a matmul's A operand becomes that matmul's
+ * prologue: each thread computes the statistics of its own rows, and the normalised values are never
+ * written to memory. Only cheap elementwise math joins, since it is recomputed on every load.
+ */
+function absorbNormalizations(g: Graph, drafts: Draft[], consumers: number[][], outputs: ReadonlySet<number>): void {
+  const byRoot = new Map(drafts.map((d) => [d.root, d]));
+  for (const d of drafts) {
+    if (d.core === null || g.nodes[d.core].op.kind !== "matmul") continue;
+    const a = g.nodes[d.core].inputs[0];
+    const row = byRoot.get(a);
+    if (!row || row.core !== null || row.reduces.length === 0 || outputs.has(a)) continue;
+    const rowInput = g.nodes[g.nodes[row.reduces[0]].inputs[0]];
+    if (row.axis !== rowInput.shape.length - 1 || !sameShape(rowInput, g.nodes[a])) continue;
+    if (!consumers[a].every((c) => c === d.core) || g.nodes[d.core].inputs[1] === a) continue;
+    if (![...row.members].every((m) => isMovement(g.nodes[m]) || g.nodes[m].op.kind === "reduce" || cheapOnLoad(g.nodes[m]))) continue;
+    for (const m of row.members) {
+      d.members.add(m);
+      d.prologue.add(m);
+    }
+    d.reduces.push(...row.reduces);
+    drafts.splice(drafts.indexOf(row), 1);
+    byRoot.delete(a);
+  }
 }
 
 /**
@@ -61,7 +96,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
   const drafts: Draft[] = [];
 
   const startKernel = (n: Node): void => {
-    const d: Draft = { root: n.id, members: new Set([n.id]), core: null, reduces: [], axis: -1, operands: new Set() };
+    const d: Draft = { root: n.id, members: new Set([n.id]), core: null, reduces: [], axis: -1, prologue: new Set(), operandViews: new Set() };
     if (n.op.kind === "matmul" || n.op.kind === "attention") d.core = n.id;
     if (n.op.kind === "reduce") {
       d.reduces.push(n.id);
@@ -70,6 +105,19 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     owner.set(n.id, d);
     drafts.push(d);
   };
+
+  /**
+   * Whether every path from `n` to `target` (the kernel's root, or its core) inside `d` passes only
+   * elementwise ops, so a row statistic is read at the coordinates of its own row. Paths may also end
+   * in a later reduction of the same rows.
+   */
+  const flowsElementwiseTo = (n: Node, d: Draft, target: number): boolean =>
+    consumers[n.id].every((c) => {
+      if (!d.members.has(c) || d.reduces.includes(c)) return true;
+      const cn = g.nodes[c];
+      if (c === target && c === d.core) return true;
+      return isElementwise(cn) && (c === target || flowsElementwiseTo(cn, d, target));
+    });
 
   /** Whether every path from `n` up to the root of `d` stays elementwise with the root's shape (so the value is per output element). */
   const flowsPointwiseToRoot = (n: Node, d: Draft): boolean => {
@@ -82,22 +130,29 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     });
   };
 
-  // Between a reduction and the root (or a later reduction of the same rows) only elementwise ops may stand,
-  // so each row reads its own statistic.
-  const flowsRowwise = (n: Node, d: Draft): boolean =>
-    consumers[n.id].every((c) => {
-      if (!d.members.has(c) || d.reduces.includes(c)) return true;
-      const cn = g.nodes[c];
-      return isElementwise(cn) && (c === d.root || flowsRowwise(cn, d));
-    });
+  /** Which operand of the core `n` feeds: "first" (a matmul's A), "other", or null when it feeds no operand. */
+  const operandSide = (n: Node, d: Draft): "first" | "other" | null => {
+    const core = d.core === null ? null : g.nodes[d.core];
+    let side: "first" | "other" | null = null;
+    for (const c of consumers[n.id]) {
+      if (core && c === core.id) side = core.op.kind === "matmul" && core.inputs[0] === n.id && core.inputs[1] !== n.id ? "first" : "other";
+      else if (d.prologue.has(c)) side = side === "other" ? "other" : "first";
+      else if (d.operandViews.has(c)) side = "other";
+    }
+    return side;
+  };
+
+  // Operands of a matmul or attention are re-read many times: only views fold into those loads here;
+  // normalisations join later (absorbNormalizations), once epilogues have taken their activations.
+  const canJoinOperand = (n: Node, d: Draft, side: "first" | "other"): boolean => {
+    const set = side === "first" ? d.prologue : d.operandViews;
+    return isMovement(n) && consumers[n.id].every((c) => c === d.core || set.has(c));
+  };
 
   const canJoin = (n: Node, d: Draft): boolean => {
     const kind = n.op.kind;
-    const feedsOperand = consumers[n.id].some((c) => c === d.core || d.operands.has(c));
-    if (feedsOperand) {
-      // Operands of a matmul or attention are re-read many times: only views are folded into those loads.
-      return isMovement(n) && consumers[n.id].every((c) => c === d.core || d.operands.has(c));
-    }
+    const side = operandSide(n, d);
+    if (side !== null) return canJoinOperand(n, d, side);
     if (isMovement(n) || isElementwise(n)) return true;
     if (kind === "matmul") {
       return d.core === null && d.reduces.length === 0 && sameShape(n, g.nodes[d.root]) && flowsPointwiseToRoot(n, d);
@@ -111,7 +166,9 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
       } else if (!sameShape(input, g.nodes[d.root])) {
         return false;
       }
-      return flowsRowwise(n, d);
+      // Between a reduction and the root (or a later reduction of the same rows) only elementwise ops may
+      // stand, so each row reads its own statistic.
+      return flowsElementwiseTo(n, d, d.root);
     }
     return false;
   };
@@ -126,9 +183,11 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
       startKernel(n);
       continue;
     }
+    const side = operandSide(n, single);
     single.members.add(id);
     owner.set(id, single);
-    if (cons.some((c) => c === single.core || single.operands.has(c))) single.operands.add(id);
+    if (side === "first") single.prologue.add(id);
+    if (side === "other") single.operandViews.add(id);
     if (n.op.kind === "matmul") single.core = id;
     if (n.op.kind === "reduce") {
       single.reduces.push(id);
@@ -136,6 +195,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     }
   }
 
+  if (options.fuse) absorbNormalizations(g, drafts, consumers, outputs);
   return drafts.reverse().map((d) => {
     const members = [...d.members].sort((a, b) => a - b);
     const reduces = [...d.reduces].sort((a, b) => a - b);

@@ -30,6 +30,8 @@ const cases: Case[] = [
   { name: "attention, 3 heads of 7, 13 tokens", src: `input x: f32[2, 13, 21]\n  output y = attention(x, x * 0.5, x + 1, 3)`, inputs: { x: [2, 13, 21] } },
   { name: "cross attention, 1 query and 70 keys", src: `input q: f32[2, 1, 8]\n  input k: f32[2, 70, 8]\n  output y = attention(q, k, k * 2, 2)`, inputs: { q: [2, 1, 8], k: [2, 70, 8] }, kernels: 2 },
   { name: "patch embedding with unread border pixels", src: `input p: f32[2, 3, 23, 19]\n  output y = patch_embed(p, "pe", 10, 4)`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
+  { name: "LayerNorm on load of a linear, K = 37 (not a multiple of 4)", src: `input x: f32[3, 10, 37]\n  output y = linear(layernorm(x, "ln"), "fc", 9)`, inputs: { x: [3, 10, 37] }, kernels: 1 },
+  { name: "RMSNorm on load, then merged sibling linears without bias", src: `input x: f32[13, 20]\n  h = rmsnorm(x, "n")\n  output y = concat([linear(h, "gate", 7, bias = false) * linear(h, "up", 7, bias = false), linear(h, "z", 3, bias = false)], 1)`, inputs: { x: [13, 20] } },
   { name: "a whole pre-LN transformer block", src: `input x: f32[2, 11, 24]\n  h = x + self_attention(layernorm(x, "ln1"), 4, "q", "k", "v", "o")\n  output y = h + mlp(layernorm(h, "ln2"), "fc1", "fc2", 40, "quick_gelu")`, inputs: { x: [2, 11, 24] } },
 ];
 
