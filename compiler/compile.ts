@@ -8,13 +8,15 @@ import { assignSlots, type Plan, type PlanKernel } from "./plan/plan.ts";
 
 export interface CompileOptions {
   fuse: boolean;
+  /** See FusionOptions.normsOnLoad. */
+  normsOnLoad?: boolean;
 }
 
 /** The compiler after elaboration, as one flat list of passes. */
 export function compileGraph(input: Graph, options: CompileOptions = { fuse: true }): Plan {
   let graph = eliminateDeadCode(input);
   if (options.fuse) graph = eliminateDeadCode(mergeSiblingLinears(graph));
-  const groups = groupKernels(graph, { fuse: options.fuse });
+  const groups = groupKernels(graph, options);
   const kernels: PlanKernel[] = groups.map((group, i) => {
     const code = generateKernel(graph, group);
     return {

@@ -14,6 +14,8 @@ export interface RunResult {
   outputs: Map<string, HostTensor>;
   /** Wall time from submit to results on the host. */
   ms: number;
+  /** GPU time of each kernel, in plan order (only when profiled). */
+  kernelMs?: number[];
 }
 
 interface PreparedKernel {
@@ -174,7 +176,18 @@ export class Executor {
     return bg;
   }
 
-  async run(inputs: ReadonlyMap<string, HostTensor>): Promise<RunResult> {
+  private timer(): { querySet: GPUQuerySet; resolve: GPUBuffer; readback: GPUBuffer } {
+    if (!this.device.features.has("timestamp-query")) throw new InputError("this adapter has no timestamp-query feature, so per-kernel times cannot be measured");
+    const count = 2 * this.prepared.length;
+    return {
+      querySet: this.device.createQuerySet({ type: "timestamp", count }),
+      resolve: this.device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+      readback: this.device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+    };
+  }
+
+  /** Runs the plan; with `profile`, also measures each kernel's GPU time with timestamp queries. */
+  async run(inputs: ReadonlyMap<string, HostTensor>, { profile = false }: { profile?: boolean } = {}): Promise<RunResult> {
     if (this.disposed) throw new Error("executor was disposed");
     const g = this.plan.graph;
     const env: Record<string, number> = {};
@@ -185,6 +198,7 @@ export class Executor {
     }
     for (const name of inputs.keys()) if (!g.inputs.some((i) => i.name === name)) throw new InputError(`the graph has no input '${name}'`);
     const started = performance.now();
+    let kernelMs: number[] | undefined;
     const outputs = await checked(this.device, `running ${g.name}`, async () => {
       this.ensureSlots(env);
       for (const inp of g.inputs) {
@@ -194,17 +208,24 @@ export class Executor {
         this.device.queue.writeBuffer(this.inputBuffer(inp.node, bytes), 0, copyOut(t.data));
       }
       const encoder = this.device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      for (const p of this.prepared) {
+      const timer = profile ? this.timer() : null;
+      // One pass for the whole run; with profiling, one pass per kernel, each with its own timestamps.
+      let pass = timer ? null : encoder.beginComputePass();
+      this.prepared.forEach((p, i) => {
         const values = new Uint32Array(Math.max(4, Math.ceil(p.kernel.uniforms.length / 4) * 4));
-        p.kernel.uniforms.forEach((d, i) => (values[i] = evalDim(d, env)));
+        p.kernel.uniforms.forEach((d, j) => (values[j] = evalDim(d, env)));
         this.device.queue.writeBuffer(p.uniform, 0, values);
-        pass.setPipeline(p.pipeline);
-        pass.setBindGroup(0, this.bindGroup(p));
+        const kpass = pass ?? encoder.beginComputePass(timer ? { timestampWrites: { querySet: timer.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {});
+        kpass.setPipeline(p.pipeline);
+        kpass.setBindGroup(0, this.bindGroup(p));
         const [x, y, z] = workgroups(p.kernel.dispatch, env, p.kernel.name);
-        if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
-      }
-      pass.end();
+        if (x > 0 && y > 0 && z > 0) kpass.dispatchWorkgroups(x, y, z);
+        if (!pass) kpass.end();
+      });
+      pass?.end();
+      pass = null;
+      if (timer) encoder.resolveQuerySet(timer.querySet, 0, 2 * this.prepared.length, timer.resolve, 0);
+      if (timer) encoder.copyBufferToBuffer(timer.resolve, 0, timer.readback, 0, 16 * this.prepared.length);
       const readbacks = g.outputs.map((o) => {
         const shape = g.nodes[o.node].shape.map((d) => evalDim(d, env));
         const bytes = sizeOf(shape) * 4;
@@ -213,6 +234,13 @@ export class Executor {
         return { name: o.name, shape, rb, bytes };
       });
       this.device.queue.submit([encoder.finish()]);
+      if (timer) {
+        await timer.readback.mapAsync(GPUMapMode.READ);
+        const ns = new BigUint64Array(timer.readback.getMappedRange().slice(0));
+        kernelMs = this.prepared.map((_, i) => Number(ns[2 * i + 1] - ns[2 * i]) / 1e6);
+        timer.readback.unmap();
+        for (const b of [timer.querySet, timer.resolve, timer.readback]) b.destroy();
+      }
       const result = new Map<string, HostTensor>();
       for (const r of readbacks) {
         await r.rb.mapAsync(GPUMapMode.READ);
@@ -223,7 +251,7 @@ export class Executor {
       return result;
     });
     if (this.ctx.uncaptured.length > 0) throw new Error(`WebGPU error while running ${g.name}: ${this.ctx.uncaptured.splice(0).join("; ")}`);
-    return { outputs, ms: performance.now() - started };
+    return { outputs, ms: performance.now() - started, kernelMs };
   }
 
   dispose(): void {

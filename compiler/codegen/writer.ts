@@ -20,6 +20,9 @@ const UNARY_WGSL: Record<UnaryFn, (x: Code) => Code> = {
   relu: (x) => `max(${x}, 0.0)`,
 };
 
+/** Unary ops whose WGSL form above is valid for vec4<f32> as well. */
+const VEC4_UNARY: ReadonlySet<UnaryFn> = new Set(["neg", "exp", "log", "sqrt", "rsqrt", "sigmoid", "recip", "abs"]);
+
 const BINARY_WGSL: Record<BinaryFn, (a: Code, b: Code) => Code> = {
   add: (a, b) => `(${a} + ${b})`,
   sub: (a, b) => `(${a} - ${b})`,
@@ -214,6 +217,86 @@ export class KernelWriter {
       }
       default:
         throw new Error(`internal: ${op.kind} node %${n.id} has no value inside kernel ${this.group.kind} of %${this.group.root}`);
+    }
+  }
+
+  /**
+   * The values of node `id` at `coords` and the three following positions of the last axis, as a
+   * vec4<f32> (the last coordinate must be a multiple of 4). Contiguous buffers load as one vec4;
+   * elementwise math runs on vectors; views that keep the last axis in place stay vectorised;
+   * anything else falls back to four scalar values.
+   */
+  valueVec4(id: number, coords: readonly Code[]): Code {
+    const n = this.node(id);
+    if (n.op.kind === "const") return `vec4<f32>(${floatLiteral(n.op.value)})`;
+    const key = `${statKey(id, coords)}|v4`;
+    const hit = this.memo.get(key);
+    if (hit !== undefined) return hit;
+    const v = this.computeVec4(n, coords);
+    this.memo.set(key, v);
+    return v;
+  }
+
+  private scalarsAsVec4(id: number, coords: readonly Code[]): Code {
+    const last = coords.length - 1;
+    const lanes = [0, 1, 2, 3].map((i) => this.value(id, coords.map((c, j) => (j === last && i > 0 ? `(${c} + ${i}u)` : c))));
+    return this.let(`vec4<f32>(${lanes.join(", ")})`);
+  }
+
+  /** An operand's vector: its own vec4 when it varies along the last axis, a splat of one value when broadcast along it. */
+  private operandVec4(input: Node, coords: readonly Code[]): Code {
+    const c = this.broadcastCoords(input.shape, coords);
+    if (input.shape.length === 0 || input.shape[input.shape.length - 1] === 1) return `vec4<f32>(${this.value(input.id, c)})`;
+    return this.valueVec4(input.id, c);
+  }
+
+  private computeVec4(n: Node, coords: readonly Code[]): Code {
+    const last = coords.length - 1;
+    const lastDim = n.shape[last];
+    if (!this.members.has(n.id)) {
+      if (typeof lastDim === "number" && lastDim % 4 === 0) return this.let(`${this.buffer(n.id, true)}[${this.offset(n.shape, coords)} / 4u]`);
+      return this.scalarsAsVec4(n.id, coords);
+    }
+    const op = n.op;
+    const input = (i: number): Node => this.node(n.inputs[i]);
+    switch (op.kind) {
+      case "unary":
+        if (!VEC4_UNARY.has(op.fn)) return this.scalarsAsVec4(n.id, coords);
+        return this.let(UNARY_WGSL[op.fn](this.operandVec4(input(0), coords)));
+      case "binary":
+        return this.let(BINARY_WGSL[op.fn](this.operandVec4(input(0), coords), this.operandVec4(input(1), coords)));
+      case "broadcast":
+        return this.operandVec4(input(0), coords);
+      case "permute":
+        if (op.perm[last] !== last) return this.scalarsAsVec4(n.id, coords);
+        return this.valueVec4(n.inputs[0], op.perm.map((_, i) => coords[op.perm.indexOf(i)]));
+      case "slice":
+        if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
+        return this.valueVec4(n.inputs[0], coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${this.dim(op.start)})` : c)));
+      case "reshape": {
+        const from = input(0).shape;
+        if (!dimsEqual(from[from.length - 1], lastDim)) return this.scalarsAsVec4(n.id, coords);
+        const outer = this.reshapeCoords(n.shape.slice(0, -1), from.slice(0, -1), coords.slice(0, -1));
+        return this.valueVec4(n.inputs[0], [...outer, coords[last]]);
+      }
+      case "concat": {
+        if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
+        const split = this.dim(input(0).shape[op.axis]);
+        const out = this.fresh();
+        this.line(`var ${out}: vec4<f32>;`);
+        const c = coords[op.axis];
+        this.block(`if (${c} < ${split}) {`, () => this.line(`${out} = ${this.valueVec4(n.inputs[0], coords)};`), "} else {");
+        this.indent++;
+        const saved = this.memo;
+        this.memo = new Map(saved);
+        this.line(`${out} = ${this.valueVec4(n.inputs[1], coords.map((x, i) => (i === op.axis ? `(${x} - ${split})` : x)))};`);
+        this.memo = saved;
+        this.indent--;
+        this.line("}");
+        return out;
+      }
+      default:
+        return this.scalarsAsVec4(n.id, coords);
     }
   }
 

@@ -4,7 +4,7 @@ import { compileFile } from "../../compiler/frontend.ts";
 import type { Plan } from "../../compiler/plan/plan.ts";
 import { compileOk } from "../helpers/compile.ts";
 
-const kernelsOf = (body: string): Plan => compileGraph(compileOk(`model m {\n  input x: f32[B, 9, 12]\n${body}\n}`).graph);
+const kernelsOf = (body: string, normsOnLoad = false): Plan => compileGraph(compileOk(`model m {\n  input x: f32[B, 9, 12]\n${body}\n}`).graph, { fuse: true, normsOnLoad });
 const summary = (plan: Plan): string[] =>
   plan.kernels.map((k) => `${k.kind}: ${k.nodes.map((n) => { const op = plan.graph.nodes[n].op; return op.kind === "unary" || op.kind === "binary" ? op.fn : op.kind; }).join(" ")}`);
 
@@ -27,11 +27,12 @@ describe("fusion rules", () => {
   });
 
   it("a LayerNorm feeding only a linear is applied on load, in the matmul's prologue", () => {
-    expect(summary(kernelsOf(`  output y = linear(layernorm(x, "ln"), "fc", 20)`))).toEqual(["matmul: reduce sub mul reduce add rsqrt mul mul add matmul add"]);
+    expect(summary(kernelsOf(`  output y = linear(layernorm(x, "ln"), "fc", 20)`, true))).toEqual(["matmul: reduce sub mul reduce add rsqrt mul mul add matmul add"]);
+    expect(summary(kernelsOf(`  output y = linear(layernorm(x, "ln"), "fc", 20)`))).toEqual(["row: reduce sub mul reduce add rsqrt mul mul add", "matmul: matmul add"]);
   });
 
   it("a LayerNorm that is also an output is written, not recomputed", () => {
-    expect(kernelsOf(`  h = layernorm(x, "ln")\n  output h = h\n  output y = linear(h, "fc", 20)`).kernels.map((k) => k.kind)).toEqual(["row", "matmul"]);
+    expect(kernelsOf(`  h = layernorm(x, "ln")\n  output h = h\n  output y = linear(h, "fc", 20)`, true).kernels.map((k) => k.kind)).toEqual(["row", "matmul"]);
   });
 
   it("an activation stays in the producer's epilogue rather than the consumer's prologue", () => {
@@ -39,7 +40,7 @@ describe("fusion rules", () => {
   });
 
   it("linears reading the same input (q, k, v) merge into one matmul over concatenated weights", () => {
-    const plan = kernelsOf(`  h = layernorm(x, "ln")\n  output y = attention(linear(h, "q", 12), linear(h, "k", 12), linear(h, "v", 12), 3)`);
+    const plan = kernelsOf(`  h = layernorm(x, "ln")\n  output y = attention(linear(h, "q", 12), linear(h, "k", 12), linear(h, "v", 12), 3)`, true);
     expect(summary(plan)).toEqual(["matmul: reduce sub mul reduce add rsqrt mul mul add concat concat matmul concat concat add", "attention: slice slice slice attention"]);
   });
 
@@ -70,20 +71,23 @@ describe("fusion rules", () => {
 });
 
 describe("kernel counts per graph", () => {
-  const count = (graph: string, layers: number): number => compileGraph(compileFile(graph, { overrides: { layers: String(layers) } }).graph).kernels.length;
+  const count = (graph: string, layers: number, normsOnLoad: boolean): number =>
+    compileGraph(compileFile(graph, { overrides: { layers: String(layers) } }).graph, { fuse: true, normsOnLoad }).kernels.length;
 
   it.each([
-    ["graphs/clip.tsr", 3],
-    ["graphs/vit.tsr", 4],
-  ])("%s: embeddings and head take %i kernels, each block 5", (graph, outside) => {
-    expect(count(graph, 2) - count(graph, 1)).toBe(5);
-    expect(count(graph, 1) - 5).toBe(outside);
+    ["graphs/clip.tsr", false, 7, 4],
+    ["graphs/vit.tsr", false, 7, 4],
+    ["graphs/clip.tsr", true, 5, 3],
+    ["graphs/vit.tsr", true, 5, 4],
+  ])("%s (norms on load: %s): each block %i kernels, embeddings and head %i", (graph, normsOnLoad, perBlock, outside) => {
+    expect(count(graph, 2, normsOnLoad) - count(graph, 1, normsOnLoad)).toBe(perBlock);
+    expect(count(graph, 1, normsOnLoad) - perBlock).toBe(outside);
   });
 
-  it("CLIP ViT-B/32 compiles to 63 dispatches but only 8 distinct pipelines (dims are uniforms)", () => {
+  it("CLIP ViT-B/32 compiles to 88 dispatches but only 10 distinct pipelines (dims are uniforms)", () => {
     const plan = compileGraph(compileFile("graphs/clip.tsr", { preset: "b32" }).graph);
-    expect(plan.kernels).toHaveLength(63);
-    expect(new Set(plan.kernels.map((k) => k.wgsl)).size).toBe(8);
+    expect(plan.kernels).toHaveLength(88);
+    expect(new Set(plan.kernels.map((k) => k.wgsl)).size).toBe(10);
   });
 
   it("reuses arena buffers by liveness", () => {
