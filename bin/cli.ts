@@ -4,6 +4,7 @@ import { NoAdapterError } from "../runtime/device.ts";
 import { InputError } from "../runtime/executor.ts";
 import { ImageError } from "../runtime/image/decode.ts";
 import { WeightsError } from "../runtime/weights/safetensors.ts";
+import { explainCommand } from "./commands/explain.ts";
 import { checkCommand, irCommand } from "./commands/inspect.ts";
 import { runCommand } from "./commands/run.ts";
 
@@ -12,6 +13,8 @@ const USAGE = `usage: tesserae <command> [options]
 commands:
   check <graph.tsr>   parse, elaborate and compile a graph file; report errors with file:line:col
   ir <graph.tsr>      print the graph IR (primitive ops with shapes and source lines)
+  explain <graph.tsr> the kernels in order: fused ops, source lines, FLOPs and bytes
+                      (--format text|json|dot|html, --batch N, --no-fuse, --norms-on-load)
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
 
 model options (check, ir, run):
@@ -27,7 +30,7 @@ run options:
   --no-fuse           one primitive per kernel (the unfused baseline)
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, run: runCommand };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand };
 
 /** Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2). */
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,29 @@
+import { compileProgram } from "../../compiler/compile.ts";
+import { formatDot } from "../../compiler/explain/dot.ts";
+import { formatHtml } from "../../compiler/explain/html.ts";
+import { explainPlan } from "../../compiler/explain/report.ts";
+import { formatText } from "../../compiler/explain/text.ts";
+import { UsageError } from "../../compiler/frontend.ts";
+import { one, parseArgs } from "../args.ts";
+import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
+
+const FORMATS = ["text", "json", "dot", "html"];
+
+/** `tesserae explain`: the kernels in order, what each fuses, where it came from, its FLOPs and bytes. */
+export async function explainCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "format", "batch"], repeatable: ["set"], switches: ["no-fuse", "norms-on-load"] }, "explain");
+  const graphPath = requireGraph(args, "explain");
+  const format = one(args, "format") ?? "text";
+  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got '${format}'`);
+  const batch = Number(one(args, "batch") ?? "1");
+  if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch must be a positive integer`);
+  const { program } = loadModel(graphPath, args);
+  const fused = !args.switches.has("no-fuse");
+  const plan = compileProgram(program, { fuse: fused, normsOnLoad: args.switches.has("norms-on-load") });
+  const env = Object.fromEntries(program.symbols.map((s) => [s, batch]));
+  const report = explainPlan(plan, graphPath, env, fused);
+  const text =
+    format === "json" ? JSON.stringify(report, null, 2) + "\n" : format === "dot" ? formatDot(plan) : format === "html" ? formatHtml(report) : formatText(report);
+  process.stdout.write(text);
+  return 0;
+}

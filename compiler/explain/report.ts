@@ -1,0 +1,87 @@
+import { evalDim, shapeToString, type DimEnv } from "../ir/dims.ts";
+import type { Graph, Node } from "../ir/graph.ts";
+import { kernelCost } from "../plan/cost.ts";
+import type { Plan } from "../plan/plan.ts";
+
+export interface ExplainedKernel {
+  index: number;
+  name: string;
+  kind: string;
+  /** Primitive ops computed in the kernel, in order. */
+  ops: string[];
+  /** Graph-file lines the ops came from (outermost call site), in order of appearance. */
+  source: string[];
+  /** The same, down to the prelude line of each primitive. */
+  sourceDetail: string[];
+  flops: number;
+  bytes: number;
+  reads: { node: number; name: string; shape: string }[];
+  writes: { node: number; name: string; shape: string };
+}
+
+export interface ExplainReport {
+  graph: string;
+  file: string;
+  /** The symbolic dims the figures were computed at. */
+  dims: Record<string, number>;
+  fused: boolean;
+  kernels: ExplainedKernel[];
+  totals: { kernels: number; flops: number; bytes: number; pipelines: number };
+}
+
+export function opName(n: Node): string {
+  const op = n.op;
+  if (op.kind === "unary" || op.kind === "binary") return op.fn;
+  if (op.kind === "reduce") return `reduce_${op.fn}`;
+  return op.kind;
+}
+
+function tensorName(g: Graph, id: number): string {
+  const n = g.nodes[id];
+  if (n.op.kind === "param" || n.op.kind === "input") return n.op.name;
+  const out = g.outputs.find((o) => o.node === id);
+  return out ? out.name : `%${id}`;
+}
+
+export function explainPlan(plan: Plan, file: string, env: DimEnv, fused: boolean): ExplainReport {
+  const g = plan.graph;
+  const kernels = plan.kernels.map((k, index): ExplainedKernel => {
+    const nodes = k.nodes.map((id) => g.nodes[id]);
+    const uniq = (xs: string[]): string[] => [...new Set(xs)];
+    const cost = kernelCost(g, k, env);
+    const describe = (id: number): { node: number; name: string; shape: string } => ({
+      node: id,
+      name: tensorName(g, id),
+      shape: shapeToString(g.nodes[id].shape.map((d) => evalDim(d, env))),
+    });
+    return {
+      index,
+      name: k.name,
+      kind: k.kind,
+      ops: nodes.map(opName),
+      source: uniq(nodes.flatMap((n) => {
+        // The innermost frame in the graph file itself: the line a reader of that file wrote.
+        const own = n.source.filter((s) => s.file === file).at(-1) ?? n.source[0];
+        return own ? [`${own.file}:${own.line}`] : [];
+      })),
+      sourceDetail: uniq(nodes.map((n) => n.source.map((s) => `${s.file}:${s.line}:${s.column}`).join(" > "))),
+      flops: cost.flops,
+      bytes: cost.bytes,
+      reads: uniq(k.reads.map((r) => String(r.node))).map((id) => describe(Number(id))),
+      writes: describe(k.write),
+    };
+  });
+  return {
+    graph: g.name,
+    file,
+    dims: { ...env },
+    fused,
+    kernels,
+    totals: {
+      kernels: kernels.length,
+      flops: kernels.reduce((a, k) => a + k.flops, 0),
+      bytes: kernels.reduce((a, k) => a + k.bytes, 0),
+      pipelines: new Set(plan.kernels.map((k) => k.wgsl)).size,
+    },
+  };
+}

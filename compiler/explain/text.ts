@@ -1,0 +1,25 @@
+import type { ExplainReport } from "./report.ts";
+
+/** `matmul add mul sigmoid mul` -> `matmul, add, mul x2, sigmoid`. */
+export function summarizeOps(ops: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const o of ops) counts.set(o, (counts.get(o) ?? 0) + 1);
+  return [...counts].map(([o, n]) => (n > 1 ? `${o} x${n}` : o)).join(", ");
+}
+
+const giga = (x: number): string => (x / 1e9).toFixed(3);
+const mega = (x: number): string => (x / 2 ** 20).toFixed(2);
+
+export function formatText(r: ExplainReport): string {
+  const dims = Object.entries(r.dims).map(([k, v]) => `${k}=${v}`).join(" ") || "none";
+  const lines = [
+    `${r.graph} (${r.file}): ${r.totals.kernels} kernels, ${r.totals.pipelines} distinct pipelines${r.fused ? "" : ", unfused"}; ` +
+      `${giga(r.totals.flops)} GFLOP, ${mega(r.totals.bytes)} MiB moved (at ${dims})`,
+    "",
+    `${"#".padStart(4)}  ${"kernel".padEnd(16)} ${"GFLOP".padStart(8)} ${"MiB".padStart(8)}  ops  [source lines]`,
+  ];
+  for (const k of r.kernels) {
+    lines.push(`${String(k.index).padStart(4)}  ${k.name.padEnd(16)} ${giga(k.flops).padStart(8)} ${mega(k.bytes).padStart(8)}  ${summarizeOps(k.ops)}  [${k.source.join(", ")}]`);
+  }
+  return lines.join("\n") + "\n";
+}
