@@ -1,7 +1,8 @@
 import { dimAdd, dimFloorDiv, dimMul, type Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
-import { KernelWriter, floatLiteral, numelDim, statKey, type Binding, type Code } from "./writer.ts";
+import { matmulKernel } from "./matmul.ts";
+import { KernelWriter, floatLiteral, numelDim, type Binding, type Code } from "./writer.ts";
 
 /** How many workgroups to launch, as functions of the symbolic dims. */
 export type Dispatch =
@@ -20,14 +21,13 @@ const ceilDiv = (a: Dim, b: number): Dim => dimFloorDiv(dimAdd(a, b - 1), b);
 
 export const POINTWISE_THREADS = 256;
 export const ROW_THREADS = 64;
-export const MATMUL_TILE = { threadsX: 8, threadsY: 8, perThreadM: 4, perThreadN: 4 };
 export const ATTENTION_THREADS = 64;
 
 export function generateKernel(g: Graph, group: KernelGroup): KernelCode {
   switch (group.kind) {
     case "pointwise": return pointwise(g, group);
     case "row": return row(g, group);
-    case "matmul": return matmul(g, group);
+    case "matmul": return matmulKernel(g, group);
     case "attention": return attention(g, group);
   }
 }
@@ -109,100 +109,6 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 ${body}
 }`;
   return finish(w, entry, { kind: "linear", count: rows });
-}
-
-/**
- * C[batch, M, N] = A[batch, M, K] . B[batch, N, K]^T, register-blocked: each thread accumulates a
- * 4x4 block (no shared memory, which costs more than it saves on CPU Vulkan), then runs the epilogue.
- */
-function matmul(g: Graph, group: KernelGroup): KernelCode {
-  const w = new KernelWriter(g, group);
-  const core = g.nodes[group.core ?? -1];
-  const root = g.nodes[group.root];
-  const [aId, bId] = core.inputs;
-  const a = g.nodes[aId];
-  const b = g.nodes[bId];
-  const r = core.shape.length;
-  const M = core.shape[r - 2];
-  const N = core.shape[r - 1];
-  const K = a.shape[a.shape.length - 1];
-  const batchShape = core.shape.slice(0, -2);
-  const { threadsX, threadsY, perThreadM: TM, perThreadN: TN } = MATMUL_TILE;
-  const tileM = threadsY * TM;
-  const tileN = threadsX * TN;
-  const batch = batchShape.length ? w.unravel("wid.z", batchShape, "bt") : [];
-  const batchFor = (shape: readonly Dim[]): Code[] => w.broadcastCoords(shape.slice(0, -2), batch);
-  const mDim = w.dim(M);
-  const nDim = w.dim(N);
-  w.line(`let mBase = wid.y * ${tileM}u + lid.y * ${TM}u;`);
-  w.line(`let nBase = wid.x * ${tileN}u + lid.x * ${TN}u;`);
-  const ms = Array.from({ length: TM }, (_, i) => w.let(`min(mBase + ${i}u, ${mDim} - 1u)`, "m"));
-  const ns = Array.from({ length: TN }, (_, j) => w.let(`min(nBase + ${j}u, ${nDim} - 1u)`, "n"));
-  // Prologue statistics (a LayerNorm on load): the threads that share rows split each row's sum
-  // (strided over K) and combine the partial sums through workgroup memory, one statistic at a time.
-  for (const id of group.reduces) {
-    const red = g.nodes[id];
-    const op = red.op;
-    if (op.kind !== "reduce") continue;
-    const isMax = op.fn === "max";
-    const combine = (x: Code, y: Code): Code => (isMax ? `max(${x}, ${y})` : `${x} + ${y}`);
-    ms.forEach((m, i) => {
-      const acc = w.fresh("acc");
-      w.line(`var ${acc} = ${isMax ? "-3.402823e38" : "0.0"};`);
-      w.block(`for (var kk = lid.x; kk < ${w.dim(K)}; kk = kk + ${threadsX}u) {`, () => {
-        w.line(`${acc} = ${combine(acc, w.value(red.inputs[0], [...batchFor(a.shape), m, "kk"]))};`);
-      });
-      w.line(`partial[(lid.y * ${TM}u + ${i}u) * ${threadsX}u + lid.x] = ${acc};`);
-    });
-    w.line("workgroupBarrier();");
-    ms.forEach((m, i) => {
-      const base = `(lid.y * ${TM}u + ${i}u) * ${threadsX}u`;
-      let total = `partial[${base}]`;
-      for (let t = 1; t < threadsX; t++) total = combine(total, `partial[${base} + ${t}u]`);
-      const stat = w.let(op.fn === "mean" ? `(${total}) / f32(${w.dim(K)})` : total, "stat");
-      w.statOverrides.set(statKey(id, [...batchFor(a.shape), m, "0u"]), stat);
-    });
-    w.line("workgroupBarrier();");
-  }
-  const accs = ms.map((_, i) => ns.map((_, j) => `acc${i}_${j}`));
-  for (const row of accs) for (const acc of row) w.line(`var ${acc} = 0.0;`);
-  // Four steps of K at a time through vec4 loads (a quarter of the load instructions per FMA), then a scalar tail.
-  const vecSteps = typeof K === "number" ? Math.floor(K / 4) * 4 : null;
-  const kDim = w.dim(K);
-  w.line("var k = 0u;");
-  if (vecSteps === null || vecSteps > 0) {
-    const vaccs = accs.map((row) => row.map((acc) => `v${acc}`));
-    for (const row of vaccs) for (const acc of row) w.line(`var ${acc} = vec4<f32>(0.0);`);
-    w.block(`for (; k + 4u <= ${kDim}; k = k + 4u) {`, () => {
-      const av = ms.map((m) => w.valueVec4(aId, [...batchFor(a.shape), m, "k"]));
-      const bv = ns.map((n) => w.valueVec4(bId, [...batchFor(b.shape), n, "k"]));
-      vaccs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${av[i]}, ${bv[j]}, ${acc});`)));
-    });
-    accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = ${vaccs[i][j]}.x + ${vaccs[i][j]}.y + ${vaccs[i][j]}.z + ${vaccs[i][j]}.w;`)));
-  }
-  if (vecSteps === null || vecSteps !== K) {
-    w.block(`for (; k < ${kDim}; k = k + 1u) {`, () => {
-      const av = ms.map((m) => w.value(aId, [...batchFor(a.shape), m, "k"]));
-      const bv = ns.map((n) => w.value(bId, [...batchFor(b.shape), n, "k"]));
-      accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${av[i]}, ${bv[j]}, ${acc});`)));
-    });
-  }
-  accs.forEach((row, i) =>
-    row.forEach((acc, j) => {
-      w.block(`if (mBase + ${i}u < ${mDim} && nBase + ${j}u < ${nDim}) {`, () => {
-        w.overrides.set(core.id, acc);
-        const c = [...batch, `(mBase + ${i}u)`, `(nBase + ${j}u)`];
-        w.line(`out[${w.offset(root.shape, c)}] = ${w.value(root.id, c)};`);
-      });
-    }),
-  );
-  const body = w.takeBody();
-  const shared = group.reduces.length > 0 ? `var<workgroup> partial: array<f32, ${threadsX * threadsY * TM}>;\n` : "";
-  const entry = `${shared}@compute @workgroup_size(${threadsX}, ${threadsY})
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-${body}
-}`;
-  return finish(w, entry, { kind: "grid", x: ceilDiv(N, tileN), y: ceilDiv(M, tileM), z: numelDim(batchShape) });
 }
 
 /** One thread per (batch, head, query): online softmax over the keys with f32 running max and sum. */
