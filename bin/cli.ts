@@ -28,6 +28,9 @@ run options:
   --pixel-values FILE safetensors file with 'pixel_values'; skips preprocessing
   --out FILE          write pixel_values and the graph's outputs as safetensors
   --no-fuse           one primitive per kernel (the unfused baseline)
+  --norms-on-load     apply a LayerNorm feeding a linear inside that linear's kernel
+  --dtype f32|f16     how weights and activations are stored on the GPU (f16 needs shader-f16;
+                      arithmetic, statistics and softmax stay f32)
 `;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand };

@@ -1,4 +1,5 @@
 import { generateKernel } from "./codegen/templates.ts";
+import type { StorageType } from "./codegen/writer.ts";
 import type { Program } from "./elaborate/elaborate.ts";
 import { groupKernels } from "./fusion/groups.ts";
 import type { Graph } from "./ir/graph.ts";
@@ -8,6 +9,8 @@ import { assignSlots, type Plan, type PlanKernel } from "./plan/plan.ts";
 
 export interface CompileOptions {
   fuse: boolean;
+  /** How tensors are stored on the GPU; f16 needs the adapter's shader-f16. Arithmetic stays f32. */
+  storage?: StorageType;
   /** See FusionOptions.normsOnLoad. */
   normsOnLoad?: boolean;
 }
@@ -18,7 +21,7 @@ export function compileGraph(input: Graph, options: CompileOptions = { fuse: tru
   if (options.fuse) graph = eliminateDeadCode(mergeSiblingLinears(graph));
   const groups = groupKernels(graph, options);
   const kernels: PlanKernel[] = groups.map((group, i) => {
-    const code = generateKernel(graph, group);
+    const code = generateKernel(graph, group, options.storage ?? "f32");
     return {
       name: `k${i}_${group.kind}`,
       kind: group.kind,
@@ -31,7 +34,7 @@ export function compileGraph(input: Graph, options: CompileOptions = { fuse: tru
     };
   });
   const { slotOf, slotCount } = assignSlots(graph, kernels);
-  return { graph, kernels, slotOf, slotCount };
+  return { graph, kernels, slotOf, slotCount, storage: options.storage ?? "f32" };
 }
 
 export function compileProgram(program: Program, options: CompileOptions = { fuse: true }): Plan {

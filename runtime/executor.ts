@@ -3,6 +3,7 @@ import type { Node } from "../compiler/ir/graph.ts";
 import type { Dispatch } from "../compiler/codegen/templates.ts";
 import type { Plan, PlanKernel } from "../compiler/plan/plan.ts";
 import { checked, type GpuContext } from "./device.ts";
+import { fromHalf, toHalf } from "./half.ts";
 import { sizeOf, type HostTensor } from "./tensor.ts";
 
 /** An input or weight that does not fit what the graph declares. */
@@ -56,8 +57,8 @@ async function pipelineFor(device: GPUDevice, wgsl: string, label: string, reads
   return p;
 }
 
-function paddedBytes(elements: number): number {
-  return Math.max(16, Math.ceil((elements * 4) / 16) * 16);
+function paddedBytes(elements: number, bytesPer = 4): number {
+  return Math.max(16, Math.ceil((elements * bytesPer) / 16) * 16);
 }
 
 /** Binds the input's symbolic dims (B, ...) from the shapes actually given, or says which dim is wrong. */
@@ -89,7 +90,17 @@ export class Executor {
   private readonly inputBuffers = new Map<number, GPUBuffer>();
   private disposed = false;
 
-  private constructor(readonly ctx: GpuContext, readonly plan: Plan) {}
+  private readonly bytesPer: number;
+
+  private constructor(readonly ctx: GpuContext, readonly plan: Plan) {
+    this.bytesPer = plan.storage === "f16" ? 2 : 4;
+    if (plan.storage === "f16" && !ctx.device.features.has("shader-f16")) throw new InputError("this plan stores f16 but the adapter has no shader-f16; compile it with f32 storage");
+  }
+
+  /** Host f32 data in the plan's storage type, ready for writeBuffer. */
+  private encode(data: Float32Array): ArrayBufferView<ArrayBuffer> {
+    return this.plan.storage === "f16" ? toHalf(data) : copyOut(data);
+  }
 
   get device(): GPUDevice {
     return this.ctx.device;
@@ -121,10 +132,10 @@ export class Executor {
         if (!t) throw new InputError(`weight '${n.op.name}' is missing`);
         const expected = n.shape.map((d) => evalDim(d, {}));
         if (t.data.length !== sizeOf(expected)) throw new InputError(`weight '${n.op.name}' has shape [${t.shape.join(", ")}], the graph expects [${expected.join(", ")}]`);
-        const bytes = paddedBytes(t.data.length);
+        const bytes = paddedBytes(t.data.length, this.bytesPer);
         this.checkBindable(bytes, `weight '${n.op.name}'`);
         const buf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: n.op.name });
-        this.device.queue.writeBuffer(buf, 0, copyOut(t.data));
+        this.device.queue.writeBuffer(buf, 0, this.encode(t.data));
         this.weightBuffers.set(n.id, buf);
       }
     });
@@ -143,7 +154,7 @@ export class Executor {
   private ensureSlots(env: DimEnv): void {
     const need = new Array<number>(this.plan.slotCount).fill(16);
     for (const [node, slot] of this.plan.slotOf) {
-      const bytes = paddedBytes(sizeOf(this.plan.graph.nodes[node].shape.map((d) => evalDim(d, env))));
+      const bytes = paddedBytes(sizeOf(this.plan.graph.nodes[node].shape.map((d) => evalDim(d, env))), this.bytesPer);
       this.checkBindable(bytes, `intermediate %${node} ${shapeToString(this.plan.graph.nodes[node].shape)}`);
       need[slot] = Math.max(need[slot], bytes);
     }
@@ -203,9 +214,9 @@ export class Executor {
       this.ensureSlots(env);
       for (const inp of g.inputs) {
         const t = inputs.get(inp.name) as HostTensor;
-        const bytes = paddedBytes(t.data.length);
+        const bytes = paddedBytes(t.data.length, this.bytesPer);
         this.checkBindable(bytes, `input '${inp.name}'`);
-        this.device.queue.writeBuffer(this.inputBuffer(inp.node, bytes), 0, copyOut(t.data));
+        this.device.queue.writeBuffer(this.inputBuffer(inp.node, bytes), 0, this.encode(t.data));
       }
       const encoder = this.device.createCommandEncoder();
       const timer = profile ? this.timer() : null;
@@ -228,7 +239,8 @@ export class Executor {
       if (timer) encoder.copyBufferToBuffer(timer.resolve, 0, timer.readback, 0, 16 * this.prepared.length);
       const readbacks = g.outputs.map((o) => {
         const shape = g.nodes[o.node].shape.map((d) => evalDim(d, env));
-        const bytes = sizeOf(shape) * 4;
+        // copyBufferToBuffer moves multiples of 4 bytes: an odd count of halves takes its padding along.
+        const bytes = Math.ceil((sizeOf(shape) * this.bytesPer) / 4) * 4;
         const rb = this.device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
         if (bytes > 0) encoder.copyBufferToBuffer(this.bufferOf(o.node), 0, rb, 0, bytes);
         return { name: o.name, shape, rb, bytes };
@@ -244,7 +256,9 @@ export class Executor {
       const result = new Map<string, HostTensor>();
       for (const r of readbacks) {
         await r.rb.mapAsync(GPUMapMode.READ);
-        result.set(r.name, { shape: r.shape, data: new Float32Array(r.rb.getMappedRange(0, r.bytes).slice(0)) });
+        const raw = r.rb.getMappedRange(0, r.bytes).slice(0);
+        const n = sizeOf(r.shape);
+        result.set(r.name, { shape: r.shape, data: this.plan.storage === "f16" ? fromHalf(new Uint16Array(raw, 0, n)) : new Float32Array(raw, 0, n) });
         r.rb.unmap();
         r.rb.destroy();
       }

@@ -23,7 +23,7 @@ function pixelValuesFrom(path: string): HostTensor {
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "pixel-values", "out"], repeatable: ["set", "image"], switches: ["no-fuse"] }, "run");
+  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype"], repeatable: ["set", "image"], switches: ["no-fuse", "norms-on-load"] }, "run");
   const graphPath = requireGraph(args, "run");
   const images = args.values.get("image") ?? [];
   const pixelPath = one(args, "pixel-values");
@@ -35,10 +35,16 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (inputsGiven.includes(resolve(outPath))) throw new UsageError(`--out ${outPath} would overwrite one of the inputs`);
   }
 
+  const dtype = one(args, "dtype") ?? "f32";
+  if (dtype !== "f32" && dtype !== "f16") throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
+
   const t0 = performance.now();
   const model = loadModel(graphPath, args);
   const { program } = model;
-  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse") });
+  const ctx = await getGpu();
+  const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
+  if (storage !== dtype) process.stderr.write(`tesserae: the adapter (${ctx.adapterName}) has no shader-f16: running in f32 instead\n`);
+  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse"), normsOnLoad: args.switches.has("norms-on-load"), storage });
   const tCompile = performance.now();
 
   let pixels: HostTensor;
@@ -51,7 +57,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   const tPre = performance.now();
   const weights = model.loadWeights(plan.graph);
   const tWeights = performance.now();
-  const ctx = await getGpu();
   const executor = await Executor.load(ctx, plan, weights);
   const tLoad = performance.now();
   const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
@@ -70,6 +75,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const kinds = new Map<string, number>();
   for (const k of plan.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
   const distinct = new Set(plan.kernels.map((k) => k.wgsl)).size;
+  err.write(`dtype      ${storage} storage, f32 arithmetic\n`);
   err.write(`kernels    ${plan.kernels.length} dispatches (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}), ${distinct} distinct pipelines${args.switches.has("no-fuse") ? ", unfused" : ""}\n`);
   err.write(`time       compile ${(tCompile - t0).toFixed(0)} ms, preprocess ${(tPre - tCompile).toFixed(0)} ms, weights ${(tWeights - tPre).toFixed(0)} ms, upload+pipelines ${(tLoad - tWeights).toFixed(0)} ms\n`);
   err.write(`run        cold ${cold.ms.toFixed(1)} ms, warm ${warm.ms.toFixed(1)} ms\n`);

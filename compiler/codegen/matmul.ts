@@ -1,8 +1,6 @@
 import { dimAdd, dimFloorDiv, type Dim } from "../ir/dims.ts";
-import type { Graph } from "../ir/graph.ts";
-import type { KernelGroup } from "../fusion/groups.ts";
 import type { KernelCode } from "./templates.ts";
-import { KernelWriter, numelDim, statKey, type Code } from "./writer.ts";
+import { numelDim, statKey, type Code, type KernelWriter } from "./writer.ts";
 
 /**
  * Tiling of the matmul kernel. `split` consecutive invocations share one TM x TN output tile and
@@ -21,10 +19,10 @@ const ceilDiv = (a: Dim, b: number): Dim => dimFloorDiv(dimAdd(a, b - 1), b);
  * normalisation on load, views folded into the operand loads) and epilogue (the elementwise chain up
  * to the kernel's output).
  */
-export function matmulKernel(g: Graph, group: KernelGroup): KernelCode {
+export function matmulKernel(w: KernelWriter): KernelCode {
   const { threads, split: S, tm: TM, tn: TN, tilesX } = MATMUL_TILING;
   const tilesY = threads / S / tilesX;
-  const w = new KernelWriter(g, group);
+  const { graph: g, group } = w;
   const core = g.nodes[group.core ?? -1];
   const root = g.nodes[group.root];
   const [aId, bId] = core.inputs;
@@ -122,7 +120,7 @@ export function matmulKernel(g: Graph, group: KernelGroup): KernelCode {
     w.block(`if (mOut < ${mDim} && nOut < ${nDim}) {`, () => {
       w.overrides.set(core.id, "total");
       const c = [...batch, "mOut", "nOut"];
-      w.line(`out[${w.offset(root.shape, c)}] = ${w.value(root.id, c)};`);
+      w.store(w.offset(root.shape, c), w.value(root.id, c));
     });
   });
   const body = w.takeBody();

@@ -2,7 +2,7 @@ import { dimAdd, dimFloorDiv, dimMul, type Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { matmulKernel } from "./matmul.ts";
-import { KernelWriter, floatLiteral, numelDim, type Binding, type Code } from "./writer.ts";
+import { KernelWriter, floatLiteral, numelDim, type Binding, type Code, type StorageType } from "./writer.ts";
 
 /** How many workgroups to launch, as functions of the symbolic dims. */
 export type Dispatch =
@@ -23,12 +23,13 @@ export const POINTWISE_THREADS = 256;
 export const ROW_THREADS = 64;
 export const ATTENTION_THREADS = 64;
 
-export function generateKernel(g: Graph, group: KernelGroup): KernelCode {
+export function generateKernel(g: Graph, group: KernelGroup, storage: StorageType = "f32"): KernelCode {
+  const w = new KernelWriter(g, group, storage);
   switch (group.kind) {
-    case "pointwise": return pointwise(g, group);
-    case "row": return row(g, group);
-    case "matmul": return matmulKernel(g, group);
-    case "attention": return attention(g, group);
+    case "pointwise": return pointwise(w);
+    case "row": return row(w);
+    case "matmul": return matmulKernel(w);
+    case "attention": return attention(w);
   }
 }
 
@@ -36,12 +37,12 @@ function finish(w: KernelWriter, entry: string, dispatch: Dispatch): KernelCode 
   return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch };
 }
 
-function pointwise(g: Graph, group: KernelGroup): KernelCode {
-  const w = new KernelWriter(g, group);
+function pointwise(w: KernelWriter): KernelCode {
+  const { graph: g, group } = w;
   const root = g.nodes[group.root];
   const total = w.dim(numelDim(root.shape));
   const coords = w.unravel("i", root.shape);
-  w.line(`out[i] = ${w.value(root.id, coords)};`);
+  w.store("i", w.value(root.id, coords));
   const body = w.takeBody();
   const entry = `@compute @workgroup_size(${POINTWISE_THREADS})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -53,8 +54,8 @@ ${body}
 }
 
 /** Reductions along `group.axis` and their elementwise neighbours: one workgroup per row, statistics in shared memory. */
-function row(g: Graph, group: KernelGroup): KernelCode {
-  const w = new KernelWriter(g, group);
+function row(w: KernelWriter): KernelCode {
+  const { graph: g, group } = w;
   const root = g.nodes[group.root];
   const rowShape = g.nodes[g.nodes[group.reduces[0]].inputs[0]].shape;
   const axis = group.axis;
@@ -93,12 +94,12 @@ function row(g: Graph, group: KernelGroup): KernelCode {
   if (fullRow) {
     w.block(`for (var k = lid.x; k < ${len}; k = k + ${ROW_THREADS}u) {`, () => {
       const c = at("k");
-      w.line(`out[${w.offset(root.shape, c)}] = ${w.value(root.id, c)};`);
+      w.store(w.offset(root.shape, c), w.value(root.id, c));
     });
   } else {
     w.block("if (lid.x == 0u) {", () => {
       const c = at("0u");
-      w.line(`out[${w.offset(root.shape, c)}] = ${w.value(root.id, c)};`);
+      w.store(w.offset(root.shape, c), w.value(root.id, c));
     });
   }
   const body = w.takeBody();
@@ -112,8 +113,8 @@ ${body}
 }
 
 /** One thread per (batch, head, query): online softmax over the keys with f32 running max and sum. */
-function attention(g: Graph, group: KernelGroup): KernelCode {
-  const w = new KernelWriter(g, group);
+function attention(w: KernelWriter): KernelCode {
+  const { graph: g, group } = w;
   const core = g.nodes[group.root];
   if (core.op.kind !== "attention") throw new Error("internal: attention kernel without attention root");
   const [qId, kId, vId] = core.inputs;
@@ -149,7 +150,7 @@ function attention(g: Graph, group: KernelGroup): KernelCode {
   });
   w.line("let inv = 1.0 / runSum;");
   w.block(`for (var d = 0u; d < ${dh}u; d = d + 1u) {`, () => {
-    w.line(`out[${w.offset(core.shape, ["b", "t", `(h * ${dh}u + d)`])}] = o[d] * inv;`);
+    w.store(w.offset(core.shape, ["b", "t", `(h * ${dh}u + d)`]), "o[d] * inv");
   });
   const body = w.takeBody();
   const entry = `@compute @workgroup_size(${ATTENTION_THREADS})

@@ -50,6 +50,9 @@ export function floatLiteral(v: number): Code {
 
 export interface Binding { node: number; name: string; vec4: boolean }
 
+/** How tensors are stored in GPU buffers. Arithmetic is always f32. */
+export type StorageType = "f32" | "f16";
+
 /**
  * Builds one kernel's WGSL: bindings for the buffers it reads, uniform slots for every symbolic
  * dimension it uses, and an expression emitter that computes any member node at given coordinates,
@@ -69,8 +72,20 @@ export class KernelWriter {
   private indent = 1;
   usesErf = false;
 
-  constructor(readonly graph: Graph, readonly group: KernelGroup) {
+  /** `f16`: buffers hold half floats, converted to f32 on load and back on store; all math stays f32. */
+  constructor(readonly graph: Graph, readonly group: KernelGroup, readonly storage: StorageType = "f32") {
     this.members = new Set(group.members);
+  }
+
+  /** A store into the output buffer: `out[offset] = value`, converted to the storage type. */
+  store(offset: Code, value: Code): void {
+    this.line(`out[${offset}] = ${this.storage === "f16" ? `f16(${value})` : value};`);
+  }
+
+  private load(buffer: string, index: Code, vec4: boolean): Code {
+    const raw = `${buffer}[${index}]`;
+    if (this.storage === "f32") return raw;
+    return vec4 ? `vec4<f32>(${raw})` : `f32(${raw})`;
   }
 
   node(id: number): Node {
@@ -175,7 +190,7 @@ export class KernelWriter {
   }
 
   private compute(n: Node, coords: readonly Code[]): Code {
-    if (!this.members.has(n.id)) return this.let(`${this.buffer(n.id)}[${this.offset(n.shape, coords)}]`);
+    if (!this.members.has(n.id)) return this.let(this.load(this.buffer(n.id), this.offset(n.shape, coords), false));
     const op = n.op;
     const input = (i: number): Node => this.node(n.inputs[i]);
     switch (op.kind) {
@@ -254,7 +269,7 @@ export class KernelWriter {
     const last = coords.length - 1;
     const lastDim = n.shape[last];
     if (!this.members.has(n.id)) {
-      if (typeof lastDim === "number" && lastDim % 4 === 0) return this.let(`${this.buffer(n.id, true)}[${this.offset(n.shape, coords)} / 4u]`);
+      if (typeof lastDim === "number" && lastDim % 4 === 0) return this.let(this.load(this.buffer(n.id, true), `${this.offset(n.shape, coords)} / 4u`, true));
       return this.scalarsAsVec4(n.id, coords);
     }
     const op = n.op;
@@ -314,12 +329,14 @@ export class KernelWriter {
   }
 
   /** The complete WGSL module around a template's entry point. */
-  module(entry: string, outputVec4 = false): string {
+  module(entry: string): string {
     const parts: string[] = [];
+    const t = this.storage;
+    if (t === "f16") parts.push("enable f16;");
     const slots = Math.max(1, Math.ceil(this.uniforms.length / 4));
     parts.push(`struct Dims { d: array<vec4<u32>, ${slots}> }`);
-    this.bindings.forEach((b, i) => parts.push(`@group(0) @binding(${i}) var<storage, read> ${b.name}: array<${b.vec4 ? "vec4<f32>" : "f32"}>;`));
-    parts.push(`@group(0) @binding(${this.bindings.length}) var<storage, read_write> out: array<${outputVec4 ? "vec4<f32>" : "f32"}>;`);
+    this.bindings.forEach((b, i) => parts.push(`@group(0) @binding(${i}) var<storage, read> ${b.name}: array<${b.vec4 ? `vec4<${t}>` : t}>;`));
+    parts.push(`@group(0) @binding(${this.bindings.length}) var<storage, read_write> out: array<${t}>;`);
     parts.push(`@group(0) @binding(${this.bindings.length + 1}) var<uniform> U: Dims;`);
     if (this.usesErf) parts.push(ERF_WGSL);
     parts.push(entry);

@@ -2,6 +2,7 @@ import type { Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
 import type { Dispatch } from "../codegen/templates.ts";
 import type { KernelKind } from "../fusion/groups.ts";
+import type { StorageType } from "../codegen/writer.ts";
 
 export interface PlanKernel {
   name: string;
@@ -25,6 +26,8 @@ export interface Plan {
   /** Arena slot of each node written by a kernel; slots are reused once their tenant is dead. */
   slotOf: Map<number, number>;
   slotCount: number;
+  /** Element type of every GPU buffer (weights, inputs, intermediates, outputs). */
+  storage: StorageType;
 }
 
 /** Greedy interval allocation: a slot is free again after the last kernel that reads its tenant. */

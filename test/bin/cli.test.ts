@@ -58,6 +58,18 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expectClose(read(b, "last_hidden_state"), read(vitRef, "sharded_last_hidden_state"));
   });
 
+  it("stores weights and activations in f16 with --dtype f16, within 2% of the float64 reference", async () => {
+    const out = join(tmp, "clip-f16.safetensors");
+    const r = await tesserae("run", "graphs/clip.tsr", "--weights", "test/fixtures/clip", "--pixel-values", clipRef, "--out", out, "--dtype", "f16");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("dtype      f16 storage, f32 arithmetic");
+    for (const name of ["last_hidden_state", "image_embeds"]) {
+      const want = read(clipRef, name);
+      const scale = Math.max(...Array.from(want.data, Math.abs));
+      expect(maxAbsDiff(read(out, name), want) / scale, name).toBeLessThan(2e-2);
+    }
+  });
+
   it("runs a published size from a preset with announced random weights", async () => {
     const r = await tesserae("run", "graphs/vit.tsr", "--preset", "base16", "--set", "layers=1", "--image", "test/fixtures/images/small.jpg");
     expect(r.code).toBe(0);

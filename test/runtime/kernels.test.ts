@@ -66,3 +66,28 @@ describe("symbolic batch", () => {
     }
   });
 });
+
+describe("f16 storage against the f32 reference", () => {
+  // Weights and activations round to 11-bit mantissas at every kernel boundary; arithmetic is f32.
+  // Errors are measured relative to the largest reference value.
+  const F16_TOL = 1e-2;
+  it.each(cases.filter((c) => ["a whole pre-LN transformer block", "layernorm over a long row", "linear with bias and gelu epilogue, odd sizes", "attention, 3 heads of 7, 13 tokens", "views: slice, permute, reshape, concat, broadcast"].includes(c.name)))("$name", async ({ src, inputs }) => {
+    const g = compileOk(`model t {\n  ${src}\n}`).graph;
+    const rand = rng(11);
+    const ins = new Map<string, HostTensor>(Object.entries(inputs).map(([name, shape]) => [name, randomTensor(shape, rand)]));
+    const weights = randomWeights(g, 12);
+    const want = interpret(g, ins, weights, {});
+    const ctx = await getGpu();
+    expect(ctx.features).toContain("shader-f16");
+    const ex = await Executor.load(ctx, compileGraph(g, { fuse: true, storage: "f16" }), weights);
+    try {
+      const got = (await ex.run(ins)).outputs;
+      for (const [name, t] of want) {
+        const scale = Math.max(...Array.from(t.data, Math.abs), 1e-3);
+        expect(maxAbsDiff(got.get(name) as HostTensor, t) / scale, name).toBeLessThan(F16_TOL);
+      }
+    } finally {
+      ex.dispose();
+    }
+  });
+});
