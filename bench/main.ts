@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { compileFile } from "../compiler/frontend.ts";
 import { randomTensor, randomWeights, rng } from "../runtime/weights/random.ts";
-import { benchFusedVsUnfused, type BenchRecord } from "./measure.ts";
+import { benchEngines, type BenchRecord } from "./measure.ts";
 import { markdownTable } from "./report.ts";
 
 const CASES = [
@@ -18,11 +18,11 @@ for (const c of CASES) {
   const program = compileFile(c.graph, { preset: c.preset });
   const image = Number(program.config.image);
   log(`${c.label} (${c.graph} --preset ${c.preset}), ${runs} runs each`);
-  const recs = await benchFusedVsUnfused({
+  const recs = await benchEngines({
     name: c.label, program, preset: c.preset,
     inputs: new Map([["pixel_values", randomTensor([1, 3, image, image], rng(1))]]),
     weights: randomWeights(program.graph, 0),
-  }, runs, log);
+  }, { runs, engines: ["tesserae", "tesserae-unfused"], storage: "f32", log });
   records.push(...recs);
 }
 mkdirSync("bench/results", { recursive: true });

@@ -42,17 +42,26 @@ const median = (xs: number[]): number => {
 interface Engine { record: BenchRecord; executor: Executor; plan: Plan; times: number[] }
 
 /**
- * Fused and unfused runs of one graph, interleaved run by run so that the machine's noise hits both
+ * Runs of one graph by each engine (fused, unfused), interleaved run by run so that the machine's noise hits both
  * alike; per-kernel GPU times come from one extra profiled run (timestamp queries).
  */
-export async function benchFusedVsUnfused(c: BenchCase, runs: number, log: (s: string) => void): Promise<BenchRecord[]> {
+export interface BenchOptions {
+  runs: number;
+  /** Which engines to run, side by side. */
+  engines: ("tesserae" | "tesserae-unfused")[];
+  storage: "f32" | "f16";
+  log: (s: string) => void;
+}
+
+export async function benchEngines(c: BenchCase, { runs, engines: wanted, storage, log }: BenchOptions): Promise<BenchRecord[]> {
   const ctx = await getGpu();
   const engines: Engine[] = [];
   const env: Record<string, number> = {};
   const shape = [...c.inputs.values()][0].shape;
   for (const sym of c.program.symbols) env[sym] = shape[0];
-  for (const fuse of [true, false]) {
-    const plan = compileProgram(c.program, { fuse });
+  for (const engine of wanted) {
+    const fuse = engine === "tesserae";
+    const plan = compileProgram(c.program, { fuse, storage });
     const t0 = performance.now();
     const executor = await Executor.load(ctx, plan, c.weights);
     const t1 = performance.now();
@@ -60,7 +69,7 @@ export async function benchFusedVsUnfused(c: BenchCase, runs: number, log: (s: s
     const flops = plan.kernels.reduce((a, k) => a + kernelCost(plan.graph, k, env).flops, 0);
     const weightBytes = plan.graph.nodes.reduce((a, n) => a + (n.op.kind === "param" ? n.shape.reduce<number>((x, d) => x * (d as number), 4) : 0), 0);
     const record: BenchRecord = {
-      graph: c.name, preset: c.preset, input: `${shape.join("x")}`, dtype: "f32", engine: fuse ? "tesserae" : "tesserae-unfused",
+      graph: c.name, preset: c.preset, input: `${shape.join("x")}`, dtype: storage, engine,
       adapter: ctx.adapterName, runs, median_ms: 0, min_ms: 0, gflops: flops / 1e9, kernels: [], compile_ms: t1 - t0, cold_ms: cold.ms, weight_bytes: weightBytes,
     };
     engines.push({ record, executor, plan, times: [] });

@@ -5,13 +5,13 @@ export function markdownTable(records: readonly BenchRecord[]): string {
   const lines = [
     `Adapter: ${records[0]?.adapter ?? "?"}`,
     "",
-    "| graph | input | engine | kernels | median ms | min ms | GFLOP/s | speed-up vs unfused |",
-    "|---|---|---|---|---|---|---|---|",
+    "| graph | input | dtype | engine | kernels | median ms | min ms | GFLOP/s | speed-up vs unfused |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of records) {
-    const unfused = records.find((u) => u.graph === r.graph && u.engine === "tesserae-unfused");
+    const unfused = records.find((u) => u.graph === r.graph && u.dtype === r.dtype && u.engine === "tesserae-unfused");
     const ratio = unfused ? (unfused.median_ms / r.median_ms).toFixed(2) : "";
-    lines.push(`| ${r.graph} | ${r.input} | ${r.engine} | ${r.kernels.length} | ${r.median_ms.toFixed(1)} | ${r.min_ms.toFixed(1)} | ${r.gflops.toFixed(2)} | ${ratio}x |`);
+    lines.push(`| ${r.graph} | ${r.input} | ${r.dtype} | ${r.engine} | ${r.kernels.length} | ${r.median_ms.toFixed(1)} | ${r.min_ms.toFixed(1)} | ${r.gflops.toFixed(2)} | ${ratio}x |`);
   }
   return lines.join("\n") + "\n";
 }

@@ -4,6 +4,7 @@ import { NoAdapterError } from "../runtime/device.ts";
 import { InputError } from "../runtime/executor.ts";
 import { ImageError } from "../runtime/image/decode.ts";
 import { WeightsError } from "../runtime/weights/safetensors.ts";
+import { benchCommand } from "./commands/bench.ts";
 import { explainCommand } from "./commands/explain.ts";
 import { checkCommand, irCommand } from "./commands/inspect.ts";
 import { runCommand } from "./commands/run.ts";
@@ -16,6 +17,8 @@ commands:
   explain <graph.tsr> the kernels in order: fused ops, source lines, FLOPs and bytes
                       (--format text|json|dot|html, --batch N, --no-fuse, --norms-on-load)
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
+  bench <graph.tsr>.. fused and unfused latency side by side, per-kernel GPU time, GFLOP/s
+                      (--preset, --set, --dtype f32|f16, --runs N, --batch N, --no-fuse, --out FILE)
 
 model options (check, ir, run):
   --weights DIR       Hugging Face checkpoint (config.json + model.safetensors or a sharded index)
@@ -33,7 +36,7 @@ run options:
                       arithmetic, statistics and softmax stay f32)
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, bench: benchCommand };
 
 /** Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2). */
 export async function main(argv: string[]): Promise<number> {
