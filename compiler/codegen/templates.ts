@@ -2,7 +2,7 @@ import { dimAdd, dimFloorDiv, dimMul, type Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { matmulKernel } from "./matmul.ts";
-import { KernelWriter, floatLiteral, numelDim, type Binding, type Code, type StorageType } from "./writer.ts";
+import { KernelWriter, floatLiteral, numelDim, statKey, type Binding, type Code, type StorageType } from "./writer.ts";
 
 /** How many workgroups to launch, as functions of the symbolic dims. */
 export type Dispatch =
@@ -69,6 +69,15 @@ function row(w: KernelWriter): KernelCode {
     c.splice(axis, 0, k);
     return c;
   };
+  // With an inlined contraction, the reductions' input row is computed once into workgroup memory.
+  const staged = group.inlined.length > 0 ? g.nodes[group.reduces[0]].inputs[0] : null;
+  if (staged !== null) {
+    w.block(`for (var k = lid.x; k < ${len}; k = k + ${ROW_THREADS}u) {`, () => {
+      w.line(`rowBuf[k] = ${w.value(staged, at("k"))};`);
+    });
+    w.line("workgroupBarrier();");
+    w.statOverrides.set(statKey(staged, at("k")), "rowBuf[k]");
+  }
   for (const id of group.reduces) {
     const red = g.nodes[id];
     if (red.op.kind !== "reduce") continue;
@@ -103,7 +112,8 @@ function row(w: KernelWriter): KernelCode {
     });
   }
   const body = w.takeBody();
-  const entry = `var<workgroup> red: array<f32, ${ROW_THREADS}>;
+  const stage = staged !== null ? `var<workgroup> rowBuf: array<f32, ${rowShape[axis] as number}>;\n` : "";
+  const entry = `${stage}var<workgroup> red: array<f32, ${ROW_THREADS}>;
 @compute @workgroup_size(${ROW_THREADS})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let rowIndex = wid.x + wid.y * nwg.x;

@@ -230,6 +230,8 @@ export class KernelWriter {
         this.line("}");
         return out;
       }
+      case "matmul":
+        return this.dotProduct(n, coords);
       default:
         throw new Error(`internal: ${op.kind} node %${n.id} has no value inside kernel ${this.group.kind} of %${this.group.root}`);
     }
@@ -313,6 +315,23 @@ export class KernelWriter {
       default:
         return this.scalarsAsVec4(n.id, coords);
     }
+  }
+
+  /** An inlined contraction at one output position: a dot-product loop over K. */
+  private dotProduct(n: Node, coords: readonly Code[]): Code {
+    const [a, b] = [this.node(n.inputs[0]), this.node(n.inputs[1])];
+    const rank = coords.length;
+    const batch = coords.slice(0, rank - 2);
+    const [m, col] = [coords[rank - 2], coords[rank - 1]];
+    const acc = this.fresh("dot");
+    const k = this.fresh("kk");
+    this.line(`var ${acc} = 0.0;`);
+    this.block(`for (var ${k} = 0u; ${k} < ${this.dim(a.shape[a.shape.length - 1])}; ${k} = ${k} + 1u) {`, () => {
+      const av = this.value(a.id, [...this.broadcastCoords(a.shape.slice(0, -2), batch), m, k]);
+      const bv = this.value(b.id, [...this.broadcastCoords(b.shape.slice(0, -2), batch), col, k]);
+      this.line(`${acc} = fma(${av}, ${bv}, ${acc});`);
+    });
+    return acc;
   }
 
   /** Output coordinates of a reshape to input coordinates; axes both shapes share in front are passed through. */

@@ -23,7 +23,17 @@ export interface KernelGroup {
   reduces: number[];
   /** The axis row kernels reduce along. */
   axis: number;
+  /**
+   * Small contractions computed inside a pointwise or row kernel as dot-product loops (the patch
+   * embedding under a class-token concat, position embedding and pre-norm). A row kernel with one
+   * stages the input of its reductions in workgroup memory, so each dot product runs once.
+   */
+  inlined: number[];
 }
+
+/** Contractions up to this K may be inlined as dot-product loops; rows up to this length staged. */
+export const INLINE_MAX_K = 4096;
+export const STAGE_MAX_ROW = 6144;
 
 export interface FusionOptions {
   /** One primitive per kernel: the unfused baseline for comparisons and debugging. */
@@ -44,8 +54,9 @@ interface Draft {
   axis: number;
   /** Nodes computed on load of the core's first operand (a matmul's A): views, cheap math, row statistics. */
   prologue: Set<number>;
-  /** Views folded into the loads of the core's other operands. */
+  /** Views folded into the loads of the core's other operands (and of inlined contractions). */
   operandViews: Set<number>;
+  inlined: Set<number>;
 }
 
 function sameShape(a: Node, b: Node): boolean {
@@ -75,7 +86,7 @@ function absorbNormalizations(g: Graph, drafts: Draft[], consumers: number[][], 
     if (d.core === null || g.nodes[d.core].op.kind !== "matmul") continue;
     const a = g.nodes[d.core].inputs[0];
     const row = byRoot.get(a);
-    if (!row || row.core !== null || row.reduces.length === 0 || outputs.has(a)) continue;
+    if (!row || row.core !== null || row.inlined.size > 0 || row.reduces.length === 0 || outputs.has(a)) continue;
     const rowInput = g.nodes[g.nodes[row.reduces[0]].inputs[0]];
     if (row.axis !== rowInput.shape.length - 1 || !sameShape(rowInput, g.nodes[a])) continue;
     if (!consumers[a].every((c) => c === d.core) || g.nodes[d.core].inputs[1] === a) continue;
@@ -102,7 +113,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
   const drafts: Draft[] = [];
 
   const startKernel = (n: Node): void => {
-    const d: Draft = { root: n.id, members: new Set([n.id]), core: null, reduces: [], axis: -1, prologue: new Set(), operandViews: new Set() };
+    const d: Draft = { root: n.id, members: new Set([n.id]), core: null, reduces: [], axis: -1, prologue: new Set(), operandViews: new Set(), inlined: new Set() };
     if (n.op.kind === "matmul" || n.op.kind === "attention") d.core = n.id;
     if (n.op.kind === "reduce") {
       d.reduces.push(n.id);
@@ -143,7 +154,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     for (const c of consumers[n.id]) {
       if (core && c === core.id) side = core.op.kind === "matmul" && core.inputs[0] === n.id && core.inputs[1] !== n.id ? "first" : "other";
       else if (d.prologue.has(c)) side = side === "other" ? "other" : "first";
-      else if (d.operandViews.has(c)) side = "other";
+      else if (d.operandViews.has(c) || d.inlined.has(c)) side = "other";
     }
     return side;
   };
@@ -152,17 +163,60 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
   // normalisations join later (absorbNormalizations), once epilogues have taken their activations.
   const canJoinOperand = (n: Node, d: Draft, side: "first" | "other"): boolean => {
     const set = side === "first" ? d.prologue : d.operandViews;
-    return isMovement(n) && consumers[n.id].every((c) => c === d.core || set.has(c));
+    return isMovement(n) && consumers[n.id].every((c) => c === d.core || set.has(c) || d.inlined.has(c));
   };
+
+  /** Members of `d` that `x` depends on. */
+  const ancestorsIn = (x: number, d: Draft): Set<number> => {
+    const seen = new Set<number>();
+    const stack = [...g.nodes[x].inputs];
+    while (stack.length) {
+      const id = stack.pop() as number;
+      if (seen.has(id) || !d.members.has(id)) continue;
+      seen.add(id);
+      stack.push(...g.nodes[id].inputs);
+    }
+    return seen;
+  };
+
+  /** Whether `n`'s value, through elementwise ops only, is used solely as a part of concatenations in `d`. */
+  const reachesOnlyConcats = (n: Node, d: Draft): boolean =>
+    consumers[n.id].every((c) => {
+      const cn = g.nodes[c];
+      if (!d.members.has(c)) return false;
+      if (cn.op.kind === "concat") return true;
+      return isElementwise(cn) && reachesOnlyConcats(cn, d);
+    });
+
+  /**
+   * A contraction whose result is rearranged (a class token concatenated in front) before the kernel's
+   * output cannot be a tiled core; when K is small it becomes a dot-product loop inside the consuming
+   * kernel instead of a kernel and a buffer of its own. In a
+   * row kernel it must feed only the staged input of the reductions, so each dot product runs once.
+   */
+  const canInline = (n: Node, d: Draft): boolean => {
+    const a = g.nodes[n.inputs[0]];
+    const k = a.shape[a.shape.length - 1];
+    if (d.core !== null || typeof k !== "number" || k > INLINE_MAX_K) return false;
+    if (!reachesOnlyConcats(n, d)) return false;
+    if (d.reduces.length === 0) return true;
+    const first = g.nodes[Math.min(...d.reduces)];
+    const staged = first.inputs[0];
+    const rowLength = g.nodes[staged].shape[d.axis];
+    if (d.axis !== first.shape.length - 1 || typeof rowLength !== "number" || rowLength > STAGE_MAX_ROW) return false;
+    const pre = ancestorsIn(staged, d);
+    return [n.id, ...pre].every((y) => consumers[y].every((c) => !d.members.has(c) || pre.has(c) || c === staged));
+  };
+
+  const joinsAsCore = (n: Node, d: Draft): boolean =>
+    d.core === null && d.reduces.length === 0 && sameShape(n, g.nodes[d.root]) && flowsPointwiseToRoot(n, d);
 
   const canJoin = (n: Node, d: Draft): boolean => {
     const kind = n.op.kind;
     const side = operandSide(n, d);
     if (side !== null) return canJoinOperand(n, d, side);
     if (isMovement(n) || isElementwise(n)) return true;
-    if (kind === "matmul") {
-      return d.core === null && d.reduces.length === 0 && sameShape(n, g.nodes[d.root]) && flowsPointwiseToRoot(n, d);
-    }
+    if (kind === "matmul") return joinsAsCore(n, d) || canInline(n, d);
     if (kind === "reduce") {
       if (d.core !== null) return false;
       const input = g.nodes[n.inputs[0]];
@@ -194,7 +248,10 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     owner.set(id, single);
     if (side === "first") single.prologue.add(id);
     if (side === "other") single.operandViews.add(id);
-    if (n.op.kind === "matmul") single.core = id;
+    if (n.op.kind === "matmul") {
+      if (joinsAsCore(n, single)) single.core = id;
+      else single.inlined.add(id);
+    }
     if (n.op.kind === "reduce") {
       single.reduces.push(id);
       single.axis = n.op.axis;
@@ -207,6 +264,6 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     const reduces = [...d.reduces].sort((a, b) => a - b);
     const core = d.core;
     const kind: KernelKind = core !== null ? (g.nodes[core].op.kind === "attention" ? "attention" : "matmul") : reduces.length > 0 ? "row" : "pointwise";
-    return { kind, root: d.root, members, core, reduces, axis: d.axis };
+    return { kind, root: d.root, members, core, reduces, axis: d.axis, inlined: [...d.inlined].sort((a, b) => a - b) };
   });
 }

@@ -32,6 +32,8 @@ const cases: Case[] = [
   { name: "patch embedding with unread border pixels", src: `input p: f32[2, 3, 23, 19]\n  output y = patch_embed(p, "pe", 10, 4)`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
   { name: "LayerNorm on load of a linear, K = 37 (not a multiple of 4)", src: `input x: f32[3, 10, 37]\n  output y = linear(layernorm(x, "ln"), "fc", 9)`, inputs: { x: [3, 10, 37] }, kernels: 1 },
   { name: "RMSNorm on load, then merged sibling linears without bias", src: `input x: f32[13, 20]\n  h = rmsnorm(x, "n")\n  output y = concat([linear(h, "gate", 7, bias = false) * linear(h, "up", 7, bias = false), linear(h, "z", 3, bias = false)], 1)`, inputs: { x: [13, 20] } },
+  { name: "patch embedding, class token, position embedding and pre-norm in one kernel", src: `input p: f32[2, 3, 23, 19]\n  x = prepend_token(patch_embed(p, "pe", 10, 4, bias = false), param("cls", [10]))\n  output y = layernorm(x + param("pos", [21, 10]), "ln")`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
+  { name: "ViT-style embedding (conv bias, class token, position embedding) in one kernel", src: `input p: f32[2, 3, 12, 12]\n  x = prepend_token(patch_embed(p, "pe", 7, 4), param("cls", [7]))\n  output y = x + param("pos", [10, 7])`, inputs: { p: [2, 3, 12, 12] }, kernels: 1 },
   { name: "a whole pre-LN transformer block", src: `input x: f32[2, 11, 24]\n  h = x + self_attention(layernorm(x, "ln1"), 4, "q", "k", "v", "o")\n  output y = h + mlp(layernorm(h, "ln2"), "fc1", "fc2", 40, "quick_gelu")`, inputs: { x: [2, 11, 24] } },
 ];
 
