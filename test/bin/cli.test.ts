@@ -152,27 +152,27 @@ describe("check and ir", () => {
 });
 
 describe("explain", () => {
-  it("json lists kernels with ops, source lines, FLOPs and bytes; CLIP L/14-336 embeds in 2 kernels and needs 5 per block with norms on load", async () => {
+  it("json lists kernels with ops, source lines, FLOPs and bytes; CLIP L/14-336: one embedding kernel, 5 per block with norms on load", async () => {
     const r = await tesserae("explain", "graphs/clip.tsr", "--preset", "l14_336", "--format", "json", "--norms-on-load");
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { kernels: { name: string; kind: string; ops: string[]; source: string[]; flops: number; bytes: number }[] };
-    expect(report.kernels.length).toBe(2 + 24 * 5 + 1);
-    const [embed, firstRow] = report.kernels;
-    expect(embed.ops).toContain("matmul");
-    expect(firstRow.ops).toEqual(expect.arrayContaining(["concat", "reduce_mean"]));
+    expect(report.kernels.length).toBe(1 + 24 * 5 + 1);
+    const embed = report.kernels[0];
+    expect(embed.ops).toEqual(expect.arrayContaining(["matmul", "concat", "reduce_mean", "rsqrt"]));
     expect(report.kernels.filter((k) => k.kind === "attention")).toHaveLength(24);
-    // patch embedding: 2 * 576 patches * 1024 channels * 588 inputs
-    expect(embed.flops).toBe(2 * 576 * 1024 * 588);
-    expect(embed.source).toEqual(["graphs/clip.tsr:43"]);
+    // patch embedding: 2 * 576 patches * 1024 channels * 588 inputs, plus the elementwise work of the norm
+    expect(embed.flops).toBeGreaterThan(2 * 576 * 1024 * 588);
+    expect(embed.flops).toBeLessThan(2 * 576 * 1024 * 588 + 20 * 577 * 1024);
+    expect(embed.source).toEqual(["graphs/clip.tsr:43", "graphs/clip.tsr:44", "graphs/clip.tsr:45", "graphs/clip.tsr:46"]);
     expect(report.kernels.every((k) => k.bytes > 0 && k.source.length > 0)).toBe(true);
   });
 
   it("text, dot and html draw the kernels", async () => {
     const text = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1");
-    expect(text.stdout).toMatch(/vit \(graphs\/vit\.tsr\): 11 kernels/);
+    expect(text.stdout).toMatch(/vit \(graphs\/vit\.tsr\): 10 kernels/);
     const dot = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1", "--format", "dot");
     expect(dot.stdout).toContain("subgraph cluster_0 {");
-    expect(dot.stdout.match(/subgraph cluster_/g)).toHaveLength(11);
+    expect(dot.stdout.match(/subgraph cluster_/g)).toHaveLength(10);
     const html = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1", "--format", "html", "--no-fuse");
     expect(html.stdout).toMatch(/^<!doctype html>/);
     expect(html.stdout).toContain("unfused");
