@@ -31,8 +31,12 @@ export interface KernelGroup {
   inlined: number[];
 }
 
-/** Contractions up to this K may be inlined as dot-product loops; rows up to this length staged. */
-export const INLINE_MAX_K = 4096;
+/**
+ * Contractions up to this K may be inlined as dot-product loops (a loop is slower per FLOP than a tiled
+ * kernel: worth it for patch embeddings of 14x14 and 16x16 patches, not for ViT-B/32's K = 3072);
+ * rows up to this length are staged in workgroup memory.
+ */
+export const INLINE_MAX_K = 1024;
 export const STAGE_MAX_ROW = 6144;
 
 export interface FusionOptions {

@@ -81,26 +81,28 @@ describe("fusion rules", () => {
 });
 
 describe("kernel counts per graph", () => {
-  const count = (graph: string, layers: number, normsOnLoad: boolean): number =>
-    compileGraph(compileFile(graph, { overrides: { layers: String(layers) } }).graph, { fuse: true, normsOnLoad }).kernels.length;
+  const count = (graph: string, layers: number, normsOnLoad: boolean): number => {
+    const preset = graph.includes("clip") ? "l14" : "base16";
+    return compileGraph(compileFile(graph, { preset, overrides: { layers: String(layers) } }).graph, { fuse: true, normsOnLoad }).kernels.length;
+  };
 
   it.each([
     ["graphs/clip.tsr", false, 7, 3],
     ["graphs/vit.tsr", false, 7, 3],
     ["graphs/clip.tsr", true, 5, 2],
     ["graphs/vit.tsr", true, 5, 3],
-  ])("%s (norms on load: %s): each block %i kernels, embeddings and head %i", (graph, normsOnLoad, perBlock, outside) => {
+  ])("%s (L/14, B/16; norms on load: %s): each block %i kernels, embeddings and head %i", (graph, normsOnLoad, perBlock, outside) => {
     expect(count(graph, 2, normsOnLoad) - count(graph, 1, normsOnLoad)).toBe(perBlock);
     expect(count(graph, 1, normsOnLoad) - perBlock).toBe(outside);
   });
 
-  it("CLIP ViT-B/32 compiles to 87 dispatches but only 9 distinct pipelines (dims are uniforms)", () => {
+  it("CLIP ViT-B/32 compiles to 88 dispatches but only 10 distinct pipelines (dims are uniforms)", () => {
     const plan = compileGraph(compileFile("graphs/clip.tsr", { preset: "b32" }).graph);
-    expect(plan.kernels).toHaveLength(87);
-    expect(new Set(plan.kernels.map((k) => k.wgsl)).size).toBe(9);
+    expect(plan.kernels).toHaveLength(88);
+    expect(new Set(plan.kernels.map((k) => k.wgsl)).size).toBe(10);
   });
 
-  it.each(["b32", "l14", "l14_336"])("CLIP %s: patch embedding, class token, position embedding and pre-norm are one kernel", (preset) => {
+  it.each(["b16", "l14", "l14_336"])("CLIP %s: patch embedding, class token, position embedding and pre-norm are one kernel", (preset) => {
     const plan = compileGraph(compileFile("graphs/clip.tsr", { preset }).graph);
     expect(summary(plan)[0]).toBe("row: reshape reshape permute reshape matmul reshape broadcast concat add reduce sub mul reduce add rsqrt mul mul add");
   });
