@@ -58,6 +58,13 @@ describe("fusion rules", () => {
     expect(plan.kernels.map((k) => k.kind)).toEqual(["matmul", "pointwise"]);
   });
 
+  it("a 2x2 spatial merge and a pixel unshuffle cost no kernel: they fold into the next matmul's loads", () => {
+    const merge = compileGraph(compileOk(`model m {\n  input x: f32[B, 16, 6]\n  output y = linear(merge2x2(x, 4, 4), "fc", 8)\n}`).graph);
+    expect(summary(merge)).toEqual(["matmul: reshape permute reshape matmul add"]);
+    const unshuffle = compileGraph(compileOk(`model m {\n  input x: f32[B, 3, 8, 8]\n  p = pixel_unshuffle(x, 2)\n  output y = linear(permute(reshape(p, [dim(x, 0), 12, 16]), [0, 2, 1]), "fc", 8)\n}`).graph);
+    expect(unshuffle.kernels.map((k) => k.kind)).toEqual(["matmul"]);
+  });
+
   it("patchify views fold into the loads of the patch-embedding matmul", () => {
     const plan = compileGraph(compileOk(`model m {\n  input p: f32[B, 3, 20, 20]\n  output y = patch_embed(p, "pe", 8, 4)\n}`).graph);
     expect(summary(plan)).toEqual(["matmul: reshape reshape permute reshape matmul add"]);

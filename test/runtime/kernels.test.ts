@@ -34,6 +34,8 @@ const cases: Case[] = [
   { name: "RMSNorm on load, then merged sibling linears without bias", src: `input x: f32[13, 20]\n  h = rmsnorm(x, "n")\n  output y = concat([linear(h, "gate", 7, bias = false) * linear(h, "up", 7, bias = false), linear(h, "z", 3, bias = false)], 1)`, inputs: { x: [13, 20] } },
   { name: "patch embedding, class token, position embedding and pre-norm in one kernel", src: `input p: f32[2, 3, 23, 19]\n  x = prepend_token(patch_embed(p, "pe", 10, 4, bias = false), param("cls", [10]))\n  output y = layernorm(x + param("pos", [21, 10]), "ln")`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
   { name: "ViT-style embedding (conv bias, class token, position embedding) in one kernel", src: `input p: f32[2, 3, 12, 12]\n  x = prepend_token(patch_embed(p, "pe", 7, 4), param("cls", [7]))\n  output y = x + param("pos", [10, 7])`, inputs: { p: [2, 3, 12, 12] }, kernels: 1 },
+  { name: "2x2 merge folded into the loads of a linear", src: `input x: f32[2, 24, 5]\n  output y = linear(merge2x2(x, 4, 6), "fc", 9)`, inputs: { x: [2, 24, 5] }, kernels: 1 },
+  { name: "pixel unshuffle folded into the loads of a linear", src: `input x: f32[1, 3, 6, 4]\n  p = pixel_unshuffle(x, 2)\n  output y = linear(permute(reshape(p, [1, 12, 6]), [0, 2, 1]), "fc", 5)`, inputs: { x: [1, 3, 6, 4] }, kernels: 1 },
   { name: "a whole pre-LN transformer block", src: `input x: f32[2, 11, 24]\n  h = x + self_attention(layernorm(x, "ln1"), 4, "q", "k", "v", "o")\n  output y = h + mlp(layernorm(h, "ln2"), "fc1", "fc2", 40, "quick_gelu")`, inputs: { x: [2, 11, 24] } },
 ];
 
