@@ -108,7 +108,7 @@ export class KernelWriter {
 
   /** Emits a nested block (loop body, branch) whose common subexpressions stay local to it. */
   block(open: string, body: () => void, close = "}"): void {
-    this.line(open);
+    if (open) this.line(open);
     const saved = this.memo;
     this.memo = new Map(saved);
     this.indent++;
@@ -215,21 +215,8 @@ export class KernelWriter {
       }
       case "reshape":
         return this.value(n.inputs[0], this.reshapeCoords(n.shape, input(0).shape, coords));
-      case "concat": {
-        const split = this.dim(input(0).shape[op.axis]);
-        const out = this.fresh();
-        this.line(`var ${out}: f32;`);
-        const c = coords[op.axis];
-        this.block(`if (${c} < ${split}) {`, () => this.line(`${out} = ${this.value(n.inputs[0], coords)};`), "} else {");
-        this.indent++;
-        const saved = this.memo;
-        this.memo = new Map(saved);
-        this.line(`${out} = ${this.value(n.inputs[1], coords.map((x, i) => (i === op.axis ? `(${x} - ${split})` : x)))};`);
-        this.memo = saved;
-        this.indent--;
-        this.line("}");
-        return out;
-      }
+      case "concat":
+        return this.concat(n, op.axis, coords, "f32", (id, c) => this.value(id, c));
       case "matmul":
         return this.dotProduct(n, coords);
       default:
@@ -296,22 +283,9 @@ export class KernelWriter {
         const outer = this.reshapeCoords(n.shape.slice(0, -1), from.slice(0, -1), coords.slice(0, -1));
         return this.valueVec4(n.inputs[0], [...outer, coords[last]]);
       }
-      case "concat": {
+      case "concat":
         if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
-        const split = this.dim(input(0).shape[op.axis]);
-        const out = this.fresh();
-        this.line(`var ${out}: vec4<f32>;`);
-        const c = coords[op.axis];
-        this.block(`if (${c} < ${split}) {`, () => this.line(`${out} = ${this.valueVec4(n.inputs[0], coords)};`), "} else {");
-        this.indent++;
-        const saved = this.memo;
-        this.memo = new Map(saved);
-        this.line(`${out} = ${this.valueVec4(n.inputs[1], coords.map((x, i) => (i === op.axis ? `(${x} - ${split})` : x)))};`);
-        this.memo = saved;
-        this.indent--;
-        this.line("}");
-        return out;
-      }
+        return this.concat(n, op.axis, coords, "vec4<f32>", (id, c) => this.valueVec4(id, c));
       default:
         return this.scalarsAsVec4(n.id, coords);
     }
@@ -332,6 +306,16 @@ export class KernelWriter {
       this.line(`${acc} = fma(${av}, ${bv}, ${acc});`);
     });
     return acc;
+  }
+
+  /** A concat as a branch on the coordinate along its axis; each side computes only its own operand. */
+  private concat(n: Node, axis: number, coords: readonly Code[], type: string, valueOf: (id: number, coords: readonly Code[]) => Code): Code {
+    const split = this.dim(this.node(n.inputs[0]).shape[axis]);
+    const out = this.fresh();
+    this.line(`var ${out}: ${type};`);
+    this.block(`if (${coords[axis]} < ${split}) {`, () => this.line(`${out} = ${valueOf(n.inputs[0], coords)};`), "} else {");
+    this.block("", () => this.line(`${out} = ${valueOf(n.inputs[1], coords.map((x, i) => (i === axis ? `(${x} - ${split})` : x)))};`), "}");
+    return out;
   }
 
   /** Output coordinates of a reshape to input coordinates; axes both shapes share in front are passed through. */
