@@ -163,11 +163,16 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     return side;
   };
 
-  // Operands of a matmul or attention are re-read many times: only views fold into those loads here;
-  // normalisations join later (absorbNormalizations), once epilogues have taken their activations.
+  // Operands of a matmul or attention are re-read many times: views fold into those loads, and for
+  // attention cheap elementwise math too (rotary embedding on load); normalisations before a matmul
+  // join later (absorbNormalizations), once epilogues have taken their activations.
   const canJoinOperand = (n: Node, d: Draft, side: "first" | "other"): boolean => {
     const set = side === "first" ? d.prologue : d.operandViews;
-    return isMovement(n) && consumers[n.id].every((c) => c === d.core || set.has(c) || d.inlined.has(c));
+    const attention = d.core !== null && g.nodes[d.core].op.kind === "attention";
+    // A matmul's own bias or activation stays in that matmul's epilogue.
+    const feedsOnMatmul = n.inputs.some((i) => g.nodes[i].op.kind === "matmul");
+    const foldable = isMovement(n) || (attention && isElementwise(n) && cheapOnLoad(n) && !feedsOnMatmul);
+    return foldable && consumers[n.id].every((c) => c === d.core || set.has(c) || d.inlined.has(c));
   };
 
   /** Members of `d` that `x` depends on. */

@@ -70,8 +70,17 @@ describe("fusion rules", () => {
     expect(summary(plan)).toEqual(["matmul: reshape reshape permute reshape matmul add"]);
   });
 
-  it("attention is one kernel, its head split a view", () => {
-    expect(summary(kernelsOf("  output y = attention(x, x * 2, x, 3)"))).toEqual(["pointwise: mul", "attention: attention"]);
+  it("attention is one kernel, its head split a view and cheap math on its operands folded in", () => {
+    expect(summary(kernelsOf("  output y = attention(x, x * 2, x, 3)"))).toEqual(["attention: mul attention"]);
+  });
+
+  it("a rotary embedding folds into attention's loads of q and k", () => {
+    const plan = compileGraph(compileOk(`model m {\n  input x: f32[B, 9, 12]\n  input cos: f32[9, 4]\n  input sin: f32[9, 4]\n  output y = attention(rotary(x, cos, sin, 3), rotary(x, cos, sin, 3), x, 3)\n}`).graph);
+    expect(plan.kernels.map((k) => k.kind)).toEqual(["attention"]);
+  });
+
+  it("expensive math before attention is written once, not recomputed per key", () => {
+    expect(kernelsOf("  output y = attention(x, exp(x), x, 3)").kernels.map((k) => k.kind)).toEqual(["pointwise", "attention"]);
   });
 
   it("a value used by two kernels is written once", () => {
