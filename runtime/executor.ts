@@ -208,15 +208,17 @@ export class Executor {
       bindSymbols(g.nodes[inp.node], inp.name, t.shape, env);
     }
     for (const name of inputs.keys()) if (!g.inputs.some((i) => i.name === name)) throw new InputError(`the graph has no input '${name}'`);
+    checkIndexInputs(this.plan, inputs, env);
     const started = performance.now();
     let kernelMs: number[] | undefined;
     const outputs = await checked(this.device, `running ${g.name}`, async () => {
       this.ensureSlots(env);
       for (const inp of g.inputs) {
         const t = inputs.get(inp.name) as HostTensor;
-        const bytes = paddedBytes(t.data.length, this.bytesPer);
+        const isIndex = g.nodes[inp.node].dtype === "i32";
+        const bytes = paddedBytes(t.data.length, isIndex ? 4 : this.bytesPer);
         this.checkBindable(bytes, `input '${inp.name}'`);
-        this.device.queue.writeBuffer(this.inputBuffer(inp.node, bytes), 0, this.encode(t.data));
+        this.device.queue.writeBuffer(this.inputBuffer(inp.node, bytes), 0, isIndex ? Int32Array.from(t.data) : this.encode(t.data));
       }
       const encoder = this.device.createCommandEncoder();
       const timer = profile ? this.timer() : null;
@@ -277,6 +279,24 @@ export class Executor {
 /** A plain ArrayBuffer copy: dawn.node crashes writing from SharedArrayBuffer-backed views. */
 function copyOut(data: Float32Array): Float32Array<ArrayBuffer> {
   return data.buffer instanceof ArrayBuffer ? (data as Float32Array<ArrayBuffer>) : new Float32Array(data);
+}
+
+/** Gather indices and segment boundaries are checked on the host: out of range on the GPU would read clamped garbage. */
+function checkIndexInputs(plan: Plan, inputs: ReadonlyMap<string, HostTensor>, env: DimEnv): void {
+  const g = plan.graph;
+  for (const n of g.nodes) {
+    const indexOf = n.op.kind === "gather" ? 1 : n.op.kind === "attention" && n.op.segmented ? 3 : -1;
+    if (indexOf < 0) continue;
+    const src = g.nodes[n.inputs[indexOf]];
+    if (src.op.kind !== "input") continue;
+    const name = src.op.name;
+    const values = (inputs.get(name) as HostTensor).data;
+    const limit = n.op.kind === "gather" ? evalDim(g.nodes[n.inputs[0]].shape[n.op.axis], env) : evalDim(g.nodes[n.inputs[1]].shape[1], env) + 1;
+    values.forEach((v, i) => {
+      if (!Number.isInteger(v) || v < 0 || v >= limit) throw new InputError(`input '${name}'[${i}] = ${v} is not an index in [0, ${limit})`);
+      if (n.op.kind === "attention" && i > 0 && v < values[i - 1]) throw new InputError(`input '${name}' must be non-decreasing segment boundaries`);
+    });
+  }
 }
 
 export function workgroups(d: Dispatch, env: DimEnv, name: string): [number, number, number] {

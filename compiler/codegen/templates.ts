@@ -144,7 +144,19 @@ function attention(w: KernelWriter): KernelCode {
   });
   w.line("var runMax = -3.402823e38;");
   w.line("var runSum = 0.0;");
-  w.block(`for (var s = 0u; s < ${w.dim(S)}; s = s + 1u) {`, () => {
+  // Segments (images, windows): keys from this query's segment only.
+  w.line("var keyStart = 0u;");
+  w.line(`var keyEnd = ${w.dim(S)};`);
+  const segId = core.inputs[3];
+  if (segId !== undefined) {
+    const seg = w.buffer(segId);
+    w.block(`for (var i = 0u; i + 1u < ${w.dim(g.nodes[segId].shape[0])}; i = i + 1u) {`, () => {
+      w.line(`let segStart = u32(${seg}[i]);`);
+      w.line(`let segEnd = u32(${seg}[i + 1u]);`);
+      w.line("if (t >= segStart && t < segEnd) { keyStart = segStart; keyEnd = segEnd; }");
+    });
+  }
+  w.block("for (var s = keyStart; s < keyEnd; s = s + 1u) {", () => {
     w.line("var score = 0.0;");
     w.block(`for (var d = 0u; d < ${dh}u; d = d + 1u) {`, () => {
       w.line(`score = fma(q[d], ${w.value(kId, ["b", "s", `(h * ${dh}u + d)`])}, score);`);

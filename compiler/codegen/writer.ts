@@ -204,6 +204,10 @@ export class KernelWriter {
       }
       case "broadcast":
         return this.value(n.inputs[0], this.broadcastCoords(input(0).shape, coords));
+      case "gather": {
+        const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
+        return this.value(n.inputs[0], coords.map((c, i) => (i === op.axis ? index : c)));
+      }
       case "permute": {
         const inner = new Array<Code>(coords.length);
         op.perm.forEach((p, i) => (inner[p] = coords[i]));
@@ -283,6 +287,11 @@ export class KernelWriter {
         const outer = this.reshapeCoords(n.shape.slice(0, -1), from.slice(0, -1), coords.slice(0, -1));
         return this.valueVec4(n.inputs[0], [...outer, coords[last]]);
       }
+      case "gather": {
+        if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
+        const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
+        return this.valueVec4(n.inputs[0], coords.map((c, i) => (i === op.axis ? index : c)));
+      }
       case "concat":
         if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
         return this.concat(n, op.axis, coords, "vec4<f32>", (id, c) => this.valueVec4(id, c));
@@ -338,7 +347,10 @@ export class KernelWriter {
     if (t === "f16") parts.push("enable f16;");
     const slots = Math.max(1, Math.ceil(this.uniforms.length / 4));
     parts.push(`struct Dims { d: array<vec4<u32>, ${slots}> }`);
-    this.bindings.forEach((b, i) => parts.push(`@group(0) @binding(${i}) var<storage, read> ${b.name}: array<${b.vec4 ? `vec4<${t}>` : t}>;`));
+    this.bindings.forEach((b, i) => {
+      const elem = this.node(b.node).dtype === "i32" ? "i32" : b.vec4 ? `vec4<${t}>` : t;
+      parts.push(`@group(0) @binding(${i}) var<storage, read> ${b.name}: array<${elem}>;`);
+    });
     parts.push(`@group(0) @binding(${this.bindings.length}) var<storage, read_write> out: array<${t}>;`);
     parts.push(`@group(0) @binding(${this.bindings.length + 1}) var<uniform> U: Dims;`);
     if (this.usesErf) parts.push(ERF_WGSL);

@@ -120,9 +120,10 @@ const table: Record<string, (fn: string) => Builtin> = {
     return tensor(builder.reshape(s, shape.filter((_, i) => i !== axis)));
   }),
   concat: def(["xs", "axis"], (a, { builder }) => tensor(builder.concat(a.tensors("xs"), a.fixedInt("axis")))),
+  gather: def(["x", "axis", "index"], (a, { builder }) => tensor(builder.gather(a.tensor("x"), a.fixedInt("axis"), a.tensor("index")))),
   broadcast_to: def(["x", "shape"], (a, { builder }) => tensor(builder.broadcastTo(a.tensor("x"), a.dims("shape")))),
-  attention: def(["q", "k", "v", "heads", "scale"], (a, { builder }) =>
-    tensor(builder.attention(a.tensor("q"), a.tensor("k"), a.tensor("v"), a.fixedInt("heads"), a.float("scale")))),
+  attention: def(["q", "k", "v", "heads", "scale", "segments"], (a, { builder }) =>
+    tensor(builder.attention(a.tensor("q"), a.tensor("k"), a.tensor("v"), a.fixedInt("heads"), a.float("scale"), a.get("segments") ? a.tensor("segments") : null))),
 };
 for (const fn of UNARY_FNS) table[fn] = def(["x"], (a, { builder }) => tensor(builder.unary(fn, a.tensor("x"))));
 

@@ -96,8 +96,8 @@ export class Elaborator {
           if (v.t === "int") dims.push(v.v);
           else if (v.t !== "error") this.error(this.file, d.loc, `input dimension must be an int or a new symbol, got ${describe(v)}`);
         }
-        if (item.dtype !== "f32") this.error(this.file, item.loc, `input dtype ${item.dtype} is not supported yet; use f32`);
-        frame.scope.set(item.name, { t: "tensor", id: this.builder.input(item.name, dims) });
+        if (item.dtype !== "f32" && item.dtype !== "i32") this.error(this.file, item.loc, `input dtype ${item.dtype} is not supported; use f32 (values) or i32 (indices)`);
+        frame.scope.set(item.name, { t: "tensor", id: this.builder.input(item.name, dims, item.dtype === "i32" ? "i32" : "f32") });
       }
     }
     const body = this.model.items.filter((i): i is Stmt => ["assign", "repeat", "if", "return", "output"].includes(i.kind));

@@ -23,13 +23,17 @@ export class GraphBuilder {
   }
 
   private add(op: Op, inputs: number[], shape: Dim[], dtype: DType = "f32"): number {
+    const indexInput = inputs.findIndex((i) => this.node(i).dtype === "i32");
+    if (indexInput >= 0 && !(op.kind === "attention" && indexInput === 3) && !(op.kind === "gather" && indexInput === 1)) {
+      throw new ShapeError(`i32 tensors hold indices (attention segments); they cannot be used by ${op.kind}`);
+    }
     const id = this.graph.nodes.length;
     this.graph.nodes.push({ id, op, inputs, shape, dtype, source: this.source });
     return id;
   }
 
-  input(name: string, shape: Dim[]): number {
-    const id = this.add({ kind: "input", name }, [], shape);
+  input(name: string, shape: Dim[], dtype: DType = "f32"): number {
+    const id = this.add({ kind: "input", name }, [], shape, dtype);
     this.graph.inputs.push({ name, node: id });
     return id;
   }
@@ -134,13 +138,21 @@ export class GraphBuilder {
     return acc;
   }
 
+  gather(x: number, axisArg: number, index: number): number {
+    const from = this.node(x).shape;
+    const axis = normalizeAxis(axisArg, from.length);
+    const idx = this.node(index);
+    if (idx.dtype !== "i32" || idx.shape.length !== 1) throw new ShapeError(`gather: the index must be an i32 vector, got ${idx.dtype}${shapeToString(idx.shape)}`);
+    return this.add({ kind: "gather", axis }, [x, index], from.map((d, i) => (i === axis ? idx.shape[0] : d)));
+  }
+
   broadcastTo(x: number, shape: Dim[]): number {
     const from = this.node(x).shape;
     broadcastShapes(from, shape, shape);
     return this.add({ kind: "broadcast" }, [x], shape);
   }
 
-  attention(q: number, k: number, v: number, heads: number, scale: number | null): number {
+  attention(q: number, k: number, v: number, heads: number, scale: number | null, segments: number | null = null): number {
     const [sq, sk, sv] = [q, k, v].map((t) => this.node(t).shape);
     if (sq.length !== 3 || sk.length !== 3 || sv.length !== 3) throw new ShapeError(`attention expects q, k, v of shape [B, T, D], got ${shapeToString(sq)}, ${shapeToString(sk)}, ${shapeToString(sv)}`);
     const d = sq[2];
@@ -148,7 +160,13 @@ export class GraphBuilder {
     if (!dimsEqual(sk[2], d) || !dimsEqual(sv[2], d)) throw new ShapeError("attention: q, k and v must have the same width");
     if (!dimsEqual(sk[1], sv[1])) throw new ShapeError("attention: k and v must have the same length");
     if (!dimsEqual(sq[0], sk[0]) || !dimsEqual(sq[0], sv[0])) throw new ShapeError("attention: q, k and v must have the same batch");
-    return this.add({ kind: "attention", heads, scale: scale ?? 1 / Math.sqrt(d / heads) }, [q, k, v], [sq[0], sq[1], d]);
+    if (segments !== null) {
+      const seg = this.node(segments);
+      if (seg.dtype !== "i32" || seg.shape.length !== 1) throw new ShapeError(`attention: segments must be an i32 vector of cumulative boundaries, got ${seg.dtype}${shapeToString(seg.shape)}`);
+      if (!dimsEqual(sq[1], sk[1])) throw new ShapeError("attention: segments need self-attention (q and k of the same length)");
+    }
+    const op = { kind: "attention" as const, heads, scale: scale ?? 1 / Math.sqrt(d / heads), segmented: segments !== null };
+    return this.add(op, segments === null ? [q, k, v] : [q, k, v, segments], [sq[0], sq[1], d]);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Dim } from "./dims.ts";
 
-export type DType = "f32" | "f16";
+/** f32 for values; i32 for index inputs (segment boundaries), which no arithmetic touches. */
+export type DType = "f32" | "f16" | "i32";
 export type UnaryFn = "neg" | "exp" | "log" | "sqrt" | "rsqrt" | "tanh" | "erf" | "sigmoid" | "recip" | "abs" | "relu";
 export type BinaryFn = "add" | "sub" | "mul" | "div" | "max" | "min" | "pow";
 export type ReduceFn = "sum" | "mean" | "max";
@@ -25,8 +26,14 @@ export type Op =
   | { kind: "slice"; axis: number; start: Dim }
   | { kind: "concat"; axis: number }
   | { kind: "broadcast" }
-  /** softmax(q k^T * scale) v per head; q, k, v are [B, T, heads * dh]. */
-  | { kind: "attention"; heads: number; scale: number };
+  /** x indexed along `axis` by an i32 vector: out[..., i, ...] = x[..., idx[i], ...] (window reordering). */
+  | { kind: "gather"; axis: number }
+  /**
+   * softmax(q k^T * scale) v per head; q, k, v are [B, T, heads * dh]. With `segmented`, a fourth input
+   * (i32 [S + 1], cumulative boundaries like cu_seqlens) splits the tokens into segments (images,
+   * windows) that attend only within themselves.
+   */
+  | { kind: "attention"; heads: number; scale: number; segmented: boolean };
 
 export type OpKind = Op["kind"];
 
@@ -46,7 +53,7 @@ export interface Graph {
   outputs: { name: string; node: number }[];
 }
 
-export const MOVEMENT_OPS: ReadonlySet<OpKind> = new Set(["reshape", "permute", "slice", "concat", "broadcast"]);
+export const MOVEMENT_OPS: ReadonlySet<OpKind> = new Set(["reshape", "permute", "slice", "concat", "broadcast", "gather"]);
 export const ELEMENTWISE_OPS: ReadonlySet<OpKind> = new Set(["unary", "binary", "const"]);
 
 export function isMovement(n: Node): boolean {

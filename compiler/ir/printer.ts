@@ -12,6 +12,7 @@ function opText(n: Node): string {
     case "permute": return `permute [${op.perm.join(",")}]`;
     case "slice": return `slice axis=${op.axis} start=${String(op.start)}`;
     case "concat": return `concat axis=${op.axis}`;
+    case "gather": return `gather axis=${op.axis}`;
     case "attention": return `attention heads=${op.heads} scale=${op.scale.toPrecision(6)}`;
     default: return op.kind;
   }

@@ -201,10 +201,25 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
     }
     case "broadcast":
       return gather(args[0], shape, broadcastOffsets(args[0].shape, shape));
+    case "gather": {
+      const st = stridesOf(args[0].shape);
+      const index = args[1].data;
+      return gather(args[0], shape, mapIndices(shape, (idx) => idx.reduce((acc, v, i) => {
+        const at = i === op.axis ? index[v] : v;
+        if (!(at >= 0 && at < args[0].shape[i])) throw new Error(`reference: gather index ${at} is out of range for axis ${i} of size ${args[0].shape[i]}`);
+        return acc + at * st[i];
+      }, 0)));
+    }
     case "attention": {
-      const [q, k, v] = args;
+      const [q, k, v, seg] = args;
       const [B, T, D] = shape;
       const S = k.shape[1];
+      /** Keys query t may see: its segment, or all keys when segments are off (or do not cover t). */
+      const keyRange = (t: number): [number, number] => {
+        if (!seg) return [0, S];
+        for (let i = 0; i + 1 < seg.data.length; i++) if (t >= seg.data[i] && t < seg.data[i + 1]) return [seg.data[i], seg.data[i + 1]];
+        return [0, S];
+      };
       const dh = D / op.heads;
       const out = new Float32Array(B * T * D);
       const scores = new Float64Array(S);
@@ -212,8 +227,9 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
         for (let h = 0; h < op.heads; h++) {
           for (let t = 0; t < T; t++) {
             const qo = (b * T + t) * D + h * dh;
+            const [lo, hi] = keyRange(t);
             let max = -Infinity;
-            for (let s = 0; s < S; s++) {
+            for (let s = lo; s < hi; s++) {
               const ko = (b * S + s) * D + h * dh;
               let dot = 0;
               for (let d = 0; d < dh; d++) dot += q.data[qo + d] * k.data[ko + d];
@@ -221,10 +237,10 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
               max = Math.max(max, scores[s]);
             }
             let sum = 0;
-            for (let s = 0; s < S; s++) sum += scores[s] = Math.exp(scores[s] - max);
+            for (let s = lo; s < hi; s++) sum += scores[s] = Math.exp(scores[s] - max);
             for (let d = 0; d < dh; d++) {
               let acc = 0;
-              for (let s = 0; s < S; s++) acc += scores[s] * v.data[(b * S + s) * D + h * dh + d];
+              for (let s = lo; s < hi; s++) acc += scores[s] * v.data[(b * S + s) * D + h * dh + d];
               out[qo + d] = acc / sum;
             }
           }

@@ -96,3 +96,63 @@ describe("f16 storage against the f32 reference", () => {
     }
   });
 });
+
+describe("segmented attention (several images of different sizes in one sequence)", () => {
+  it("each segment attends only within itself, as if run alone", async () => {
+    const p = compileOk(`model t {\n  input x: f32[1, 11, 12]\n  input seg: i32[4]\n  output y = attention(x, x * 0.5, x + 1, 3, segments = seg)\n}`);
+    const alone = compileOk(`model t {\n  input x: f32[1, 4, 12]\n  output y = attention(x, x * 0.5, x + 1, 3)\n}`);
+    const x = randomTensor([1, 11, 12], rng(5));
+    const seg: HostTensor = { shape: [4], data: new Float32Array([0, 3, 7, 11]) };
+    const inputs = new Map([["x", x], ["seg", seg]]);
+    const want = interpret(p.graph, inputs, new Map(), {}).get("y") as HostTensor;
+    // Independent check of the reference itself: the middle segment equals attention over its 4 tokens alone.
+    const middle: HostTensor = { shape: [1, 4, 12], data: x.data.slice(3 * 12, 7 * 12) };
+    const aloneOut = interpret(alone.graph, new Map([["x", middle]]), new Map(), {}).get("y") as HostTensor;
+    expect(maxAbsDiff({ shape: [1, 4, 12], data: want.data.slice(3 * 12, 7 * 12) }, aloneOut)).toBeLessThan(1e-6);
+    const ctx = await getGpu();
+    for (const [fuse, storage] of [[true, "f32"], [false, "f32"], [true, "f16"]] as const) {
+      const plan = compileGraph(p.graph, { fuse, storage });
+      if (fuse) expect(plan.kernels).toHaveLength(1);
+      const ex = await Executor.load(ctx, plan, new Map());
+      const got = (await ex.run(inputs)).outputs.get("y") as HostTensor;
+      ex.dispose();
+      expect(maxAbsDiff(got, want), `fuse=${fuse} ${storage}`).toBeLessThan(storage === "f16" ? 2e-2 : TOL);
+    }
+  });
+
+  it("refuses arithmetic on index tensors", () => {
+    expect(() => compileOk(`model t {\n  input seg: i32[4]\n  output y = seg * 2\n}`)).toThrow("i32 tensors hold indices (attention segments); they cannot be used by binary");
+  });
+});
+
+describe("window attention: gather, segmented attention, inverse gather", () => {
+  it("window reordering folds into attention's loads and matches the reference", async () => {
+    const p = compileOk(`model t {
+  input x: f32[1, 8, 12]
+  input order: i32[8]
+  input inverse: i32[8]
+  input windows: i32[3]
+  w = gather(x, 1, order)
+  output y = gather(attention(w, w * 0.5, w, 3, segments = windows), 1, inverse)
+}`);
+    const order = [4, 5, 0, 1, 6, 7, 2, 3];
+    const inverse = order.map((_, i) => order.indexOf(i));
+    const inputs = new Map<string, HostTensor>([
+      ["x", randomTensor([1, 8, 12], rng(9))],
+      ["order", { shape: [8], data: new Float32Array(order) }],
+      ["inverse", { shape: [8], data: new Float32Array(inverse) }],
+      ["windows", { shape: [3], data: new Float32Array([0, 4, 8]) }],
+    ]);
+    const want = interpret(p.graph, inputs, new Map(), {}).get("y") as HostTensor;
+    const plan = compileGraph(p.graph);
+    expect(plan.kernels.map((k) => k.kind)).toEqual(["attention", "pointwise"]);
+    const ex = await Executor.load(await getGpu(), plan, new Map());
+    try {
+      expect(maxAbsDiff((await ex.run(inputs)).outputs.get("y") as HostTensor, want)).toBeLessThan(TOL);
+      const bad = new Map(inputs).set("order", { shape: [8], data: new Float32Array([0, 1, 2, 3, 4, 5, 6, 9]) });
+      await expect(ex.run(bad)).rejects.toThrow("input 'order'[7] = 9 is not an index in [0, 8)");
+    } finally {
+      ex.dispose();
+    }
+  });
+});
