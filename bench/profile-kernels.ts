@@ -7,7 +7,7 @@ import { Executor } from "../runtime/executor.ts";
 import { randomTensor, randomWeights, rng } from "../runtime/weights/random.ts";
 
 const [graph = "graphs/clip.tsr", layers = "2"] = process.argv.slice(2);
-const program = compileFile(graph, { overrides: { layers } });
+const program = compileFile(graph, { preset: process.env.PRESET, overrides: { layers } });
 const image = Number(program.config.image);
 const ctx = await getGpu();
 for (const fuse of [true, false]) {

@@ -279,7 +279,8 @@ export class KernelWriter {
         if (op.perm[last] !== last) return this.scalarsAsVec4(n.id, coords);
         return this.valueVec4(n.inputs[0], op.perm.map((_, i) => coords[op.perm.indexOf(i)]));
       case "slice":
-        if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
+        // Along the last axis the vector stays aligned only when the start is a multiple of 4.
+        if (op.axis === last && (typeof op.start !== "number" || op.start % 4 !== 0)) return this.scalarsAsVec4(n.id, coords);
         return this.valueVec4(n.inputs[0], coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${this.dim(op.start)})` : c)));
       case "reshape": {
         const from = input(0).shape;
