@@ -208,6 +208,16 @@ export class KernelWriter {
         const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
         return this.value(n.inputs[0], coords.map((c, i) => (i === op.axis ? index : c)));
       }
+      case "pad": {
+        // Inside the data: load (with the coordinate shifted back); outside: the pad value.
+        const c = coords[op.axis];
+        const size = this.dim(input(0).shape[op.axis]);
+        const out = this.fresh();
+        this.line(`var ${out} = ${floatLiteral(op.value)};`);
+        this.block(`if (${c} >= ${op.before}u && ${c} < ${op.before}u + ${size}) {`, () =>
+          this.line(`${out} = ${this.value(n.inputs[0], coords.map((x, i) => (i === op.axis ? `(${x} - ${op.before}u)` : x)))};`));
+        return out;
+      }
       case "permute": {
         const inner = new Array<Code>(coords.length);
         op.perm.forEach((p, i) => (inner[p] = coords[i]));

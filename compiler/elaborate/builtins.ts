@@ -120,6 +120,8 @@ const table: Record<string, (fn: string) => Builtin> = {
     return tensor(builder.reshape(s, shape.filter((_, i) => i !== axis)));
   }),
   concat: def(["xs", "axis"], (a, { builder }) => tensor(builder.concat(a.tensors("xs"), a.fixedInt("axis")))),
+  pad: def(["x", "axis", "before", "after", "value"], (a, { builder }) =>
+    tensor(builder.pad(a.tensor("x"), a.fixedInt("axis"), a.fixedInt("before"), a.fixedInt("after"), a.float("value") ?? 0))),
   gather: def(["x", "axis", "index"], (a, { builder }) => tensor(builder.gather(a.tensor("x"), a.fixedInt("axis"), a.tensor("index")))),
   broadcast_to: def(["x", "shape"], (a, { builder }) => tensor(builder.broadcastTo(a.tensor("x"), a.dims("shape")))),
   attention: def(["q", "k", "v", "heads", "scale", "segments"], (a, { builder }) =>

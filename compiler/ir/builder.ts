@@ -138,6 +138,14 @@ export class GraphBuilder {
     return acc;
   }
 
+  pad(x: number, axisArg: number, before: number, after: number, value: number): number {
+    const from = this.node(x).shape;
+    const axis = normalizeAxis(axisArg, from.length);
+    if (!Number.isInteger(before) || !Number.isInteger(after) || before < 0 || after < 0) throw new ShapeError(`pad: amounts must be non-negative integers, got ${before} and ${after}`);
+    if (before === 0 && after === 0) return x;
+    return this.add({ kind: "pad", axis, before, value }, [x], from.map((d, i) => (i === axis ? dimAdd(d, before + after) : d)));
+  }
+
   gather(x: number, axisArg: number, index: number): number {
     const from = this.node(x).shape;
     const axis = normalizeAxis(axisArg, from.length);

@@ -26,6 +26,8 @@ export type Op =
   | { kind: "slice"; axis: number; start: Dim }
   | { kind: "concat"; axis: number }
   | { kind: "broadcast" }
+  /** Zero (or `value`) padding of `before` elements in front of `axis` (and the rest after). */
+  | { kind: "pad"; axis: number; before: number; value: number }
   /** x indexed along `axis` by an i32 vector: out[..., i, ...] = x[..., idx[i], ...] (window reordering). */
   | { kind: "gather"; axis: number }
   /**
@@ -53,7 +55,7 @@ export interface Graph {
   outputs: { name: string; node: number }[];
 }
 
-export const MOVEMENT_OPS: ReadonlySet<OpKind> = new Set(["reshape", "permute", "slice", "concat", "broadcast", "gather"]);
+export const MOVEMENT_OPS: ReadonlySet<OpKind> = new Set(["reshape", "permute", "slice", "concat", "broadcast", "gather", "pad"]);
 export const ELEMENTWISE_OPS: ReadonlySet<OpKind> = new Set(["unary", "binary", "const"]);
 
 export function isMovement(n: Node): boolean {

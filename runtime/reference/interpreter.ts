@@ -201,6 +201,18 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
     }
     case "broadcast":
       return gather(args[0], shape, broadcastOffsets(args[0].shape, shape));
+    case "pad": {
+      const st = stridesOf(args[0].shape);
+      const size = args[0].shape[op.axis];
+      const data = new Float32Array(sizeOf(shape));
+      let i = 0;
+      mapIndices(shape, (idx) => {
+        const at = idx[op.axis] - op.before;
+        data[i++] = at >= 0 && at < size ? args[0].data[idx.reduce((acc, v, j) => acc + (j === op.axis ? at : v) * st[j], 0)] : op.value;
+        return 0;
+      });
+      return { shape, data };
+    }
     case "gather": {
       const st = stridesOf(args[0].shape);
       const index = args[1].data;

@@ -37,6 +37,7 @@ const cases: Case[] = [
   { name: "2x2 merge folded into the loads of a linear", src: `input x: f32[2, 24, 5]\n  output y = linear(merge2x2(x, 4, 6), "fc", 9)`, inputs: { x: [2, 24, 5] }, kernels: 1 },
   { name: "pixel unshuffle folded into the loads of a linear", src: `input x: f32[1, 3, 6, 4]\n  p = pixel_unshuffle(x, 2)\n  output y = linear(permute(reshape(p, [1, 12, 6]), [0, 2, 1]), "fc", 5)`, inputs: { x: [1, 3, 6, 4] }, kernels: 1 },
   { name: "rotary embedding applied on load of q and k, dh = 6", src: `input x: f32[2, 9, 18]\n  input cos: f32[9, 6]\n  input sin: f32[9, 6]\n  output y = attention(rotary(x, cos, sin, 3), rotary(x * 0.5, cos, sin, 3), x, 3)`, inputs: { x: [2, 9, 18], cos: [9, 6], sin: [9, 6] }, kernels: 1 },
+  { name: "padding (27 -> 28 grid, as DeepSeek-VL2 pads before its 2x2 downsample) folded into a linear's loads", src: `input x: f32[2, 27, 27, 4]\n  p = pad(pad(x, 1, 0, 1), 2, 0, 1, value = 0.5)\n  output y = linear(reshape(p, [2, 28 * 28, 4]), "fc", 6)`, inputs: { x: [2, 27, 27, 4] }, kernels: 1 },
   { name: "a whole pre-LN transformer block", src: `input x: f32[2, 11, 24]\n  h = x + self_attention(layernorm(x, "ln1"), 4, "q", "k", "v", "o")\n  output y = h + mlp(layernorm(h, "ln2"), "fc1", "fc2", 40, "quick_gelu")`, inputs: { x: [2, 11, 24] } },
 ];
 
