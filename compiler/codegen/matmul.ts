@@ -1,4 +1,4 @@
-import { dimAdd, dimFloorDiv, type Dim } from "../ir/dims.ts";
+import { dimCeilDiv as ceilDiv, type Dim } from "../ir/dims.ts";
 import type { KernelCode } from "./templates.ts";
 import { numelDim, statKey, type Code, type KernelWriter } from "./writer.ts";
 
@@ -11,8 +11,6 @@ import { numelDim, statKey, type Code, type KernelWriter } from "./writer.ts";
  * split 4 or 16 and 2x8 or 8x2 tiles were no faster than split 8 with 4x4 tiles.
  */
 export const MATMUL_TILING = { threads: 64, split: 8, tm: 4, tn: 4, tilesX: 4, vec4: true };
-
-const ceilDiv = (a: Dim, b: number): Dim => dimFloorDiv(dimAdd(a, b - 1), b);
 
 /**
  * C[batch, M, N] = A[batch, M, K] . B[batch, N, K]^T with the kernel's prologue (row statistics for a
@@ -130,10 +128,5 @@ export function matmulKernel(w: KernelWriter): KernelCode {
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
 ${body}
 }`;
-  return {
-    wgsl: w.module(entry),
-    bindings: w.bindings,
-    uniforms: w.uniforms,
-    dispatch: { kind: "grid", x: ceilDiv(N, tilesX * TN), y: ceilDiv(M, tilesY * TM), z: numelDim(batchShape) },
-  };
+  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch: { kind: "grid", x: ceilDiv(N, tilesX * TN), y: ceilDiv(M, tilesY * TM), z: numelDim(batchShape) } };
 }

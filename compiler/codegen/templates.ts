@@ -1,4 +1,4 @@
-import { dimAdd, dimFloorDiv, dimMul, type Dim } from "../ir/dims.ts";
+import { dimCeilDiv as ceilDiv, dimMul, type Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { matmulKernel } from "./matmul.ts";
@@ -16,8 +16,6 @@ export interface KernelCode {
   uniforms: Dim[];
   dispatch: Dispatch;
 }
-
-const ceilDiv = (a: Dim, b: number): Dim => dimFloorDiv(dimAdd(a, b - 1), b);
 
 export const POINTWISE_THREADS = 256;
 export const ROW_THREADS = 64;

@@ -128,16 +128,13 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
   };
 
   /**
-   * Whether every path from `n` to `target` (the kernel's root, or its core) inside `d` passes only
-   * elementwise ops, so a row statistic is read at the coordinates of its own row. Paths may also end
-   * in a later reduction of the same rows.
+   * Whether every path from `n` to the root of `d` passes only elementwise ops, so a row statistic is
+   * read at the coordinates of its own row. Paths may also end in a later reduction of the same rows.
    */
-  const flowsElementwiseTo = (n: Node, d: Draft, target: number): boolean =>
+  const flowsElementwiseToRoot = (n: Node, d: Draft): boolean =>
     consumers[n.id].every((c) => {
       if (!d.members.has(c) || d.reduces.includes(c)) return true;
-      const cn = g.nodes[c];
-      if (c === target && c === d.core) return true;
-      return isElementwise(cn) && (c === target || flowsElementwiseTo(cn, d, target));
+      return isElementwise(g.nodes[c]) && (c === d.root || flowsElementwiseToRoot(g.nodes[c], d));
     });
 
   /** Whether every path from `n` up to the root of `d` stays elementwise with the root's shape (so the value is per output element). */
@@ -237,7 +234,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
       }
       // Between a reduction and the root (or a later reduction of the same rows) only elementwise ops may
       // stand, so each row reads its own statistic.
-      return flowsElementwiseTo(n, d, d.root);
+      return flowsElementwiseToRoot(n, d);
     }
     return false;
   };

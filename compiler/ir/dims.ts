@@ -41,6 +41,10 @@ export function dimFloorDiv(a: Dim, b: Dim): Dim {
   return { op: "//", a, b };
 }
 
+export function dimCeilDiv(a: Dim, b: number): Dim {
+  return dimFloorDiv(dimAdd(a, b - 1), b);
+}
+
 export function dimMod(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return ((a % b) + b) % b;
   return { op: "%", a, b };
