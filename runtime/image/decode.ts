@@ -39,6 +39,12 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
   const isPng = bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
   if (!isPng && !isJpeg) throw new ImageError(`image ${name}: not a PNG or JPEG file`);
+  // Decompression-bomb protection: the declared size is checked before any pixel is decoded.
+  const declared = isPng ? pngSize(bytes) : jpegSize(bytes);
+  if (declared && declared[0] * declared[1] > MAX_PIXELS) {
+    throw new ImageError(`image ${name}: declares ${declared[0]}x${declared[1]} pixels, more than the limit of ${MAX_PIXELS} (PIL's decompression-bomb limit)`);
+  }
+  if (declared && (declared[0] === 0 || declared[1] === 0)) throw new ImageError(`image ${name}: empty image (${declared[0]}x${declared[1]})`);
   try {
     if (isPng) {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -52,6 +58,27 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
     if (e instanceof ImageError) throw e;
     throw new ImageError(`image ${name}: corrupt or unsupported ${isPng ? "PNG" : "JPEG"} (${e instanceof Error ? e.message : String(e)})`);
   }
+}
+
+/** Width and height from a PNG's IHDR chunk. */
+function pngSize(b: Uint8Array): [number, number] | null {
+  if (b.length < 24) return null;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return [v.getUint32(16), v.getUint32(20)];
+}
+
+/** Width and height from a JPEG's first start-of-frame marker. */
+function jpegSize(b: Uint8Array): [number, number] | null {
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) return null;
+    const marker = b[i + 1];
+    const len = (b[i + 2] << 8) | b[i + 3];
+    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isSof) return [(b[i + 7] << 8) | b[i + 8], (b[i + 5] << 8) | b[i + 6]];
+    i += 2 + len;
+  }
+  return null;
 }
 
 function fromRgba(width: number, height: number, rgba: Uint8Array, name: string): RgbImage {

@@ -77,6 +77,7 @@ export class Checkpoint {
   read(name: string): HostTensor {
     const path = this.where.get(name);
     if (!path) throw new WeightsError(`${this.location}: no tensor '${name}'`);
+    if (!this.files.has(path) && !existsSync(path)) throw new WeightsError(`${this.location}: the index puts tensor '${name}' in ${path}, which does not exist`);
     const f = this.addFile(path);
     if (!f.tensors.has(name)) throw new WeightsError(`${path}: the index lists tensor '${name}' here, but the file does not contain it`);
     return f.read(name);
@@ -93,8 +94,8 @@ export class Checkpoint {
     return best;
   }
 
-  /** Reads every parameter of the graph, checking that each exists with the declared shape. */
-  loadFor(g: Graph, prefixes: readonly string[]): Map<string, HostTensor> {
+  /** Reads every parameter of the graph, checking that each exists with the declared shape (and warning of NaN/Inf). */
+  loadFor(g: Graph, prefixes: readonly string[], warn: (message: string) => void = (m) => void process.stderr.write(`tesserae: ${m}\n`)): Map<string, HostTensor> {
     const params = g.nodes.filter((n) => n.op.kind === "param");
     const names = params.map((n) => (n.op.kind === "param" ? n.op.name : ""));
     const prefix = this.choosePrefix(prefixes, names);
@@ -110,6 +111,8 @@ export class Checkpoint {
       const expected = n.shape.map((d) => evalDim(d, {}));
       const same = t.shape.length === expected.length && t.shape.every((d, i) => d === expected[i]);
       if (!same) throw new WeightsError(`tensor '${prefix}${n.op.name}' in ${this.where.get(prefix + n.op.name)} has shape [${t.shape.join(", ")}], but graph '${g.name}' expects [${expected.join(", ")}]`);
+      const bad = t.data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) warn(`warning: tensor '${prefix}${n.op.name}' in ${this.where.get(prefix + n.op.name)} holds ${t.data[bad]} (first at element ${bad}); outputs will not be finite`);
       out.set(n.op.name, t);
     }
     return out;

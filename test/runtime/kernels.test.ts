@@ -157,3 +157,27 @@ describe("window attention: gather, segmented attention, inverse gather", () => 
     }
   });
 });
+
+describe("determinism and concurrency", () => {
+  it("gives bit-identical outputs across runs and executors, and concurrent runs equal sequential ones", async () => {
+    const p = compileOk(`model t {\n  input x: f32[B, 7, 16]\n  h = x + self_attention(layernorm(x, "ln1"), 4, "q", "k", "v", "o")\n  output y = h + mlp(layernorm(h, "ln2"), "fc1", "fc2", 24, "gelu")\n}`);
+    const plan = compileGraph(p.graph);
+    const weights = randomWeights(plan.graph, 4);
+    const ctx = await getGpu();
+    const [a, b] = [randomTensor([2, 7, 16], rng(1)), randomTensor([3, 7, 16], rng(2))];
+    const first = await Executor.load(ctx, plan, weights);
+    const second = await Executor.load(ctx, plan, weights);
+    try {
+      const ya = (await first.run(new Map([["x", a]]))).outputs.get("y") as HostTensor;
+      const yb = (await first.run(new Map([["x", b]]))).outputs.get("y") as HostTensor;
+      const again = (await second.run(new Map([["x", a]]))).outputs.get("y") as HostTensor;
+      expect(Buffer.from(again.data.buffer).equals(Buffer.from(ya.data.buffer))).toBe(true);
+      const [ca, cb] = await Promise.all([first.run(new Map([["x", a]])), first.run(new Map([["x", b]]))]);
+      expect(Buffer.from((ca.outputs.get("y") as HostTensor).data.buffer).equals(Buffer.from(ya.data.buffer))).toBe(true);
+      expect(Buffer.from((cb.outputs.get("y") as HostTensor).data.buffer).equals(Buffer.from(yb.data.buffer))).toBe(true);
+    } finally {
+      first.dispose();
+      second.dispose();
+    }
+  });
+});

@@ -103,6 +103,7 @@ describe("bad images", () => {
     ["not-an-image.png", "image test/fixtures/images/not-an-image.png: not a PNG or JPEG file"],
     ["truncated.png", "image test/fixtures/images/truncated.png: corrupt or unsupported PNG"],
     ["missing.png", "image test/fixtures/images/missing.png: cannot read (no such file)"],
+    ["bomb.png", "image test/fixtures/images/bomb.png: declares 20000x20000 pixels, more than the limit of 178956970"],
   ])("%s gives a clear error naming the file", async (file, message) => {
     await expect(readImage(`test/fixtures/images/${file}`)).rejects.toThrow(ImageError);
     await expect(readImage(`test/fixtures/images/${file}`)).rejects.toThrow(message);

@@ -83,3 +83,24 @@ describe("Hugging Face checkpoints", () => {
     expect(() => Checkpoint.open("test/fixtures/nope")).toThrow("checkpoint test/fixtures/nope does not exist");
   });
 });
+
+describe("checkpoint hazards", () => {
+  it("names a shard the index points to that does not exist", () => {
+    const d = mkdtempSync(join(tmpdir(), "tesserae-shards-"));
+    writeFileSync(join(d, "model.safetensors.index.json"), JSON.stringify({ weight_map: { "a.weight": "model-00001-of-00002.safetensors" } }));
+    const ck = Checkpoint.open(d);
+    expect(() => ck.read("a.weight")).toThrow(`the index puts tensor 'a.weight' in ${join(d, "model-00001-of-00002.safetensors")}, which does not exist`);
+  });
+
+  it("warns of NaN and Inf in weights, naming the tensor", () => {
+    const d = mkdtempSync(join(tmpdir(), "tesserae-nan-"));
+    writeSafetensors(join(d, "model.safetensors"), new Map([["w", { shape: [2], data: new Float32Array([1, NaN]) }]]));
+    const ck = Checkpoint.open(d);
+    const g = compileFile("graphs/vit.tsr");
+    const warnings: string[] = [];
+    const graph = { ...g.graph, nodes: g.graph.nodes.filter((n) => n.op.kind !== "param") };
+    graph.nodes.push({ id: graph.nodes.length, op: { kind: "param", name: "w" }, inputs: [], shape: [2], dtype: "f32", source: [] });
+    ck.loadFor(graph, [""], (m) => warnings.push(m));
+    expect(warnings).toEqual([`warning: tensor 'w' in ${join(d, "model.safetensors")} holds NaN (first at element 1); outputs will not be finite`]);
+  });
+});
