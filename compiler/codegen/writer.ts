@@ -180,11 +180,13 @@ export class KernelWriter {
     const n = this.node(id);
     if (n.op.kind === "const") return floatLiteral(n.op.value);
     const key = statKey(id, coords);
-    const stat = this.statOverrides.get(key);
-    if (stat !== undefined) return stat;
+    return this.statOverrides.get(key) ?? this.memoized(key, () => this.compute(n, coords));
+  }
+
+  private memoized(key: string, make: () => Code): Code {
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit;
-    const v = this.compute(n, coords);
+    const v = make();
     this.memo.set(key, v);
     return v;
   }
@@ -247,12 +249,7 @@ export class KernelWriter {
   valueVec4(id: number, coords: readonly Code[]): Code {
     const n = this.node(id);
     if (n.op.kind === "const") return `vec4<f32>(${floatLiteral(n.op.value)})`;
-    const key = `${statKey(id, coords)}|v4`;
-    const hit = this.memo.get(key);
-    if (hit !== undefined) return hit;
-    const v = this.computeVec4(n, coords);
-    this.memo.set(key, v);
-    return v;
+    return this.memoized(`${statKey(id, coords)}|v4`, () => this.computeVec4(n, coords));
   }
 
   private scalarsAsVec4(id: number, coords: readonly Code[]): Code {
