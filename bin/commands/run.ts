@@ -1,4 +1,4 @@
-import { existsSync, renameSync } from "node:fs";
+import { renameSync } from "node:fs";
 import { resolve } from "node:path";
 import { compileProgram } from "../../compiler/compile.ts";
 import { UsageError } from "../../compiler/frontend.ts";
@@ -86,7 +86,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     writeSafetensors(tmp, tensors, { graph: graphPath, model: program.name });
     renameSync(tmp, outPath);
     err.write(`wrote      ${outPath} (${[...tensors.keys()].join(", ")})\n`);
-  } else if (existsSync(".")) {
+  } else {
     err.write("(use --out FILE to save the tensors as safetensors)\n");
   }
   return 0;

@@ -14,14 +14,15 @@ export function rng(seed: number): () => number {
   };
 }
 
-export function normal(rand: () => number): number {
-  const u = Math.max(rand(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-}
-
 export function randomTensor(shape: number[], rand: () => number, scale = 1, offset = 0): HostTensor {
   const data = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < data.length; i++) data[i] = offset + scale * normal(rand);
+  // Box-Muller gives two independent normals per pair of uniforms: use both.
+  for (let i = 0; i < data.length; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12)));
+    const t = 2 * Math.PI * rand();
+    data[i] = offset + scale * r * Math.cos(t);
+    if (i + 1 < data.length) data[i + 1] = offset + scale * r * Math.sin(t);
+  }
   return { shape, data };
 }
 
