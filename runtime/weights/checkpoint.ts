@@ -95,7 +95,12 @@ export class Checkpoint {
   }
 
   /** Reads every parameter of the graph, checking that each exists with the declared shape (and warning of NaN/Inf). */
-  loadFor(g: Graph, prefixes: readonly string[], warn: (message: string) => void = (m) => void process.stderr.write(`tesserae: ${m}\n`)): Map<string, HostTensor> {
+  loadFor(
+    g: Graph,
+    prefixes: readonly string[],
+    warn: (message: string) => void = (m) => void process.stderr.write(`tesserae: ${m}\n`),
+    progress: (done: number, total: number) => void = () => {},
+  ): Map<string, HostTensor> {
     const params = g.nodes.filter((n) => n.op.kind === "param");
     const names = params.map((n) => (n.op.kind === "param" ? n.op.name : ""));
     const prefix = this.choosePrefix(prefixes, names);
@@ -105,8 +110,9 @@ export class Checkpoint {
       throw new WeightsError(`${this.location} lacks tensor${missing.length > 1 ? "s" : ""} ${missing.slice(0, 3).map((m) => `'${prefix}${m}'`).join(", ")}${more} that graph '${g.name}' needs`);
     }
     const out = new Map<string, HostTensor>();
-    for (const n of params) {
+    for (const [i, n] of params.entries()) {
       if (n.op.kind !== "param") continue;
+      progress(i, params.length);
       const t = this.read(prefix + n.op.name);
       const expected = n.shape.map((d) => evalDim(d, {}));
       const same = t.shape.length === expected.length && t.shape.every((d, i) => d === expected[i]);
