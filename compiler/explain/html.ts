@@ -3,6 +3,7 @@ import { summarizeOps } from "./text.ts";
 
 const COLORS: Record<string, string> = { matmul: "#dbeafe", attention: "#fde68a", row: "#dcfce7", pointwise: "#f3e8ff" };
 const flops = (x: number): string => (x >= 1e8 ? `${(x / 1e9).toFixed(2)} GFLOP` : `${(x / 1e6).toFixed(2)} MFLOP`);
+const clip = (s: string, chars: number): string => (s.length > chars ? `${s.slice(0, Math.max(0, chars - 1))}…` : s);
 const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /**
@@ -12,8 +13,8 @@ const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;"
 export function formatHtml(r: ExplainReport): string {
   const boxH = 54;
   const gap = 14;
-  const left = 260;
-  const width = 960;
+  const left = 140;
+  const width = 900;
   const y = (i: number): number => 20 + i * (boxH + gap);
   const producer = new Map(r.kernels.map((k) => [k.writes.node, k.index]));
   const arcs: string[] = [];
@@ -23,7 +24,7 @@ export function formatHtml(r: ExplainReport): string {
       if (from === undefined) continue;
       const y1 = y(from) + boxH / 2;
       const y2 = y(k.index) + boxH / 2;
-      const bend = Math.min(240, 24 + (k.index - from) * 10);
+      const bend = Math.min(left - 10, 24 + (k.index - from) * 10);
       arcs.push(`<path d="M ${left} ${y1} C ${left - bend} ${y1}, ${left - bend} ${y2}, ${left} ${y2}" class="arc"><title>${esc(`${read.name} ${read.shape}: ${r.kernels[from].name} -> ${k.name}`)}</title></path>`);
     }
   }
@@ -34,7 +35,7 @@ export function formatHtml(r: ExplainReport): string {
   <rect x="${left}" y="${y(k.index)}" width="${width - left - 10}" height="${boxH}" rx="8" fill="${COLORS[k.kind] ?? "#eee"}" stroke="#94a3b8"/>
   <text x="${left + 10}" y="${y(k.index) + 18}" class="name">${esc(k.name)}  <tspan class="dim">${flops(k.flops)} · ${(k.bytes / 2 ** 20).toFixed(2)} MiB · ${esc(k.source.join(", "))}</tspan></text>
   <text x="${left + 10}" y="${y(k.index) + 36}" class="ops">${esc(summarizeOps(k.ops))}</text>
-  <text x="${left + 10}" y="${y(k.index) + 49}" class="dim">${esc(weights.length ? `weights/inputs: ${weights.slice(0, 4).join(", ")}${weights.length > 4 ? ` +${weights.length - 4}` : ""}` : "")}</text>
+  <text x="${left + 10}" y="${y(k.index) + 49}" class="dim">${esc(clip(weights.length ? `weights/inputs: ${weights.join(", ")}` : "", (width - left - 30) / 6.2))}</text>
 </g>`;
   });
   const height = y(r.kernels.length) + 20;
