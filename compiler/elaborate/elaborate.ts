@@ -79,9 +79,16 @@ export class Elaborator {
       if (item.kind === "preprocess") {
         for (const step of item.steps) {
           const args = this.evalArgs(step.args, frame);
+          // `when = flag` on any step: the processor's do_resize / do_center_crop / ... switches.
+          const when = args.named.get("when");
+          args.named.delete("when");
+          if (when !== undefined && when.t !== "bool") {
+            if (when.t !== "error") this.error(this.file, step.loc, `'when' must be a bool, got ${describe(when)}`);
+            continue;
+          }
           const made = toPreprocessStep(step.callee, args.positional, args.named);
           if (typeof made === "string") this.error(this.file, step.loc, made);
-          else preprocess.push(made);
+          else if (when === undefined || when.v) preprocess.push(made);
         }
       }
       if (item.kind === "input") {

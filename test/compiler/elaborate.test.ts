@@ -54,6 +54,16 @@ describe("elaboration", () => {
     expect(out.shape.map(dimToString)).toEqual(["B", "577", "1024"]);
   });
 
+  it("follows the processor's do_* switches and values in preprocessor_config.json", () => {
+    const p = compileFile("graphs/clip.tsr", { preprocessorConfig: { do_center_crop: false, do_normalize: false, rescale_factor: 0.5, size: { shortest_edge: 256 }, resample: 2 } });
+    expect(p.preprocess).toEqual([
+      { op: "convert_rgb" },
+      { op: "resize_shortest", size: 256, filter: "bilinear" },
+      { op: "rescale", factor: 0.5 },
+    ]);
+    expect(tryCompile(`model m {\n  preprocess { rescale(0.5, when = "yes") }\n  input x: f32[3]\n  output y = x\n}`).errors).toContain("test.tsr:2:16: error: 'when' must be a bool, got string \"yes\"");
+  });
+
   it("picks optional weights with has_weight", () => {
     const src = tiny(`  if has_weight("proj.weight") { x = linear(x, "proj", 3, bias = false) }\n  output y = x`);
     expect(compileOk(src, { hasWeight: () => false }).graph.nodes.some((n) => n.op.kind === "matmul")).toBe(false);
