@@ -1,5 +1,5 @@
-import { renameSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, renameSync } from "node:fs";
+import { resolve, sep } from "node:path";
 import { compileProgram } from "../../compiler/compile.ts";
 import { UsageError } from "../../compiler/frontend.ts";
 import { getGpu } from "../../runtime/device.ts";
@@ -33,15 +33,20 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (outPath) {
     const inputsGiven = [...images, pixelPath, one(args, "weights"), graphPath].filter((p): p is string => p !== undefined).map((p) => resolve(p));
     if (inputsGiven.includes(resolve(outPath))) throw new UsageError(`--out ${outPath} would overwrite one of the inputs`);
+    const weightsDir = one(args, "weights");
+    if (weightsDir && existsSync(outPath) && resolve(outPath).startsWith(resolve(weightsDir) + sep)) {
+      throw new UsageError(`--out ${outPath} would overwrite a file of the checkpoint in ${weightsDir}`);
+    }
   }
 
   const dtype = one(args, "dtype") ?? "f32";
   if (dtype !== "f32" && dtype !== "f16") throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
 
+  const tDevice = performance.now();
+  const ctx = await getGpu();
   const t0 = performance.now();
   const model = loadModel(graphPath, args);
   const { program } = model;
-  const ctx = await getGpu();
   const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
   if (storage !== dtype) process.stderr.write(`tesserae: the adapter (${ctx.adapterName}) has no shader-f16: running in f32 instead\n`);
   const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse"), normsOnLoad: args.switches.has("norms-on-load"), storage });
@@ -77,7 +82,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const distinct = new Set(plan.kernels.map((k) => k.wgsl)).size;
   err.write(`dtype      ${storage} storage, f32 arithmetic\n`);
   err.write(`kernels    ${plan.kernels.length} dispatches (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}), ${distinct} distinct pipelines${args.switches.has("no-fuse") ? ", unfused" : ""}\n`);
-  err.write(`time       compile ${(tCompile - t0).toFixed(0)} ms, preprocess ${(tPre - tCompile).toFixed(0)} ms, weights ${(tWeights - tPre).toFixed(0)} ms, upload+pipelines ${(tLoad - tWeights).toFixed(0)} ms\n`);
+  err.write(`time       device ${(t0 - tDevice).toFixed(0)} ms, compile ${(tCompile - t0).toFixed(0)} ms, preprocess ${(tPre - tCompile).toFixed(0)} ms, weights ${(tWeights - tPre).toFixed(0)} ms, upload+pipelines ${(tLoad - tWeights).toFixed(0)} ms\n`);
   err.write(`run        cold ${cold.ms.toFixed(1)} ms, warm ${warm.ms.toFixed(1)} ms\n`);
 
   if (outPath) {

@@ -125,6 +125,9 @@ describe("bad input: one clear line, exit code 1, no stack trace", () => {
     copyFileSync("test/fixtures/images/demo.png", copy);
     expectOneError(await tesserae("run", "graphs/clip.tsr", "--preset", "b32", "--image", copy, "--out", copy), "would overwrite one of the inputs");
     expect(readFileSync(copy).equals(readFileSync("test/fixtures/images/demo.png"))).toBe(true);
+    const before = readFileSync("test/fixtures/vit/config.json");
+    expectOneError(await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--image", copy, "--out", "test/fixtures/vit/config.json"), "would overwrite a file of the checkpoint");
+    expect(readFileSync("test/fixtures/vit/config.json").equals(before)).toBe(true);
   });
 
   it("unknown options and commands", async () => {
