@@ -70,6 +70,16 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     }
   });
 
+  it("SigLIP (SiglipModel checkpoint) with two images: post-norm tokens and the MAP head's pooled output", async () => {
+    const ref = "test/fixtures/reference/siglip.safetensors";
+    const out = join(tmp, "siglip.safetensors");
+    const r = await tesserae("run", "graphs/siglip.tsr", "--weights", "test/fixtures/siglip", "--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/demo.png", "--out", out);
+    expect(r.code).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
+    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+  });
+
   it("runs a published size from a preset with announced random weights", async () => {
     const r = await tesserae("run", "graphs/vit.tsr", "--preset", "base16", "--set", "layers=1", "--image", "test/fixtures/images/small.jpg");
     expect(r.code).toBe(0);
@@ -138,6 +148,17 @@ describe("bad input: one clear line, exit code 1, no stack trace", () => {
 });
 
 describe("check and ir", () => {
+  it.each([
+    ["graphs/siglip.tsr", "base16", "92,884,224"],
+    ["graphs/siglip.tsr", "large16_384", "316,283,904"],
+    ["graphs/siglip.tsr", "so400m14_384", "428,225,600"],
+    ["graphs/clip.tsr", "b32", "87,849,216"],
+    ["graphs/vit.tsr", "base16", "86,389,248"],
+  ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
+    const r = await tesserae("check", graph, "--preset", preset);
+    expect(r.stdout).toContain(`(${count} parameters)`);
+  });
+
   it("check summarises a graph", async () => {
     const r = await tesserae("check", "graphs/clip.tsr", "--preset", "l14_336");
     expect(r.code).toBe(0);
