@@ -80,6 +80,16 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
   });
 
+  it("LLaVA-1.5 (llava-hf layout): features of layer -2 without the class token, through the projector", async () => {
+    const ref = "test/fixtures/reference/llava.safetensors";
+    const out = join(tmp, "llava.safetensors");
+    const r = await tesserae("run", "graphs/llava-1.5.tsr", "--weights", "test/fixtures/llava", "--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
+    expect(r.code).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
+    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+  });
+
   it("runs a published size from a preset with announced random weights", async () => {
     const r = await tesserae("run", "graphs/vit.tsr", "--preset", "base16", "--set", "layers=1", "--image", "test/fixtures/images/small.jpg");
     expect(r.code).toBe(0);
@@ -154,6 +164,8 @@ describe("check and ir", () => {
     ["graphs/siglip.tsr", "so400m14_384", "428,225,600"],
     ["graphs/clip.tsr", "b32", "87,849,216"],
     ["graphs/vit.tsr", "base16", "86,389,248"],
+    // CLIP-L/14-336 without layer 24 and post-norm (303,507,456 - 12,596,224 - 2,048) plus the 7B projector (20,979,712)
+    ["graphs/llava-1.5.tsr", "7b", "311,888,896"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, "--preset", preset);
     expect(r.stdout).toContain(`(${count} parameters)`);
