@@ -37,6 +37,7 @@ function compare(op: BinaryOp, a: Value, b: Value): Value | null {
 }
 
 function intOp(op: BinaryOp, a: Dim, b: Dim): Value | null {
+  if ((op === "/" || op === "%") && b === 0) throw new ShapeError(`integer ${op === "/" ? "division" : "modulo"} by zero`);
   switch (op) {
     case "+": return { t: "int", v: dimAdd(a, b) };
     case "-": return { t: "int", v: dimSub(a, b) };
@@ -51,6 +52,13 @@ function intOp(op: BinaryOp, a: Dim, b: Dim): Value | null {
 /** Binary operators on ints (symbolic dims), floats, strings and tensors (elementwise, broadcasting). */
 export function applyBinary(b: GraphBuilder, op: BinaryOp, x: Value, y: Value): Value {
   if (x.t === "error" || y.t === "error") return ERROR;
+  const r = applyBinaryUnchecked(b, op, x, y);
+  if (r.t === "float" && !Number.isFinite(r.v)) throw new ShapeError(`'${op}' of ${describe(x)} and ${describe(y)} is not a finite number`);
+  if (r.t === "int" && typeof r.v === "number" && !Number.isFinite(r.v)) throw new ShapeError(`'${op}' of ${describe(x)} and ${describe(y)} is not a finite integer`);
+  return r;
+}
+
+function applyBinaryUnchecked(b: GraphBuilder, op: BinaryOp, x: Value, y: Value): Value {
   if (["==", "!=", "<", "<=", ">", ">="].includes(op)) {
     const r = compare(op, x, y);
     if (r) return r;

@@ -59,6 +59,7 @@ export class GraphBuilder {
   }
 
   constant(value: number): number {
+    if (!Number.isFinite(value)) throw new ShapeError(`constant ${value} is not a finite number`);
     const existing = this.consts.get(value);
     if (existing !== undefined) return existing;
     const id = this.add({ kind: "const", value }, [], []);
@@ -164,7 +165,9 @@ export class GraphBuilder {
     const [sq, sk, sv] = [q, k, v].map((t) => this.node(t).shape);
     if (sq.length !== 3 || sk.length !== 3 || sv.length !== 3) throw new ShapeError(`attention expects q, k, v of shape [B, T, D], got ${shapeToString(sq)}, ${shapeToString(sk)}, ${shapeToString(sv)}`);
     const d = sq[2];
+    if (!Number.isInteger(heads) || heads < 1) throw new ShapeError(`attention: heads must be a positive integer, got ${heads}`);
     if (typeof d !== "number" || d % heads !== 0) throw new ShapeError(`attention: width ${dimToString(d)} is not divisible by ${heads} heads`);
+    if (scale !== null && !Number.isFinite(scale)) throw new ShapeError(`attention: scale ${scale} is not a finite number`);
     if (!dimsEqual(sk[2], d) || !dimsEqual(sv[2], d)) throw new ShapeError("attention: q, k and v must have the same width");
     if (!dimsEqual(sk[1], sv[1])) throw new ShapeError("attention: k and v must have the same length");
     if (!dimsEqual(sq[0], sk[0]) || !dimsEqual(sq[0], sv[0])) throw new ShapeError("attention: q, k and v must have the same batch");

@@ -119,6 +119,12 @@ describe("diagnostics", () => {
     expect(r.errors).toContain("unknown activation 'swish2'");
   });
 
+  it("rejects non-finite numbers and impossible head counts where they are made (found by the fuzzer)", () => {
+    expect(tryCompile(tiny("  output y = x * (1.0 / 0)")).errors).toContain("'/' of float 1 and int 0 is not a finite number");
+    expect(tryCompile(tiny("  output y = reshape(x, [dim(x, 0), 40 / 0])")).errors).toContain("integer division by zero");
+    expect(tryCompile(tiny("  output y = attention(x, x, x, -1)")).errors).toContain("attention: heads must be a positive integer, got -1");
+  });
+
   it("requires an output", () => {
     expect(tryCompile(tiny("  y = x")).errors).toContain("model 'm' declares no output");
   });
