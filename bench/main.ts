@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { compileFile } from "../compiler/frontend.ts";
 import { randomTensor, randomWeights, rng } from "../runtime/weights/random.ts";
 import { benchEngines, type BenchRecord } from "./measure.ts";
+import { kernelBreakdownChart, latencyChart } from "./charts.ts";
 import { markdownTable } from "./report.ts";
 
 const CASES = [
@@ -29,6 +30,8 @@ mkdirSync("bench/results", { recursive: true });
 const json = JSON.stringify(records, null, 2) + "\n";
 writeFileSync("bench/results/latest.json", json);
 writeFileSync(`bench/results/${new Date().toISOString().slice(0, 10)}.json`, json);
+writeFileSync("bench/results/latency.svg", latencyChart(records));
+writeFileSync("bench/results/kernels.svg", kernelBreakdownChart(records));
 const table = markdownTable(records);
 writeFileSync("bench/results/latest.md", table);
 process.stdout.write(table);

@@ -1,0 +1,56 @@
+import type { BenchRecord } from "./measure.ts";
+
+const COLORS: Record<string, string> = { tesserae: "#2563eb", "tesserae-unfused": "#94a3b8", matmul: "#60a5fa", attention: "#f59e0b", row: "#34d399", pointwise: "#c084fc" };
+const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+
+function frame(width: number, height: number, title: string, body: string[]): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="16" y="22" font-size="14" font-weight="600">${esc(title)}</text>
+${body.join("\n")}
+</svg>
+`;
+}
+
+/** Median latency per graph and engine (bars), min as a tick. */
+export function latencyChart(records: readonly BenchRecord[]): string {
+  const rowH = 22;
+  const left = 260;
+  const width = 760;
+  const max = Math.max(...records.map((r) => r.median_ms));
+  const scale = (ms: number): number => ((width - left - 90) * ms) / max;
+  const body = records.map((r, i) => {
+    const y = 40 + i * (rowH + 6);
+    return `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(`${r.graph} ${r.dtype} · ${r.engine}`)}</text>
+<rect x="${left}" y="${y}" width="${scale(r.median_ms).toFixed(1)}" height="${rowH}" fill="${COLORS[r.engine] ?? "#999"}"/>
+<line x1="${(left + scale(r.min_ms)).toFixed(1)}" x2="${(left + scale(r.min_ms)).toFixed(1)}" y1="${y - 2}" y2="${y + rowH + 2}" stroke="#0f172a"/>
+<text x="${(left + scale(r.median_ms) + 6).toFixed(1)}" y="${y + 15}">${r.median_ms.toFixed(0)} ms</text>`;
+  });
+  return frame(width, 50 + records.length * (rowH + 6), `Latency, median of ${records[0]?.runs ?? "?"} runs (tick: min) — ${records[0]?.adapter.slice(0, 60) ?? ""}`, body);
+}
+
+/** GPU time per engine split by kernel kind (from timestamp queries). */
+export function kernelBreakdownChart(records: readonly BenchRecord[]): string {
+  const rowH = 22;
+  const left = 260;
+  const width = 760;
+  const totals = records.map((r) => r.kernels.reduce((a, k) => a + k.gpu_ms, 0));
+  const max = Math.max(...totals);
+  const kinds = ["matmul", "attention", "row", "pointwise"];
+  const body: string[] = [];
+  records.forEach((r, i) => {
+    const y = 40 + i * (rowH + 6);
+    body.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(`${r.graph} ${r.dtype} · ${r.engine}`)}</text>`);
+    let x = left;
+    for (const kind of kinds) {
+      const ms = r.kernels.filter((k) => k.kind === kind).reduce((a, k) => a + k.gpu_ms, 0);
+      const w = ((width - left - 90) * ms) / max;
+      if (w > 0) body.push(`<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH}" fill="${COLORS[kind]}"><title>${kind}: ${ms.toFixed(1)} ms</title></rect>`);
+      x += w;
+    }
+    body.push(`<text x="${(x + 6).toFixed(1)}" y="${y + 15}">${totals[i].toFixed(0)} ms</text>`);
+  });
+  const legendY = 48 + records.length * (rowH + 6);
+  kinds.forEach((k, i) => body.push(`<rect x="${left + i * 110}" y="${legendY}" width="12" height="12" fill="${COLORS[k]}"/><text x="${left + i * 110 + 16}" y="${legendY + 11}">${k}</text>`));
+  return frame(width, legendY + 24, "Summed kernel GPU time by kernel kind (timestamp queries)", body);
+}
