@@ -1,0 +1,72 @@
+import type { HostTensor } from "../tensor.ts";
+import { ImageError } from "./decode.ts";
+
+/** Python's round(): halves go to the even neighbour (round(2.5) = 2), unlike Math.round. */
+export function pythonRound(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+export interface SmartResizeOptions {
+  factor: number;
+  minPixels: number;
+  maxPixels: number;
+}
+
+/**
+ * Qwen2-VL's smart_resize (transformers' Qwen2VLImageProcessor): both sides multiples of `factor`
+ * (patch 14 x merge 2 = 28), the aspect ratio kept as far as possible, the pixel count within
+ * [minPixels, maxPixels]. Returns [height, width].
+ */
+export function smartResize(height: number, width: number, { factor, minPixels, maxPixels }: SmartResizeOptions, name = "image"): [number, number] {
+  if (Math.max(height, width) / Math.min(height, width) > 200) {
+    throw new ImageError(`${name}: ${width}x${height} has an aspect ratio above 200, which Qwen2-VL's processor refuses`);
+  }
+  let h = pythonRound(height / factor) * factor;
+  let w = pythonRound(width / factor) * factor;
+  if (h * w > maxPixels) {
+    const beta = Math.sqrt((height * width) / maxPixels);
+    h = Math.max(factor, Math.floor(height / beta / factor) * factor);
+    w = Math.max(factor, Math.floor(width / beta / factor) * factor);
+  } else if (h * w < minPixels) {
+    const beta = Math.sqrt(minPixels / (height * width));
+    h = Math.ceil((height * beta) / factor) * factor;
+    w = Math.ceil((width * beta) / factor) * factor;
+  }
+  return [h, w];
+}
+
+/**
+ * Flattened patches in the processor's row order: a still image [3, H, W] is duplicated to `temporal`
+ * frames, then row r = ((hb·(gw/m) + wb)·m + mh)·m + mw (2x2 merge windows together, windows row-major)
+ * and column k = ((c·temporal + tp)·patch + py)·patch + px (the Conv3d weight's flattening).
+ */
+export function qwenPatches(image: HostTensor, temporal: number, patch: number, merge: number): { patches: HostTensor; grid: [number, number, number] } {
+  const [channels, height, width] = image.shape;
+  const gh = height / patch;
+  const gw = width / patch;
+  if (!Number.isInteger(gh / merge) || !Number.isInteger(gw / merge)) throw new Error(`internal: ${width}x${height} is not a multiple of ${patch * merge}`);
+  const cols = channels * temporal * patch * patch;
+  const data = new Float32Array(gh * gw * cols);
+  let r = 0;
+  for (let hb = 0; hb < gh / merge; hb++) {
+    for (let wb = 0; wb < gw / merge; wb++) {
+      for (let mh = 0; mh < merge; mh++) {
+        for (let mw = 0; mw < merge; mw++, r++) {
+          const y0 = (hb * merge + mh) * patch;
+          const x0 = (wb * merge + mw) * patch;
+          let k = r * cols;
+          for (let c = 0; c < channels; c++) {
+            for (let tp = 0; tp < temporal; tp++) {
+              for (let py = 0; py < patch; py++) {
+                const row = (c * height + y0 + py) * width + x0;
+                for (let px = 0; px < patch; px++) data[k++] = image.data[row + px];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { patches: { shape: [gh * gw, cols], data }, grid: [1, gh, gw] };
+}

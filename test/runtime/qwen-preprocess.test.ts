@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { pythonRound, qwenPatches, smartResize } from "../../runtime/image/qwen.ts";
+
+// Spec towers-b §7.1: input H x W -> H' x W' for the HF class default (max 1,003,520 pixels) and the
+// shipped configs / qwen-vl-utils (max 12,845,056); min 3136 for both.
+const HF_DEFAULT = { factor: 28, minPixels: 3136, maxPixels: 1_003_520 };
+const SHIPPED = { factor: 28, minPixels: 3136, maxPixels: 12_845_056 };
+
+describe("Qwen2-VL smart_resize", () => {
+  it.each([
+    [224, 224, [224, 224], [224, 224]],
+    [56, 84, [56, 84], [56, 84]],
+    [480, 640, [476, 644], [476, 644]],
+    [375, 500, [364, 504], [364, 504]],
+    [720, 1280, [728, 1288], [728, 1288]],
+    [1080, 1920, [728, 1316], [1092, 1932]],
+    [3024, 4032, [840, 1148], [3024, 4032]],
+    [2048, 2048, [980, 980], [2044, 2044]],
+    [4000, 6000, [812, 1204], [2912, 4368]],
+    [1000, 5600, [420, 2352], [1008, 5600]],
+    [50, 9000, [56, 8988], [56, 8988]],
+    [100, 100, [112, 112], [112, 112]],
+    [28, 28, [56, 56], [56, 56]],
+    [30, 40, [56, 84], [56, 84]],
+    [20, 20, [56, 56], [56, 56]],
+    [70, 70, [56, 56], [56, 56]],
+    [126, 126, [112, 112], [112, 112]],
+    [42, 100, [56, 112], [56, 112]],
+  ])("%i x %i", (h, w, hfDefault, shipped) => {
+    expect(smartResize(h, w, HF_DEFAULT)).toEqual(hfDefault);
+    expect(smartResize(h, w, SHIPPED)).toEqual(shipped);
+  });
+
+  it("rounds halves to even as Python does", () => {
+    expect([0.5, 1.5, 2.5, 3.5, -2.5, 2.4, 2.6].map(pythonRound)).toEqual([0, 2, 2, 4, -2, 2, 3]);
+  });
+
+  it("refuses aspect ratios above 200, naming the image", () => {
+    expect(() => smartResize(10, 2100, SHIPPED, "image wide.png")).toThrow("image wide.png: 2100x10 has an aspect ratio above 200");
+  });
+});
+
+describe("Qwen2-VL patch order", () => {
+  it("groups 2x2 merge windows, windows row-major (spec §7.3, grid 1x4x6) and flattens like the Conv3d weight (§1.3)", () => {
+    // A 56 x 84 image whose pixels encode (channel, y, x).
+    const [H, W] = [56, 84];
+    const data = new Float32Array(3 * H * W);
+    for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[(c * H + y) * W + x] = c * 1e6 + y * 1000 + x;
+    const { patches, grid } = qwenPatches({ shape: [3, H, W], data }, 2, 14, 2);
+    expect(grid).toEqual([1, 4, 6]);
+    expect(patches.shape).toEqual([24, 3 * 2 * 14 * 14]);
+    const expectedRows = [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2], [0, 3], [1, 2], [1, 3], [0, 4], [0, 5], [1, 4], [1, 5], [2, 0], [2, 1], [3, 0], [3, 1], [2, 2], [2, 3], [3, 2], [3, 3], [2, 4], [2, 5], [3, 4], [3, 5]];
+    const cols = patches.shape[1];
+    expectedRows.forEach(([h, w], r) => {
+      // Column k = ((c*2 + tp)*14 + py)*14 + px: check a few, including the duplicated frame (tp = 1).
+      for (const [c, tp, py, px] of [[0, 0, 0, 0], [2, 1, 13, 13], [1, 1, 5, 7]]) {
+        const k = ((c * 2 + tp) * 14 + py) * 14 + px;
+        expect(patches.data[r * cols + k]).toBe(c * 1e6 + (h * 14 + py) * 1000 + (w * 14 + px));
+      }
+    });
+  });
+});
