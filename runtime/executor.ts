@@ -61,22 +61,35 @@ function paddedBytes(elements: number, bytesPer = 4): number {
   return Math.max(16, Math.ceil((elements * bytesPer) / 16) * 16);
 }
 
-/** Binds the input's symbolic dims (B, ...) from the shapes actually given, or says which dim is wrong. */
+/**
+ * Binds the input's symbolic dims (B, or M in `4 * M`) from the shapes actually given, or says which
+ * dim is wrong. A dim that is a constant times a symbol binds that symbol when the division is exact.
+ */
 export function bindSymbols(node: Node, name: string, shape: readonly number[], env: Record<string, number>): void {
-  const fail = (): never => {
-    throw new InputError(`input '${name}' has shape [${shape.join(", ")}], but the graph expects ${shapeToString(node.shape)}`);
+  const fail = (why = ""): never => {
+    throw new InputError(`input '${name}' has shape [${shape.join(", ")}], but the graph expects ${shapeToString(node.shape)}${why}`);
   };
   if (shape.length !== node.shape.length) fail();
   node.shape.forEach((d, i) => {
     if (typeof d === "number") {
       if (d !== shape[i]) fail();
-    } else if (d.op === "sym") {
-      if (env[d.name] !== undefined && env[d.name] !== shape[i]) fail();
-      env[d.name] = shape[i];
+      return;
     }
+    const scaled = d.op === "sym" ? { c: 1, s: d.name } : d.op === "*" && typeof d.a === "number" && typeof d.b !== "number" && d.b.op === "sym" ? { c: d.a, s: d.b.name } : null;
+    if (!scaled || env[scaled.s] !== undefined) return;
+    if (shape[i] % scaled.c !== 0) fail(` (axis ${i} must be a multiple of ${scaled.c})`);
+    env[scaled.s] = shape[i] / scaled.c;
   });
   node.shape.forEach((d, i) => {
-    if (typeof d !== "number" && evalDim(d, env) !== shape[i]) fail();
+    if (typeof d !== "number") {
+      let value: number;
+      try {
+        value = evalDim(d, env);
+      } catch {
+        return fail(` (${shapeToString([d])} cannot be bound from it)`);
+      }
+      if (value !== shape[i]) fail();
+    }
   });
 }
 

@@ -1,5 +1,6 @@
 import type { PreprocessStep } from "../compiler/ir/preprocess.ts";
 import { ImageError, type RgbImage } from "./image/decode.ts";
+import { qwenPatches, smartResize } from "./image/qwen.ts";
 import { resize } from "./image/resample.ts";
 import type { HostTensor } from "./tensor.ts";
 
@@ -37,9 +38,16 @@ function toValues(img: RgbImage, factor: number): HostTensor {
   return { shape: [3, h, w], data };
 }
 
-/** Runs a graph file's preprocess steps on one image: the [3, H, W] f32 tensor the encoder consumes. */
-export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImage, name: string): HostTensor {
+/** One preprocessed image: [3, H, W] values, or patch rows [n, C·T·P·P] with their grid (t, h, w). */
+export interface Preprocessed {
+  tensor: HostTensor;
+  grid: [number, number, number] | null;
+}
+
+/** Runs a graph file's preprocess steps on one image. */
+export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImage, name: string): Preprocessed {
   let stage: Stage = { kind: "pixels", img: image };
+  let grid: [number, number, number] | null = null;
   const pixels = (op: string): RgbImage => {
     if (stage.kind !== "pixels") throw new ImageError(`preprocess: ${op} must come before rescale/normalize`);
     return stage.img;
@@ -78,13 +86,45 @@ export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImag
         stage = { kind: "values", t: { shape: t.shape, data: out } };
         break;
       }
+      case "smart_resize": {
+        const img = pixels(step.op);
+        const [h, w] = smartResize(img.height, img.width, step, `image ${name}`);
+        stage = { kind: "pixels", img: resize(img, w, h, step.filter) };
+        break;
+      }
+      case "qwen_patches": {
+        const t: HostTensor = stage.kind === "values" ? stage.t : toValues(stage.img, 1);
+        const made = qwenPatches(t, step.temporal, step.patch, step.merge);
+        stage = { kind: "values", t: made.patches };
+        grid = made.grid;
+        break;
+      }
     }
   }
-  return stage.kind === "values" ? stage.t : toValues(stage.img, 1);
+  return { tensor: stage.kind === "values" ? stage.t : toValues(stage.img, 1), grid };
 }
 
-/** Several images as one batch [N, 3, H, W]; they must come out of preprocessing at the same size. */
-export function batchImages(tensors: readonly HostTensor[], names: readonly string[]): HostTensor {
+/**
+ * Several images as one input: patch rows are concatenated (images of any size, their grids kept in
+ * order); [3, H, W] images are stacked into [N, 3, H, W] and must come out at the same size.
+ */
+export function batchImages(images: readonly Preprocessed[], names: readonly string[]): { tensor: HostTensor; grids: [number, number, number][] } {
+  const grids = images.flatMap((i) => (i.grid ? [i.grid] : []));
+  if (grids.length > 0) {
+    const rows = images.reduce((a, i) => a + i.tensor.shape[0], 0);
+    const cols = images[0].tensor.shape[1];
+    const data = new Float32Array(rows * cols);
+    let at = 0;
+    for (const i of images) {
+      data.set(i.tensor.data, at);
+      at += i.tensor.data.length;
+    }
+    return { tensor: { shape: [rows, cols], data }, grids };
+  }
+  return { tensor: stackImages(images.map((i) => i.tensor), names), grids: [] };
+}
+
+function stackImages(tensors: readonly HostTensor[], names: readonly string[]): HostTensor {
   const [c, h, w] = tensors[0].shape;
   tensors.forEach((t, i) => {
     if (t.shape[1] !== h || t.shape[2] !== w) throw new ImageError(`image ${names[i]} preprocesses to ${t.shape[2]}x${t.shape[1]}, but ${names[0]} to ${w}x${h}; one batch needs one size`);

@@ -5,6 +5,8 @@ import { UsageError } from "../../compiler/frontend.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { Executor } from "../../runtime/executor.ts";
 import { readImage } from "../../runtime/image/decode.ts";
+import type { Program } from "../../compiler/elaborate/elaborate.ts";
+import { qwenRope, qwenSegments } from "../../runtime/image/qwen.ts";
 import { batchImages, preprocessImage } from "../../runtime/preprocess.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
@@ -12,14 +14,34 @@ import { one, parseArgs } from "../args.ts";
 import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
 import { describeTensor } from "../summary.ts";
 
-function pixelValuesFrom(path: string): HostTensor {
+type Grid = [number, number, number];
+
+/** pixel_values from a safetensors file, with grid_thw (or image_grid_thw) when the file has one. */
+function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[] } {
   const f = SafetensorsFile.open(path);
   try {
     if (!f.tensors.has("pixel_values")) throw new WeightsError(`${path}: no tensor 'pixel_values' (it has ${[...f.tensors.keys()].join(", ") || "none"})`);
-    return f.read("pixel_values");
+    const gridName = ["grid_thw", "image_grid_thw"].find((n) => f.tensors.has(n));
+    const grids: Grid[] = [];
+    if (gridName) {
+      const { shape, values } = f.readIntegers(gridName);
+      if (shape.length !== 2 || shape[1] !== 3) throw new WeightsError(`${path}: tensor '${gridName}' must be [images, 3], got [${shape.join(", ")}]`);
+      for (let i = 0; i < shape[0]; i++) grids.push([values[3 * i], values[3 * i + 1], values[3 * i + 2]]);
+    }
+    return { tensor: f.read("pixel_values"), grids };
   } finally {
     f.close();
   }
+}
+
+/** The inputs a graph computes from the images' grids (attention segments, rotary tables). */
+function providedInputs(program: Program, grids: Grid[], source: string): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const { input, provider } of program.providers) {
+    if (grids.length === 0) throw new UsageError(`graph input '${input}' is computed from the images' grids, but ${source} gives none (a --pixel-values file needs grid_thw)`);
+    out.set(input, provider.kind === "image_segments" ? qwenSegments(grids) : qwenRope(grids, provider.headDim, provider.theta, provider.merge, provider.part));
+  }
+  return out;
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -53,19 +75,21 @@ export async function runCommand(argv: string[]): Promise<number> {
   const tCompile = performance.now();
 
   let pixels: HostTensor;
+  let grids: Grid[];
   if (pixelPath) {
-    pixels = pixelValuesFrom(pixelPath);
+    ({ tensor: pixels, grids } = pixelValuesFrom(pixelPath));
   } else {
     const decoded = await Promise.all(images.map((p) => readImage(p)));
-    pixels = batchImages(decoded.map((img, i) => preprocessImage(program.preprocess, img, images[i])), images);
+    ({ tensor: pixels, grids } = batchImages(decoded.map((img, i) => preprocessImage(program.preprocess, img, images[i])), images));
   }
+  const provided = providedInputs(program, grids, pixelPath ?? "the images");
   const tPre = performance.now();
   const weights = model.loadWeights(plan.graph);
   const tWeights = performance.now();
   const executor = await Executor.load(ctx, plan, weights);
   const tLoad = performance.now();
   const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
-  const inputs = new Map([[inputName, pixels]]);
+  const inputs = new Map([[inputName, pixels], ...provided]);
   const cold = await executor.run(inputs);
   const warm = await executor.run(inputs);
   executor.dispose();
@@ -75,7 +99,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   err.write(`model      ${program.name} (${graphPath}), ${model.weightsNote}\n`);
   err.write(`config     ${cfg}\n`);
   err.write(`adapter    ${ctx.adapterName}\n`);
-  err.write(`input      ${describeTensor(inputName, pixels)}\n`);
+  err.write(`input      ${describeTensor(inputName, pixels)}${grids.length ? `  grids ${grids.map((g) => g.join("x")).join(", ")}` : ""}\n`);
   for (const [name, t] of warm.outputs) err.write(`output     ${describeTensor(name, t)}\n`);
   const kinds = new Map<string, number>();
   for (const k of plan.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
@@ -86,7 +110,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   err.write(`run        cold ${cold.ms.toFixed(1)} ms, warm ${warm.ms.toFixed(1)} ms\n`);
 
   if (outPath) {
-    const tensors = new Map<string, HostTensor>([["pixel_values", pixels], ...warm.outputs]);
+    const tensors = new Map<string, HostTensor | { shape: number[]; data: BigInt64Array }>([["pixel_values", pixels], ...warm.outputs]);
+    if (grids.length > 0) tensors.set("grid_thw", { shape: [grids.length, 3], data: BigInt64Array.from(grids.flat().map(BigInt)) });
     const tmp = `${outPath}.tmp-${process.pid}`;
     writeSafetensors(tmp, tensors, { graph: graphPath, model: program.name });
     renameSync(tmp, outPath);

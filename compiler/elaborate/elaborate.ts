@@ -3,11 +3,11 @@ import type { Diagnostic } from "../../dsl/diagnostics.ts";
 import { GraphBuilder, ShapeError } from "../ir/builder.ts";
 import { sym, type Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
-import type { PreprocessStep } from "../ir/preprocess.ts";
+import type { InputProvider, PreprocessStep } from "../ir/preprocess.ts";
 import { applyBinary, applyUnaryMinus } from "./arithmetic.ts";
 import { BUILTINS, type BuiltinContext } from "./builtins.ts";
 import { resolveConfig, type ConfigSources } from "./config.ts";
-import { toPreprocessStep } from "./preprocess.ts";
+import { toInputProvider, toPreprocessStep } from "./preprocess.ts";
 import { ERROR, NONE, describe, toPlain, type PlainValue, type Value } from "./values.ts";
 
 export interface ElaborateOptions extends ConfigSources {
@@ -24,6 +24,8 @@ export interface Program {
   prefixes: string[];
   /** Symbolic dimensions of the inputs, bound at run time (e.g. the batch size B). */
   symbols: string[];
+  /** Inputs the runtime computes from the preprocessed images (segments, rotary tables). */
+  providers: { input: string; provider: InputProvider }[];
 }
 
 export type ElaborateResult = { ok: true; program: Program; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
@@ -73,6 +75,8 @@ export class Elaborator {
     const frame: Frame = { file: this.file, scope: new Scope(globals) };
 
     const symbols: string[] = [];
+    const symbolScope = new Scope(frame.scope);
+    const providers: { input: string; provider: InputProvider }[] = [];
     const preprocess: PreprocessStep[] = [];
     for (const item of this.model.items) {
       if (item.kind === "weights") this.prefixes = item.prefixes.length > 0 ? item.prefixes : [""];
@@ -94,17 +98,24 @@ export class Elaborator {
       if (item.kind === "input") {
         const dims: Dim[] = [];
         for (const d of item.dims) {
-          if (d.kind === "ident" && frame.scope.get(d.name) === undefined) {
-            if (!symbols.includes(d.name)) symbols.push(d.name);
-            dims.push(sym(d.name));
-            continue;
+          // Names that are not config values are new symbolic dims, bound from the inputs at run time.
+          for (const name of identsOf(d)) {
+            if (frame.scope.get(name) !== undefined) continue;
+            if (!symbols.includes(name)) symbols.push(name);
+            symbolScope.set(name, { t: "int", v: sym(name) });
           }
-          const v = this.evalExpr(d, frame);
+          const v = this.evalExpr(d, { file: frame.file, scope: symbolScope });
           if (v.t === "int") dims.push(v.v);
           else if (v.t !== "error") this.error(this.file, d.loc, `input dimension must be an int or a new symbol, got ${describe(v)}`);
         }
         if (item.dtype !== "f32" && item.dtype !== "i32") this.error(this.file, item.loc, `input dtype ${item.dtype} is not supported; use f32 (values) or i32 (indices)`);
         frame.scope.set(item.name, { t: "tensor", id: this.builder.input(item.name, dims, item.dtype === "i32" ? "i32" : "f32") });
+        if (item.provider) {
+          const args = this.evalArgs(item.provider.args, frame);
+          const made = toInputProvider(item.provider.callee, args.positional, args.named);
+          if (typeof made === "string") this.error(this.file, item.provider.loc, made);
+          else providers.push({ input: item.name, provider: made });
+        }
       }
     }
     const body = this.model.items.filter((i): i is Stmt => ["assign", "repeat", "if", "return", "output"].includes(i.kind));
@@ -113,7 +124,7 @@ export class Elaborator {
     if (this.diagnostics.some((d) => d.severity === "error")) return null;
     const plainConfig: Record<string, PlainValue> = {};
     for (const [k, v] of config.values) plainConfig[k] = toPlain(v);
-    return { name: this.model.name, graph: this.builder.graph, config: plainConfig, presets: config.presets, preprocess, prefixes: this.prefixes, symbols };
+    return { name: this.model.name, graph: this.builder.graph, config: plainConfig, presets: config.presets, preprocess, prefixes: this.prefixes, symbols, providers };
   }
 
   private execBlock(stmts: Stmt[], frame: Frame): ExecResult {
@@ -271,6 +282,15 @@ export class Elaborator {
     this.depth--;
     this.callStack.pop();
     return r === RETURNED ? this.returnValue : NONE;
+  }
+}
+
+function identsOf(e: Expr): string[] {
+  switch (e.kind) {
+    case "ident": return [e.name];
+    case "binary": return [...identsOf(e.left), ...identsOf(e.right)];
+    case "unary": return identsOf(e.operand);
+    default: return [];
   }
 }
 

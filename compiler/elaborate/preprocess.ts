@@ -1,4 +1,4 @@
-import type { PreprocessStep, ResampleFilter } from "../ir/preprocess.ts";
+import type { InputProvider, PreprocessStep, ResampleFilter } from "../ir/preprocess.ts";
 import { describe, type Value } from "./values.ts";
 
 const FILTERS: readonly ResampleFilter[] = ["nearest", "bilinear", "bicubic"];
@@ -60,7 +60,41 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       const std = triple(arg(1, "std"), "normalize std");
       return firstError(mean, std) ?? { op: "normalize", mean: mean as number[], std: std as number[] };
     }
+    case "smart_resize": {
+      const factor = num(arg(0, "factor"), "smart_resize factor");
+      const minPixels = num(arg(1, "min_pixels"), "smart_resize min_pixels");
+      const maxPixels = num(arg(2, "max_pixels"), "smart_resize max_pixels");
+      const filter = filterOf(named.get("filter"), "bicubic");
+      return firstError(factor, minPixels, maxPixels, filter) ?? { op: "smart_resize", factor: factor as number, minPixels: minPixels as number, maxPixels: maxPixels as number, filter: filter as ResampleFilter };
+    }
+    case "qwen_patches": {
+      const temporal = num(arg(0, "temporal"), "qwen_patches temporal");
+      const patch = num(arg(1, "patch"), "qwen_patches patch");
+      const merge = num(arg(2, "merge"), "qwen_patches merge");
+      return firstError(temporal, patch, merge) ?? { op: "qwen_patches", temporal: temporal as number, patch: patch as number, merge: merge as number };
+    }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, qwen_patches)`;
+  }
+}
+
+/** Checks an input's provider call (`input segments: i32[S] = image_segments()`); returns it or an error message. */
+export function toInputProvider(name: string, pos: Value[], named: Map<string, Value>): InputProvider | string {
+  const arg = (i: number, key: string): Value | undefined => pos[i] ?? named.get(key);
+  switch (name) {
+    case "image_segments":
+      return { kind: "image_segments" };
+    case "rope2d": {
+      const part = arg(0, "part");
+      if (part?.t !== "string" || (part.v !== "cos" && part.v !== "sin")) return `rope2d part must be "cos" or "sin"`;
+      const headDim = num(arg(1, "head_dim"), "rope2d head_dim");
+      const theta = num(arg(2, "theta"), "rope2d theta");
+      const merge = num(arg(3, "merge"), "rope2d merge");
+      for (const v of [headDim, theta, merge]) if (v instanceof Bad) return v.message;
+      if ((headDim as number) % 4 !== 0) return `rope2d head_dim must be a multiple of 4, got ${headDim as number}`;
+      return { kind: "rope2d", part: part.v, headDim: headDim as number, theta: theta as number, merge: merge as number };
+    }
+    default:
+      return `unknown input provider '${name}' (known: image_segments, rope2d)`;
   }
 }

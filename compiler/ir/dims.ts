@@ -38,6 +38,11 @@ export function dimMul(a: Dim, b: Dim): Dim {
 export function dimFloorDiv(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return Math.floor(a / b);
   if (b === 1) return a;
+  // (c * X) / b with b dividing c is exact: (c / b) * X, so 4M / 4 is M again.
+  if (typeof b === "number" && typeof a !== "number" && a.op === "*") {
+    if (typeof a.a === "number" && a.a % b === 0) return dimMul(a.a / b, a.b);
+    if (typeof a.b === "number" && a.b % b === 0) return dimMul(a.a, a.b / b);
+  }
   return { op: "//", a, b };
 }
 

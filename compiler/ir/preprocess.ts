@@ -7,4 +7,15 @@ export type PreprocessStep =
   | { op: "resize_shortest"; size: number; filter: ResampleFilter }
   | { op: "center_crop"; width: number; height: number }
   | { op: "rescale"; factor: number }
-  | { op: "normalize"; mean: number[]; std: number[] };
+  | { op: "normalize"; mean: number[]; std: number[] }
+  /** Qwen2-VL's smart_resize: both sides multiples of `factor`, pixel count within [minPixels, maxPixels]. */
+  | { op: "smart_resize"; factor: number; minPixels: number; maxPixels: number; filter: ResampleFilter }
+  /** Flatten into Qwen2-VL's patch rows (a still image duplicated to `temporal` frames); images concatenate. */
+  | { op: "qwen_patches"; temporal: number; patch: number; merge: number };
+
+/** Inputs the runtime computes from the preprocessed images' patch grids. */
+export type InputProvider =
+  /** Cumulative patch counts per image (and temporal slice): attention segments, like cu_seqlens. */
+  | { kind: "image_segments" }
+  /** Qwen2-VL's 2-D vision rotary table, cos or sin, [patches, headDim], rows in patch order. */
+  | { kind: "rope2d"; part: "cos" | "sin"; headDim: number; theta: number; merge: number };

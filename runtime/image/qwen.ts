@@ -70,3 +70,45 @@ export function qwenPatches(image: HostTensor, temporal: number, patch: number, 
   }
   return { patches: { shape: [gh * gw, cols], data }, grid: [1, gh, gw] };
 }
+
+/** Cumulative patch counts per image and temporal slice (cu_seqlens): attention segments. */
+export function qwenSegments(grids: readonly [number, number, number][]): HostTensor {
+  const bounds = [0];
+  for (const [t, h, w] of grids) for (let i = 0; i < t; i++) bounds.push((bounds.at(-1) as number) + h * w);
+  return { shape: [bounds.length], data: new Float32Array(bounds) };
+}
+
+/**
+ * Qwen2-VL's vision rotary table (VisionRotaryEmbedding + rot_pos_emb), cos or sin, [patches, headDim]:
+ * per patch row (in the processor's merge-window order) the angles [h·inv, w·inv, h·inv, w·inv] with
+ * inv[k] = theta^(-4k/headDim), in float32 like the reference.
+ */
+export function qwenRope(grids: readonly [number, number, number][], headDim: number, theta: number, merge: number, part: "cos" | "sin"): HostTensor {
+  const rotary = headDim / 2;
+  const inv = Array.from({ length: rotary / 2 }, (_, k) => Math.fround(1 / Math.fround(theta ** Math.fround((2 * k) / rotary))));
+  const rows = grids.reduce((a, [t, h, w]) => a + t * h * w, 0);
+  const data = new Float32Array(rows * headDim);
+  const f = part === "cos" ? Math.cos : Math.sin;
+  let r = 0;
+  for (const [t, gh, gw] of grids) {
+    for (let ti = 0; ti < t; ti++) {
+      for (let hb = 0; hb < gh / merge; hb++) {
+        for (let wb = 0; wb < gw / merge; wb++) {
+          for (let mh = 0; mh < merge; mh++) {
+            for (let mw = 0; mw < merge; mw++, r++) {
+              const pos = [hb * merge + mh, wb * merge + mw];
+              for (let half = 0; half < 2; half++) {
+                for (let axis = 0; axis < 2; axis++) {
+                  for (let k = 0; k < inv.length; k++) {
+                    data[r * headDim + half * rotary + axis * inv.length + k] = f(Math.fround(pos[axis] * inv[k]));
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { shape: [rows, headDim], data };
+}

@@ -93,6 +93,22 @@ export class SafetensorsFile {
     return { shape: info.shape, data: toFloat32(bytes, info.dtype, () => this.fail(`tensor '${name}' has dtype ${info.dtype}; only F32, F16 and BF16 weights can be used`)) };
   }
 
+  /** Reads a small integer tensor (I64, I32 or a float type holding integers), e.g. image_grid_thw. */
+  readIntegers(name: string): { shape: number[]; values: number[] } {
+    const info = this.tensors.get(name);
+    if (!info) this.fail(`no tensor '${name}'`);
+    if (info.dtype !== "I64" && info.dtype !== "I32") {
+      const t = this.read(name);
+      if (!t.data.every(Number.isInteger)) this.fail(`tensor '${name}' must hold integers`);
+      return { shape: t.shape, values: Array.from(t.data) };
+    }
+    const bytes = Buffer.alloc(info.end - info.begin);
+    readSync(this.fd, bytes, 0, bytes.length, info.begin);
+    const n = bytes.length / ITEM_SIZE[info.dtype];
+    const values = Array.from({ length: n }, (_, i) => (info.dtype === "I64" ? Number(bytes.readBigInt64LE(i * 8)) : bytes.readInt32LE(i * 4)));
+    return { shape: info.shape, values };
+  }
+
   close(): void {
     closeSync(this.fd);
   }

@@ -90,6 +90,26 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
   });
 
+  it("Qwen2-VL: two images of different sizes in one packed run (segmented attention, 2-D rotary, merger)", async () => {
+    const ref = "test/fixtures/reference/qwen2-vl.safetensors";
+    const out = join(tmp, "qwen2-vl.safetensors");
+    const r = await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("grids 1x4x4, 1x6x4");
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
+    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    expect(SafetensorsFile.open(out).readIntegers("grid_thw")).toEqual({ shape: [2, 3], values: [1, 4, 4, 1, 6, 4] });
+    // --pixel-values takes grid_thw from the same file.
+    const again = join(tmp, "qwen2-vl-pixels.safetensors");
+    expect((await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--pixel-values", ref, "--out", again)).code).toBe(0);
+    expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
+    // Without a grid, the inputs computed from it cannot be made.
+    const r2 = await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--pixel-values", "test/fixtures/reference/clip.safetensors");
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain("is computed from the images' grids, but");
+  });
+
   it("runs a published size from a preset with announced random weights", async () => {
     const r = await tesserae("run", "graphs/vit.tsr", "--preset", "base16", "--set", "layers=1", "--image", "test/fixtures/images/small.jpg");
     expect(r.code).toBe(0);
@@ -166,6 +186,8 @@ describe("check and ir", () => {
     ["graphs/vit.tsr", "base16", "86,389,248"],
     // CLIP-L/14-336 without layer 24 and post-norm (303,507,456 - 12,596,224 - 2,048) plus the 7B projector (20,979,712)
     ["graphs/llava-1.5.tsr", "7b", "311,888,896"],
+    ["graphs/qwen2-vl.tsr", "7b", "675,759,104"],
+    ["graphs/qwen2-vl.tsr", "2b", "665,271,296"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, "--preset", preset);
     expect(r.stdout).toContain(`(${count} parameters)`);

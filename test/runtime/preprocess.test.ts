@@ -35,13 +35,13 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
   ])("%s through CLIP (shortest edge 224, bicubic, crop) and ViT (224x224 bilinear)", async (file, key) => {
     const img = await readImage(`test/fixtures/images/${file}`);
     // Same arithmetic as PIL's fixed-point resampler and HF's float32 normalisation: bit-exact.
-    expect(maxAbsDiff(preprocessImage(clip.preprocess, img, file), reference.read(`clip224_${key}`))).toBeLessThan(1e-6);
-    expect(maxAbsDiff(preprocessImage(vit.preprocess, img, file), reference.read(`vit224_${key}`))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(preprocessImage(clip.preprocess, img, file).tensor, reference.read(`clip224_${key}`))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(preprocessImage(vit.preprocess, img, file).tensor, reference.read(`vit224_${key}`))).toBeLessThan(1e-6);
   });
 
   it("CLIP-336 on the demo image", async () => {
     const img = await readImage("test/fixtures/images/demo.png");
-    expect(maxAbsDiff(preprocessImage(clip336.preprocess, img, "demo"), reference.read("clip336_demo"))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(preprocessImage(clip336.preprocess, img, "demo").tensor, reference.read("clip336_demo"))).toBeLessThan(1e-6);
   });
 
   it("decodes JPEG exactly as PIL (libjpeg) does", async () => {
@@ -68,17 +68,17 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
     const img = specImage();
     const at = (t: { shape: number[]; data: Float32Array }, row: number, col: number): number[] =>
       [0, 1, 2].map((c) => t.data[(c * t.shape[1] + row) * t.shape[2] + col]);
-    const c336 = preprocessImage(clip336.preprocess, img, "spec");
+    const c336 = preprocessImage(clip336.preprocess, img, "spec").tensor;
     expect(c336.shape).toEqual([3, 336, 336]);
     const close = (got: number[], want: number[]): void => got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
     close(at(c336, 0, 0), [-1.33971, -1.7521, -1.22426]);
     close(at(c336, 10, 300), [1.17122, -1.64704, 0.21197]);
     close(at(c336, 200, 50), [-0.91636, 0.52908, -0.07243]);
     close(at(c336, 335, 0), [-1.33971, 2.07488, 0.32573]);
-    const c224 = preprocessImage(clip.preprocess, img, "spec");
+    const c224 = preprocessImage(clip.preprocess, img, "spec").tensor;
     close(at(c224, 10, 200), [1.17122, -1.58701, 0.24041]);
     close(at(c224, 223, 223), [1.46319, 2.05988, 1.87572]);
-    const v224 = preprocessImage(vit.preprocess, img, "spec");
+    const v224 = preprocessImage(vit.preprocess, img, "spec").tensor;
     close(at(v224, 0, 0), [-1, -1, -1]);
     close(at(v224, 10, 200), [0.78824, -0.91373, 0.05882]);
     close(at(v224, 200, 50), [-0.55294, 0.78824, 0.01961]);
@@ -92,7 +92,7 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
   it("normalises with the exact CLIP constants (§7.4)", () => {
     for (const [v, want] of [[0, [-1.792262534, -1.752097128, -1.480219769]], [128, [0.076336074, 0.168897239, 0.339948643]], [255, [1.930336254, 2.074883838, 2.145896989]]] as const) {
       const img: RgbImage = { width: 1, height: 1, data: new Uint8Array([v, v, v]) };
-      const t = preprocessImage(clip.preprocess.filter((s) => s.op === "rescale" || s.op === "normalize"), img, "px");
+      const t = preprocessImage(clip.preprocess.filter((s) => s.op === "rescale" || s.op === "normalize"), img, "px").tensor;
       Array.from(t.data).forEach((x, i) => expect(x).toBeCloseTo(want[i], 6));
     }
   });
