@@ -6,7 +6,7 @@ import { getGpu } from "../../runtime/device.ts";
 import { Executor } from "../../runtime/executor.ts";
 import { readImage } from "../../runtime/image/decode.ts";
 import type { Program } from "../../compiler/elaborate/elaborate.ts";
-import { qwenRope, qwenSegments } from "../../runtime/image/qwen.ts";
+import { qwenRasterOrder, qwenRope, qwenSegments } from "../../runtime/image/qwen.ts";
 import { batchImages, preprocessImage } from "../../runtime/preprocess.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
@@ -39,7 +39,12 @@ function providedInputs(program: Program, grids: Grid[], source: string): Map<st
   const out = new Map<string, HostTensor>();
   for (const { input, provider } of program.providers) {
     if (grids.length === 0) throw new UsageError(`graph input '${input}' is computed from the images' grids, but ${source} gives none (a --pixel-values file needs grid_thw)`);
-    out.set(input, provider.kind === "image_segments" ? qwenSegments(grids) : qwenRope(grids, provider.headDim, provider.theta, provider.merge, provider.part));
+    out.set(
+      input,
+      provider.kind === "image_segments" ? qwenSegments(grids)
+        : provider.kind === "raster_order" ? qwenRasterOrder(grids, provider.merge)
+        : qwenRope(grids, provider.headDim, provider.theta, provider.merge, provider.part),
+    );
   }
   return out;
 }

@@ -94,7 +94,11 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
       if ((headDim as number) % 4 !== 0) return `rope2d head_dim must be a multiple of 4, got ${headDim as number}`;
       return { kind: "rope2d", part: part.v, headDim: headDim as number, theta: theta as number, merge: merge as number };
     }
+    case "raster_order": {
+      const merge = num(arg(0, "merge"), "raster_order merge");
+      return merge instanceof Bad ? merge.message : { kind: "raster_order", merge };
+    }
     default:
-      return `unknown input provider '${name}' (known: image_segments, rope2d)`;
+      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order)`;
   }
 }

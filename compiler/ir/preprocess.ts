@@ -18,4 +18,6 @@ export type InputProvider =
   /** Cumulative patch counts per image (and temporal slice): attention segments, like cu_seqlens. */
   | { kind: "image_segments" }
   /** Qwen2-VL's 2-D vision rotary table, cos or sin, [patches, headDim], rows in patch order. */
-  | { kind: "rope2d"; part: "cos" | "sin"; headDim: number; theta: number; merge: number };
+  | { kind: "rope2d"; part: "cos" | "sin"; headDim: number; theta: number; merge: number }
+  /** For each patch in raster order (per image: t, h, w), its row in the processor's merge-window order. */
+  | { kind: "raster_order"; merge: number };

@@ -112,3 +112,21 @@ export function qwenRope(grids: readonly [number, number, number][], headDim: nu
   }
   return { shape: [rows, headDim], data };
 }
+
+/** Processor row of each patch taken in raster order (per image and temporal slice: h, then w). */
+export function qwenRasterOrder(grids: readonly [number, number, number][], merge: number): HostTensor {
+  const rows: number[] = [];
+  let offset = 0;
+  for (const [t, gh, gw] of grids) {
+    for (let ti = 0; ti < t; ti++) {
+      for (let h = 0; h < gh; h++) {
+        for (let w = 0; w < gw; w++) {
+          const window = (Math.floor(h / merge) * (gw / merge) + Math.floor(w / merge)) * merge * merge;
+          rows.push(offset + window + (h % merge) * merge + (w % merge));
+        }
+      }
+      offset += gh * gw;
+    }
+  }
+  return { shape: [rows.length], data: new Float32Array(rows) };
+}
