@@ -1,4 +1,4 @@
-import type { Arg, BlockDecl, Expr, Loc, ModelDecl, SourceFile, Stmt } from "../../dsl/ast.ts";
+import type { Arg, BlockDecl, CallExpr, Expr, InputDecl, Loc, ModelDecl, SourceFile, Stmt } from "../../dsl/ast.ts";
 import type { Diagnostic } from "../../dsl/diagnostics.ts";
 import { GraphBuilder, ShapeError } from "../ir/builder.ts";
 import { sym, type Dim } from "../ir/dims.ts";
@@ -42,6 +42,7 @@ class Scope {
 }
 
 interface Frame { file: string; scope: Scope }
+interface InputState { symbols: string[]; symbolScope: Scope; providers: { input: string; provider: InputProvider }[] }
 const RETURNED = Symbol("returned");
 type ExecResult = Value | typeof RETURNED | undefined;
 
@@ -74,50 +75,14 @@ export class Elaborator {
     for (const [name, v] of config.values) globals.set(name, v);
     const frame: Frame = { file: this.file, scope: new Scope(globals) };
 
-    const symbols: string[] = [];
-    const symbolScope = new Scope(frame.scope);
-    const providers: { input: string; provider: InputProvider }[] = [];
+    const inputs: InputState = { symbols: [], symbolScope: new Scope(frame.scope), providers: [] };
     const preprocess: PreprocessStep[] = [];
     for (const item of this.model.items) {
       if (item.kind === "weights") this.prefixes = item.prefixes.length > 0 ? item.prefixes : [""];
-      if (item.kind === "preprocess") {
-        for (const step of item.steps) {
-          const args = this.evalArgs(step.args, frame);
-          // `when = flag` on any step: the processor's do_resize / do_center_crop / ... switches.
-          const when = args.named.get("when");
-          args.named.delete("when");
-          if (when !== undefined && when.t !== "bool") {
-            if (when.t !== "error") this.error(this.file, step.loc, `'when' must be a bool, got ${describe(when)}`);
-            continue;
-          }
-          const made = toPreprocessStep(step.callee, args.positional, args.named);
-          if (typeof made === "string") this.error(this.file, step.loc, made);
-          else if (when === undefined || when.v) preprocess.push(made);
-        }
-      }
-      if (item.kind === "input") {
-        const dims: Dim[] = [];
-        for (const d of item.dims) {
-          // Names that are not config values are new symbolic dims, bound from the inputs at run time.
-          for (const name of identsOf(d)) {
-            if (frame.scope.get(name) !== undefined) continue;
-            if (!symbols.includes(name)) symbols.push(name);
-            symbolScope.set(name, { t: "int", v: sym(name) });
-          }
-          const v = this.evalExpr(d, { file: frame.file, scope: symbolScope });
-          if (v.t === "int") dims.push(v.v);
-          else if (v.t !== "error") this.error(this.file, d.loc, `input dimension must be an int or a new symbol, got ${describe(v)}`);
-        }
-        if (item.dtype !== "f32" && item.dtype !== "i32") this.error(this.file, item.loc, `input dtype ${item.dtype} is not supported; use f32 (values) or i32 (indices)`);
-        frame.scope.set(item.name, { t: "tensor", id: this.builder.input(item.name, dims, item.dtype === "i32" ? "i32" : "f32") });
-        if (item.provider) {
-          const args = this.evalArgs(item.provider.args, frame);
-          const made = toInputProvider(item.provider.callee, args.positional, args.named);
-          if (typeof made === "string") this.error(this.file, item.provider.loc, made);
-          else providers.push({ input: item.name, provider: made });
-        }
-      }
+      if (item.kind === "preprocess") preprocess.push(...this.preprocessSteps(item.steps, frame));
+      if (item.kind === "input") this.declareInput(item, frame, inputs);
     }
+    const { symbols, providers } = inputs;
     const body = this.model.items.filter((i): i is Stmt => ["assign", "repeat", "if", "return", "output"].includes(i.kind));
     this.execBlock(body, frame);
     if (this.builder.graph.outputs.length === 0 && this.diagnostics.length === 0) this.error(this.file, this.model.loc, `model '${this.model.name}' declares no output`);
@@ -125,6 +90,47 @@ export class Elaborator {
     const plainConfig: Record<string, PlainValue> = {};
     for (const [k, v] of config.values) plainConfig[k] = toPlain(v);
     return { name: this.model.name, graph: this.builder.graph, config: plainConfig, presets: config.presets, preprocess, prefixes: this.prefixes, symbols, providers };
+  }
+
+  private preprocessSteps(steps: CallExpr[], frame: Frame): PreprocessStep[] {
+    const out: PreprocessStep[] = [];
+    for (const step of steps) {
+      const args = this.evalArgs(step.args, frame);
+      // `when = flag` on any step: the processor's do_resize / do_center_crop / ... switches.
+      const when = args.named.get("when");
+      args.named.delete("when");
+      if (when !== undefined && when.t !== "bool") {
+        if (when.t !== "error") this.error(this.file, step.loc, `'when' must be a bool, got ${describe(when)}`);
+        continue;
+      }
+      const made = toPreprocessStep(step.callee, args.positional, args.named);
+      if (typeof made === "string") this.error(this.file, step.loc, made);
+      else if (when === undefined || when.v) out.push(made);
+    }
+    return out;
+  }
+
+  private declareInput(item: InputDecl, frame: Frame, state: InputState): void {
+    const dims: Dim[] = [];
+    for (const d of item.dims) {
+      // Names that are not config values are new symbolic dims, bound from the inputs at run time.
+      for (const name of identsOf(d)) {
+        if (frame.scope.get(name) !== undefined) continue;
+        if (!state.symbols.includes(name)) state.symbols.push(name);
+        state.symbolScope.set(name, { t: "int", v: sym(name) });
+      }
+      const v = this.evalExpr(d, { file: frame.file, scope: state.symbolScope });
+      if (v.t === "int") dims.push(v.v);
+      else if (v.t !== "error") this.error(this.file, d.loc, `input dimension must be an int or a new symbol, got ${describe(v)}`);
+    }
+    if (item.dtype !== "f32" && item.dtype !== "i32") this.error(this.file, item.loc, `input dtype ${item.dtype} is not supported; use f32 (values) or i32 (indices)`);
+    frame.scope.set(item.name, { t: "tensor", id: this.builder.input(item.name, dims, item.dtype === "i32" ? "i32" : "f32") });
+    if (item.provider) {
+      const args = this.evalArgs(item.provider.args, frame);
+      const made = toInputProvider(item.provider.callee, args.positional, args.named);
+      if (typeof made === "string") this.error(this.file, item.provider.loc, made);
+      else state.providers.push({ input: item.name, provider: made });
+    }
   }
 
   private execBlock(stmts: Stmt[], frame: Frame): ExecResult {
