@@ -6,7 +6,8 @@ import { getGpu } from "../../runtime/device.ts";
 import { Executor } from "../../runtime/executor.ts";
 import { readImage } from "../../runtime/image/decode.ts";
 import type { Program } from "../../compiler/elaborate/elaborate.ts";
-import { qwenRasterOrder, qwenRope, qwenSegments } from "../../runtime/image/qwen.ts";
+import type { InputProvider } from "../../compiler/ir/preprocess.ts";
+import { qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows } from "../../runtime/image/qwen.ts";
 import { batchImages, preprocessImage } from "../../runtime/preprocess.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
@@ -34,17 +35,26 @@ function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[] } {
   }
 }
 
+function provide(p: InputProvider, grids: Grid[]): HostTensor {
+  switch (p.kind) {
+    case "image_segments": return qwenSegments(grids);
+    case "raster_order": return qwenRasterOrder(grids, p.merge, p.window);
+    case "rope2d": return qwenRope(grids, p.headDim, p.theta, p.merge, p.part);
+    case "windows": {
+      if (p.part === "order") return qwenWindowPatchOrder(grids, p.merge, p.window);
+      const w = qwenWindows(grids, p.merge, p.window);
+      const values = p.part === "unorder" ? w.inverse : w.bounds;
+      return { shape: [values.length], data: new Float32Array(values) };
+    }
+  }
+}
+
 /** The inputs a graph computes from the images' grids (attention segments, rotary tables). */
 function providedInputs(program: Program, grids: Grid[], source: string): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const { input, provider } of program.providers) {
     if (grids.length === 0) throw new UsageError(`graph input '${input}' is computed from the images' grids, but ${source} gives none (a --pixel-values file needs grid_thw)`);
-    out.set(
-      input,
-      provider.kind === "image_segments" ? qwenSegments(grids)
-        : provider.kind === "raster_order" ? qwenRasterOrder(grids, provider.merge)
-        : qwenRope(grids, provider.headDim, provider.theta, provider.merge, provider.part),
-    );
+    out.set(input, provide(provider, grids));
   }
   return out;
 }

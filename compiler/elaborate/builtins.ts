@@ -1,7 +1,7 @@
 import { ShapeError, normalizeAxis, type GraphBuilder } from "../ir/builder.ts";
 import type { Dim } from "../ir/dims.ts";
 import { UNARY_FNS, type ReduceFn } from "../ir/graph.ts";
-import { describe, type Value } from "./values.ts";
+import { describe, toPlain as toPlainValue, type Value } from "./values.ts";
 
 export interface BuiltinContext {
   builder: GraphBuilder;
@@ -96,6 +96,13 @@ const table: Record<string, (fn: string) => Builtin> = {
   }),
   fail: def(["message"], (a) => {
     throw new ShapeError(a.string("message"));
+  }),
+  contains: def(["list", "value"], (a) => {
+    const list = a.get("list");
+    const value = a.get("value");
+    if (list?.t !== "list") throw new ShapeError(`contains: 'list' must be a list, got ${list ? describe(list) : "nothing"}`);
+    const same = (x: Value): boolean => JSON.stringify(toPlainValue(x)) === JSON.stringify(value ? toPlainValue(value) : null);
+    return { t: "bool", v: list.items.some(same) };
   }),
   rank: def(["x"], (a, { builder }) => ({ t: "int", v: builder.node(a.tensor("x")).shape.length })),
   sum: reduction("sum"),

@@ -96,9 +96,22 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
     }
     case "raster_order": {
       const merge = num(arg(0, "merge"), "raster_order merge");
-      return merge instanceof Bad ? merge.message : { kind: "raster_order", merge };
+      const window = arg(1, "window") === undefined ? 0 : num(arg(1, "window"), "raster_order window");
+      if (merge instanceof Bad) return merge.message;
+      if (window instanceof Bad) return window.message;
+      return { kind: "raster_order", merge, window };
+    }
+    case "window_order":
+    case "window_unorder":
+    case "window_segments": {
+      const merge = num(arg(0, "merge"), `${name} merge`);
+      const window = num(arg(1, "window"), `${name} window`);
+      if (merge instanceof Bad) return merge.message;
+      if (window instanceof Bad) return window.message;
+      const part = name === "window_order" ? "order" : name === "window_unorder" ? "unorder" : "segments";
+      return { kind: "windows", part, merge, window };
     }
     default:
-      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order)`;
+      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments)`;
   }
 }

@@ -19,5 +19,10 @@ export type InputProvider =
   | { kind: "image_segments" }
   /** Qwen2-VL's 2-D vision rotary table, cos or sin, [patches, headDim], rows in patch order. */
   | { kind: "rope2d"; part: "cos" | "sin"; headDim: number; theta: number; merge: number }
-  /** For each patch in raster order (per image: t, h, w), its row in the processor's merge-window order. */
-  | { kind: "raster_order"; merge: number };
+  /**
+   * For each patch in raster order (per image: t, h, w), its row in the processor's merge-window order,
+   * or, with `window` > 0, in Qwen2.5-VL's window order.
+   */
+  | { kind: "raster_order"; merge: number; window: number }
+  /** Qwen2.5-VL: patch rows in window order (`order`), merged rows back from window order (`unorder`), window boundaries (`segments`). */
+  | { kind: "windows"; part: "order" | "unorder" | "segments"; merge: number; window: number };

@@ -113,20 +113,74 @@ export function qwenRope(grids: readonly [number, number, number][], headDim: nu
   return { shape: [rows, headDim], data };
 }
 
-/** Processor row of each patch taken in raster order (per image and temporal slice: h, then w). */
-export function qwenRasterOrder(grids: readonly [number, number, number][], merge: number): HostTensor {
+/**
+ * Processor row of each patch taken in raster order (per image and temporal slice: h, then w); with
+ * `window` > 0, its row after Qwen2.5-VL's window reordering instead.
+ */
+export function qwenRasterOrder(grids: readonly [number, number, number][], merge: number, window = 0): HostTensor {
+  const inverse = window > 0 ? qwenWindows(grids, merge, window).inverse : null;
+  const per = merge * merge;
   const rows: number[] = [];
   let offset = 0;
   for (const [t, gh, gw] of grids) {
     for (let ti = 0; ti < t; ti++) {
       for (let h = 0; h < gh; h++) {
         for (let w = 0; w < gw; w++) {
-          const window = (Math.floor(h / merge) * (gw / merge) + Math.floor(w / merge)) * merge * merge;
-          rows.push(offset + window + (h % merge) * merge + (w % merge));
+          const windowBase = (Math.floor(h / merge) * (gw / merge) + Math.floor(w / merge)) * merge * merge;
+          const row = offset + windowBase + (h % merge) * merge + (w % merge);
+          rows.push(inverse ? (inverse[Math.floor(row / per)] as number) * per + (row % per) : row);
         }
       }
       offset += gh * gw;
     }
   }
+  return { shape: [rows.length], data: new Float32Array(rows) };
+}
+
+/**
+ * Qwen2.5-VL window attention (get_window_index): merge units reordered window by window (windows of
+ * `window` x `window` units, raster order inside; the grid padded to whole windows, a full empty
+ * row/column of windows when already divisible, which the dedup removes), per image and temporal slice.
+ * Returns the merge-unit order, its inverse, and the window boundaries in patches (cu_window_seqlens).
+ */
+export function qwenWindows(grids: readonly [number, number, number][], merge: number, window: number): { units: number[]; inverse: number[]; bounds: number[] } {
+  const units: number[] = [];
+  const bounds = [0];
+  let offset = 0;
+  for (const [t, gh, gw] of grids) {
+    const H = gh / merge;
+    const W = gw / merge;
+    const padH = window - (H % window);
+    const padW = window - (W % window);
+    const rows = (H + padH) / window;
+    const cols = (W + padW) / window;
+    for (let ti = 0; ti < t; ti++) {
+      for (let wr = 0; wr < rows; wr++) {
+        for (let wc = 0; wc < cols; wc++) {
+          let count = 0;
+          for (let y = wr * window; y < (wr + 1) * window; y++) {
+            for (let x = wc * window; x < (wc + 1) * window; x++) {
+              if (y >= H || x >= W) continue;
+              units.push(offset + (ti * H + y) * W + x);
+              count++;
+            }
+          }
+          const end = (bounds.at(-1) as number) + count * merge * merge;
+          if (end !== bounds.at(-1)) bounds.push(end);
+        }
+      }
+    }
+    offset += t * H * W;
+  }
+  const inverse = new Array<number>(units.length);
+  units.forEach((u, i) => (inverse[u] = i));
+  return { units, inverse, bounds };
+}
+
+/** Patch rows in window order: each merge unit's merge x merge patches stay together. */
+export function qwenWindowPatchOrder(grids: readonly [number, number, number][], merge: number, window: number): HostTensor {
+  const { units } = qwenWindows(grids, merge, window);
+  const per = merge * merge;
+  const rows = units.flatMap((u) => Array.from({ length: per }, (_, j) => u * per + j));
   return { shape: [rows.length], data: new Float32Array(rows) };
 }

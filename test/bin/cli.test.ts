@@ -110,6 +110,17 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expect(r2.stderr).toContain("is computed from the images' grids, but");
   });
 
+  it("Qwen2.5-VL: window attention (with an empty padding window), full-attention block, RMSNorm, SwiGLU, order undone", async () => {
+    const ref = "test/fixtures/reference/qwen2.5-vl.safetensors";
+    const out = join(tmp, "qwen2.5-vl.safetensors");
+    const r = await tesserae("run", "graphs/qwen2.5-vl.tsr", "--weights", "test/fixtures/qwen2.5-vl", "--image", "test/fixtures/images/demo.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("grids 1x8x10, 1x6x4");
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
+    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+  });
+
   it("runs a published size from a preset with announced random weights", async () => {
     const r = await tesserae("run", "graphs/vit.tsr", "--preset", "base16", "--set", "layers=1", "--image", "test/fixtures/images/small.jpg");
     expect(r.code).toBe(0);
@@ -188,6 +199,8 @@ describe("check and ir", () => {
     ["graphs/llava-1.5.tsr", "7b", "311,888,896"],
     ["graphs/qwen2-vl.tsr", "7b", "675,759,104"],
     ["graphs/qwen2-vl.tsr", "2b", "665,271,296"],
+    // 32 blocks of 19,702,200 + patch embedding 1,505,280 + merger 36,708,608 (spec towers-b §4.1)
+    ["graphs/qwen2.5-vl.tsr", "3b", "668,684,288"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, "--preset", preset);
     expect(r.stdout).toContain(`(${count} parameters)`);

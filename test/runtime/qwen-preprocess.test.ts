@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pythonRound, qwenPatches, smartResize } from "../../runtime/image/qwen.ts";
+import { pythonRound, qwenPatches, qwenWindows, smartResize } from "../../runtime/image/qwen.ts";
 
 // Spec towers-b §7.1: input H x W -> H' x W' for the HF class default (max 1,003,520 pixels) and the
 // shipped configs / qwen-vl-utils (max 12,845,056); min 3136 for both.
@@ -58,5 +58,31 @@ describe("Qwen2-VL patch order", () => {
         expect(patches.data[r * cols + k]).toBe(c * 1e6 + (h * 14 + py) * 1000 + (w * 14 + px));
       }
     });
+  });
+});
+
+describe("Qwen2.5-VL window index (spec §7.4)", () => {
+  const w = (grids: [number, number, number][]) => qwenWindows(grids, 2, 4);
+  const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+  it.each([
+    [[[1, 4, 6]], range(0, 5), [0, 24]],
+    [[[1, 12, 12]], [0, 1, 2, 3, 6, 7, 8, 9, 12, 13, 14, 15, 18, 19, 20, 21, 4, 5, 10, 11, 16, 17, 22, 23, 24, 25, 26, 27, 30, 31, 32, 33, 28, 29, 34, 35], [0, 64, 96, 128, 144]],
+    [[[1, 16, 16]], [...range(0, 3), ...range(8, 11), ...range(16, 19), ...range(24, 27), ...range(4, 7), ...range(12, 15), ...range(20, 23), ...range(28, 31), ...range(32, 35), ...range(40, 43), ...range(48, 51), ...range(56, 59), ...range(36, 39), ...range(44, 47), ...range(52, 55), ...range(60, 63)], [0, 64, 128, 192, 256]],
+  ] as [[number, number, number][], number[], number[]][])("grid %j", (grids, units, bounds) => {
+    expect(w(grids).units).toEqual(units);
+    expect(w(grids).bounds).toEqual(bounds);
+  });
+
+  it("window boundaries for larger, repeated and mixed grids", () => {
+    expect(w([[1, 20, 28]]).bounds).toEqual([0, 64, 128, 192, 224, 288, 352, 416, 448, 480, 512, 544, 560]);
+    expect(w([[2, 12, 12]]).bounds).toEqual([0, 64, 96, 128, 144, 208, 240, 272, 288]);
+    const mixed = w([[1, 4, 6], [1, 12, 12]]);
+    expect(mixed.bounds).toEqual([0, 24, 88, 120, 152, 168]);
+    expect(mixed.units.slice(0, 8)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("inverse permutation (argsort) for (1, 12, 12)", () => {
+    expect(w([[1, 12, 12]]).inverse).toEqual([0, 1, 2, 3, 16, 17, 4, 5, 6, 7, 18, 19, 8, 9, 10, 11, 20, 21, 12, 13, 14, 15, 22, 23, 24, 25, 26, 27, 32, 33, 28, 29, 30, 31, 34, 35]);
   });
 });
