@@ -82,6 +82,11 @@ export class SafetensorsFile {
       if (e > dataLen) this.fail(`${where}: data_offsets [${b}, ${e}] run past the end of the file (data section is ${dataLen} bytes)`);
       this.tensors.set(name, { dtype, shape, begin: dataStart + b, end: dataStart + e });
     }
+    // Tensors must not share bytes (the format also forbids holes; those are harmless, so allowed).
+    const spans = [...this.tensors].filter(([, t]) => t.end > t.begin).sort((a, b) => a[1].begin - b[1].begin);
+    for (let i = 1; i < spans.length; i++) {
+      if (spans[i][1].begin < spans[i - 1][1].end) this.fail(`tensors '${spans[i - 1][0]}' and '${spans[i][0]}' overlap in the data section`);
+    }
   }
 
   /** Reads one tensor as f32 (F32, F16 and BF16 are converted; other dtypes are refused). */

@@ -36,6 +36,7 @@ describe("safetensors reader", () => {
     ["a header that is not JSON", () => rawFile("json.safetensors", "{not json", new Uint8Array(0)), "header is not valid JSON"],
     ["offsets past the end", () => rawFile("off.safetensors", { w: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8)), "tensor 'w': data_offsets [0, 16] run past the end of the file"],
     ["offsets that disagree with the shape", () => rawFile("shape.safetensors", { w: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), "tensor 'w': data_offsets [0, 8] hold 8 bytes, but F32[3] needs 12"],
+    ["overlapping tensors", () => rawFile("overlap.safetensors", { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)), "tensors 'a' and 'b' overlap in the data section"],
     ["an unknown dtype", () => rawFile("dtype.safetensors", { w: { dtype: "F8", shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), `tensor 'w': unsupported dtype "F8"`],
     ["an empty header", () => rawFile("empty.safetensors", "", new Uint8Array(0)), "header is not valid JSON"],
   ])("rejects %s, naming file and tensor", (_what, make, message) => {
