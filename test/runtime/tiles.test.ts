@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { DEEPSEEK_VL2_CANDIDATES, deepseekVl2Tokens, padGeometry, selectBestResolution } from "../../runtime/image/tiles.ts";
+
+// Spec towers-b §7.6: input W x H -> best (w, h), tiles, tokens per image, global view size and offset.
+describe("DeepSeek-VL2 tiling", () => {
+  it.each([
+    [384, 384, [384, 384], 421, [384, 384], [0, 0]],
+    [100, 200, [384, 384], 421, [192, 384], [96, 0]],
+    [640, 480, [768, 768], 1023, [384, 288], [0, 48]],
+    [800, 600, [1152, 768], 1415, [384, 288], [0, 48]],
+    [600, 800, [768, 1152], 1429, [288, 384], [48, 0]],
+    [768, 768, [768, 768], 1023, [384, 384], [0, 0]],
+    [1000, 1000, [1152, 1152], 2017, [384, 384], [0, 0]],
+    [1024, 1024, [1152, 1152], 2017, [384, 384], [0, 0]],
+    [1280, 720, [1536, 768], 1807, [384, 216], [0, 84]],
+    [1920, 1080, [1536, 768], 1807, [384, 216], [0, 84]],
+    [1080, 1920, [768, 1536], 1835, [216, 384], [84, 0]],
+    [2000, 1000, [1536, 768], 1807, [384, 192], [0, 96]],
+    [3000, 500, [2304, 384], 1401, [384, 64], [0, 160]],
+    [500, 3000, [384, 2304], 1471, [64, 384], [160, 0]],
+    [4000, 3000, [1152, 1152], 2017, [384, 288], [0, 48]],
+  ])("%i x %i", (w, h, best, tokens, globalSize, globalOffset) => {
+    const [bw, bh] = selectBestResolution(w, h, DEEPSEEK_VL2_CANDIDATES);
+    expect([bw, bh]).toEqual(best);
+    expect(deepseekVl2Tokens(bw / 384, bh / 384)).toBe(tokens);
+    expect(padGeometry(w, h, 384, 384)).toEqual({ size: globalSize, offset: globalOffset });
+  });
+
+  it("local canvases: 800x600 -> 1024x768 at (64, 0); 1920x1080 -> 1365x768 at (86, 0) (round(85.5) = 86)", () => {
+    expect(padGeometry(800, 600, 1152, 768)).toEqual({ size: [1024, 768], offset: [64, 0] });
+    expect(padGeometry(1920, 1080, 1536, 768)).toEqual({ size: [1365, 768], offset: [86, 0] });
+  });
+
+  it("has the 23 candidates {(m·384, n·384) : m·n <= 9}", () => {
+    expect(DEEPSEEK_VL2_CANDIDATES).toHaveLength(23);
+    expect(DEEPSEEK_VL2_CANDIDATES.every(([w, h]) => (w / 384) * (h / 384) <= 9)).toBe(true);
+  });
+});
