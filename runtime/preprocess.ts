@@ -1,6 +1,7 @@
 import type { PreprocessStep } from "../compiler/ir/preprocess.ts";
 import { ImageError, type RgbImage } from "./image/decode.ts";
 import { qwenPatches, smartResize } from "./image/qwen.ts";
+import { deepseekViews } from "./image/tiles.ts";
 import { resize } from "./image/resample.ts";
 import type { HostTensor } from "./tensor.ts";
 
@@ -42,18 +43,32 @@ function toValues(img: RgbImage, factor: number): HostTensor {
 export interface Preprocessed {
   tensor: HostTensor;
   grid: [number, number, number] | null;
+  /** DeepSeek-VL2: the image's local tiles (width, height); `tensor` holds its views [V, 3, tile, tile]. */
+  tiles?: [number, number];
+}
+
+export interface PreprocessOptions {
+  /** DeepSeek-VL2 crops into tiles only when the request has at most 2 images. */
+  cropping: boolean;
 }
 
 /** Runs a graph file's preprocess steps on one image. */
-export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImage, name: string): Preprocessed {
+export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImage, name: string, options: PreprocessOptions = { cropping: true }): Preprocessed {
   let stage: Stage = { kind: "pixels", img: image };
   let grid: [number, number, number] | null = null;
   const pixels = (op: string): RgbImage => {
     if (stage.kind !== "pixels") throw new ImageError(`preprocess: ${op} must come before rescale/normalize`);
     return stage.img;
   };
-  for (const step of steps) {
+  for (const [index, step] of steps.entries()) {
     switch (step.op) {
+      case "tiles": {
+        // Every view goes through the steps that follow, then the views are stacked.
+        const { views, tiles } = deepseekViews(pixels(step.op), step.tile, step.maxTiles, step.fill, options.cropping);
+        const rest = steps.slice(index + 1);
+        const done = views.map((v) => preprocessImage(rest, v, name, options).tensor);
+        return { tensor: stackImages(done, done.map(() => name)), grid: null, tiles };
+      }
       case "convert_rgb":
         pixels(step.op);
         break;
@@ -108,8 +123,21 @@ export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImag
  * Several images as one input: patch rows are concatenated (images of any size, their grids kept in
  * order); [3, H, W] images are stacked into [N, 3, H, W] and must come out at the same size.
  */
-export function batchImages(images: readonly Preprocessed[], names: readonly string[]): { tensor: HostTensor; grids: [number, number, number][] } {
+export function batchImages(images: readonly Preprocessed[], names: readonly string[]): { tensor: HostTensor; grids: [number, number, number][]; tiles: [number, number][] } {
   const grids = images.flatMap((i) => (i.grid ? [i.grid] : []));
+  const tiles = images.flatMap((i) => (i.tiles ? [i.tiles] : []));
+  if (tiles.length > 0) {
+    // Views of all images, in order, as one batch [V, 3, tile, tile].
+    const [, c, h, w] = images[0].tensor.shape;
+    const total = images.reduce((a, i) => a + i.tensor.shape[0], 0);
+    const data = new Float32Array(total * c * h * w);
+    let at = 0;
+    for (const i of images) {
+      data.set(i.tensor.data, at);
+      at += i.tensor.data.length;
+    }
+    return { tensor: { shape: [total, c, h, w], data }, grids, tiles };
+  }
   if (grids.length > 0) {
     const rows = images.reduce((a, i) => a + i.tensor.shape[0], 0);
     const cols = images[0].tensor.shape[1];
@@ -119,9 +147,9 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
       data.set(i.tensor.data, at);
       at += i.tensor.data.length;
     }
-    return { tensor: { shape: [rows, cols], data }, grids };
+    return { tensor: { shape: [rows, cols], data }, grids, tiles };
   }
-  return { tensor: stackImages(images.map((i) => i.tensor), names), grids: [] };
+  return { tensor: stackImages(images.map((i) => i.tensor), names), grids: [], tiles };
 }
 
 function stackImages(tensors: readonly HostTensor[], names: readonly string[]): HostTensor {

@@ -8,6 +8,7 @@ import { readImage } from "../../runtime/image/decode.ts";
 import type { Program } from "../../compiler/elaborate/elaborate.ts";
 import type { InputProvider } from "../../compiler/ir/preprocess.ts";
 import { qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows } from "../../runtime/image/qwen.ts";
+import { deepseekAssembly } from "../../runtime/image/tiles.ts";
 import { batchImages, preprocessImage } from "../../runtime/preprocess.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
@@ -17,8 +18,8 @@ import { describeTensor } from "../summary.ts";
 
 type Grid = [number, number, number];
 
-/** pixel_values from a safetensors file, with grid_thw (or image_grid_thw) when the file has one. */
-function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[] } {
+/** pixel_values from a safetensors file, with grid_thw (or image_grid_thw) and images_spatial_crop when the file has them. */
+function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[]; tiles: [number, number][] } {
   const f = SafetensorsFile.open(path);
   try {
     if (!f.tensors.has("pixel_values")) throw new WeightsError(`${path}: no tensor 'pixel_values' (it has ${[...f.tensors.keys()].join(", ") || "none"})`);
@@ -29,14 +30,24 @@ function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[] } {
       if (shape.length !== 2 || shape[1] !== 3) throw new WeightsError(`${path}: tensor '${gridName}' must be [images, 3], got [${shape.join(", ")}]`);
       for (let i = 0; i < shape[0]; i++) grids.push([values[3 * i], values[3 * i + 1], values[3 * i + 2]]);
     }
-    return { tensor: f.read("pixel_values"), grids };
+    const tiles: [number, number][] = [];
+    if (f.tensors.has("images_spatial_crop")) {
+      const { shape, values } = f.readIntegers("images_spatial_crop");
+      if (shape.length !== 2 || shape[1] !== 2) throw new WeightsError(`${path}: tensor 'images_spatial_crop' must be [images, 2], got [${shape.join(", ")}]`);
+      for (let i = 0; i < shape[0]; i++) tiles.push([values[2 * i], values[2 * i + 1]]);
+    }
+    return { tensor: f.read("pixel_values"), grids, tiles };
   } finally {
     f.close();
   }
 }
 
-function provide(p: InputProvider, grids: Grid[]): HostTensor {
+function provide(p: InputProvider, grids: Grid[], tiles: [number, number][]): HostTensor {
   switch (p.kind) {
+    case "tile_assembly": {
+      const rows = deepseekAssembly(tiles, p.side);
+      return { shape: [rows.length], data: new Float32Array(rows) };
+    }
     case "image_segments": return qwenSegments(grids);
     case "raster_order": return qwenRasterOrder(grids, p.merge, p.window);
     case "rope2d": return qwenRope(grids, p.headDim, p.theta, p.merge, p.part);
@@ -50,11 +61,14 @@ function provide(p: InputProvider, grids: Grid[]): HostTensor {
 }
 
 /** The inputs a graph computes from the images' grids (attention segments, rotary tables). */
-function providedInputs(program: Program, grids: Grid[], source: string): Map<string, HostTensor> {
+function providedInputs(program: Program, grids: Grid[], tiles: [number, number][], source: string): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const { input, provider } of program.providers) {
-    if (grids.length === 0) throw new UsageError(`graph input '${input}' is computed from the images' grids, but ${source} gives none (a --pixel-values file needs grid_thw)`);
-    out.set(input, provide(provider, grids));
+    const fromTiles = provider.kind === "tile_assembly";
+    if (fromTiles ? tiles.length === 0 : grids.length === 0) {
+      throw new UsageError(`graph input '${input}' is computed from the images' ${fromTiles ? "tiles" : "grids"}, but ${source} gives none (a --pixel-values file needs ${fromTiles ? "images_spatial_crop" : "grid_thw"})`);
+    }
+    out.set(input, provide(provider, grids, tiles));
   }
   return out;
 }
@@ -91,13 +105,15 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   let pixels: HostTensor;
   let grids: Grid[];
+  let tiles: [number, number][];
   if (pixelPath) {
-    ({ tensor: pixels, grids } = pixelValuesFrom(pixelPath));
+    ({ tensor: pixels, grids, tiles } = pixelValuesFrom(pixelPath));
   } else {
     const decoded = await Promise.all(images.map((p) => readImage(p)));
-    ({ tensor: pixels, grids } = batchImages(decoded.map((img, i) => preprocessImage(program.preprocess, img, images[i])), images));
+    const options = { cropping: images.length <= 2 };
+    ({ tensor: pixels, grids, tiles } = batchImages(decoded.map((img, i) => preprocessImage(program.preprocess, img, images[i], options)), images));
   }
-  const provided = providedInputs(program, grids, pixelPath ?? "the images");
+  const provided = providedInputs(program, grids, tiles, pixelPath ?? "the images");
   const tPre = performance.now();
   const weights = model.loadWeights(plan.graph);
   const tWeights = performance.now();
@@ -114,7 +130,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   err.write(`model      ${program.name} (${graphPath}), ${model.weightsNote}\n`);
   err.write(`config     ${cfg}\n`);
   err.write(`adapter    ${ctx.adapterName}\n`);
-  err.write(`input      ${describeTensor(inputName, pixels)}${grids.length ? `  grids ${grids.map((g) => g.join("x")).join(", ")}` : ""}\n`);
+  const layout = grids.length ? `  grids ${grids.map((g) => g.join("x")).join(", ")}` : tiles.length ? `  tiles ${tiles.map((t) => t.join("x")).join(", ")}` : "";
+  err.write(`input      ${describeTensor(inputName, pixels)}${layout}\n`);
   for (const [name, t] of warm.outputs) err.write(`output     ${describeTensor(name, t)}\n`);
   const kinds = new Map<string, number>();
   for (const k of plan.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
@@ -127,6 +144,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (outPath) {
     const tensors = new Map<string, HostTensor | { shape: number[]; data: BigInt64Array }>([["pixel_values", pixels], ...warm.outputs]);
     if (grids.length > 0) tensors.set("grid_thw", { shape: [grids.length, 3], data: BigInt64Array.from(grids.flat().map(BigInt)) });
+    if (tiles.length > 0) tensors.set("images_spatial_crop", { shape: [tiles.length, 2], data: BigInt64Array.from(tiles.flat().map(BigInt)) });
     const tmp = `${outPath}.tmp-${process.pid}`;
     writeSafetensors(tmp, tensors, { graph: graphPath, model: program.name });
     renameSync(tmp, outPath);

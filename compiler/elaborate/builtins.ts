@@ -97,6 +97,8 @@ const table: Record<string, (fn: string) => Builtin> = {
   fail: def(["message"], (a) => {
     throw new ShapeError(a.string("message"));
   }),
+  floor: def(["x"], (a) => ({ t: "int", v: Math.floor(a.float("x") ?? NaN) })),
+  ceil: def(["x"], (a) => ({ t: "int", v: Math.ceil(a.float("x") ?? NaN) })),
   contains: def(["list", "value"], (a) => {
     const list = a.get("list");
     const value = a.get("value");

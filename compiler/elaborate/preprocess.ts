@@ -73,8 +73,14 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       const merge = num(arg(2, "merge"), "qwen_patches merge");
       return firstError(temporal, patch, merge) ?? { op: "qwen_patches", temporal: temporal as number, patch: patch as number, merge: merge as number };
     }
+    case "tiles": {
+      const tile = num(arg(0, "tile"), "tiles tile");
+      const maxTiles = num(arg(1, "max_tiles"), "tiles max_tiles");
+      const fill = num(arg(2, "fill"), "tiles fill");
+      return firstError(tile, maxTiles, fill) ?? { op: "tiles", tile: tile as number, maxTiles: maxTiles as number, fill: fill as number };
+    }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, qwen_patches)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, qwen_patches, tiles)`;
   }
 }
 
@@ -111,7 +117,11 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
       const part = name === "window_order" ? "order" : name === "window_unorder" ? "unorder" : "segments";
       return { kind: "windows", part, merge, window };
     }
+    case "tile_assembly": {
+      const side = num(arg(0, "side"), "tile_assembly side");
+      return side instanceof Bad ? side.message : { kind: "tile_assembly", side };
+    }
     default:
-      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments)`;
+      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments, tile_assembly)`;
   }
 }

@@ -11,7 +11,13 @@ export type PreprocessStep =
   /** Qwen2-VL's smart_resize: both sides multiples of `factor`, pixel count within [minPixels, maxPixels]. */
   | { op: "smart_resize"; factor: number; minPixels: number; maxPixels: number; filter: ResampleFilter }
   /** Flatten into Qwen2-VL's patch rows (a still image duplicated to `temporal` frames); images concatenate. */
-  | { op: "qwen_patches"; temporal: number; patch: number; merge: number };
+  | { op: "qwen_patches"; temporal: number; patch: number; merge: number }
+  /**
+   * DeepSeek-VL2 views: a global view padded to tile x tile, then the image padded to the best
+   * canvas of (m·tile, n·tile), m·n <= maxTiles, cut into tiles (one tile when cropping is off);
+   * the remaining steps run on every view.
+   */
+  | { op: "tiles"; tile: number; maxTiles: number; fill: number };
 
 /** Inputs the runtime computes from the preprocessed images' patch grids. */
 export type InputProvider =
@@ -25,4 +31,6 @@ export type InputProvider =
    */
   | { kind: "raster_order"; merge: number; window: number }
   /** Qwen2.5-VL: patch rows in window order (`order`), merged rows back from window order (`unorder`), window boundaries (`segments`). */
-  | { kind: "windows"; part: "order" | "unorder" | "segments"; merge: number; window: number };
+  | { kind: "windows"; part: "order" | "unorder" | "segments"; merge: number; window: number }
+  /** DeepSeek-VL2 token assembly: rows of [projected view tokens..., image_newline, view_separator] in LLM order. */
+  | { kind: "tile_assembly"; side: number };

@@ -121,6 +121,22 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
   });
 
+  it("DeepSeek-VL2: global view and tiles per image, SigLIP per view, 2x2 downsample projector, newline/separator assembly", async () => {
+    const ref = "test/fixtures/reference/deepseek-vl2.safetensors";
+    const out = join(tmp, "deepseek-vl2.safetensors");
+    const r = await tesserae("run", "graphs/deepseek-vl2.tsr", "--weights", "test/fixtures/deepseek-vl2", "--image", "test/fixtures/images/demo.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("tiles 3x3, 2x2");
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
+    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    expect(SafetensorsFile.open(out).readIntegers("images_spatial_crop")).toEqual({ shape: [2, 2], values: [3, 3, 2, 2] });
+    // With more than 2 images cropping is off: one tile each, 2*(2+1) + 1 + 2*(2+1) = 13 tokens per image here.
+    const three = await tesserae("run", "graphs/deepseek-vl2.tsr", "--weights", "test/fixtures/deepseek-vl2", "--image", "test/fixtures/images/demo.png", "--image", "test/fixtures/images/tall-gray.png", "--image", "test/fixtures/images/odd-rgba.png");
+    expect(three.stderr).toContain("tiles 1x1, 1x1, 1x1");
+    expect(three.stderr).toContain("output     image_embeds       [39, 24]");
+  });
+
   it("runs a published size from a preset with announced random weights", async () => {
     const r = await tesserae("run", "graphs/vit.tsr", "--preset", "base16", "--set", "layers=1", "--image", "test/fixtures/images/small.jpg");
     expect(r.code).toBe(0);
@@ -201,6 +217,8 @@ describe("check and ir", () => {
     ["graphs/qwen2-vl.tsr", "2b", "665,271,296"],
     // 32 blocks of 19,702,200 + patch embedding 1,505,280 + merger 36,708,608 (spec towers-b §4.1)
     ["graphs/qwen2.5-vl.tsr", "3b", "668,684,288"],
+    // SigLIP so400m without its head (428,225,600 - 15,238,352) + projector and the two learned vectors for n_embed 1280
+    ["graphs/deepseek-vl2.tsr", "tiny", "420,529,008"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, "--preset", preset);
     expect(r.stdout).toContain(`(${count} parameters)`);
