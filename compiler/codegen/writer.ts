@@ -210,6 +210,23 @@ export class KernelWriter {
         const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
         return this.value(n.inputs[0], coords.map((c, i) => (i === op.axis ? index : c)));
       }
+      case "im2col": {
+        const src = input(0);
+        const [kh, kw] = op.kernel;
+        const outW = this.let(`(${this.dim(src.shape[3])} + ${2 * op.padding[1]}u - ${kw}u) / ${op.stride[1]}u + 1u`, "ow");
+        const oh = this.let(`${coords[1]} / ${outW}`, "oh");
+        const ow = this.let(`${coords[1]} % ${outW}`, "ow");
+        const c = this.let(`${coords[2]} / ${kh * kw}u`, "ch");
+        const r = this.let(`${coords[2]} % ${kh * kw}u`, "r");
+        // Signed arithmetic: the padding reaches before the first row and column.
+        const y = this.let(`i32(${oh} * ${op.stride[0]}u + ${r} / ${kw}u) - ${op.padding[0]}`, "iy");
+        const x = this.let(`i32(${ow} * ${op.stride[1]}u + ${r} % ${kw}u) - ${op.padding[1]}`, "ix");
+        const out = this.fresh();
+        this.line(`var ${out} = 0.0;`);
+        this.block(`if (${y} >= 0 && ${y} < i32(${this.dim(src.shape[2])}) && ${x} >= 0 && ${x} < i32(${this.dim(src.shape[3])})) {`, () =>
+          this.line(`${out} = ${this.value(src.id, [coords[0], c, `u32(${y})`, `u32(${x})`])};`));
+        return out;
+      }
       case "pad": {
         // Inside the data: load (with the coordinate shifted back); outside: the pad value.
         const c = coords[op.axis];

@@ -131,6 +131,17 @@ const table: Record<string, (fn: string) => Builtin> = {
   concat: def(["xs", "axis"], (a, { builder }) => tensor(builder.concat(a.tensors("xs"), a.fixedInt("axis")))),
   pad: def(["x", "axis", "before", "after", "value"], (a, { builder }) =>
     tensor(builder.pad(a.tensor("x"), a.fixedInt("axis"), a.fixedInt("before"), a.fixedInt("after"), a.float("value") ?? 0))),
+  im2col: def(["x", "kernel", "stride", "padding"], (a, { builder }) => {
+    const pair = (name: string, fallback: number): [number, number] => {
+      const v = a.get(name);
+      if (v === undefined) return [fallback, fallback];
+      if (v.t === "int" && typeof v.v === "number") return [v.v, v.v];
+      const d = a.dims(name);
+      if (d.length !== 2 || d.some((x) => typeof x !== "number")) throw new ShapeError(`im2col: '${name}' must be an int or a list of 2 ints`);
+      return [d[0] as number, d[1] as number];
+    };
+    return tensor(builder.im2col(a.tensor("x"), pair("kernel", 1), pair("stride", 1), pair("padding", 0)));
+  }),
   gather: def(["x", "axis", "index"], (a, { builder }) => tensor(builder.gather(a.tensor("x"), a.fixedInt("axis"), a.tensor("index")))),
   broadcast_to: def(["x", "shape"], (a, { builder }) => tensor(builder.broadcastTo(a.tensor("x"), a.dims("shape")))),
   attention: def(["q", "k", "v", "heads", "scale", "segments"], (a, { builder }) =>

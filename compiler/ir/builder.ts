@@ -1,4 +1,4 @@
-import { dimAdd, dimsEqual, dimToString, numel, shapeToString, type Dim } from "./dims.ts";
+import { dimAdd, dimFloorDiv, dimMul, dimsEqual, dimToString, numel, shapeToString, type Dim } from "./dims.ts";
 import type { BinaryFn, DType, Graph, Node, Op, ReduceFn, SourceRef, UnaryFn } from "./graph.ts";
 
 /** A shape or argument error; the elaborator turns it into a diagnostic at the call site. */
@@ -137,6 +137,17 @@ export class GraphBuilder {
       acc = this.add({ kind: "concat", axis }, [acc, x], a.map((d, i) => (i === axis ? dimAdd(d, this.node(x).shape[axis]) : d)));
     }
     return acc;
+  }
+
+  im2col(x: number, kernel: [number, number], stride: [number, number], padding: [number, number]): number {
+    const s = this.node(x).shape;
+    if (s.length !== 4) throw new ShapeError(`im2col expects [B, C, H, W], got ${shapeToString(s)}`);
+    if ([...kernel, ...stride].some((v) => !Number.isInteger(v) || v < 1) || padding.some((v) => !Number.isInteger(v) || v < 0)) {
+      throw new ShapeError(`im2col: kernel and stride must be positive integers and padding non-negative, got kernel ${kernel}, stride ${stride}, padding ${padding}`);
+    }
+    const out = [0, 1].map((i) => dimAdd(dimFloorDiv(dimAdd(s[2 + i], 2 * padding[i] - kernel[i]), stride[i]), 1));
+    for (const d of out) if (typeof d === "number" && d < 1) throw new ShapeError(`im2col: a ${kernel.join("x")} kernel does not fit ${shapeToString(s)} with padding ${padding.join(",")}`);
+    return this.add({ kind: "im2col", kernel, stride, padding }, [x], [s[0], dimMul(out[0], out[1]), dimMul(s[1], kernel[0] * kernel[1])]);
   }
 
   pad(x: number, axisArg: number, before: number, after: number, value: number): number {

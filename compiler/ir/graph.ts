@@ -26,6 +26,11 @@ export type Op =
   | { kind: "slice"; axis: number; start: Dim }
   | { kind: "concat"; axis: number }
   | { kind: "broadcast" }
+  /**
+   * Convolution patches of x [B, C, H, W] as a view: [B, OH·OW, C·kh·kw], element (b, oh·OW + ow,
+   * (c·kh + i)·kw + j) = x[b, c, oh·sh + i − ph, ow·sw + j − pw], zero outside. A matmul over it is a Conv2d.
+   */
+  | { kind: "im2col"; kernel: [number, number]; stride: [number, number]; padding: [number, number] }
   /** Zero (or `value`) padding of `before` elements in front of `axis` (and the rest after). */
   | { kind: "pad"; axis: number; before: number; value: number }
   /** x indexed along `axis` by an i32 vector: out[..., i, ...] = x[..., idx[i], ...] (window reordering). */
@@ -55,7 +60,7 @@ export interface Graph {
   outputs: { name: string; node: number }[];
 }
 
-export const MOVEMENT_OPS: ReadonlySet<OpKind> = new Set(["reshape", "permute", "slice", "concat", "broadcast", "gather", "pad"]);
+export const MOVEMENT_OPS: ReadonlySet<OpKind> = new Set(["reshape", "permute", "slice", "concat", "broadcast", "gather", "pad", "im2col"]);
 export const ELEMENTWISE_OPS: ReadonlySet<OpKind> = new Set(["unary", "binary", "const"]);
 
 export function isMovement(n: Node): boolean {

@@ -201,6 +201,29 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
     }
     case "broadcast":
       return gather(args[0], shape, broadcastOffsets(args[0].shape, shape));
+    case "im2col": {
+      const [B, C, H, W] = args[0].shape;
+      const [kh, kw] = op.kernel;
+      const OW = Math.floor((W + 2 * op.padding[1] - kw) / op.stride[1]) + 1;
+      const data = new Float32Array(sizeOf(shape));
+      let i = 0;
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < shape[1]; t++) {
+          const oh = Math.floor(t / OW);
+          const ow = t % OW;
+          for (let c = 0; c < C; c++) {
+            for (let ki = 0; ki < kh; ki++) {
+              for (let kj = 0; kj < kw; kj++) {
+                const y = oh * op.stride[0] + ki - op.padding[0];
+                const x = ow * op.stride[1] + kj - op.padding[1];
+                data[i++] = y >= 0 && y < H && x >= 0 && x < W ? args[0].data[((b * C + c) * H + y) * W + x] : 0;
+              }
+            }
+          }
+        }
+      }
+      return { shape, data };
+    }
     case "pad": {
       const st = stridesOf(args[0].shape);
       const size = args[0].shape[op.axis];

@@ -65,6 +65,11 @@ describe("fusion rules", () => {
     expect(unshuffle.kernels.map((k) => k.kind)).toEqual(["matmul"]);
   });
 
+  it("conv2d's im2col is a view folded into the matmul's loads", () => {
+    const plan = compileGraph(compileOk(`model m {\n  input x: f32[B, 3, 9, 9]\n  output y = reshape(conv2d(x, "c", 4, 3, stride = 2, padding = 1), [dim(x, 0), 4 * 25])\n}`).graph);
+    expect(summary(plan)[0]).toMatch(/^matmul: .*im2col.*matmul/);
+  });
+
   it("patchify views fold into the loads of the patch-embedding matmul", () => {
     const plan = compileGraph(compileOk(`model m {\n  input p: f32[B, 3, 20, 20]\n  output y = patch_embed(p, "pe", 8, 4)\n}`).graph);
     expect(summary(plan)).toEqual(["matmul: reshape reshape permute reshape matmul add"]);

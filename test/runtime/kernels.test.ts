@@ -3,7 +3,7 @@ import { compileGraph } from "../../compiler/compile.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { Executor } from "../../runtime/executor.ts";
 import { interpret } from "../../runtime/reference/interpreter.ts";
-import { maxAbsDiff, type HostTensor } from "../../runtime/tensor.ts";
+import { maxAbsDiff, tensor, type HostTensor } from "../../runtime/tensor.ts";
 import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";
 import { compileOk } from "../helpers/compile.ts";
 import { compareWithReference } from "../helpers/gpu.ts";
@@ -40,6 +40,8 @@ const cases: Case[] = [
   { name: "pixel unshuffle folded into the loads of a linear", src: `input x: f32[1, 3, 6, 4]\n  p = pixel_unshuffle(x, 2)\n  output y = linear(permute(reshape(p, [1, 12, 6]), [0, 2, 1]), "fc", 5)`, inputs: { x: [1, 3, 6, 4] }, kernels: 1 },
   { name: "rotary embedding applied on load of q and k, dh = 6", src: `input x: f32[2, 9, 18]\n  input cos: f32[9, 6]\n  input sin: f32[9, 6]\n  output y = attention(rotary(x, cos, sin, 3), rotary(x * 0.5, cos, sin, 3), x, 3)`, inputs: { x: [2, 9, 18], cos: [9, 6], sin: [9, 6] }, kernels: 1 },
   { name: "padding (27 -> 28 grid, as DeepSeek-VL2 pads before its 2x2 downsample) folded into a linear's loads", src: `input x: f32[2, 27, 27, 4]\n  p = pad(pad(x, 1, 0, 1), 2, 0, 1, value = 0.5)\n  output y = linear(reshape(p, [2, 28 * 28, 4]), "fc", 6)`, inputs: { x: [2, 27, 27, 4] }, kernels: 1 },
+  { name: "conv2d 3x3, stride 2, padding 1 on odd sizes (im2col view feeding a matmul)", src: `input x: f32[2, 3, 9, 7]\n  output y = conv2d(x, "conv", 5, 3, stride = 2, padding = 1)`, inputs: { x: [2, 3, 9, 7] } },
+  { name: "conv2d 1x1 and 2x2 without bias", src: `input x: f32[1, 4, 6, 5]\n  output y = conv2d(conv2d(x, "a", 3, 1, bias = false), "b", 2, 2)`, inputs: { x: [1, 4, 6, 5] } },
   { name: "a whole pre-LN transformer block", src: `input x: f32[2, 11, 24]\n  h = x + self_attention(layernorm(x, "ln1"), 4, "q", "k", "v", "o")\n  output y = h + mlp(layernorm(h, "ln2"), "fc1", "fc2", 40, "quick_gelu")`, inputs: { x: [2, 11, 24] } },
 ];
 
@@ -181,5 +183,19 @@ describe("determinism and concurrency", () => {
       first.dispose();
       second.dispose();
     }
+  });
+});
+
+describe("conv2d against a hand-computed case", () => {
+  it("a 2x2 box filter with padding 1 and stride 2 on 1..9", async () => {
+    const p = compileOk(`model t {\n  input x: f32[1, 1, 3, 3]\n  output y = conv2d(x, "box", 1, 2, stride = 2, padding = 1, bias = false)\n}`);
+    const inputs = new Map([["x", tensor([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])]]);
+    const weights = new Map([["box.weight", tensor([1, 1, 2, 2], [1, 1, 1, 1])]]);
+    expect(Array.from((interpret(p.graph, inputs, weights, {}).get("y") as HostTensor).data)).toEqual([1, 5, 11, 28]);
+    const ex = await Executor.load(await getGpu(), compileGraph(p.graph), weights);
+    const got = (await ex.run(inputs)).outputs.get("y") as HostTensor;
+    ex.dispose();
+    expect(got.shape).toEqual([1, 1, 2, 2]);
+    expect(Array.from(got.data)).toEqual([1, 5, 11, 28]);
   });
 });
