@@ -210,6 +210,8 @@ export class KernelWriter {
         const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
         return this.value(n.inputs[0], coords.map((c, i) => (i === op.axis ? index : c)));
       }
+      case "resize2d":
+        return this.resize2d(n, op.mode, coords);
       case "im2col": {
         const src = input(0);
         const [kh, kw] = op.kernel;
@@ -323,6 +325,34 @@ export class KernelWriter {
       default:
         return this.scalarsAsVec4(n.id, coords);
     }
+  }
+
+  /** torch interpolate (align_corners=False) at one output position: 2x2 (bilinear) or 4x4 (bicubic, A = -0.75) clamped taps. */
+  private resize2d(n: Node, mode: "bilinear" | "bicubic", coords: readonly Code[]): Code {
+    const src = this.node(n.inputs[0]);
+    const rank = coords.length;
+    const taps = (axis: number): { index: Code[]; weight: Code[] } => {
+      const size = this.dim(src.shape[axis]);
+      const out = this.dim(n.shape[axis]);
+      let pos = this.let(`(f32(${coords[axis]}) + 0.5) * f32(${size}) / f32(${out}) - 0.5`, "s");
+      if (mode === "bilinear") pos = this.let(`max(${pos}, 0.0)`, "s");
+      const base = this.let(`i32(floor(${pos}))`, "i");
+      const t = this.let(`${pos} - floor(${pos})`, "t");
+      const clampAt = (k: number): Code => this.let(`u32(clamp(${base} + ${k}, 0, i32(${size}) - 1))`, "k");
+      if (mode === "bilinear") return { index: [clampAt(0), clampAt(1)], weight: [this.let(`1.0 - ${t}`, "w"), t] };
+      // Keys' cubic convolution with A = -0.75, as ATen's upsample_bicubic2d.
+      const c1 = (x: Code): Code => `((1.25 * ${x} - 2.25) * ${x} * ${x} + 1.0)`;
+      const c2 = (x: Code): Code => `(((-0.75 * ${x} + 3.75) * ${x} - 6.0) * ${x} + 3.0)`;
+      const weight = [c2(`(${t} + 1.0)`), c1(t), c1(`(1.0 - ${t})`), c2(`(2.0 - ${t})`)].map((w) => this.let(w, "w"));
+      return { index: [-1, 0, 1, 2].map(clampAt), weight };
+    };
+    const ys = taps(rank - 2);
+    const xs = taps(rank - 1);
+    const terms: Code[] = [];
+    ys.index.forEach((yi, i) => xs.index.forEach((xj, j) => {
+      terms.push(`${ys.weight[i]} * ${xs.weight[j]} * ${this.value(src.id, [...coords.slice(0, rank - 2), yi, xj])}`);
+    }));
+    return this.let(terms.join(" + "));
   }
 
   /** An inlined contraction at one output position: a dot-product loop over K. */

@@ -142,6 +142,11 @@ const table: Record<string, (fn: string) => Builtin> = {
     };
     return tensor(builder.im2col(a.tensor("x"), pair("kernel", 1), pair("stride", 1), pair("padding", 0)));
   }),
+  resize2d: def(["x", "height", "width", "mode"], (a, { builder }) => {
+    const mode = a.get("mode") === undefined ? "bicubic" : a.string("mode");
+    if (mode !== "bicubic" && mode !== "bilinear") throw new ShapeError(`resize2d: mode must be "bicubic" or "bilinear", got "${mode}"`);
+    return tensor(builder.resize2d(a.tensor("x"), a.int("height"), a.int("width"), mode));
+  }),
   gather: def(["x", "axis", "index"], (a, { builder }) => tensor(builder.gather(a.tensor("x"), a.fixedInt("axis"), a.tensor("index")))),
   broadcast_to: def(["x", "shape"], (a, { builder }) => tensor(builder.broadcastTo(a.tensor("x"), a.dims("shape")))),
   attention: def(["q", "k", "v", "heads", "scale", "segments"], (a, { builder }) =>

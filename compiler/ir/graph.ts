@@ -33,6 +33,11 @@ export type Op =
   | { kind: "im2col"; kernel: [number, number]; stride: [number, number]; padding: [number, number] }
   /** Zero (or `value`) padding of `before` elements in front of `axis` (and the rest after). */
   | { kind: "pad"; axis: number; before: number; value: number }
+  /**
+   * torch.nn.functional.interpolate over the last two axes, align_corners=False: bilinear, or bicubic
+   * (A = -0.75, taps clamped to the edge). Used for position tables at another resolution.
+   */
+  | { kind: "resize2d"; mode: "bilinear" | "bicubic" }
   /** x indexed along `axis` by an i32 vector: out[..., i, ...] = x[..., idx[i], ...] (window reordering). */
   | { kind: "gather"; axis: number }
   /**

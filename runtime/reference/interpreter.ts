@@ -201,6 +201,37 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
     }
     case "broadcast":
       return gather(args[0], shape, broadcastOffsets(args[0].shape, shape));
+    case "resize2d": {
+      const src = args[0];
+      const r = shape.length;
+      const [H, W] = src.shape.slice(-2);
+      const [OH, OW] = shape.slice(-2);
+      const taps = (dst: number, inSize: number, outSize: number): [number, number][] => {
+        let pos = ((dst + 0.5) * inSize) / outSize - 0.5;
+        if (op.mode === "bilinear") pos = Math.max(pos, 0);
+        const base = Math.floor(pos);
+        const t = pos - base;
+        const clamp = (k: number): number => Math.min(Math.max(base + k, 0), inSize - 1);
+        if (op.mode === "bilinear") return [[clamp(0), 1 - t], [clamp(1), t]];
+        const A = -0.75;
+        const c1 = (x: number): number => ((A + 2) * x - (A + 3)) * x * x + 1;
+        const c2 = (x: number): number => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+        return [[clamp(-1), c2(t + 1)], [clamp(0), c1(t)], [clamp(1), c1(1 - t)], [clamp(2), c2(2 - t)]];
+      };
+      const outer = sizeOf(shape.slice(0, r - 2));
+      const data = new Float32Array(sizeOf(shape));
+      for (let o = 0; o < outer; o++) {
+        for (let y = 0; y < OH; y++) {
+          const ty = taps(y, H, OH);
+          for (let x = 0; x < OW; x++) {
+            let acc = 0;
+            for (const [yi, wy] of ty) for (const [xj, wx] of taps(x, W, OW)) acc += wy * wx * src.data[(o * H + yi) * W + xj];
+            data[(o * OH + y) * OW + x] = acc;
+          }
+        }
+      }
+      return { shape, data };
+    }
     case "im2col": {
       const [B, C, H, W] = args[0].shape;
       const [kh, kw] = op.kernel;

@@ -199,3 +199,49 @@ describe("conv2d against a hand-computed case", () => {
     expect(Array.from(got.data)).toEqual([1, 5, 11, 28]);
   });
 });
+
+describe("resize2d (torch interpolate, align_corners=False) against the spec's vectors (towers-a §7.7)", () => {
+  const run = async (src: string, x: HostTensor): Promise<{ cpu: HostTensor; gpu: HostTensor }> => {
+    const p = compileOk(`model t {\n  ${src}\n}`);
+    const inputs = new Map([["x", x]]);
+    const cpu = interpret(p.graph, inputs, new Map(), {}).get("y") as HostTensor;
+    const ex = await Executor.load(await getGpu(), compileGraph(p.graph), new Map());
+    const gpu = (await ex.run(inputs)).outputs.get("y") as HostTensor;
+    ex.dispose();
+    return { cpu, gpu };
+  };
+
+  it("bicubic 2x2 -> 4x4", async () => {
+    const want = [-0.316406, 0.015625, 0.5625, 0.894531, 0.347656, 0.679688, 1.226562, 1.558594, 1.441406, 1.773438, 2.320312, 2.652344, 2.105469, 2.4375, 2.984375, 3.316406];
+    const { cpu, gpu } = await run("input x: f32[1, 2, 2]\n  output y = resize2d(x, 4, 4)", tensor([1, 2, 2], [0, 1, 2, 3]));
+    want.forEach((w, i) => {
+      expect(Math.abs(cpu.data[i] - w)).toBeLessThan(2e-6);
+      expect(Math.abs(gpu.data[i] - w)).toBeLessThan(2e-6);
+    });
+  });
+
+  it("bicubic 3x3 -> 5x5 (rows 0, 2, 4), with clamped edges", async () => {
+    const rows: Record<number, number[]> = { 0: [-0.384, 0.028, 0.712, 1.396, 1.808], 2: [2.904, 3.316, 4.0, 4.684, 5.096], 4: [6.192, 6.604, 7.288, 7.972, 8.384] };
+    const { cpu, gpu } = await run("input x: f32[2, 3, 3]\n  output y = resize2d(x, 5, 5)", tensor([2, 3, 3], [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8]));
+    for (const [r, want] of Object.entries(rows)) {
+      want.forEach((w, c) => {
+        // The CPU reference accumulates in float64; the GPU's f32 weights add about one ulp of 8.
+        expect(Math.abs(cpu.data[25 + Number(r) * 5 + c] - w)).toBeLessThan(2e-6);
+        expect(Math.abs(gpu.data[25 + Number(r) * 5 + c] - w)).toBeLessThan(4e-6);
+      });
+    }
+  });
+
+  it("bilinear 2x2 -> 4x4", async () => {
+    const want = [0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3];
+    const { cpu, gpu } = await run("input x: f32[1, 2, 2]\n  output y = resize2d(x, 4, 4, mode = \"bilinear\")", tensor([1, 2, 2], [0, 1, 2, 3]));
+    expect(Array.from(cpu.data)).toEqual(want);
+    want.forEach((w, i) => expect(Math.abs(gpu.data[i] - w)).toBeLessThan(1e-6));
+  });
+
+  it("a 16x16 table to 32x32 (Qwen-VL's position table) matches the reference on random values", async () => {
+    const p = compileOk("model t {\n  input x: f32[3, 16, 16]\n  output y = resize2d(x, 32, 32)\n}");
+    const r = await compareWithReference(p.graph, { x: [3, 16, 16] });
+    expect(r.fused.y).toBeLessThan(REL_TOL);
+  });
+});
