@@ -137,6 +137,16 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expect(three.stderr).toContain("output     image_embeds       [39, 24]");
   });
 
+  it("Qwen-VL: bigG-style tower with head-interleaved qkv, position tables resized bicubically, the cross-attention resampler", async () => {
+    const ref = "test/fixtures/reference/qwen-vl.safetensors";
+    const out = join(tmp, "qwen-vl.safetensors");
+    const r = await tesserae("run", "graphs/qwen-vl.tsr", "--weights", "test/fixtures/qwen-vl", "--image", "test/fixtures/images/demo.png", "--image", "test/fixtures/images/odd-rgba.png", "--out", out);
+    expect(r.code).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
+    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+  });
+
   it("runs a published size from a preset with announced random weights", async () => {
     const r = await tesserae("run", "graphs/vit.tsr", "--preset", "base16", "--set", "layers=1", "--image", "test/fixtures/images/small.jpg");
     expect(r.code).toBe(0);
@@ -219,8 +229,10 @@ describe("check and ir", () => {
     ["graphs/qwen2.5-vl.tsr", "3b", "668,684,288"],
     // SigLIP so400m without its head (428,225,600 - 15,238,352) + projector and the two learned vectors for n_embed 1280
     ["graphs/deepseek-vl2.tsr", "tiny", "420,529,008"],
+    // 1,842,770,688 ViT + 92,839,936 resampler, ln_post and proj (spec towers-a §5.1)
+    ["graphs/qwen-vl.tsr", "", "1,935,610,624"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
-    const r = await tesserae("check", graph, "--preset", preset);
+    const r = await tesserae("check", graph, ...(preset ? ["--preset", preset] : []));
     expect(r.stdout).toContain(`(${count} parameters)`);
   });
 

@@ -83,6 +83,12 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
     close(at(v224, 10, 200), [0.78824, -0.91373, 0.05882]);
     close(at(v224, 200, 50), [-0.55294, 0.78824, 0.01961]);
     close(at(v224, 223, 223), [0.99216, 0.99216, 0.99216]);
+    const qwenVl = compileFile("graphs/qwen-vl.tsr");
+    const q448 = preprocessImage(qwenVl.preprocess, img, "spec").tensor;
+    close(at(q448, 0, 0), [-1.79226, -1.7521, -1.48022]);
+    close(at(q448, 10, 300), [0.70407, -1.67706, -0.05821]);
+    close(at(q448, 200, 50), [-1.38351, -0.05622, -0.55592]);
+    close(at(q448, 447, 447), [1.93034, 2.07488, 2.1459]);
     // Intermediate check of the spec: PIL bicubic 640x480 -> 448x336.
     const r = resize(img, 448, 336, "bicubic");
     expect(Array.from(r.data.subarray(56 * 3, 56 * 3 + 3))).toEqual([31, 0, 18]);
