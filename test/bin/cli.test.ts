@@ -18,6 +18,17 @@ function expectClose(got: HostTensor, want: HostTensor, tol = TOL): void {
   expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(tol);
 }
 
+/** Runs a graph on a fixture checkpoint and images; pixel_values must match the reference exactly, the outputs within TOL. */
+async function expectRunMatches(graph: string, fixture: string, images: string[], reference: string): Promise<{ out: string; stderr: string }> {
+  const out = join(tmp, `${fixture}.safetensors`);
+  const r = await tesserae("run", graph, "--weights", `test/fixtures/${fixture}`, ...images.flatMap((i) => ["--image", `test/fixtures/images/${i}`]), "--out", out);
+  expect(r.code, r.stderr).toBe(0);
+  expectClose(read(out, "pixel_values"), read(reference, "pixel_values"), 1e-6);
+  expectClose(read(out, "last_hidden_state"), read(reference, "last_hidden_state"));
+  expectClose(read(out, "image_embeds"), read(reference, "image_embeds"));
+  return { out, stderr: r.stderr };
+}
+
 describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () => {
   it("CLIPModel checkpoint with --pixel-values: last_hidden_state and projected image_embeds", async () => {
     const out = join(tmp, "clip.safetensors");
@@ -71,34 +82,17 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
   });
 
   it("SigLIP (SiglipModel checkpoint) with two images: post-norm tokens and the MAP head's pooled output", async () => {
-    const ref = "test/fixtures/reference/siglip.safetensors";
-    const out = join(tmp, "siglip.safetensors");
-    const r = await tesserae("run", "graphs/siglip.tsr", "--weights", "test/fixtures/siglip", "--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/demo.png", "--out", out);
-    expect(r.code).toBe(0);
-    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
-    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
-    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    await expectRunMatches("graphs/siglip.tsr", "siglip", ["odd-rgba.png", "demo.png"], "test/fixtures/reference/siglip.safetensors");
   });
 
   it("LLaVA-1.5 (llava-hf layout): features of layer -2 without the class token, through the projector", async () => {
-    const ref = "test/fixtures/reference/llava.safetensors";
-    const out = join(tmp, "llava.safetensors");
-    const r = await tesserae("run", "graphs/llava-1.5.tsr", "--weights", "test/fixtures/llava", "--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
-    expect(r.code).toBe(0);
-    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
-    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
-    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    await expectRunMatches("graphs/llava-1.5.tsr", "llava", ["odd-rgba.png", "tall-gray.png"], "test/fixtures/reference/llava.safetensors");
   });
 
   it("Qwen2-VL: two images of different sizes in one packed run (segmented attention, 2-D rotary, merger)", async () => {
     const ref = "test/fixtures/reference/qwen2-vl.safetensors";
-    const out = join(tmp, "qwen2-vl.safetensors");
-    const r = await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toContain("grids 1x4x4, 1x6x4");
-    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
-    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
-    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    const { out, stderr } = await expectRunMatches("graphs/qwen2-vl.tsr", "qwen2-vl", ["odd-rgba.png", "tall-gray.png"], ref);
+    expect(stderr).toContain("grids 1x4x4, 1x6x4");
     expect(SafetensorsFile.open(out).readIntegers("grid_thw")).toEqual({ shape: [2, 3], values: [1, 4, 4, 1, 6, 4] });
     // --pixel-values takes grid_thw from the same file.
     const again = join(tmp, "qwen2-vl-pixels.safetensors");
@@ -111,25 +105,13 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
   });
 
   it("Qwen2.5-VL: window attention (with an empty padding window), full-attention block, RMSNorm, SwiGLU, order undone", async () => {
-    const ref = "test/fixtures/reference/qwen2.5-vl.safetensors";
-    const out = join(tmp, "qwen2.5-vl.safetensors");
-    const r = await tesserae("run", "graphs/qwen2.5-vl.tsr", "--weights", "test/fixtures/qwen2.5-vl", "--image", "test/fixtures/images/demo.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toContain("grids 1x8x10, 1x6x4");
-    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
-    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
-    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    const { stderr } = await expectRunMatches("graphs/qwen2.5-vl.tsr", "qwen2.5-vl", ["demo.png", "tall-gray.png"], "test/fixtures/reference/qwen2.5-vl.safetensors");
+    expect(stderr).toContain("grids 1x8x10, 1x6x4");
   });
 
   it("DeepSeek-VL2: global view and tiles per image, SigLIP per view, 2x2 downsample projector, newline/separator assembly", async () => {
-    const ref = "test/fixtures/reference/deepseek-vl2.safetensors";
-    const out = join(tmp, "deepseek-vl2.safetensors");
-    const r = await tesserae("run", "graphs/deepseek-vl2.tsr", "--weights", "test/fixtures/deepseek-vl2", "--image", "test/fixtures/images/demo.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toContain("tiles 3x3, 2x2");
-    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
-    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
-    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    const { out, stderr } = await expectRunMatches("graphs/deepseek-vl2.tsr", "deepseek-vl2", ["demo.png", "tall-gray.png"], "test/fixtures/reference/deepseek-vl2.safetensors");
+    expect(stderr).toContain("tiles 3x3, 2x2");
     expect(SafetensorsFile.open(out).readIntegers("images_spatial_crop")).toEqual({ shape: [2, 2], values: [3, 3, 2, 2] });
     // With more than 2 images cropping is off: one tile each, 2*(2+1) + 1 + 2*(2+1) = 13 tokens per image here.
     const three = await tesserae("run", "graphs/deepseek-vl2.tsr", "--weights", "test/fixtures/deepseek-vl2", "--image", "test/fixtures/images/demo.png", "--image", "test/fixtures/images/tall-gray.png", "--image", "test/fixtures/images/odd-rgba.png");
@@ -138,13 +120,7 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
   });
 
   it("Qwen-VL: bigG-style tower with head-interleaved qkv, position tables resized bicubically, the cross-attention resampler", async () => {
-    const ref = "test/fixtures/reference/qwen-vl.safetensors";
-    const out = join(tmp, "qwen-vl.safetensors");
-    const r = await tesserae("run", "graphs/qwen-vl.tsr", "--weights", "test/fixtures/qwen-vl", "--image", "test/fixtures/images/demo.png", "--image", "test/fixtures/images/odd-rgba.png", "--out", out);
-    expect(r.code).toBe(0);
-    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
-    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
-    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    await expectRunMatches("graphs/qwen-vl.tsr", "qwen-vl", ["demo.png", "odd-rgba.png"], "test/fixtures/reference/qwen-vl.safetensors");
   });
 
   it("runs a published size from a preset with announced random weights", async () => {
