@@ -50,7 +50,8 @@ async function open(): Promise<GpuContext> {
 
 function describeAdapter(adapter: GPUAdapter): string {
   const info = adapter.info;
-  return [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(" ") || "unknown adapter";
+  // The driver's own description ("llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)") says the most; vendor and architecture otherwise.
+  return info.description || [info.vendor, info.architecture, info.device].filter((s) => s && s.length > 0).join(" ") || "unknown adapter";
 }
 
 /** The process-wide WebGPU device (created once). */
