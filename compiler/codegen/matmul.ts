@@ -1,6 +1,6 @@
-import { dimCeilDiv as ceilDiv, type Dim } from "../ir/dims.ts";
+import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { KernelCode } from "./templates.ts";
-import { numelDim, statKey, type Code, type KernelWriter } from "./writer.ts";
+import { statKey, type Code, type KernelWriter } from "./writer.ts";
 
 /**
  * Tiling of the matmul kernel. `split` consecutive invocations share one TM x TN output tile and
@@ -128,5 +128,5 @@ export function matmulKernel(w: KernelWriter): KernelCode {
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
 ${body}
 }`;
-  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch: { kind: "grid", x: ceilDiv(N, tilesX * TN), y: ceilDiv(M, tilesY * TM), z: numelDim(batchShape) } };
+  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch: { kind: "grid", x: ceilDiv(N, tilesX * TN), y: ceilDiv(M, tilesY * TM), z: numel(batchShape) } };
 }

@@ -1,8 +1,8 @@
-import { dimCeilDiv as ceilDiv, dimMul, type Dim } from "../ir/dims.ts";
+import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { matmulKernel } from "./matmul.ts";
-import { KernelWriter, floatLiteral, numelDim, statKey, type Binding, type Code, type StorageType } from "./writer.ts";
+import { KernelWriter, floatLiteral, statKey, type Binding, type Code, type StorageType } from "./writer.ts";
 
 /** How many workgroups to launch, as functions of the symbolic dims. */
 export type Dispatch =
@@ -38,7 +38,7 @@ function finish(w: KernelWriter, entry: string, dispatch: Dispatch): KernelCode 
 function pointwise(w: KernelWriter): KernelCode {
   const { graph: g, group } = w;
   const root = g.nodes[group.root];
-  const total = w.dim(numelDim(root.shape));
+  const total = w.dim(numel(root.shape));
   const coords = w.unravel("i", root.shape);
   w.store("i", w.value(root.id, coords));
   const body = w.takeBody();
@@ -48,7 +48,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= ${total}) { return; }
 ${body}
 }`;
-  return finish(w, entry, { kind: "linear", count: ceilDiv(numelDim(root.shape), POINTWISE_THREADS) });
+  return finish(w, entry, { kind: "linear", count: ceilDiv(numel(root.shape), POINTWISE_THREADS) });
 }
 
 /** Reductions along `group.axis` and their elementwise neighbours: one workgroup per row, statistics in shared memory. */
@@ -59,7 +59,7 @@ function row(w: KernelWriter): KernelCode {
   const axis = group.axis;
   const len = w.dim(rowShape[axis]);
   const rowsShape = rowShape.filter((_, i) => i !== axis);
-  const rows = numelDim(rowsShape);
+  const rows = numel(rowsShape);
   w.line(`if (rowIndex >= ${w.dim(rows)}) { return; }`);
   const lead = w.unravel("rowIndex", rowsShape);
   const at = (k: Code): Code[] => {
@@ -180,5 +180,5 @@ function attention(w: KernelWriter): KernelCode {
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
 ${body}
 }`;
-  return finish(w, entry, { kind: "grid", x: ceilDiv(T, ATTENTION_THREADS), y: heads, z: dimMul(B, 1) });
+  return finish(w, entry, { kind: "grid", x: ceilDiv(T, ATTENTION_THREADS), y: heads, z: B });
 }

@@ -1,4 +1,4 @@
-import { dimMul, dimToString, dimsEqual, type Dim } from "../ir/dims.ts";
+import { dimToString, dimsEqual, type Dim } from "../ir/dims.ts";
 import type { BinaryFn, Graph, Node, UnaryFn } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 
@@ -416,8 +416,4 @@ export class KernelWriter {
 
 export function statKey(id: number, coords: readonly Code[]): string {
   return `${id}|${coords.join(",")}`;
-}
-
-export function numelDim(shape: readonly Dim[]): Dim {
-  return shape.reduce<Dim>((a, d) => dimMul(a, d), 1);
 }

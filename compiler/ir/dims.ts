@@ -78,12 +78,6 @@ export function dimToString(d: Dim): string {
   return `(${dimToString(d.a)}${d.op}${dimToString(d.b)})`;
 }
 
-export function symbolsOf(d: Dim, into: Set<string> = new Set()): Set<string> {
-  if (typeof d === "number") return into;
-  if (d.op === "sym") into.add(d.name);
-  else { symbolsOf(d.a, into); symbolsOf(d.b, into); }
-  return into;
-}
 
 /** Products of dims as `coefficient * sorted symbolic factors`, so reshape checks see B*3*224*224 == B*150528. */
 function monomial(d: Dim): { coef: number; factors: string[] } {

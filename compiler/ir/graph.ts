@@ -82,6 +82,3 @@ export function consumersOf(g: Graph): number[][] {
   return out;
 }
 
-export function paramNodes(g: Graph): Node[] {
-  return g.nodes.filter((n) => n.op.kind === "param");
-}
