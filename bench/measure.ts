@@ -50,11 +50,10 @@ export interface BenchOptions {
   /** Which engines to run, side by side. */
   engines: ("tesserae" | "tesserae-unfused")[];
   storage: "f32" | "f16";
-  normsOnLoad?: boolean;
   log: (s: string) => void;
 }
 
-export async function benchEngines(c: BenchCase, { runs, engines: wanted, storage, normsOnLoad, log }: BenchOptions): Promise<BenchRecord[]> {
+export async function benchEngines(c: BenchCase, { runs, engines: wanted, storage, log }: BenchOptions): Promise<BenchRecord[]> {
   const ctx = await getGpu();
   const engines: Engine[] = [];
   const env: Record<string, number> = {};
@@ -62,7 +61,7 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
   for (const sym of c.program.symbols) env[sym] = shape[0];
   for (const engine of wanted) {
     const fuse = engine === "tesserae";
-    const plan = compileProgram(c.program, { fuse, storage, normsOnLoad });
+    const plan = compileProgram(c.program, { fuse, storage });
     const t0 = performance.now();
     const executor = await Executor.load(ctx, plan, c.weights);
     const t1 = performance.now();

@@ -12,7 +12,7 @@ const image = Number(program.config.image);
 const ctx = await getGpu();
 for (const fuse of [true, false]) {
   const plan = compileProgram(program, { fuse });
-  const ex = await Executor.load(ctx, plan, randomWeights(plan.graph, 1));
+  const ex = await Executor.load(ctx, plan, randomWeights(program.graph, 1));
   const x = new Map([["pixel_values", randomTensor([1, 3, image, image], rng(2))]]);
   await ex.run(x);
   const r = await ex.run(x, { profile: true });

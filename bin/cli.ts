@@ -15,7 +15,7 @@ commands:
   check <graph.tsr>   parse, elaborate and compile a graph file; report errors with file:line:col
   ir <graph.tsr>      print the graph IR (primitive ops with shapes and source lines)
   explain <graph.tsr> the kernels in order: fused ops, source lines, FLOPs and bytes
-                      (--format text|json|dot|html, --batch N, --no-fuse, --norms-on-load)
+                      (--format text|json|dot|html, --batch N, --no-fuse)
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
   bench <graph.tsr>.. fused and unfused latency side by side, per-kernel GPU time, GFLOP/s
                       (--preset, --set, --dtype f32|f16, --runs N, --batch N, --no-fuse, --out FILE)
@@ -31,7 +31,6 @@ run options:
   --pixel-values FILE safetensors file with 'pixel_values'; skips preprocessing
   --out FILE          write pixel_values and the graph's outputs as safetensors
   --no-fuse           one primitive per kernel (the unfused baseline)
-  --norms-on-load     apply a LayerNorm feeding a linear inside that linear's kernel
   --dtype f32|f16     how weights and activations are stored on the GPU (f16 needs shader-f16;
                       arithmetic, statistics and softmax stay f32)
 `;

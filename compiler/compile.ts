@@ -4,21 +4,27 @@ import type { Program } from "./elaborate/elaborate.ts";
 import { groupKernels } from "./fusion/groups.ts";
 import type { Graph } from "./ir/graph.ts";
 import { eliminateDeadCode } from "./passes/dce.ts";
+import { foldNormsIntoLinears } from "./passes/fold-norms.ts";
 import { mergeSiblingLinears } from "./passes/merge-linears.ts";
+import { splitWeightPreparation } from "./passes/prepare-weights.ts";
 import { assignSlots, type Plan, type PlanKernel } from "./plan/plan.ts";
 
 export interface CompileOptions {
   fuse: boolean;
   /** How tensors are stored on the GPU; f16 needs the adapter's shader-f16. Arithmetic stays f32. */
   storage?: StorageType;
-  /** See FusionOptions.normsOnLoad. */
-  normsOnLoad?: boolean;
 }
 
 /** The compiler after elaboration, as one flat list of passes. */
 export function compileGraph(input: Graph, options: CompileOptions = { fuse: true }): Plan {
   let graph = eliminateDeadCode(input);
-  if (options.fuse) graph = eliminateDeadCode(mergeSiblingLinears(graph));
+  if (!options.fuse) return planKernels(graph, options, null);
+  graph = eliminateDeadCode(foldNormsIntoLinears(eliminateDeadCode(mergeSiblingLinears(graph))));
+  const { main, prepare } = splitWeightPreparation(graph);
+  return planKernels(main, options, prepare && planKernels(prepare, options, null));
+}
+
+function planKernels(graph: Graph, options: CompileOptions, prepare: Plan | null): Plan {
   const groups = groupKernels(graph, options);
   const kernels: PlanKernel[] = groups.map((group, i) => {
     const code = generateKernel(graph, group, options.storage ?? "f32");
@@ -34,7 +40,7 @@ export function compileGraph(input: Graph, options: CompileOptions = { fuse: tru
     };
   });
   const { slotOf, slotCount } = assignSlots(graph, kernels);
-  return { graph, kernels, slotOf, slotCount, storage: options.storage ?? "f32" };
+  return { graph, kernels, slotOf, slotCount, storage: options.storage ?? "f32", prepare };
 }
 
 export function compileProgram(program: Program, options: CompileOptions = { fuse: true }): Plan {

@@ -121,7 +121,8 @@ export class Executor {
 
   static async load(ctx: GpuContext, plan: Plan, weights: ReadonlyMap<string, HostTensor>): Promise<Executor> {
     const ex = new Executor(ctx, plan);
-    await ex.uploadWeights(weights);
+    const derived = plan.prepare ? await Executor.prepareWeights(ctx, plan.prepare, weights) : new Map<string, GPUBuffer>();
+    await ex.uploadWeights(weights, derived);
     ex.prepared = await Promise.all(
       plan.kernels.map(async (kernel) => ({
         kernel,
@@ -137,10 +138,38 @@ export class Executor {
     if (bytes > limit) throw new InputError(`${what} needs ${(bytes / 2 ** 20).toFixed(1)} MiB in one binding, more than this adapter's limit of ${(limit / 2 ** 20).toFixed(0)} MiB`);
   }
 
-  private async uploadWeights(weights: ReadonlyMap<string, HostTensor>): Promise<void> {
+  /** Runs a weight-preparation plan on the device and keeps its outputs there, as weight buffers of their own. */
+  private static async prepareWeights(ctx: GpuContext, plan: Plan, weights: ReadonlyMap<string, HostTensor>): Promise<Map<string, GPUBuffer>> {
+    const ex = await Executor.load(ctx, plan, weights);
+    try {
+      return await checked(ctx.device, "weight preparation", async () => {
+        const encoder = ctx.device.createCommandEncoder();
+        ex.encodeKernels(encoder, {}, null);
+        const out = new Map<string, GPUBuffer>();
+        for (const o of plan.graph.outputs) {
+          const size = paddedBytes(sizeOf(plan.graph.nodes[o.node].shape.map((d) => evalDim(d, {}))), ex.bytesPer);
+          const buf = ctx.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: o.name });
+          encoder.copyBufferToBuffer(ex.bufferOf(o.node), 0, buf, 0, size);
+          out.set(o.name, buf);
+        }
+        ctx.device.queue.submit([encoder.finish()]);
+        await ctx.device.queue.onSubmittedWorkDone();
+        return out;
+      });
+    } finally {
+      ex.dispose();
+    }
+  }
+
+  private async uploadWeights(weights: ReadonlyMap<string, HostTensor>, derived: ReadonlyMap<string, GPUBuffer>): Promise<void> {
     await checked(this.device, "weight upload", () => {
       for (const n of this.plan.graph.nodes) {
         if (n.op.kind !== "param") continue;
+        const prepared = derived.get(n.op.name);
+        if (prepared) {
+          this.weightBuffers.set(n.id, prepared);
+          continue;
+        }
         const t = weights.get(n.op.name);
         if (!t) throw new InputError(`weight '${n.op.name}' is missing`);
         const expected = n.shape.map((d) => evalDim(d, {}));
@@ -225,7 +254,6 @@ export class Executor {
     const started = performance.now();
     let kernelMs: number[] | undefined;
     const outputs = await checked(this.device, `running ${g.name}`, async () => {
-      this.ensureSlots(env);
       for (const inp of g.inputs) {
         const t = inputs.get(inp.name) as HostTensor;
         const isIndex = g.nodes[inp.node].dtype === "i32";
@@ -235,21 +263,7 @@ export class Executor {
       }
       const encoder = this.device.createCommandEncoder();
       const timer = profile ? this.timer() : null;
-      // One pass for the whole run; with profiling, one pass per kernel, each with its own timestamps.
-      let pass = timer ? null : encoder.beginComputePass();
-      this.prepared.forEach((p, i) => {
-        const values = new Uint32Array(Math.max(4, Math.ceil(p.kernel.uniforms.length / 4) * 4));
-        p.kernel.uniforms.forEach((d, j) => (values[j] = evalDim(d, env)));
-        this.device.queue.writeBuffer(p.uniform, 0, values);
-        const kpass = pass ?? encoder.beginComputePass(timer ? { timestampWrites: { querySet: timer.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {});
-        kpass.setPipeline(p.pipeline);
-        kpass.setBindGroup(0, this.bindGroup(p));
-        const [x, y, z] = workgroups(p.kernel.dispatch, env, p.kernel.name);
-        if (x > 0 && y > 0 && z > 0) kpass.dispatchWorkgroups(x, y, z);
-        if (!pass) kpass.end();
-      });
-      pass?.end();
-      pass = null;
+      this.encodeKernels(encoder, env, timer?.querySet ?? null);
       if (timer) encoder.resolveQuerySet(timer.querySet, 0, 2 * this.prepared.length, timer.resolve, 0);
       if (timer) encoder.copyBufferToBuffer(timer.resolve, 0, timer.readback, 0, 16 * this.prepared.length);
       const readbacks = g.outputs.map((o) => {
@@ -281,6 +295,24 @@ export class Executor {
     });
     if (this.ctx.uncaptured.length > 0) throw new Error(`WebGPU error while running ${g.name}: ${this.ctx.uncaptured.splice(0).join("; ")}`);
     return { outputs, ms: performance.now() - started, kernelMs };
+  }
+
+  /** Every kernel of the plan into `encoder`: one pass for the whole run, or with timestamps, one pass per kernel. */
+  private encodeKernels(encoder: GPUCommandEncoder, env: DimEnv, timestamps: GPUQuerySet | null): void {
+    this.ensureSlots(env);
+    const pass = timestamps ? null : encoder.beginComputePass();
+    this.prepared.forEach((p, i) => {
+      const values = new Uint32Array(Math.max(4, Math.ceil(p.kernel.uniforms.length / 4) * 4));
+      p.kernel.uniforms.forEach((d, j) => (values[j] = evalDim(d, env)));
+      this.device.queue.writeBuffer(p.uniform, 0, values);
+      const kpass = pass ?? encoder.beginComputePass(timestamps ? { timestampWrites: { querySet: timestamps, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {});
+      kpass.setPipeline(p.pipeline);
+      kpass.setBindGroup(0, this.bindGroup(p));
+      const [x, y, z] = workgroups(p.kernel.dispatch, env, p.kernel.name);
+      if (x > 0 && y > 0 && z > 0) kpass.dispatchWorkgroups(x, y, z);
+      if (!pass) kpass.end();
+    });
+    pass?.end();
   }
 
   dispose(): void {

@@ -8,7 +8,7 @@ import { intFlag, one, overrides, parseArgs } from "../args.ts";
 
 /** `tesserae bench <graph>...`: fused and unfused latency side by side, per-kernel GPU time, GFLOP/s. */
 export async function benchCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out"], repeatable: ["set"], switches: ["no-fuse", "norms-on-load"] }, "bench");
+  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out"], repeatable: ["set"], switches: ["no-fuse"] }, "bench");
   if (args.positional.length === 0) throw new UsageError("usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--no-fuse]");
   const runs = intFlag(args, "runs", 3);
   const batch = intFlag(args, "batch", 1);
@@ -27,7 +27,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     log(`${graph}: ${program.name} [${shape.join(", ")}], ${runs} runs per engine, random weights`);
     records.push(...(await benchEngines(
       { name: graph, program, preset: one(args, "preset") ?? "", inputs: new Map([[program.graph.inputs[0].name, randomTensor(shape, rng(1))]]), weights: randomWeights(program.graph, 0) },
-      { runs, engines: args.switches.has("no-fuse") ? ["tesserae-unfused"] : ["tesserae", "tesserae-unfused"], storage, normsOnLoad: args.switches.has("norms-on-load"), log },
+      { runs, engines: args.switches.has("no-fuse") ? ["tesserae-unfused"] : ["tesserae", "tesserae-unfused"], storage, log },
     )));
   }
   process.stdout.write(markdownTable(records));

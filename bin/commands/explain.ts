@@ -11,7 +11,7 @@ const FORMATS = ["text", "json", "dot", "html"];
 
 /** `tesserae explain`: the kernels in order, what each fuses, where it came from, its FLOPs and bytes. */
 export async function explainCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "format", "batch"], repeatable: ["set"], switches: ["no-fuse", "norms-on-load"] }, "explain");
+  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "format", "batch"], repeatable: ["set"], switches: ["no-fuse"] }, "explain");
   const graphPath = requireGraph(args, "explain");
   const format = one(args, "format") ?? "text";
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got '${format}'`);
@@ -19,7 +19,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch must be a positive integer`);
   const { program } = loadModel(graphPath, args);
   const fused = !args.switches.has("no-fuse");
-  const plan = compileProgram(program, { fuse: fused, normsOnLoad: args.switches.has("norms-on-load") });
+  const plan = compileProgram(program, { fuse: fused });
   const env = Object.fromEntries(program.symbols.map((s) => [s, batch]));
   const report = explainPlan(plan, graphPath, env, fused);
   const text =

@@ -74,7 +74,7 @@ function providedInputs(program: Program, grids: Grid[], tiles: [number, number]
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype"], repeatable: ["set", "image"], switches: ["no-fuse", "norms-on-load"] }, "run");
+  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype"], repeatable: ["set", "image"], switches: ["no-fuse"] }, "run");
   const graphPath = requireGraph(args, "run");
   const images = args.values.get("image") ?? [];
   const pixelPath = one(args, "pixel-values");
@@ -100,7 +100,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { program } = model;
   const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
   if (storage !== dtype) process.stderr.write(`tesserae: the adapter (${ctx.adapterName}) has no shader-f16: running in f32 instead\n`);
-  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse"), normsOnLoad: args.switches.has("norms-on-load"), storage });
+  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse"), storage });
   const tCompile = performance.now();
 
   let pixels: HostTensor;
@@ -115,7 +115,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const provided = providedInputs(program, grids, tiles, pixelPath ?? "the images");
   const tPre = performance.now();
-  const weights = model.loadWeights(plan.graph);
+  const weights = model.loadWeights(program.graph);
   const tWeights = performance.now();
   const executor = await Executor.load(ctx, plan, weights);
   const tLoad = performance.now();

@@ -60,43 +60,63 @@ export function matmulKernel(w: KernelWriter): KernelCode {
     return totals;
   };
 
-  // Prologue statistics (a LayerNorm on load), one per row of the tile, in dependency order.
-  for (const id of group.reduces) {
-    const op = g.nodes[id].op;
-    if (op.kind !== "reduce") continue;
-    const isMax = op.fn === "max";
-    const partials = ms.map((m) => {
-      const acc = w.fresh("acc");
-      w.line(`var ${acc} = ${isMax ? "-3.402823e38" : "0.0"};`);
-      w.block(`for (var kk = lane; kk < ${kDim}; kk = kk + ${S}u) {`, () => {
-        const v = w.value(g.nodes[id].inputs[0], aRow(m, "kk"));
-        w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
+  // Prologue statistics (a normalisation applied on load of A), for the rows of the normalised tensor that
+  // the tile's rows of A cover: `group` consecutive rows per row of A when A is a reshape merging them
+  // (Qwen2-VL's merger normalises each patch, then merges 2x2 patches into one row).
+  let prologueRows = 0;
+  if (group.reduces.length > 0) {
+    const normalized = g.nodes[g.nodes[group.reduces[0]].inputs[0]];
+    const rowLength = normalized.shape[normalized.shape.length - 1];
+    const perA = typeof K === "number" && typeof rowLength === "number" ? K / rowLength : 1;
+    prologueRows = perA * TM;
+    const rows = normalized.shape[normalized.shape.length - 2];
+    const first = w.let(`${perA}u * mBase`, "first");
+    const rowVars = Array.from({ length: prologueRows }, (_, t) => w.let(`min(${first} + ${t}u, ${w.dim(rows)} - 1u)`, "xr"));
+    const xBatch = w.broadcastCoords(normalized.shape.slice(0, -2), batch);
+    for (const id of group.reduces) {
+      const op = g.nodes[id].op;
+      if (op.kind !== "reduce") continue;
+      const isMax = op.fn === "max";
+      const partials = rowVars.map((row) => {
+        const acc = w.fresh("acc");
+        w.line(`var ${acc} = ${isMax ? "-3.402823e38" : "0.0"};`);
+        w.block(`for (var kk = lane; kk < ${w.dim(rowLength)}; kk = kk + ${S}u) {`, () => {
+          const v = w.value(g.nodes[id].inputs[0], [...xBatch, row, "kk"]);
+          w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
+        });
+        return acc;
       });
-      return acc;
-    });
-    const totals = combineLanes(partials, isMax);
-    ms.forEach((m, i) => {
-      const stat = op.fn === "mean" ? w.let(`${totals[i]} / f32(${kDim})`, "stat") : totals[i];
-      w.statOverrides.set(statKey(id, [...batchFor(a.shape), m, "0u"]), stat);
-    });
+      const totals = combineLanes(partials, isMax);
+      const array = w.fresh("stats");
+      w.line(`var ${array}: array<f32, ${prologueRows}>;`);
+      totals.forEach((t, i) => w.line(`${array}[${i}] = ${op.fn === "mean" ? `${t} / f32(${w.dim(rowLength)})` : t};`));
+      w.statTables.set(id, { array, first, axis: g.nodes[id].shape.length - 2 });
+    }
   }
 
-  // Main loop over this lane's share of K.
+  // Main loop over this lane's share of K; row statistics for the epilogue accumulate from the same loads of A.
   const accs = ms.map((_, i) => ns.map((_, j) => `acc${i}_${j}`));
+  // Named by position, not node id, so every layer's kernel has the same text (and pipeline).
+  const stats = group.rowStats.map((_, s) => ms.map((_, i) => `rowStat${s}_${i}`));
+  const statInput = (id: number): number => g.nodes[id].inputs[0];
   if (MATMUL_TILING.vec4) {
     // Interleaved vec4 chunks (one 16-byte load per operand row and step), then the scalar tail.
     const vaccs = accs.map((row) => row.map((acc) => `v${acc}`));
-    for (const row of vaccs) for (const acc of row) w.line(`var ${acc} = vec4<f32>(0.0);`);
+    const vstats = stats.map((row) => row.map((acc) => `v${acc}`));
+    for (const acc of [...vaccs.flat(), ...vstats.flat()]) w.line(`var ${acc} = vec4<f32>(0.0);`);
     w.line(`let chunks = ${kDim} / 4u;`);
     w.block(`for (var c = lane; c < chunks; c = c + ${S}u) {`, () => {
       w.line("let k = c * 4u;");
       const av = ms.map((m) => w.valueVec4(aId, aRow(m, "k")));
       const bv = ns.map((n) => w.valueVec4(bId, bRow(n, "k")));
       vaccs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${av[i]}, ${bv[j]}, ${acc});`)));
+      group.rowStats.forEach((id, s) => ms.forEach((m, i) => w.line(`${vstats[s][i]} = ${vstats[s][i]} + ${w.valueVec4(statInput(id), aRow(m, "k"))};`)));
     });
-    accs.forEach((row, i) => row.forEach((acc, j) => w.line(`var ${acc} = ${vaccs[i][j]}.x + ${vaccs[i][j]}.y + ${vaccs[i][j]}.z + ${vaccs[i][j]}.w;`)));
+    const horizontal = (v: string): string => `${v}.x + ${v}.y + ${v}.z + ${v}.w`;
+    accs.forEach((row, i) => row.forEach((acc, j) => w.line(`var ${acc} = ${horizontal(vaccs[i][j])};`)));
+    stats.forEach((row, s) => row.forEach((acc, i) => w.line(`var ${acc} = ${horizontal(vstats[s][i])};`)));
   } else {
-    for (const row of accs) for (const acc of row) w.line(`var ${acc} = 0.0;`);
+    for (const acc of [...accs.flat(), ...stats.flat()]) w.line(`var ${acc} = 0.0;`);
   }
   if (!MATMUL_TILING.vec4 || typeof K !== "number" || K % 4 !== 0) {
     // Scalar steps, lane-interleaved: the lanes of a tile read consecutive elements of each row.
@@ -105,15 +125,26 @@ export function matmulKernel(w: KernelWriter): KernelCode {
       const av = ms.map((m) => w.value(aId, aRow(m, "k")));
       const bv = ns.map((n) => w.value(bId, bRow(n, "k")));
       accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${av[i]}, ${bv[j]}, ${acc});`)));
+      group.rowStats.forEach((id, s) => ms.forEach((m, i) => w.line(`${stats[s][i]} = ${stats[s][i]} + ${w.value(statInput(id), aRow(m, "k"))};`)));
     });
   }
-  const totals = combineLanes(accs.flat(), false);
+  const totals = combineLanes([...accs.flat(), ...stats.flat()], false);
+  const statTotals = group.rowStats.map((_, s) => totals.slice(TM * TN + s * TM, TM * TN + (s + 1) * TM));
 
   // Epilogue: the lanes of a tile share its outputs; each computes the fused elementwise chain for its own.
   w.line(`var total = 0.0;`);
   w.block(`for (var o = lane; o < ${TM * TN}u; o = o + ${S}u) {`, () => {
     totals.forEach((t, i) => w.line(`${i === 0 ? "" : "else "}if (o == ${i}u) { total = ${t}; }`));
     w.line(`let mOut = mBase + o / ${TN}u;`);
+    group.rowStats.forEach((id, s) => {
+      // The statistic of this output's row, among the tile's TM rows.
+      const stat = w.fresh("stat");
+      w.line(`var ${stat} = ${statTotals[s][0]};`);
+      for (let i = 1; i < TM; i++) w.line(`if (o / ${TN}u == ${i}u) { ${stat} = ${statTotals[s][i]}; }`);
+      const op = g.nodes[id].op;
+      const value = op.kind === "reduce" && op.fn === "mean" ? w.let(`${stat} / f32(${kDim})`, "stat") : stat;
+      w.statOverrides.set(statKey(id, w.broadcastCoords(g.nodes[id].shape, [...batch, "mOut", "nOut"])), value);
+    });
     w.line(`let nOut = nBase + o % ${TN}u;`);
     w.block(`if (mOut < ${mDim} && nOut < ${nDim}) {`, () => {
       w.overrides.set(core.id, "total");
@@ -122,7 +153,7 @@ export function matmulKernel(w: KernelWriter): KernelCode {
     });
   });
   const body = w.takeBody();
-  const sharedSize = threads * Math.max(TM * TN, TM);
+  const sharedSize = threads * Math.max(TM * TN + TM * group.rowStats.length, prologueRows);
   const entry = `var<workgroup> laneSums: array<f32, ${sharedSize}>;
 @compute @workgroup_size(${threads})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {

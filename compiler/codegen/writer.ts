@@ -66,6 +66,11 @@ export class KernelWriter {
   readonly overrides = new Map<number, Code>();
   /** Statistics of one row among several a thread handles, keyed by `statKey(node, coords)`. */
   readonly statOverrides = new Map<string, Code>();
+  /**
+   * Statistics held in a private array, one per row of a range that starts at `first`: read at any row
+   * computed at run time (the rows of a normalisation seen through a reshape of the matmul's A).
+   */
+  readonly statTables = new Map<number, { array: string; first: Code; axis: number }>();
   private lines: string[] = [];
   private memo = new Map<string, Code>();
   private counter = 0;
@@ -180,6 +185,8 @@ export class KernelWriter {
     const n = this.node(id);
     if (n.op.kind === "const") return floatLiteral(n.op.value);
     const key = statKey(id, coords);
+    const table = this.statTables.get(id);
+    if (table) return this.memoized(key, () => this.let(`${table.array}[${coords[table.axis]} - ${table.first}]`, "st"));
     return this.statOverrides.get(key) ?? this.memoized(key, () => this.compute(n, coords));
   }
 

@@ -27,6 +27,8 @@ export interface ExplainReport {
   fused: boolean;
   kernels: ExplainedKernel[];
   totals: { kernels: number; flops: number; bytes: number; pipelines: number };
+  /** Weights derived from the checkpoint's once, at load time (folded normalisation gains, resized tables). */
+  prepared: { kernels: number; flops: number; tensors: { name: string; shape: string; ops: string[]; source: string[] }[] } | null;
 }
 
 export function opName(n: Node): string {
@@ -83,5 +85,31 @@ export function explainPlan(plan: Plan, file: string, env: DimEnv, fused: boolea
       bytes: kernels.reduce((a, k) => a + k.bytes, 0),
       pipelines: new Set(plan.kernels.map((k) => k.wgsl)).size,
     },
+    prepared: plan.prepare && explainPreparation(plan.prepare, file),
+  };
+}
+
+function explainPreparation(prep: Plan, file: string): NonNullable<ExplainReport["prepared"]> {
+  const g = prep.graph;
+  return {
+    kernels: prep.kernels.length,
+    flops: prep.kernels.reduce((a, k) => a + kernelCost(g, k, {}).flops, 0),
+    tensors: g.outputs.map((o) => {
+      const from: Node[] = [];
+      const stack = [o.node];
+      while (stack.length) {
+        const n = g.nodes[stack.pop() as number];
+        if (from.includes(n)) continue;
+        from.push(n);
+        stack.push(...n.inputs);
+      }
+      const computed = from.filter((n) => n.op.kind !== "param" && n.op.kind !== "const").sort((a, b) => a.id - b.id);
+      return {
+        name: o.name,
+        shape: shapeToString(g.nodes[o.node].shape),
+        ops: computed.map(opName),
+        source: [...new Set(computed.flatMap((n) => n.source.filter((s) => s.file === file).slice(-1).map((s) => `${s.file}:${s.line}`)))],
+      };
+    }),
   };
 }

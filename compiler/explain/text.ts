@@ -21,5 +21,10 @@ export function formatText(r: ExplainReport): string {
   for (const k of r.kernels) {
     lines.push(`${String(k.index).padStart(4)}  ${k.name.padEnd(16)} ${giga(k.flops).padStart(8)} ${mega(k.bytes).padStart(8)}  ${summarizeOps(k.ops)}  [${k.source.join(", ")}]`);
   }
+  if (r.prepared) {
+    const p = r.prepared;
+    lines.push("", `weights derived once, at load time (${p.tensors.length} tensors, ${p.kernels} kernels, ${giga(p.flops)} GFLOP):`);
+    for (const t of p.tensors) lines.push(`      ${t.name.padEnd(14)} ${t.shape.padEnd(14)} ${summarizeOps(t.ops)}  [${t.source.join(", ")}]`);
+  }
   return lines.join("\n") + "\n";
 }

@@ -1,4 +1,4 @@
-import { dimsEqual } from "../ir/dims.ts";
+import { dimsEqual, type Dim } from "../ir/dims.ts";
 import { consumersOf, isElementwise, isMovement, type Graph, type Node } from "../ir/graph.ts";
 
 /**
@@ -19,8 +19,13 @@ export interface KernelGroup {
   members: number[];
   /** The matmul or attention node at the heart of the kernel. */
   core: number | null;
-  /** Reductions computed as per-row statistics (row kernels). */
+  /** Reductions computed as per-row statistics (row kernels; a matmul's normalisation on load). */
   reduces: number[];
+  /**
+   * Sums over the rows of a matmul's A operand, accumulated in its main loop from the same loads of A
+   * and used by the epilogue (the statistics of a normalisation folded past the matmul).
+   */
+  rowStats: number[];
   /** The axis row kernels reduce along. */
   axis: number;
   /**
@@ -42,12 +47,6 @@ export const STAGE_MAX_ROW = 6144;
 export interface FusionOptions {
   /** One primitive per kernel: the unfused baseline for comparisons and debugging. */
   fuse: boolean;
-  /**
-   * Apply a LayerNorm/RMSNorm that feeds only a linear on load of that linear (one kernel fewer per
-   * norm). The normalisation is then recomputed on every load of A, which costs more than the saved
-   * kernel on CPU Vulkan (lavapipe), so it is opt-in until the statistics move to the epilogue.
-   */
-  normsOnLoad?: boolean;
 }
 
 interface Draft {
@@ -55,6 +54,7 @@ interface Draft {
   members: Set<number>;
   core: number | null;
   reduces: number[];
+  rowStats: number[];
   axis: number;
   /** Nodes computed on load of the core's first operand (a matmul's A): views, cheap math, row statistics. */
   prologue: Set<number>;
@@ -80,20 +80,41 @@ function cheapOnLoad(n: Node): boolean {
 }
 
 /**
- * A row kernel (LayerNorm, RMSNorm) whose only consumer is a matmul's A operand becomes that matmul's
- * prologue: each thread computes the statistics of its own rows, and the normalised values are never
- * written to memory. Only cheap elementwise math joins, since it is recomputed on every load.
+ * Whether `a` (a matmul's A) is the row kernel's output `root` itself, or a reshape of it that merges
+ * whole rows: [.., R, C] -> [.., R / G, G C], batch axes equal or all of size 1.
+ */
+function viewsWholeRows(g: Graph, a: Node, root: Node): boolean {
+  if (a.id === root.id) return true;
+  if (a.op.kind !== "reshape" || a.inputs[0] !== root.id) return false;
+  const [from, to] = [root.shape, a.shape];
+  const c = from[from.length - 1];
+  const k = to[to.length - 1];
+  if (typeof c !== "number" || typeof k !== "number" || k % c !== 0) return false;
+  const [fb, tb] = [from.slice(0, -2), to.slice(0, -2)];
+  const ones = (s: readonly Dim[]): boolean => s.every((d) => d === 1);
+  return (ones(fb) && ones(tb)) || (fb.length === tb.length && fb.every((d, i) => dimsEqual(d, tb[i])));
+}
+
+/**
+ * A normalisation (a row kernel) whose only consumer is a matmul's A operand becomes that matmul's
+ * prologue: each tile computes the statistics of the rows it reads, and the normalised values are never
+ * written to memory. Normalisations that feed a linear layer directly are folded past the matmul before
+ * fusion (foldNormsIntoLinears); this takes the others, such as Qwen2-VL's merger, which normalises each
+ * patch and then merges 2x2 patches into one row. Only cheap elementwise math joins, since it is
+ * recomputed on every load.
  */
 function absorbNormalizations(g: Graph, drafts: Draft[], consumers: number[][], outputs: ReadonlySet<number>): void {
   const byRoot = new Map(drafts.map((d) => [d.root, d]));
   for (const d of drafts) {
-    if (d.core === null || g.nodes[d.core].op.kind !== "matmul") continue;
-    const a = g.nodes[d.core].inputs[0];
-    const row = byRoot.get(a);
-    if (!row || row.core !== null || row.inlined.size > 0 || row.reduces.length === 0 || outputs.has(a)) continue;
+    if (d.core === null || g.nodes[d.core].op.kind !== "matmul" || d.rowStats.length > 0) continue;
+    const a = g.nodes[g.nodes[d.core].inputs[0]];
+    const rootId = a.op.kind === "reshape" && d.prologue.has(a.id) ? a.inputs[0] : a.id;
+    const row = byRoot.get(rootId);
+    if (!row || row.core !== null || row.inlined.size > 0 || row.reduces.length === 0 || outputs.has(rootId)) continue;
+    const root = g.nodes[rootId];
     const rowInput = g.nodes[g.nodes[row.reduces[0]].inputs[0]];
-    if (row.axis !== rowInput.shape.length - 1 || !sameShape(rowInput, g.nodes[a])) continue;
-    if (!consumers[a].every((c) => c === d.core) || g.nodes[d.core].inputs[1] === a) continue;
+    if (row.axis !== rowInput.shape.length - 1 || !sameShape(rowInput, root) || !viewsWholeRows(g, a, root)) continue;
+    if (!consumers[rootId].every((c) => c === a.id) || g.nodes[d.core].inputs[1] === a.id) continue;
     if (![...row.members].every((m) => isMovement(g.nodes[m]) || g.nodes[m].op.kind === "reduce" || cheapOnLoad(g.nodes[m]))) continue;
     for (const m of row.members) {
       d.members.add(m);
@@ -101,7 +122,7 @@ function absorbNormalizations(g: Graph, drafts: Draft[], consumers: number[][], 
     }
     d.reduces.push(...row.reduces);
     drafts.splice(drafts.indexOf(row), 1);
-    byRoot.delete(a);
+    byRoot.delete(rootId);
   }
 }
 
@@ -117,7 +138,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
   const drafts: Draft[] = [];
 
   const startKernel = (n: Node): void => {
-    const d: Draft = { root: n.id, members: new Set([n.id]), core: null, reduces: [], axis: -1, prologue: new Set(), operandViews: new Set(), inlined: new Set() };
+    const d: Draft = { root: n.id, members: new Set([n.id]), core: null, reduces: [], rowStats: [], axis: -1, prologue: new Set(), operandViews: new Set(), inlined: new Set() };
     if (n.op.kind === "matmul" || n.op.kind === "attention") d.core = n.id;
     if (n.op.kind === "reduce") {
       d.reduces.push(n.id);
@@ -160,17 +181,24 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     return side;
   };
 
+  /** Whether `n` is elementwise math on a matmul's result with no view in between: part of its epilogue. */
+  const continuesMatmul = (n: Node): boolean =>
+    isElementwise(n) && n.inputs.some((i) => g.nodes[i].op.kind === "matmul" || continuesMatmul(g.nodes[i]));
+
   // Operands of a matmul or attention are re-read many times: views fold into those loads, and for
   // attention cheap elementwise math too (rotary embedding on load); normalisations before a matmul
   // join later (absorbNormalizations), once epilogues have taken their activations.
   const canJoinOperand = (n: Node, d: Draft, side: "first" | "other"): boolean => {
     const set = side === "first" ? d.prologue : d.operandViews;
     const attention = d.core !== null && g.nodes[d.core].op.kind === "attention";
-    // A matmul's own bias or activation stays in that matmul's epilogue.
-    const feedsOnMatmul = n.inputs.some((i) => g.nodes[i].op.kind === "matmul");
-    const foldable = isMovement(n) || (attention && isElementwise(n) && cheapOnLoad(n) && !feedsOnMatmul);
-    return foldable && consumers[n.id].every((c) => c === d.core || set.has(c) || d.inlined.has(c));
+    // A matmul's own epilogue (bias, folded normalisation, activation) stays with that matmul.
+    const foldable = isMovement(n) || (attention && isElementwise(n) && cheapOnLoad(n) && !continuesMatmul(n));
+    return foldable && consumers[n.id].every((c) => c === d.core || set.has(c) || d.inlined.has(c) || (side === "first" && feedsRowStatsOnly(c, d)));
   };
+
+  /** Whether member `c` is a row statistic of A or elementwise math used only by those (evaluated on the loads of A). */
+  const feedsRowStatsOnly = (c: number, d: Draft): boolean =>
+    d.rowStats.includes(c) || (d.members.has(c) && isElementwise(g.nodes[c]) && consumers[c].every((x) => feedsRowStatsOnly(x, d)));
 
   /** Members of `d` that `x` depends on. */
   const ancestorsIn = (x: number, d: Draft): Set<number> => {
@@ -214,6 +242,26 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     return [n.id, ...pre].every((y) => consumers[y].every((c) => !d.members.has(c) || pre.has(c) || c === staged));
   };
 
+  /** Whether `n` is computed from the node `from` by elementwise math alone, at the same coordinates. */
+  const elementwiseFrom = (n: Node, from: number): boolean =>
+    n.id === from || n.op.kind === "const" || (isElementwise(n) && sameShape(n, g.nodes[from]) && n.inputs.every((i) => elementwiseFrom(g.nodes[i], from)));
+
+  /** Whether `n`'s value is used only after the core (in the epilogue), never on the way into it. */
+  const onlyAfterCore = (n: Node, d: Draft): boolean =>
+    consumers[n.id].every((c) => c !== d.core && !d.prologue.has(c) && !d.operandViews.has(c) && !d.inlined.has(c) && (!d.members.has(c) || onlyAfterCore(g.nodes[c], d)));
+
+  /** A sum over the rows of the matmul's A operand, which the main loop can accumulate for the epilogue. */
+  const isRowStatistic = (n: Node, d: Draft): boolean => {
+    if (n.op.kind !== "reduce" || n.op.fn === "max" || d.core === null || d.reduces.length > 0) return false;
+    const core = g.nodes[d.core];
+    if (core.op.kind !== "matmul") return false;
+    const a = g.nodes[core.inputs[0]];
+    const input = g.nodes[n.inputs[0]];
+    const batch = core.shape.slice(0, -2);
+    if (a.shape.length !== core.shape.length || !a.shape.slice(0, -2).every((x, i) => dimsEqual(x, batch[i]))) return false;
+    return n.op.axis === a.shape.length - 1 && elementwiseFrom(input, a.id) && onlyAfterCore(n, d);
+  };
+
   const joinsAsCore = (n: Node, d: Draft): boolean =>
     d.core === null && d.reduces.length === 0 && sameShape(n, g.nodes[d.root]) && flowsPointwiseToRoot(n, d);
 
@@ -224,7 +272,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     if (isMovement(n) || isElementwise(n)) return true;
     if (kind === "matmul") return joinsAsCore(n, d) || canInline(n, d);
     if (kind === "reduce") {
-      if (d.core !== null) return false;
+      if (d.core !== null) return isRowStatistic(n, d);
       const input = g.nodes[n.inputs[0]];
       if (d.reduces.length > 0) {
         const first = g.nodes[d.reduces[0]];
@@ -258,18 +306,19 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
       if (joinsAsCore(n, single)) single.core = id;
       else single.inlined.add(id);
     }
-    if (n.op.kind === "reduce") {
+    if (n.op.kind === "reduce" && single.core !== null) single.rowStats.push(id);
+    else if (n.op.kind === "reduce") {
       single.reduces.push(id);
       single.axis = n.op.axis;
     }
   }
 
-  if (options.fuse && options.normsOnLoad) absorbNormalizations(g, drafts, consumers, outputs);
+  if (options.fuse) absorbNormalizations(g, drafts, consumers, outputs);
   return drafts.reverse().map((d) => {
     const members = [...d.members].sort((a, b) => a - b);
     const reduces = [...d.reduces].sort((a, b) => a - b);
     const core = d.core;
     const kind: KernelKind = core !== null ? (g.nodes[core].op.kind === "attention" ? "attention" : "matmul") : reduces.length > 0 ? "row" : "pointwise";
-    return { kind, root: d.root, members, core, reduces, axis: d.axis, inlined: [...d.inlined].sort((a, b) => a - b) };
+    return { kind, root: d.root, members, core, reduces, rowStats: [...d.rowStats].sort((a, b) => a - b), axis: d.axis, inlined: [...d.inlined].sort((a, b) => a - b) };
   });
 }

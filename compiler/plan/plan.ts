@@ -28,6 +28,8 @@ export interface Plan {
   slotCount: number;
   /** Element type of every GPU buffer (weights, inputs, intermediates, outputs). */
   storage: StorageType;
+  /** Run once when the weights are loaded: computes the derived weights (named PREPARED_PREFIX + i) from the checkpoint's. */
+  prepare: Plan | null;
 }
 
 /** Greedy interval allocation: a slot is free again after the last kernel that reads its tenant. */

@@ -229,8 +229,8 @@ describe("check and ir", () => {
 });
 
 describe("explain", () => {
-  it("json lists kernels with ops, source lines, FLOPs and bytes; CLIP L/14-336: one embedding kernel, 5 per block with norms on load", async () => {
-    const r = await tesserae("explain", "graphs/clip.tsr", "--preset", "l14_336", "--format", "json", "--norms-on-load");
+  it("json lists kernels with ops, source lines, FLOPs and bytes; CLIP L/14-336: one embedding kernel, 5 per block", async () => {
+    const r = await tesserae("explain", "graphs/clip.tsr", "--preset", "l14_336", "--format", "json");
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { kernels: { name: string; kind: string; ops: string[]; source: string[]; flops: number; bytes: number }[] };
     expect(report.kernels.length).toBe(1 + 24 * 5 + 1);
@@ -248,10 +248,11 @@ describe("explain", () => {
 
   it("text, dot and html draw the kernels", async () => {
     const text = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1");
-    expect(text.stdout).toMatch(/vit \(graphs\/vit\.tsr\): 10 kernels/);
+    expect(text.stdout).toMatch(/vit \(graphs\/vit\.tsr\): 8 kernels/);
+    expect(text.stdout).toMatch(/weights derived once, at load time \(6 tensors/);
     const dot = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1", "--format", "dot");
     expect(dot.stdout).toContain("subgraph cluster_0 {");
-    expect(dot.stdout.match(/subgraph cluster_/g)).toHaveLength(10);
+    expect(dot.stdout.match(/subgraph cluster_/g)).toHaveLength(8);
     const html = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1", "--format", "html", "--no-fuse");
     expect(html.stdout).toMatch(/^<!doctype html>/);
     expect(html.stdout).toContain("unfused");

@@ -32,8 +32,12 @@ const cases: Case[] = [
   { name: "attention, 3 heads of 7, 13 tokens", src: `input x: f32[2, 13, 21]\n  output y = attention(x, x * 0.5, x + 1, 3)`, inputs: { x: [2, 13, 21] } },
   { name: "cross attention, 1 query and 70 keys", src: `input q: f32[2, 1, 8]\n  input k: f32[2, 70, 8]\n  output y = attention(q, k, k * 2, 2)`, inputs: { q: [2, 1, 8], k: [2, 70, 8] }, kernels: 1 },
   { name: "patch embedding with unread border pixels", src: `input p: f32[2, 3, 23, 19]\n  output y = patch_embed(p, "pe", 10, 4)`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
-  { name: "LayerNorm on load of a linear, K = 37 (not a multiple of 4)", src: `input x: f32[3, 10, 37]\n  output y = linear(layernorm(x, "ln"), "fc", 9)`, inputs: { x: [3, 10, 37] }, kernels: 1 },
-  { name: "RMSNorm on load, then merged sibling linears without bias", src: `input x: f32[13, 20]\n  h = rmsnorm(x, "n")\n  output y = concat([linear(h, "gate", 7, bias = false) * linear(h, "up", 7, bias = false), linear(h, "z", 3, bias = false)], 1)`, inputs: { x: [13, 20] } },
+  { name: "LayerNorm folded past a linear, K = 37 (not a multiple of 4)", src: `input x: f32[3, 10, 37]\n  output y = linear(layernorm(x, "ln"), "fc", 9)`, inputs: { x: [3, 10, 37] }, kernels: 1 },
+  { name: "LayerNorm folded past a linear on rows whose mean is 8 times their deviation", src: `input x: f32[5, 9, 24]\n  h = x * 0.5 + 4\n  output y = gelu(linear(layernorm(h, "ln", eps = 1e-6), "fc", 11))`, inputs: { x: [5, 9, 24] }, kernels: 2 },
+  { name: "LayerNorm without gain and bias, folded through a view of its input", src: `input x: f32[2, 7, 12]\n  h = slice(x, 1, 1, 7)\n  n = h - mean(h)\n  output y = linear(n * rsqrt(mean(n * n) + 1e-5), "fc", 5)`, inputs: { x: [2, 7, 12] }, kernels: 1 },
+  { name: "LayerNorm on load of merged rows (a Qwen2-VL merger: per-patch norm, 2x2 merge), C = 5", src: `input x: f32[1, 28, 5]\n  output y = gelu(linear(reshape(layernorm(x, "ln", eps = 1e-6), [7, 20]), "fc", 9))`, inputs: { x: [1, 28, 5] }, kernels: 1 },
+  { name: "a position table resized once at load time (a parameter-only computation)", src: `input x: f32[2, 6, 8, 3]\n  t = resize2d(param("pos", [6, 5, 4]), 8, 3, mode = "bicubic")\n  output y = x + t`, inputs: { x: [2, 6, 8, 3] }, kernels: 1 },
+  { name: "RMSNorm folded past merged sibling linears without bias", src: `input x: f32[13, 20]\n  h = rmsnorm(x, "n")\n  output y = concat([linear(h, "gate", 7, bias = false) * linear(h, "up", 7, bias = false), linear(h, "z", 3, bias = false)], 1)`, inputs: { x: [13, 20] } },
   { name: "patch embedding, class token, position embedding and pre-norm in one kernel", src: `input p: f32[2, 3, 23, 19]\n  x = prepend_token(patch_embed(p, "pe", 10, 4, bias = false), param("cls", [10]))\n  output y = layernorm(x + param("pos", [21, 10]), "ln")`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
   { name: "ViT-style embedding (conv bias, class token, position embedding) in one kernel", src: `input p: f32[2, 3, 12, 12]\n  x = prepend_token(patch_embed(p, "pe", 7, 4), param("cls", [7]))\n  output y = x + param("pos", [10, 7])`, inputs: { p: [2, 3, 12, 12] }, kernels: 1 },
   { name: "2x2 merge folded into the loads of a linear", src: `input x: f32[2, 24, 5]\n  output y = linear(merge2x2(x, 4, 6), "fc", 9)`, inputs: { x: [2, 24, 5] }, kernels: 1 },
@@ -60,12 +64,12 @@ describe("symbolic batch", () => {
   it("runs batch 1 and batch 3 on the same compiled kernels", async () => {
     const p = compileOk(`model t {\n  input x: f32[B, 5, 16]\n  output y = mlp(layernorm(x, "ln"), "fc1", "fc2", 24, "gelu")\n}`);
     const plan = compileGraph(p.graph);
-    const weights = randomWeights(plan.graph, 3);
+    const weights = randomWeights(p.graph, 3);
     const ex = await Executor.load(await getGpu(), plan, weights);
     try {
       for (const batch of [1, 3, 2]) {
         const x = randomTensor([batch, 5, 16], rng(batch));
-        const want = interpret(plan.graph, new Map([["x", x]]), weights, { B: batch }).get("y") as HostTensor;
+        const want = interpret(p.graph, new Map([["x", x]]), weights, { B: batch }).get("y") as HostTensor;
         const got = (await ex.run(new Map([["x", x]]))).outputs.get("y") as HostTensor;
         expect(got.shape).toEqual([batch, 5, 16]);
         expect(maxAbsDiff(got, want)).toBeLessThan(TOL);
@@ -166,7 +170,7 @@ describe("determinism and concurrency", () => {
   it("gives bit-identical outputs across runs and executors, and concurrent runs equal sequential ones", async () => {
     const p = compileOk(`model t {\n  input x: f32[B, 7, 16]\n  h = x + self_attention(layernorm(x, "ln1"), 4, "q", "k", "v", "o")\n  output y = h + mlp(layernorm(h, "ln2"), "fc1", "fc2", 24, "gelu")\n}`);
     const plan = compileGraph(p.graph);
-    const weights = randomWeights(plan.graph, 4);
+    const weights = randomWeights(p.graph, 4);
     const ctx = await getGpu();
     const [a, b] = [randomTensor([2, 7, 16], rng(1)), randomTensor([3, 7, 16], rng(2))];
     const first = await Executor.load(ctx, plan, weights);

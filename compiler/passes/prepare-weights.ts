@@ -1,0 +1,35 @@
+import { consumersOf, isMovement, type Graph, type Node } from "../ir/graph.ts";
+import { eliminateDeadCode } from "./dce.ts";
+import { parameterOnly } from "./fold-norms.ts";
+
+/** Derived weights are named so no checkpoint tensor can be mistaken for one. */
+export const PREPARED_PREFIX = "~prepared/";
+
+export interface PreparedSplit {
+  /** The graph run for every input, with derived weights as parameters named PREPARED_PREFIX + i. */
+  main: Graph;
+  /** Computes the derived weights from the checkpoint's, once, when the weights are loaded; null when there are none. */
+  prepare: Graph | null;
+}
+
+/**
+ * Moves computations that depend on parameters only (folded normalisation gains, a position table
+ * resized to the input grid) out of the per-input graph into a graph run once at load time. Views of
+ * parameters stay: they cost nothing where they are.
+ */
+export function splitWeightPreparation(g: Graph): PreparedSplit {
+  const fixed = parameterOnly(g);
+  const consumers = consumersOf(g);
+  const computes: boolean[] = [];
+  for (const n of g.nodes) computes[n.id] = fixed[n.id] && n.op.kind !== "param" && n.op.kind !== "const" && (!isMovement(n) || n.inputs.some((i) => computes[i]));
+  const frontier = g.nodes.filter((n) => computes[n.id] && (g.outputs.some((o) => o.node === n.id) || consumers[n.id].some((c) => !fixed[c])));
+  if (frontier.length === 0) return { main: g, prepare: null };
+
+  const prepare: Graph = { name: `${g.name} (weight preparation)`, nodes: g.nodes, inputs: [], outputs: frontier.map((n, i) => ({ name: PREPARED_PREFIX + i, node: n.id })) };
+  const asParam = new Map(frontier.map((n, i) => [n.id, PREPARED_PREFIX + i]));
+  const nodes: Node[] = g.nodes.map((n) => {
+    const name = asParam.get(n.id);
+    return name === undefined ? n : { ...n, op: { kind: "param", name }, inputs: [] };
+  });
+  return { main: eliminateDeadCode({ ...g, nodes }), prepare: eliminateDeadCode(prepare) };
+}
