@@ -3,7 +3,7 @@ import type { Program } from "../compiler/elaborate/elaborate.ts";
 import { kernelCost } from "../compiler/plan/cost.ts";
 import type { Plan } from "../compiler/plan/plan.ts";
 import { getGpu } from "../runtime/device.ts";
-import { Executor } from "../runtime/executor.ts";
+import { bindSymbols, Executor } from "../runtime/executor.ts";
 import type { HostTensor } from "../runtime/tensor.ts";
 
 /** One benchmark result, in the format of bench/results/latest.json. */
@@ -57,8 +57,9 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
   const ctx = await getGpu();
   const engines: Engine[] = [];
   const env: Record<string, number> = {};
-  const shape = [...c.inputs.values()][0].shape;
-  for (const sym of c.program.symbols) env[sym] = shape[0];
+  const g = c.program.graph;
+  for (const inp of g.inputs) bindSymbols(g.nodes[inp.node], inp.name, (c.inputs.get(inp.name) as HostTensor).shape, env);
+  const shape = (c.inputs.get(g.inputs[0].name) as HostTensor).shape;
   for (const engine of wanted) {
     const fuse = engine === "tesserae";
     const plan = compileProgram(c.program, { fuse, storage });

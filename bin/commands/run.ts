@@ -6,9 +6,7 @@ import { getGpu } from "../../runtime/device.ts";
 import { Executor } from "../../runtime/executor.ts";
 import { readImage } from "../../runtime/image/decode.ts";
 import type { Program } from "../../compiler/elaborate/elaborate.ts";
-import type { InputProvider } from "../../compiler/ir/preprocess.ts";
-import { qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows } from "../../runtime/image/qwen.ts";
-import { deepseekAssembly } from "../../runtime/image/tiles.ts";
+import { providedInputs, type Grid } from "../../runtime/inputs.ts";
 import { batchImages, preprocessImage } from "../../runtime/preprocess.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
@@ -16,7 +14,7 @@ import { one, parseArgs } from "../args.ts";
 import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
 import { describeTensor } from "../summary.ts";
 
-type Grid = [number, number, number];
+
 
 /** pixel_values from a safetensors file, with grid_thw (or image_grid_thw) and images_spatial_crop when the file has them. */
 function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[]; tiles: [number, number][] } {
@@ -40,37 +38,6 @@ function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[]; til
   } finally {
     f.close();
   }
-}
-
-function provide(p: InputProvider, grids: Grid[], tiles: [number, number][]): HostTensor {
-  switch (p.kind) {
-    case "tile_assembly": {
-      const rows = deepseekAssembly(tiles, p.side);
-      return { shape: [rows.length], data: new Float32Array(rows) };
-    }
-    case "image_segments": return qwenSegments(grids);
-    case "raster_order": return qwenRasterOrder(grids, p.merge, p.window);
-    case "rope2d": return qwenRope(grids, p.headDim, p.theta, p.merge, p.part);
-    case "windows": {
-      if (p.part === "order") return qwenWindowPatchOrder(grids, p.merge, p.window);
-      const w = qwenWindows(grids, p.merge, p.window);
-      const values = p.part === "unorder" ? w.inverse : w.bounds;
-      return { shape: [values.length], data: new Float32Array(values) };
-    }
-  }
-}
-
-/** The inputs a graph computes from the images' grids (attention segments, rotary tables). */
-function providedInputs(program: Program, grids: Grid[], tiles: [number, number][], source: string): Map<string, HostTensor> {
-  const out = new Map<string, HostTensor>();
-  for (const { input, provider } of program.providers) {
-    const fromTiles = provider.kind === "tile_assembly";
-    if (fromTiles ? tiles.length === 0 : grids.length === 0) {
-      throw new UsageError(`graph input '${input}' is computed from the images' ${fromTiles ? "tiles" : "grids"}, but ${source} gives none (a --pixel-values file needs ${fromTiles ? "images_spatial_crop" : "grid_thw"})`);
-    }
-    out.set(input, provide(provider, grids, tiles));
-  }
-  return out;
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
