@@ -7,6 +7,7 @@ import { eliminateDeadCode } from "./passes/dce.ts";
 import { foldNormsIntoLinears } from "./passes/fold-norms.ts";
 import { mergeSiblingLinears } from "./passes/merge-linears.ts";
 import { splitWeightPreparation } from "./passes/prepare-weights.ts";
+import { transposeWeights } from "./passes/transpose-weights.ts";
 import { assignSlots, type Plan, type PlanKernel } from "./plan/plan.ts";
 
 export interface CompileOptions {
@@ -20,6 +21,7 @@ export function compileGraph(input: Graph, options: CompileOptions = { fuse: tru
   let graph = eliminateDeadCode(input);
   if (!options.fuse) return planKernels(graph, options, null);
   graph = eliminateDeadCode(foldNormsIntoLinears(eliminateDeadCode(mergeSiblingLinears(graph))));
+  graph = eliminateDeadCode(transposeWeights(graph));
   const { main, prepare } = splitWeightPreparation(graph);
   return planKernels(main, options, prepare && planKernels(prepare, options, null));
 }

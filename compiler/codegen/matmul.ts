@@ -1,5 +1,7 @@
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { KernelCode } from "./templates.ts";
+import { blockedMatmulKernel, transposedWeightOf } from "./matmul-blocked.ts";
+import { emitPrologueStats } from "./matmul-prologue.ts";
 import { statKey, type Code, type KernelWriter } from "./writer.ts";
 
 /**
@@ -18,6 +20,12 @@ export const MATMUL_TILING = { threads: 64, split: 8, tm: 4, tn: 4, tilesX: 4, v
  * to the kernel's output).
  */
 export function matmulKernel(w: KernelWriter): KernelCode {
+  const transposed = transposedWeightOf(w.graph, w.graph.nodes[w.group.core ?? -1]);
+  return transposed === null ? splitKMatmulKernel(w) : blockedMatmulKernel(w, transposed);
+}
+
+/** The general kernel: any operands, K split across the lanes of a tile. */
+function splitKMatmulKernel(w: KernelWriter): KernelCode {
   const { threads, split: S, tm: TM, tn: TN, tilesX } = MATMUL_TILING;
   const tilesY = threads / S / tilesX;
   const { graph: g, group } = w;
@@ -60,39 +68,7 @@ export function matmulKernel(w: KernelWriter): KernelCode {
     return totals;
   };
 
-  // Prologue statistics (a normalisation applied on load of A), for the rows of the normalised tensor that
-  // the tile's rows of A cover: `group` consecutive rows per row of A when A is a reshape merging them
-  // (Qwen2-VL's merger normalises each patch, then merges 2x2 patches into one row).
-  let prologueRows = 0;
-  if (group.reduces.length > 0) {
-    const normalized = g.nodes[g.nodes[group.reduces[0]].inputs[0]];
-    const rowLength = normalized.shape[normalized.shape.length - 1];
-    const perA = typeof K === "number" && typeof rowLength === "number" ? K / rowLength : 1;
-    prologueRows = perA * TM;
-    const rows = normalized.shape[normalized.shape.length - 2];
-    const first = w.let(`${perA}u * mBase`, "first");
-    const rowVars = Array.from({ length: prologueRows }, (_, t) => w.let(`min(${first} + ${t}u, ${w.dim(rows)} - 1u)`, "xr"));
-    const xBatch = w.broadcastCoords(normalized.shape.slice(0, -2), batch);
-    for (const id of group.reduces) {
-      const op = g.nodes[id].op;
-      if (op.kind !== "reduce") continue;
-      const isMax = op.fn === "max";
-      const partials = rowVars.map((row) => {
-        const acc = w.fresh("acc");
-        w.line(`var ${acc} = ${isMax ? "-3.402823e38" : "0.0"};`);
-        w.block(`for (var kk = lane; kk < ${w.dim(rowLength)}; kk = kk + ${S}u) {`, () => {
-          const v = w.value(g.nodes[id].inputs[0], [...xBatch, row, "kk"]);
-          w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
-        });
-        return acc;
-      });
-      const totals = combineLanes(partials, isMax);
-      const array = w.fresh("stats");
-      w.line(`var ${array}: array<f32, ${prologueRows}>;`);
-      totals.forEach((t, i) => w.line(`${array}[${i}] = ${op.fn === "mean" ? `${t} / f32(${w.dim(rowLength)})` : t};`));
-      w.statTables.set(id, { array, first, axis: g.nodes[id].shape.length - 2 });
-    }
-  }
+  const prologueRows = emitPrologueStats(w, K, batch, "mBase", TM, { start: "lane", step: S, combine: (partials, isMax) => combineLanes(partials, isMax) });
 
   // Main loop over this lane's share of K; row statistics for the epilogue accumulate from the same loads of A.
   const accs = ms.map((_, i) => ns.map((_, j) => `acc${i}_${j}`));

@@ -213,6 +213,8 @@ export class KernelWriter {
       }
       case "broadcast":
         return this.value(n.inputs[0], this.broadcastCoords(input(0).shape, coords));
+      case "contiguous":
+        return this.value(n.inputs[0], coords);
       case "gather": {
         const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
         return this.value(n.inputs[0], coords.map((c, i) => (i === op.axis ? index : c)));

@@ -185,6 +185,13 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
   const continuesMatmul = (n: Node): boolean =>
     isElementwise(n) && n.inputs.some((i) => g.nodes[i].op.kind === "matmul" || continuesMatmul(g.nodes[i]));
 
+  /** x - x[..., :1]: each row shifted by its first element (a LayerNorm folded past a matmul reads its input so). */
+  const isRowShift = (n: Node): boolean => {
+    if (n.op.kind !== "binary" || n.op.fn !== "sub") return false;
+    const s = g.nodes[n.inputs[1]];
+    return s.op.kind === "slice" && s.inputs[0] === n.inputs[0] && s.op.axis === s.shape.length - 1 && s.op.start === 0 && s.shape[s.op.axis] === 1;
+  };
+
   // Operands of a matmul or attention are re-read many times: views fold into those loads, and for
   // attention cheap elementwise math too (rotary embedding on load); normalisations before a matmul
   // join later (absorbNormalizations), once epilogues have taken their activations.
@@ -192,7 +199,9 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     const set = side === "first" ? d.prologue : d.operandViews;
     const attention = d.core !== null && g.nodes[d.core].op.kind === "attention";
     // A matmul's own epilogue (bias, folded normalisation, activation) stays with that matmul.
-    const foldable = isMovement(n) || (attention && isElementwise(n) && cheapOnLoad(n) && !continuesMatmul(n));
+    // Cheap math on attention's operands (a rotary embedding) is recomputed on every load; so is a row
+    // shift on a matmul's A, which each invocation loads once per row and step of K.
+    const foldable = isMovement(n) || (attention && isElementwise(n) && cheapOnLoad(n) && !continuesMatmul(n)) || (side === "first" && isRowShift(n));
     return foldable && consumers[n.id].every((c) => c === d.core || set.has(c) || d.inlined.has(c) || (side === "first" && feedsRowStatsOnly(c, d)));
   };
 

@@ -92,6 +92,10 @@ export class GraphBuilder {
     return this.add({ kind: "matmul" }, [a, b], [...batch, sa[sa.length - 2], sb[sb.length - 2]]);
   }
 
+  contiguous(x: number): number {
+    return this.add({ kind: "contiguous" }, [x], this.node(x).shape);
+  }
+
   reshape(x: number, shape: Dim[]): number {
     const from = this.node(x).shape;
     if (!dimsEqual(numel(from), numel(shape))) throw new ShapeError(`reshape: cannot view ${shapeToString(from)} as ${shapeToString(shape)} (element counts differ)`);

@@ -22,6 +22,8 @@ export type Op =
   /** a [..., M, K] times b [..., N, K] transposed: the layout of checkpoint linear weights. */
   | { kind: "matmul" }
   | { kind: "reshape" }
+  /** The same values, written to a buffer of their own in row-major order (a view made real: a weight stored transposed). */
+  | { kind: "contiguous" }
   | { kind: "permute"; perm: number[] }
   | { kind: "slice"; axis: number; start: Dim }
   | { kind: "concat"; axis: number }

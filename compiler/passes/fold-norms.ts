@@ -65,9 +65,11 @@ function decompose(g: Graph, fixed: boolean[], a: Node): NormalizedOperand | nul
   return { x: x.id, shift, rowScales, gains, offset };
 }
 
+const isLastAxisMean = (m: Node): boolean => m.op.kind === "reduce" && m.op.fn === "mean" && m.op.axis === m.shape.length - 1;
+
 /** mean((x - mean(x))^2) over the last axis: a two-pass variance of x. */
 function twoPassVariance(g: Graph, n: Node, x: number): number | null {
-  const last = (m: Node): boolean => m.op.kind === "reduce" && m.op.fn === "mean" && m.op.axis === m.shape.length - 1;
+  const last = isLastAxisMean;
   if (!last(n)) return null;
   const sq = g.nodes[n.inputs[0]];
   if (!isMul(sq) || sq.inputs[0] !== sq.inputs[1]) return null;
@@ -75,6 +77,22 @@ function twoPassVariance(g: Graph, n: Node, x: number): number | null {
   if (d.op.kind !== "binary" || d.op.fn !== "sub" || d.inputs[0] !== x) return null;
   const mean = g.nodes[d.inputs[1]];
   return last(mean) && mean.inputs[0] === x ? mean.id : null;
+}
+
+/**
+ * Whether the normalisation depends on x only through its row mean and variance (a LayerNorm), so it
+ * gives the same result for x minus any per-row constant.
+ */
+function shiftInvariant(g: Graph, fixed: boolean[], fold: NormalizedOperand): boolean {
+  if (fold.shift === null) return false;
+  const isMean = (n: Node): boolean => isLastAxisMean(n) && n.inputs[0] === fold.x;
+  if (!isMean(g.nodes[fold.shift])) return false;
+  const ok = (id: number): boolean => {
+    const n = g.nodes[id];
+    if (fixed[id] || isMean(n) || twoPassVariance(g, n, fold.x) !== null) return true;
+    return (n.op.kind === "unary" || n.op.kind === "binary") && n.inputs.every(ok);
+  };
+  return fold.rowScales.every(ok);
 }
 
 /**
@@ -106,7 +124,12 @@ export function foldNormsIntoLinears(g: Graph): Graph {
   return rebuild(g, b, replaced, (mm, map) => {
     const fold = folds.get(mm.id);
     if (!fold) return false;
-    const x = map(fold.x);
+    // A LayerNorm reads x minus its row's first element: the same normalisation, but the sums the
+    // matmul accumulates no longer carry the row mean, which would cancel in f32 when it is large.
+    b.source = g.nodes[fold.x].source;
+    const shifted = shiftInvariant(g, fixed, fold);
+    const x = shifted ? b.binary("sub", map(fold.x), b.slice(map(fold.x), -1, 0, 1)) : map(fold.x);
+    const xMean = shifted ? b.reduce("mean", x, -1) : null;
     // Per-row expressions rebuilt with one-pass variances of x.
     const rebuilt = new Map<number, number>();
     const rowValue = (id: number): number => {
@@ -116,8 +139,10 @@ export function foldNormsIntoLinears(g: Graph): Graph {
       b.source = n.source;
       const mean = twoPassVariance(g, n, fold.x);
       let out: number;
-      if (mean !== null) {
-        const mu = map(mean);
+      if (xMean !== null && isLastAxisMean(n) && n.inputs[0] === fold.x) {
+        out = xMean;
+      } else if (mean !== null) {
+        const mu = xMean ?? map(mean);
         const meanSquare = b.reduce("mean", b.binary("mul", x, x), -1);
         out = b.binary("max", b.binary("sub", meanSquare, b.binary("mul", mu, mu)), b.constant(0));
       } else if ((n.op.kind === "unary" || n.op.kind === "binary") && !fixed[id]) {

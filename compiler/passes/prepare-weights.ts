@@ -20,9 +20,12 @@ export interface PreparedSplit {
 export function splitWeightPreparation(g: Graph): PreparedSplit {
   const fixed = parameterOnly(g);
   const consumers = consumersOf(g);
-  const computes: boolean[] = [];
-  for (const n of g.nodes) computes[n.id] = fixed[n.id] && n.op.kind !== "param" && n.op.kind !== "const" && (!isMovement(n) || n.inputs.some((i) => computes[i]));
-  const frontier = g.nodes.filter((n) => computes[n.id] && (g.outputs.some((o) => o.node === n.id) || consumers[n.id].some((c) => !fixed[c])));
+  // Fixed nodes the per-input graph reads: directly, or through views that stay in it.
+  const readByMain: boolean[] = [];
+  for (let id = g.nodes.length - 1; id >= 0; id--) {
+    readByMain[id] = fixed[id] && (g.outputs.some((o) => o.node === id) || consumers[id].some((c) => !fixed[c] || (isMovement(g.nodes[c]) && readByMain[c])));
+  }
+  const frontier = g.nodes.filter((n) => readByMain[n.id] && n.op.kind !== "param" && n.op.kind !== "const" && !isMovement(n));
   if (frontier.length === 0) return { main: g, prepare: null };
 
   const prepare: Graph = { name: `${g.name} (weight preparation)`, nodes: g.nodes, inputs: [], outputs: frontier.map((n, i) => ({ name: PREPARED_PREFIX + i, node: n.id })) };

@@ -173,6 +173,7 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
       return { shape, data };
     }
     case "reshape":
+    case "contiguous":
       return { shape, data: args[0].data };
     case "permute": {
       const st = stridesOf(args[0].shape);

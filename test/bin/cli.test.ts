@@ -249,7 +249,7 @@ describe("explain", () => {
   it("text, dot and html draw the kernels", async () => {
     const text = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1");
     expect(text.stdout).toMatch(/vit \(graphs\/vit\.tsr\): 8 kernels/);
-    expect(text.stdout).toMatch(/weights derived once, at load time \(6 tensors/);
+    expect(text.stdout).toMatch(/weights derived once, at load time \(9 tensors/);
     const dot = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1", "--format", "dot");
     expect(dot.stdout).toContain("subgraph cluster_0 {");
     expect(dot.stdout.match(/subgraph cluster_/g)).toHaveLength(8);

@@ -1,0 +1,49 @@
+import type { Dim } from "../ir/dims.ts";
+import type { Code, KernelWriter } from "./writer.ts";
+
+/** How the invocations that share rows divide a loop over K: each starts at `start` and steps by `step`; `combine` totals their partial values. */
+export interface LaneSplit {
+  start: Code;
+  step: number;
+  combine: (partials: Code[], isMax: boolean) => Code[];
+}
+
+/**
+ * Statistics of a normalisation applied on load of A (the group's `reduces`), for the rows of the
+ * normalised tensor that the tile's `tm` rows of A starting at `firstRow` cover: `K / rowLength`
+ * consecutive rows per row of A when A is a reshape merging them (Qwen2-VL's merger normalises each
+ * patch, then merges 2x2 patches into one row). Each statistic goes to a private array the loads of A
+ * index by row. Returns how many rows of statistics were computed (0 without a prologue).
+ */
+export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[], firstRow: Code, tm: number, lanes: LaneSplit): number {
+  const { graph: g, group } = w;
+  if (group.reduces.length === 0) return 0;
+  const normalized = g.nodes[g.nodes[group.reduces[0]].inputs[0]];
+  const rowLength = normalized.shape[normalized.shape.length - 1];
+  const perA = typeof K === "number" && typeof rowLength === "number" ? K / rowLength : 1;
+  const count = perA * tm;
+  const rows = normalized.shape[normalized.shape.length - 2];
+  const first = w.let(`${perA}u * ${firstRow}`, "first");
+  const rowVars = Array.from({ length: count }, (_, t) => w.let(`min(${first} + ${t}u, ${w.dim(rows)} - 1u)`, "xr"));
+  const xBatch = w.broadcastCoords(normalized.shape.slice(0, -2), batch);
+  for (const id of group.reduces) {
+    const op = g.nodes[id].op;
+    if (op.kind !== "reduce") continue;
+    const isMax = op.fn === "max";
+    const partials = rowVars.map((row) => {
+      const acc = w.fresh("acc");
+      w.line(`var ${acc} = ${isMax ? "-3.402823e38" : "0.0"};`);
+      w.block(`for (var kk = ${lanes.start}; kk < ${w.dim(rowLength)}; kk = kk + ${lanes.step}u) {`, () => {
+        const v = w.value(g.nodes[id].inputs[0], [...xBatch, row, "kk"]);
+        w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
+      });
+      return acc;
+    });
+    const totals = lanes.combine(partials, isMax);
+    const array = w.fresh("stats");
+    w.line(`var ${array}: array<f32, ${count}>;`);
+    totals.forEach((t, i) => w.line(`${array}[${i}] = ${op.fn === "mean" ? `${t} / f32(${w.dim(rowLength)})` : t};`));
+    w.statTables.set(id, { array, first, axis: g.nodes[id].shape.length - 2 });
+  }
+  return count;
+}
