@@ -1,6 +1,6 @@
 import { UsageError } from "../compiler/frontend.ts";
 import { DiagnosticError } from "../dsl/diagnostics.ts";
-import { NoAdapterError } from "../runtime/device.ts";
+import { DeviceLostError, NoAdapterError } from "../runtime/device.ts";
 import { InputError } from "../runtime/executor.ts";
 import { ImageError } from "../runtime/image/decode.ts";
 import { WeightsError } from "../runtime/weights/safetensors.ts";
@@ -56,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(e.message + "\n");
       return 1;
     }
-    if (e instanceof UsageError || e instanceof InputError || e instanceof WeightsError || e instanceof ImageError || e instanceof NoAdapterError) {
+    if (e instanceof UsageError || e instanceof InputError || e instanceof WeightsError || e instanceof ImageError || e instanceof NoAdapterError || e instanceof DeviceLostError) {
       process.stderr.write(`tesserae: error: ${e.message}\n`);
       return 1;
     }

@@ -11,11 +11,17 @@ export interface GpuContext {
   features: string[];
   /** Validation or out-of-memory errors that escaped an error scope: a run that saw one has failed. */
   uncaptured: string[];
+  /** Why the device was lost, once it has been; getGpu() then opens a new one. */
+  lost: string | null;
 }
+
+/** The device was lost (driver reset, destroyed): what was loaded on it is gone. */
+export class DeviceLostError extends Error {}
 
 // dawn.node dies when the object create() returned is garbage-collected: keep it for the life of the process.
 let gpuInstance: GPU | undefined;
 let shared: Promise<GpuContext> | undefined;
+let current: GpuContext | undefined;
 
 const INSTALL_HINT =
   "Tesserae runs on WebGPU through Dawn (npm 'webgpu'); without a GPU it needs Vulkan on the CPU: " +
@@ -41,7 +47,13 @@ async function open(): Promise<GpuContext> {
       maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
     },
   });
-  const ctx: GpuContext = { device, adapterName: describeAdapter(adapter), features: wanted, uncaptured: [] };
+  const ctx: GpuContext = { device, adapterName: describeAdapter(adapter), features: wanted, uncaptured: [], lost: null };
+  void device.lost.then((info) => {
+    ctx.lost = info.message || info.reason || "unknown reason";
+    // The next getGpu() opens a fresh device instead of handing out the lost one.
+    if (current === ctx) shared = undefined;
+  });
+  current = ctx;
   device.addEventListener("uncapturederror", (e) => {
     ctx.uncaptured.push((e as GPUUncapturedErrorEvent).error.message);
   });
@@ -64,6 +76,11 @@ export function getGpu(): Promise<GpuContext> {
 }
 
 /** Runs `fn` inside validation and out-of-memory error scopes and throws what they caught. */
+/** Throws DeviceLostError when the context's device is gone, naming what was attempted. */
+export function requireDevice(ctx: GpuContext, what: string): void {
+  if (ctx.lost !== null) throw new DeviceLostError(`the WebGPU device was lost (${ctx.lost}) before ${what}; load the plan again (a new device is opened on the next load)`);
+}
+
 export async function checked<T>(device: GPUDevice, what: string, fn: () => T | Promise<T>): Promise<T> {
   device.pushErrorScope("out-of-memory");
   device.pushErrorScope("validation");

@@ -2,7 +2,7 @@ import { evalDim, shapeToString, type DimEnv } from "../compiler/ir/dims.ts";
 import type { Node } from "../compiler/ir/graph.ts";
 import type { Dispatch } from "../compiler/codegen/templates.ts";
 import type { Plan, PlanKernel } from "../compiler/plan/plan.ts";
-import { checked, type GpuContext } from "./device.ts";
+import { checked, requireDevice, type GpuContext } from "./device.ts";
 import { fromHalf, toHalf } from "./half.ts";
 import { sizeOf, type HostTensor } from "./tensor.ts";
 
@@ -243,6 +243,7 @@ export class Executor {
   async run(inputs: ReadonlyMap<string, HostTensor>, { profile = false }: { profile?: boolean } = {}): Promise<RunResult> {
     if (this.disposed) throw new Error("executor was disposed");
     const g = this.plan.graph;
+    requireDevice(this.ctx, `running ${g.name}`);
     const env: Record<string, number> = {};
     for (const inp of g.inputs) {
       const t = inputs.get(inp.name);
@@ -293,6 +294,7 @@ export class Executor {
       }
       return result;
     });
+    requireDevice(this.ctx, `reading the results of ${g.name}`);
     if (this.ctx.uncaptured.length > 0) throw new Error(`WebGPU error while running ${g.name}: ${this.ctx.uncaptured.splice(0).join("; ")}`);
     return { outputs, ms: performance.now() - started, kernelMs };
   }

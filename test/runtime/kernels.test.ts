@@ -192,6 +192,26 @@ describe("determinism and concurrency", () => {
   });
 });
 
+describe("device loss", () => {
+  it("a run on a lost device fails with a clear error, and the next load opens a new device that gives the same result", async () => {
+    const p = compileOk(`model t {\n  input x: f32[3, 8]\n  output y = gelu(linear(x, "fc", 4))\n}`);
+    const plan = compileGraph(p.graph);
+    const weights = randomWeights(p.graph, 5);
+    const inputs = new Map([["x", randomTensor([3, 8], rng(5))]]);
+    const ctx = await getGpu();
+    const ex = await Executor.load(ctx, plan, weights);
+    const before = (await ex.run(inputs)).outputs.get("y") as HostTensor;
+    ctx.device.destroy();
+    await ctx.device.lost;
+    await expect(ex.run(inputs)).rejects.toThrow(/WebGPU device was lost \(.*\) before running t; load the plan again/);
+    const fresh = await getGpu();
+    expect(fresh.device).not.toBe(ctx.device);
+    const again = await Executor.load(fresh, plan, weights);
+    expect(Array.from(((await again.run(inputs)).outputs.get("y") as HostTensor).data)).toEqual(Array.from(before.data));
+    again.dispose();
+  });
+});
+
 describe("conv2d against a hand-computed case", () => {
   it("a 2x2 box filter with padding 1 and stride 2 on 1..9", async () => {
     const p = compileOk(`model t {\n  input x: f32[1, 1, 3, 3]\n  output y = conv2d(x, "box", 1, 2, stride = 2, padding = 1, bias = false)\n}`);
