@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import decodeJpeg, { init as initJpeg } from "@jsquash/jpeg/decode.js";
 import { PNG } from "pngjs";
+import { applyOrientation, jpegOrientation } from "./orientation.ts";
 
 /** 8-bit RGB pixels, row-major, 3 bytes a pixel. */
 export interface RgbImage {
@@ -34,7 +35,10 @@ function loadJpegDecoder(): Promise<void> {
   return jpegReady;
 }
 
-/** Decodes PNG or JPEG (by content, not by extension) and drops alpha as PIL's convert("RGB") does. */
+/**
+ * Decodes PNG or JPEG (by content, not by extension), drops alpha as PIL's convert("RGB") does, and
+ * turns a JPEG upright by its EXIF orientation as transformers' load_image does.
+ */
 export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbImage> {
   const isPng = bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
@@ -53,7 +57,8 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
     await loadJpegDecoder();
     const copy = new Uint8Array(bytes).buffer;
     const img = await decodeJpeg(copy);
-    return fromRgba(img.width, img.height, new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength), name);
+    const rgb = fromRgba(img.width, img.height, new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength), name);
+    return applyOrientation(rgb, jpegOrientation(bytes));
   } catch (e) {
     if (e instanceof ImageError) throw e;
     throw new ImageError(`image ${name}: corrupt or unsupported ${isPng ? "PNG" : "JPEG"} (${e instanceof Error ? e.message : String(e)})`);

@@ -27,6 +27,8 @@ function specImage(): RgbImage {
   return { width, height, data };
 }
 
+const exifReference = SafetensorsFile.open("test/fixtures/reference/exif.safetensors");
+
 describe("preprocessing matches the Hugging Face processors (PIL backend)", () => {
   it.each([
     ["odd-rgba.png", "odd_rgba"],
@@ -47,6 +49,15 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
   it("decodes JPEG exactly as PIL (libjpeg) does", async () => {
     const img = await readImage("test/fixtures/images/small.jpg");
     const want = reference.read("jpeg_decoded_small");
+    expect([img.height, img.width, 3]).toEqual(want.shape);
+    let worst = 0;
+    for (let i = 0; i < img.data.length; i++) worst = Math.max(worst, Math.abs(img.data[i] - want.data[i]));
+    expect(worst).toBe(0);
+  });
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])("turns a JPEG with EXIF orientation %i upright as transformers' load_image (ImageOps.exif_transpose) does", async (o) => {
+    const img = await readImage(`test/fixtures/images/exif-${o}.jpg`);
+    const want = exifReference.read(`exif_${o}`);
     expect([img.height, img.width, 3]).toEqual(want.shape);
     let worst = 0;
     for (let i = 0; i < img.data.length; i++) worst = Math.max(worst, Math.abs(img.data[i] - want.data[i]));
