@@ -51,9 +51,10 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
   if (declared && (declared[0] === 0 || declared[1] === 0)) throw new ImageError(`image ${name}: empty image (${declared[0]}x${declared[1]})`);
   try {
     if (isPng) {
-      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      return fromRgba(png.width, png.height, png.data, name);
+      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { skipRescale: true });
+      return fromRgba(png.width, png.height, png.depth === 16 ? eightBit(png.data as unknown as Uint16Array, png.colorType) : png.data, name);
     }
+    if (jpegComponents(bytes) === 4) throw new ImageError(`image ${name}: a CMYK JPEG, which Tesserae does not decode (convert it to RGB first)`);
     await loadJpegDecoder();
     const copy = new Uint8Array(bytes).buffer;
     const img = await decodeJpeg(copy);
@@ -65,6 +66,20 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
   }
 }
 
+/**
+ * 16-bit samples as PIL's convert("RGB") sees them: the high byte, except plain 16-bit grayscale, which
+ * PIL opens as 32-bit integers (mode I) and clips to 255 on the way to RGB.
+ */
+function eightBit(samples: Uint16Array, colorType: number): Uint8Array {
+  const out = new Uint8Array(samples.length);
+  const clipGray = colorType === 0;
+  for (let i = 0; i < samples.length; i++) {
+    const isAlpha = (i & 3) === 3;
+    out[i] = clipGray && !isAlpha ? Math.min(samples[i], 255) : samples[i] >> 8;
+  }
+  return out;
+}
+
 /** Width and height from a PNG's IHDR chunk. */
 function pngSize(b: Uint8Array): [number, number] | null {
   if (b.length < 24) return null;
@@ -74,13 +89,24 @@ function pngSize(b: Uint8Array): [number, number] | null {
 
 /** Width and height from a JPEG's first start-of-frame marker. */
 function jpegSize(b: Uint8Array): [number, number] | null {
+  const at = startOfFrame(b);
+  return at === null ? null : [(b[at + 7] << 8) | b[at + 8], (b[at + 5] << 8) | b[at + 6]];
+}
+
+/** Colour components (1 gray, 3 YCbCr, 4 CMYK) from a JPEG's start-of-frame marker. */
+function jpegComponents(b: Uint8Array): number | null {
+  const at = startOfFrame(b);
+  return at === null || at + 9 >= b.length ? null : b[at + 9];
+}
+
+function startOfFrame(b: Uint8Array): number | null {
   let i = 2;
   while (i + 9 < b.length) {
     if (b[i] !== 0xff) return null;
     const marker = b[i + 1];
     const len = (b[i + 2] << 8) | b[i + 3];
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) return [(b[i + 7] << 8) | b[i + 8], (b[i + 5] << 8) | b[i + 6]];
+    if (isSof) return i;
     i += 2 + len;
   }
   return null;

@@ -28,6 +28,7 @@ function specImage(): RgbImage {
 }
 
 const exifReference = SafetensorsFile.open("test/fixtures/reference/exif.safetensors");
+const deepReference = SafetensorsFile.open("test/fixtures/reference/deep.safetensors");
 
 describe("preprocessing matches the Hugging Face processors (PIL backend)", () => {
   it.each([
@@ -62,6 +63,13 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
     let worst = 0;
     for (let i = 0; i < img.data.length; i++) worst = Math.max(worst, Math.abs(img.data[i] - want.data[i]));
     expect(worst).toBe(0);
+  });
+
+  it.each(["gray16", "rgb16", "gray-alpha16"])("decodes the 16-bit PNG %s as PIL's convert(\"RGB\") does", async (name) => {
+    const img = await readImage(`test/fixtures/images/${name}.png`);
+    const want = deepReference.read(name.replace("-", "_"));
+    expect([img.height, img.width, 3]).toEqual(want.shape);
+    expect(Array.from(img.data)).toEqual(Array.from(want.data));
   });
 
   it.each([
@@ -121,6 +129,7 @@ describe("bad images", () => {
     ["truncated.png", "image test/fixtures/images/truncated.png: corrupt or unsupported PNG"],
     ["missing.png", "image test/fixtures/images/missing.png: cannot read (no such file)"],
     ["bomb.png", "image test/fixtures/images/bomb.png: declares 20000x20000 pixels, more than the limit of 178956970"],
+    ["cmyk.jpg", "image test/fixtures/images/cmyk.jpg: a CMYK JPEG, which Tesserae does not decode (convert it to RGB first)"],
   ])("%s gives a clear error naming the file", async (file, message) => {
     await expect(readImage(`test/fixtures/images/${file}`)).rejects.toThrow(ImageError);
     await expect(readImage(`test/fixtures/images/${file}`)).rejects.toThrow(message);
