@@ -1,4 +1,4 @@
-import { existsSync, renameSync } from "node:fs";
+import { existsSync, renameSync, rmSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { compileProgram } from "../../compiler/compile.ts";
 import { UsageError } from "../../compiler/frontend.ts";
@@ -113,8 +113,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (grids.length > 0) tensors.set("grid_thw", { shape: [grids.length, 3], data: BigInt64Array.from(grids.flat().map(BigInt)) });
     if (tiles.length > 0) tensors.set("images_spatial_crop", { shape: [tiles.length, 2], data: BigInt64Array.from(tiles.flat().map(BigInt)) });
     const tmp = `${outPath}.tmp-${process.pid}`;
-    writeSafetensors(tmp, tensors, { graph: graphPath, model: program.name });
-    renameSync(tmp, outPath);
+    try {
+      writeSafetensors(tmp, tensors, { graph: graphPath, model: program.name });
+      renameSync(tmp, outPath);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
     err.write(`wrote      ${outPath} (${[...tensors.keys()].join(", ")})\n`);
   } else {
     err.write("(use --out FILE to save the tensors as safetensors)\n");

@@ -59,23 +59,27 @@ export function blockedMatmulKernel(w: KernelWriter, transposed: number): Kernel
     group.rowStats.forEach((id, s) => ms.forEach((m, i) => w.line(`${stats[s][i]} = ${stats[s][i]} + ${w.value(g.nodes[id].inputs[0], aRow(m, "k"))};`)));
   });
 
-  // Epilogue: the fused elementwise chain for each of the invocation's outputs.
-  ms.forEach((_, i) => {
-    const m = w.let(`mBase + ${i}u`, "mo");
-    group.rowStats.forEach((id, s) => {
-      const op = g.nodes[id].op;
-      const value = op.kind === "reduce" && op.fn === "mean" ? w.let(`${stats[s][i]} / f32(${kDim})`, "stat") : stats[s][i];
-      for (const n of cols.flatMap((c) => [0, 1, 2, 3].map((e) => `(${c} + ${e}u)`))) w.statOverrides.set(statKey(id, w.broadcastCoords(g.nodes[id].shape, [...batch, m, n])), value);
-    });
-    cols.forEach((c, j) => {
-      w.block(`if (${m} < ${mDim} && ${groupIndex[j]} < ${groups}u) {`, () => {
-        [0, 1, 2, 3].forEach((e) => {
-          const n = `(${c} + ${e}u)`;
-          w.overrides.set(core.id, `${accs[i][j]}.${"xyzw"[e]}`);
-          const coords = [...batch, m, n];
-          w.store(w.offset(root.shape, coords), w.value(root.id, coords));
-        });
+  // Epilogue: one loop over the invocation's TM x TN x 4 outputs, so the fused elementwise chain is
+  // written (and compiled) once, not once per output.
+  w.line(`var results = array<vec4<f32>, ${TM * TN}>(${accs.flat().join(", ")});`);
+  const statArrays = stats.map((row, s) => w.let(`array<f32, ${TM}>(${row.join(", ")})`, `rowStats${s}_`));
+  w.block(`for (var t = 0u; t < ${TM * TN * 4}u; t = t + 1u) {`, () => {
+    const i = w.let(`t / ${TN * 4}u`, "i");
+    const j = w.let(`(t / 4u) % ${TN}u`, "j");
+    const e = w.let("t % 4u", "e");
+    const m = w.let(`mBase + ${i}`, "mo");
+    const gi = w.let(`wid.x * ${threads * TN}u + lid.x + ${threads}u * ${j}`, "g");
+    const n = w.let(`${gi} * 4u + ${e}`, "no");
+    w.block(`if (${m} < ${mDim} && ${gi} < ${groups}u) {`, () => {
+      group.rowStats.forEach((id, s) => {
+        const op = g.nodes[id].op;
+        const total = w.let(`${statArrays[s]}[${i}]`, "stat");
+        const value = op.kind === "reduce" && op.fn === "mean" ? w.let(`${total} / f32(${kDim})`, "stat") : total;
+        w.statOverrides.set(statKey(id, w.broadcastCoords(g.nodes[id].shape, [...batch, m, n])), value);
       });
+      w.overrides.set(core.id, w.let(`results[${i} * ${TN}u + ${j}][${e}]`, "acc"));
+      const coords = [...batch, m, n];
+      w.store(w.offset(root.shape, coords), w.value(root.id, coords));
     });
   });
   w.overrides.delete(core.id);

@@ -46,6 +46,9 @@ interface InputState { symbols: string[]; symbolScope: Scope; providers: { input
 const RETURNED = Symbol("returned");
 type ExecResult = Value | typeof RETURNED | undefined;
 
+/** Bounds on what one graph file may unroll to, so a typo in a count is an error, not an exhausted memory. */
+const MAX_REPEAT = 4096;
+
 /** Turns a parsed model into a graph: inlines blocks, unrolls `repeat`, binds config values and tensor names. */
 export class Elaborator {
   readonly diagnostics: Diagnostic[] = [];
@@ -169,6 +172,10 @@ export class Elaborator {
         if (n.t === "error") return undefined;
         if (n.t !== "int" || typeof n.v !== "number" || n.v < 0) {
           this.error(frame.file, s.count.loc, `repeat count must be a non-negative fixed int, got ${describe(n)}`);
+          return undefined;
+        }
+        if (n.v > MAX_REPEAT) {
+          this.error(frame.file, s.count.loc, `repeat count ${n.v} is more than ${MAX_REPEAT} (no model has that many layers)`);
           return undefined;
         }
         for (let i = 0; i < n.v; i++) {

@@ -1,6 +1,9 @@
 import { dimAdd, dimFloorDiv, dimMul, dimsEqual, dimToString, numel, shapeToString, type Dim } from "./dims.ts";
 import type { BinaryFn, DType, Graph, Node, Op, ReduceFn, SourceRef, UnaryFn } from "./graph.ts";
 
+/** A bound on graph size: the largest published towers unroll to about 2,000 primitives a layer. */
+export const MAX_NODES = 1_000_000;
+
 /** A shape or argument error; the elaborator turns it into a diagnostic at the call site. */
 export class ShapeError extends Error {}
 
@@ -23,6 +26,7 @@ export class GraphBuilder {
   }
 
   private add(op: Op, inputs: number[], shape: Dim[], dtype: DType = "f32"): number {
+    if (this.graph.nodes.length >= MAX_NODES) throw new ShapeError(`the graph grows past ${MAX_NODES.toLocaleString("en-US")} primitive ops`);
     const indexInput = inputs.findIndex((i) => this.node(i).dtype === "i32");
     if (indexInput >= 0 && !(op.kind === "attention" && indexInput === 3) && !(op.kind === "gather" && indexInput === 1)) {
       throw new ShapeError(`i32 tensors hold indices (attention segments); they cannot be used by ${op.kind}`);

@@ -1,10 +1,11 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { maxAbsDiff, type HostTensor } from "../../runtime/tensor.ts";
 import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
 import { tesserae } from "../helpers/cli.ts";
+import { reliable } from "../helpers/reliability.ts";
 
 // Outputs of the independent PyTorch implementation (scripts/fixtures/make_fixtures.py), float64, vs Tesserae in f32.
 const TOL = 1e-4;
@@ -181,6 +182,19 @@ describe("bad input: one clear line, exit code 1, no stack trace", () => {
     const before = readFileSync("test/fixtures/vit/config.json");
     expectOneError(await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--image", copy, "--out", "test/fixtures/vit/config.json"), "would overwrite a file of the checkpoint");
     expect(readFileSync("test/fixtures/vit/config.json").equals(before)).toBe(true);
+    reliable({ area: "files", case: "--out naming an input image or a file of the checkpoint", tried: 2, outcome: "refused before running; the file is unchanged" });
+  });
+
+  it("two processes write bit-identical outputs; a failed run leaves an existing --out file as it was", async () => {
+    const [a, b] = [join(tmp, "det-a.safetensors"), join(tmp, "det-b.safetensors")];
+    for (const out of [a, b]) expect((await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", vitRef, "--out", out)).code).toBe(0);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    reliable({ area: "determinism", case: "the same run in two processes (ViT checkpoint, --out)", tried: 2, outcome: "bit-identical output files" });
+    writeFileSync(b, "an earlier result");
+    expectOneError(await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", clipRef, "--out", b), "input 'pixel_values' has shape");
+    expect(readFileSync(b, "utf8")).toBe("an earlier result");
+    expect(readdirSync(tmp).filter((f) => f.startsWith("det-b") && f !== "det-b.safetensors")).toEqual([]);
+    reliable({ area: "files", case: "a run that fails with an existing --out file", tried: 1, outcome: "the file is untouched and no temporary file is left (outputs are written to a temporary file, then renamed)" });
   });
 
   it("unknown options and commands", async () => {

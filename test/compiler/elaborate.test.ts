@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { compileFile } from "../../compiler/frontend.ts";
 import { dimToString } from "../../compiler/ir/dims.ts";
 import { compileOk, tryCompile } from "../helpers/compile.ts";
+import { reliable } from "../helpers/reliability.ts";
 
 const tiny = (body: string, config = "width: int = 8") => `model m {
   config { ${config} }
@@ -10,6 +11,12 @@ ${body}
 }`;
 
 describe("elaboration", () => {
+  it("refuses a repeat count past 4096 at its location, before unrolling it", () => {
+    const r = tryCompile(tiny(`  repeat 5000000 as i { x = linear(x, "layers.{i}.fc", width) }\n  output y = x`));
+    expect(r.errors).toMatch(/test\.tsr:\d+:\d+: error: repeat count 5000000 is more than 4096/);
+    reliable({ area: "graph files", case: "a repeat count of 5,000,000 (a typo that would unroll past memory)", tried: 1, outcome: "one diagnostic at the count, nothing unrolled" });
+  });
+
   it("inlines blocks, unrolls repeat and interpolates tensor names", () => {
     const p = compileOk(tiny(`  repeat 3 as i { x = linear(x, "layers.{i}.fc", width) }\n  output y = x`));
     const params = p.graph.nodes.flatMap((n) => (n.op.kind === "param" ? [n.op.name] : []));

@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { compileGraph } from "../../compiler/compile.ts";
 import { getGpu } from "../../runtime/device.ts";
-import { Executor } from "../../runtime/executor.ts";
+import { Executor, InputError } from "../../runtime/executor.ts";
 import { interpret } from "../../runtime/reference/interpreter.ts";
 import { maxAbsDiff, tensor, type HostTensor } from "../../runtime/tensor.ts";
 import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";
 import { compileOk } from "../helpers/compile.ts";
 import { compareWithReference } from "../helpers/gpu.ts";
+import { reliable } from "../helpers/reliability.ts";
 
 // f32 on the GPU against the float64-accumulating CPU reference. The tolerance covers f32 rounding of
 // sums over up to a few hundred terms, far below any indexing or fusion bug: 2e-4 absolute for values
@@ -185,6 +186,8 @@ describe("determinism and concurrency", () => {
       const [ca, cb] = await Promise.all([first.run(new Map([["x", a]])), first.run(new Map([["x", b]]))]);
       expect(Buffer.from((ca.outputs.get("y") as HostTensor).data.buffer).equals(Buffer.from(ya.data.buffer))).toBe(true);
       expect(Buffer.from((cb.outputs.get("y") as HostTensor).data.buffer).equals(Buffer.from(yb.data.buffer))).toBe(true);
+      reliable({ area: "determinism", case: "the same inputs run twice, and on a second executor of the same plan (a transformer block)", tried: 3, outcome: "bit-identical outputs" });
+      reliable({ area: "device", case: "two runs at once on one executor and device", tried: 2, outcome: "bit-identical to the same runs one at a time" });
     } finally {
       first.dispose();
       second.dispose();
@@ -192,7 +195,7 @@ describe("determinism and concurrency", () => {
   });
 });
 
-describe("device loss", () => {
+describe("device limits and faults", () => {
   it("a run on a lost device fails with a clear error, and the next load opens a new device that gives the same result", async () => {
     const p = compileOk(`model t {\n  input x: f32[3, 8]\n  output y = gelu(linear(x, "fc", 4))\n}`);
     const plan = compileGraph(p.graph);
@@ -209,6 +212,33 @@ describe("device loss", () => {
     const again = await Executor.load(fresh, plan, weights);
     expect(Array.from(((await again.run(inputs)).outputs.get("y") as HostTensor).data)).toEqual(Array.from(before.data));
     again.dispose();
+    reliable({ area: "device", case: "device lost between runs (GPUDevice.destroy())", tried: 1, outcome: "the run fails with one clear error; the next load opens a new device and gives the same result" });
+  });
+
+  it("a grid of more than 65535 workgroups is folded into two dimensions and computes every element", async () => {
+    const n = 65_536 * 256 + 77;
+    const p = compileOk(`model t {\n  input x: f32[${n}]\n  output y = x * 2 + 1\n}`);
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) x[i] = (i % 1000) - 500;
+    const ex = await Executor.load(await getGpu(), compileGraph(p.graph), new Map());
+    const y = (await ex.run(new Map([["x", { shape: [n], data: x }]]))).outputs.get("y") as HostTensor;
+    ex.dispose();
+    let wrong = 0;
+    for (let i = 0; i < n; i++) if (y.data[i] !== x[i] * 2 + 1) wrong++;
+    expect(wrong).toBe(0);
+    reliable({ area: "device", case: `a kernel needing ${Math.ceil(n / 256)} workgroups (more than 65535 in one dimension)`, tried: 1, outcome: "folded into a 2-D grid; all elements right" });
+  });
+
+  it("a tensor larger than one storage binding allows is refused before dispatch, naming it", async () => {
+    const ctx = await getGpu();
+    const limit = ctx.device.limits.maxStorageBufferBindingSize;
+    const n = Math.floor(limit / 4) + 1024;
+    const p = compileOk(`model t {\n  input x: f32[${n}]\n  output y = x + 1\n}`);
+    const ex = await Executor.load(ctx, compileGraph(p.graph), new Map());
+    await expect(ex.run(new Map([["x", { shape: [n], data: new Float32Array(n) }]]))).rejects.toThrow(/intermediate|input 'x'|output/);
+    await expect(ex.run(new Map([["x", { shape: [n], data: new Float32Array(n) }]]))).rejects.toThrow(InputError);
+    ex.dispose();
+    reliable({ area: "device", case: `a ${((n * 4) / 2 ** 20).toFixed(0)} MiB tensor, over the adapter's ${(limit / 2 ** 20).toFixed(0)} MiB storage-binding limit`, tried: 1, outcome: "one error before dispatch naming the tensor, its size and the limit" });
   });
 });
 

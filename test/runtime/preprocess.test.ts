@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileFile } from "../../compiler/frontend.ts";
 import { ImageError, readImage, type RgbImage } from "../../runtime/image/decode.ts";
@@ -5,6 +8,7 @@ import { resize } from "../../runtime/image/resample.ts";
 import { preprocessImage, shortestEdgeSize } from "../../runtime/preprocess.ts";
 import { maxAbsDiff } from "../../runtime/tensor.ts";
 import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
+import { reliable } from "../helpers/reliability.ts";
 
 const reference = SafetensorsFile.open("test/fixtures/reference/preprocess.safetensors");
 const clip = compileFile("graphs/clip.tsr");
@@ -40,6 +44,7 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
     // Same arithmetic as PIL's fixed-point resampler and HF's float32 normalisation: bit-exact.
     expect(maxAbsDiff(preprocessImage(clip.preprocess, img, file).tensor, reference.read(`clip224_${key}`))).toBeLessThan(1e-6);
     expect(maxAbsDiff(preprocessImage(vit.preprocess, img, file).tensor, reference.read(`vit224_${key}`))).toBeLessThan(1e-6);
+    if (file !== "demo.png") reliable({ area: "images", case: file === "odd-rgba.png" ? "RGBA PNG, 61x47" : "grayscale PNG, 45x71", tried: 1, outcome: "alpha dropped / gray replicated as PIL's convert(\"RGB\"); preprocessing bit-exact with the HF processors" });
   });
 
   it("CLIP-336 on the demo image", async () => {
@@ -63,6 +68,7 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
     let worst = 0;
     for (let i = 0; i < img.data.length; i++) worst = Math.max(worst, Math.abs(img.data[i] - want.data[i]));
     expect(worst).toBe(0);
+    reliable({ area: "images", case: `JPEG with EXIF orientation ${o}`, tried: 1, outcome: "turned upright, bit-identical to PIL's ImageOps.exif_transpose" });
   });
 
   it.each(["gray16", "rgb16", "gray-alpha16"])("decodes the 16-bit PNG %s as PIL's convert(\"RGB\") does", async (name) => {
@@ -70,6 +76,7 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
     const want = deepReference.read(name.replace("-", "_"));
     expect([img.height, img.width, 3]).toEqual(want.shape);
     expect(Array.from(img.data)).toEqual(Array.from(want.data));
+    reliable({ area: "images", case: `16-bit PNG (${name})`, tried: 1, outcome: "decoded bit-identical to PIL's convert(\"RGB\")" });
   });
 
   it.each([
@@ -133,11 +140,24 @@ describe("bad images", () => {
   ])("%s gives a clear error naming the file", async (file, message) => {
     await expect(readImage(`test/fixtures/images/${file}`)).rejects.toThrow(ImageError);
     await expect(readImage(`test/fixtures/images/${file}`)).rejects.toThrow(message);
+    reliable({ area: "images", case: file, tried: 1, outcome: `one error: "${message}"` });
+  });
+});
+
+describe("zero-sized images", () => {
+  it("a PNG declaring 0 columns gives a clear error naming the file", async () => {
+    const bytes = readFileSync("test/fixtures/images/odd-rgba.png");
+    bytes.writeUInt32BE(0, 16);
+    const path = join(mkdtempSync(join(tmpdir(), "tesserae-img-")), "zero-width.png");
+    writeFileSync(path, bytes);
+    await expect(readImage(path)).rejects.toThrow(`image ${path}: empty image (0x47)`);
+    reliable({ area: "images", case: "a PNG declaring zero width", tried: 1, outcome: "one error naming the file, before decoding" });
   });
 });
 
 describe("bad JPEG", () => {
   it("names the file", async () => {
     await expect(readImage("test/fixtures/images/corrupt.jpg")).rejects.toThrow("image test/fixtures/images/corrupt.jpg: corrupt or unsupported JPEG");
+    reliable({ area: "images", case: "corrupt.jpg (damaged entropy data)", tried: 1, outcome: "one error naming the file" });
   });
 });

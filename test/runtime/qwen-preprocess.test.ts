@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { pythonRound, qwenPatches, qwenWindows, smartResize } from "../../runtime/image/qwen.ts";
+import { reliable } from "../helpers/reliability.ts";
 
 // Spec towers-b §7.1: input H x W -> H' x W' for the HF class default (max 1,003,520 pixels) and the
 // shipped configs / qwen-vl-utils (max 12,845,056); min 3136 for both.
@@ -37,6 +38,7 @@ describe("Qwen2-VL smart_resize", () => {
 
   it("refuses aspect ratios above 200, naming the image", () => {
     expect(() => smartResize(10, 2100, SHIPPED, "image wide.png")).toThrow("image wide.png: 2100x10 has an aspect ratio above 200");
+    reliable({ area: "images", case: "extreme aspect ratio for Qwen2-VL (2100x10)", tried: 1, outcome: "one error naming the image, as smart_resize's ValueError" });
   });
 });
 

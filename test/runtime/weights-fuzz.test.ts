@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SafetensorsFile, WeightsError } from "../../runtime/weights/safetensors.ts";
 import { rng } from "../../runtime/weights/random.ts";
+import { reliable } from "../helpers/reliability.ts";
 
 // Byte-level mutations of a real checkpoint (header and data): opening and reading every tensor must
 // succeed or fail with a WeightsError naming the file, never anything else. Seeded and bounded.
@@ -43,5 +44,6 @@ describe("fuzzing the safetensors reader", () => {
       }
     }
     expect(outcomes.rejected).toBeGreaterThan(100);
+    reliable({ area: "checkpoints", case: "seeded byte mutations of a safetensors file (header bytes, header length, truncation)", tried: 400, outcome: `${outcomes.ok} read cleanly; ${outcomes.rejected} refused with a WeightsError naming the file; nothing else thrown` });
   });
 });

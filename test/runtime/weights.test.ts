@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { compileFile } from "../../compiler/frontend.ts";
 import { Checkpoint } from "../../runtime/weights/checkpoint.ts";
 import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
+import { reliable } from "../helpers/reliability.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tesserae-weights-"));
 
@@ -39,16 +40,18 @@ describe("safetensors reader", () => {
     ["overlapping tensors", () => rawFile("overlap.safetensors", { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)), "tensors 'a' and 'b' overlap in the data section"],
     ["an unknown dtype", () => rawFile("dtype.safetensors", { w: { dtype: "F8", shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), `tensor 'w': unsupported dtype "F8"`],
     ["an empty header", () => rawFile("empty.safetensors", "", new Uint8Array(0)), "header is not valid JSON"],
-  ])("rejects %s, naming file and tensor", (_what, make, message) => {
+  ])("rejects %s, naming file and tensor", (what, make, message) => {
     const path = make();
     expect(() => SafetensorsFile.open(path)).toThrow(WeightsError);
     expect(() => SafetensorsFile.open(path)).toThrow(message);
     expect(() => SafetensorsFile.open(path)).toThrow(path);
+    reliable({ area: "checkpoints", case: `safetensors with ${what}`, tried: 1, outcome: `one error naming the file: "${message}"` });
   });
 
   it("refuses integer tensors as weights", () => {
     const f = SafetensorsFile.open(rawFile("int.safetensors", { ids: { dtype: "I64", shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)));
     expect(() => f.read("ids")).toThrow("tensor 'ids' has dtype I64; only F32, F16 and BF16 weights can be used");
+    reliable({ area: "checkpoints", case: "an integer tensor where a weight is expected", tried: 1, outcome: "one error naming the tensor and its dtype" });
   });
 });
 
@@ -77,11 +80,13 @@ describe("Hugging Face checkpoints", () => {
     expect(() => ck.loadFor(wrongSize.graph, wrongSize.prefixes)).toThrow("tensor 'vision_model.encoder.layers.0.mlp.fc1.weight' in test/fixtures/clip-vision/model.safetensors has shape [52, 40], but graph 'clip' expects [64, 40]");
     const vit = compileFile("graphs/vit.tsr");
     expect(() => ck.loadFor(vit.graph, vit.prefixes)).toThrow(/test\/fixtures\/clip-vision lacks tensors 'embeddings.patch_embeddings.projection.weight', .* and \d+ more that graph 'vit' needs/);
+    reliable({ area: "checkpoints", case: "a tensor whose shape does not match the graph; tensors the graph needs missing", tried: 2, outcome: "one error naming tensor, file and both shapes; the first missing tensors and how many more" });
   });
 
   it("rejects a directory without weights", () => {
     expect(() => Checkpoint.open("test/fixtures/images")).toThrow("has neither model.safetensors nor model.safetensors.index.json");
     expect(() => Checkpoint.open("test/fixtures/nope")).toThrow("checkpoint test/fixtures/nope does not exist");
+    reliable({ area: "checkpoints", case: "a directory without weights; a directory that does not exist", tried: 2, outcome: "one error naming the directory" });
   });
 });
 
@@ -91,6 +96,7 @@ describe("checkpoint hazards", () => {
     writeFileSync(join(d, "model.safetensors.index.json"), JSON.stringify({ weight_map: { "a.weight": "model-00001-of-00002.safetensors" } }));
     const ck = Checkpoint.open(d);
     expect(() => ck.read("a.weight")).toThrow(`the index puts tensor 'a.weight' in ${join(d, "model-00001-of-00002.safetensors")}, which does not exist`);
+    reliable({ area: "checkpoints", case: "a sharded index pointing at a missing shard", tried: 1, outcome: "one error naming the tensor and the missing file" });
   });
 
   it("warns of NaN and Inf in weights, naming the tensor", () => {
@@ -103,5 +109,6 @@ describe("checkpoint hazards", () => {
     graph.nodes.push({ id: graph.nodes.length, op: { kind: "param", name: "w" }, inputs: [], shape: [2], dtype: "f32", source: [] });
     ck.loadFor(graph, [""], (m) => warnings.push(m));
     expect(warnings).toEqual([`warning: tensor 'w' in ${join(d, "model.safetensors")} holds NaN (first at element 1); outputs will not be finite`]);
+    reliable({ area: "checkpoints", case: "NaN or Inf in a weight", tried: 1, outcome: "a warning naming tensor, file and first element; the run goes on" });
   });
 });
