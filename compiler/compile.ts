@@ -4,8 +4,10 @@ import type { Program } from "./elaborate/elaborate.ts";
 import { groupKernels } from "./fusion/groups.ts";
 import type { Graph } from "./ir/graph.ts";
 import { eliminateDeadCode } from "./passes/dce.ts";
+import { duplicateSharedViews } from "./passes/duplicate-views.ts";
 import { foldNormsIntoLinears } from "./passes/fold-norms.ts";
 import { mergeSiblingLinears } from "./passes/merge-linears.ts";
+import { pushGathersIntoMatmuls } from "./passes/push-gathers.ts";
 import { splitWeightPreparation } from "./passes/prepare-weights.ts";
 import { transposeWeights } from "./passes/transpose-weights.ts";
 import { assignSlots, type Plan, type PlanKernel } from "./plan/plan.ts";
@@ -20,7 +22,7 @@ export interface CompileOptions {
 export function compileGraph(input: Graph, options: CompileOptions = { fuse: true }): Plan {
   let graph = eliminateDeadCode(input);
   if (!options.fuse) return planKernels(graph, options, null);
-  graph = eliminateDeadCode(foldNormsIntoLinears(eliminateDeadCode(mergeSiblingLinears(graph))));
+  graph = eliminateDeadCode(foldNormsIntoLinears(eliminateDeadCode(mergeSiblingLinears(duplicateSharedViews(pushGathersIntoMatmuls(graph))))));
   graph = eliminateDeadCode(transposeWeights(graph));
   const { main, prepare } = splitWeightPreparation(graph);
   return planKernels(main, options, prepare && planKernels(prepare, options, null));

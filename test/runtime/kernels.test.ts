@@ -169,6 +169,22 @@ describe("window attention: gather, segmented attention, inverse gather", () => 
   });
 });
 
+describe("a gather of rows moved onto a linear's input", () => {
+  it("gives the rows of the gathered output, fused and unfused", async () => {
+    const p = compileOk(`model t {\n  input x: f32[9, 12]\n  input order: i32[9]\n  output y = gather(gelu(linear(x, "fc", 8)), 0, order)\n}`);
+    const inputs = new Map([["x", randomTensor([9, 12], rng(3))], ["order", tensor([9], [4, 0, 8, 2, 7, 1, 6, 3, 5])]]);
+    const weights = randomWeights(p.graph, 3);
+    const want = interpret(p.graph, inputs, weights, {}).get("y") as HostTensor;
+    for (const fuse of [true, false]) {
+      const plan = compileGraph(p.graph, { fuse });
+      const ex = await Executor.load(await getGpu(), plan, weights);
+      expect(maxAbsDiff((await ex.run(inputs)).outputs.get("y") as HostTensor, want)).toBeLessThan(TOL);
+      ex.dispose();
+      if (fuse) expect(plan.kernels).toHaveLength(1);
+    }
+  });
+});
+
 describe("determinism and concurrency", () => {
   it("gives bit-identical outputs across runs and executors, and concurrent runs equal sequential ones", async () => {
     const p = compileOk(`model t {\n  input x: f32[B, 7, 16]\n  h = x + self_attention(layernorm(x, "ln1"), 4, "q", "k", "v", "o")\n  output y = h + mlp(layernorm(h, "ln2"), "fc1", "fc2", 24, "gelu")\n}`);
