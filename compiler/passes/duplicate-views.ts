@@ -3,8 +3,8 @@ import { consumersOf, isMovement, type Graph, type Node } from "../ir/graph.ts";
 import { rebuild } from "./rebuild.ts";
 
 /**
- * A view of inputs or parameters (a window-order gather of the rotary tables) read by several kernels is
- * copied into each reader's graph, so every reader folds it into its loads and no kernel writes it out.
+ * A gathered view of inputs or parameters (the rotary tables in window order) read by several kernels is
+ * copied for each reader, so every reader folds it into its loads and no kernel writes it out.
  */
 export function duplicateSharedViews(g: Graph): Graph {
   const consumers = consumersOf(g);
@@ -15,7 +15,11 @@ export function duplicateSharedViews(g: Graph): Graph {
       return k === "input" || k === "param" || pureView[i];
     });
   }
-  const shared = (id: number): boolean => pureView[id] && consumers[id].length > 1 && !g.outputs.some((o) => o.node === id);
+  // Only views through a gather: other views of buffers fold wherever their one reader is, and their
+  // identity matters to the passes that follow (a normalised input read by its statistics and its matmul).
+  const gathered: boolean[] = [];
+  for (const n of g.nodes) gathered[n.id] = pureView[n.id] && (n.op.kind === "gather" || n.inputs.some((i) => gathered[i]));
+  const shared = (id: number): boolean => gathered[id] && consumers[id].length > 1 && !g.outputs.some((o) => o.node === id);
   if (!g.nodes.some((n) => shared(n.id))) return g;
 
   const b = new GraphBuilder(g.name);
