@@ -9,6 +9,7 @@ import { foldNormsIntoLinears } from "./passes/fold-norms.ts";
 import { mergeSiblingLinears } from "./passes/merge-linears.ts";
 import { pushGathersIntoMatmuls } from "./passes/push-gathers.ts";
 import { splitWeightPreparation } from "./passes/prepare-weights.ts";
+import { splitSlicedParams } from "./passes/split-params.ts";
 import { transposeWeights } from "./passes/transpose-weights.ts";
 import { assignSlots, type Plan, type PlanKernel } from "./plan/plan.ts";
 
@@ -20,7 +21,7 @@ export interface CompileOptions {
 
 /** The compiler after elaboration, as one flat list of passes. */
 export function compileGraph(input: Graph, options: CompileOptions = { fuse: true }): Plan {
-  let graph = eliminateDeadCode(input);
+  let graph = eliminateDeadCode(splitSlicedParams(eliminateDeadCode(input)));
   if (!options.fuse) return planKernels(graph, options, null);
   graph = eliminateDeadCode(foldNormsIntoLinears(eliminateDeadCode(mergeSiblingLinears(duplicateSharedViews(pushGathersIntoMatmuls(graph))))));
   graph = eliminateDeadCode(transposeWeights(graph));

@@ -4,6 +4,7 @@ import type { Dispatch } from "../compiler/codegen/templates.ts";
 import type { Plan, PlanKernel } from "../compiler/plan/plan.ts";
 import { checked, requireDevice, type GpuContext } from "./device.ts";
 import { fromHalf, toHalf } from "./half.ts";
+import { rowsOf } from "./reference/interpreter.ts";
 import { sizeOf, type HostTensor } from "./tensor.ts";
 
 /** An input or weight that does not fit what the graph declares. */
@@ -170,14 +171,18 @@ export class Executor {
           this.weightBuffers.set(n.id, prepared);
           continue;
         }
-        const t = weights.get(n.op.name);
-        if (!t) throw new InputError(`weight '${n.op.name}' is missing`);
+        const full = weights.get(n.op.name);
+        if (!full) throw new InputError(`weight '${n.op.name}' is missing`);
+        const rows = n.op.rows;
+        const name = rows ? `${n.op.name}[${rows[0]}:${rows[1]}]` : n.op.name;
+        if (rows && (full.shape.length === 0 || full.shape[0] < rows[1])) throw new InputError(`weight '${n.op.name}' has shape [${full.shape.join(", ")}], too few rows for ${name}`);
+        const data = rows ? rowsOf(full, rows) : full.data;
         const expected = n.shape.map((d) => evalDim(d, {}));
-        if (t.data.length !== sizeOf(expected)) throw new InputError(`weight '${n.op.name}' has shape [${t.shape.join(", ")}], the graph expects [${expected.join(", ")}]`);
-        const bytes = paddedBytes(t.data.length, this.bytesPer);
-        this.checkBindable(bytes, `weight '${n.op.name}'`);
-        const buf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: n.op.name });
-        this.device.queue.writeBuffer(buf, 0, this.encode(t.data));
+        if (data.length !== sizeOf(expected)) throw new InputError(`weight '${name}' has shape [${full.shape.join(", ")}], the graph expects [${expected.join(", ")}]`);
+        const bytes = paddedBytes(data.length, this.bytesPer);
+        this.checkBindable(bytes, `weight '${name}'`);
+        const buf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: name });
+        this.device.queue.writeBuffer(buf, 0, this.encode(data));
         this.weightBuffers.set(n.id, buf);
       }
     });

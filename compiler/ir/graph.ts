@@ -13,7 +13,8 @@ export interface SourceRef { file: string; line: number; column: number }
 
 export type Op =
   | { kind: "input"; name: string }
-  | { kind: "param"; name: string }
+  /** A checkpoint tensor, or with `rows` the rows [start, end) of its first axis only. */
+  | { kind: "param"; name: string; rows?: [number, number] }
   | { kind: "const"; value: number }
   | { kind: "unary"; fn: UnaryFn }
   | { kind: "binary"; fn: BinaryFn }

@@ -5,7 +5,7 @@ function opText(n: Node): string {
   const op = n.op;
   switch (op.kind) {
     case "input": return `input "${op.name}"`;
-    case "param": return `param "${op.name}"`;
+    case "param": return `param "${op.name}"${op.rows ? ` rows ${op.rows[0]}:${op.rows[1]}` : ""}`;
     case "const": return `const ${op.value}`;
     case "unary": case "binary": return op.fn;
     case "reduce": return `reduce_${op.fn} axis=${op.axis}`;

@@ -113,8 +113,9 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
   switch (op.kind) {
     case "input":
     case "param": {
-      const t = (op.kind === "input" ? inputs : params).get(op.name);
-      if (!t) throw new Error(`reference: no value for ${op.kind} '${op.name}'`);
+      const full = (op.kind === "input" ? inputs : params).get(op.name);
+      if (!full) throw new Error(`reference: no value for ${op.kind} '${op.name}'`);
+      const t = op.kind === "param" && op.rows ? { shape, data: rowsOf(full, op.rows) } : full;
       if (t.data.length !== sizeOf(shape)) throw new Error(`reference: ${op.kind} '${op.name}' has ${t.data.length} values, expected shape [${shape.join(", ")}]`);
       return { shape, data: t.data };
     }
@@ -316,4 +317,11 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
       return { shape, data: out };
     }
   }
+}
+
+/** Rows [start, end) of a tensor's first axis. */
+export function rowsOf(t: HostTensor, [start, end]: [number, number]): Float32Array {
+  const row = t.shape.length === 0 || t.shape[0] === 0 ? 0 : t.data.length / t.shape[0];
+  if (end > t.shape[0]) throw new Error(`rows ${start}:${end} are past the ${t.shape[0]} rows of the tensor`);
+  return t.data.subarray(start * row, end * row);
 }

@@ -51,6 +51,11 @@ describe("fusion rules", () => {
     expect(summary(plan)).toEqual(["matmul: gather permute matmul add mul mul erf add mul"]);
   });
 
+  it("a parameter read only through row slices becomes one parameter per slice", () => {
+    const plan = compileGraph(compileOk(`model m {\n  input x: f32[3, 5]\n  w = param("w", [12, 5])\n  output y = matmul_nt(x, slice(w, 0, 0, 4)) + matmul_nt(x, slice(w, 0, 8, 12))\n}`).graph, { fuse: false });
+    expect(plan.graph.nodes.flatMap((n) => (n.op.kind === "param" ? [`${n.op.name} ${n.op.rows?.join(":")}`] : []))).toEqual(["w 0:4", "w 8:12"]);
+  });
+
   it("an RMSNorm feeding a linear needs one statistic and no shift", () => {
     expect(summary(kernelsOf(`  output y = linear(rmsnorm(x, "ln"), "fc", 20, bias = false)`))).toEqual(["matmul: mul reduce add rsqrt permute matmul mul"]);
   });
