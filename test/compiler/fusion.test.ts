@@ -138,8 +138,9 @@ describe("fusion rules", () => {
 
 describe("kernel counts per graph", () => {
   const count = (graph: string, layers: number): number => {
-    const preset = graph.includes("clip") ? "l14" : graph.includes("siglip") ? "so400m14_384" : graph.includes("qwen") ? "" : "base16";
-    const depth = graph.includes("qwen") ? "depth" : "layers";
+    const presets: Record<string, string> = { "graphs/clip.tsr": "l14", "graphs/siglip.tsr": "so400m14_384", "graphs/vit.tsr": "base16", "graphs/deepseek-vl2.tsr": "tiny" };
+    const preset = presets[graph] ?? "";
+    const depth = graph.includes("qwen2") ? "depth" : "layers";
     return compileGraph(compileFile(graph, { preset: preset || undefined, overrides: { [depth]: String(layers) } }).graph, { fuse: true }).kernels.length;
   };
 
@@ -147,7 +148,7 @@ describe("kernel counts per graph", () => {
     ["graphs/clip.tsr", 5, 2],
     ["graphs/vit.tsr", 5, 3],
     // SigLIP's head: post-norm (an output), then MAP attention pooling with its own LayerNorm and MLP.
-    ["graphs/siglip.tsr", 5, 10],
+    ["graphs/siglip.tsr", 5, 9],
     ["graphs/qwen2-vl.tsr", 5, 4],
     // The SwiGLU product of two slices of one matmul is a kernel of its own, with the folded RMSNorm's
     // statistic: 7 per block.
@@ -155,6 +156,12 @@ describe("kernel counts per graph", () => {
     // raster order (an output, so written), and the merger's two matmuls with the inverse window order
     // folded into the second one's loads.
     ["graphs/qwen2.5-vl.tsr", 7, 4],
+    // Outside: SigLIP's embedding, post-norm, the 2x2 downsample + first projector linear + GELU, the
+    // second linear, and the newline/separator assembly.
+    ["graphs/deepseek-vl2.tsr", 5, 5],
+    // Outside: the bigG embedding and ln_pre, the resampler (kv projection, norms, q/k/v, attention,
+    // out projection), ln_post and the projection.
+    ["graphs/qwen-vl.tsr", 5, 12],
   ])("%s: each block %i kernels, embeddings, merger and head %i", (graph, perBlock, outside) => {
     // From 2 and 3 blocks: Qwen2.5-VL's first window-attention block brings the window reordering along.
     expect(count(graph, 3) - count(graph, 2)).toBe(perBlock);
