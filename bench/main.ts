@@ -1,6 +1,6 @@
 // `npm run bench`: fused against unfused, side by side in one run, for every graph (random weights),
 // written to bench/results/latest.json (and a dated copy) with a Markdown table.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { compileFile } from "../compiler/frontend.ts";
 import type { RgbImage } from "../runtime/image/decode.ts";
 import { imageInputs } from "../runtime/inputs.ts";
@@ -53,6 +53,13 @@ for (const c of CASES) {
   records.push(...recs);
 }
 mkdirSync("bench/results", { recursive: true });
+if (only && existsSync("bench/results/latest.json")) {
+  // A partial run (BENCH_ONLY) replaces its own graphs' records and keeps the others.
+  const earlier = JSON.parse(readFileSync("bench/results/latest.json", "utf8")) as BenchRecord[];
+  const rerun = new Set(records.map((r) => r.graph));
+  records.unshift(...earlier.filter((r) => !rerun.has(r.graph)));
+  records.sort((a, b) => CASES.findIndex((c) => c.label === a.graph) - CASES.findIndex((c) => c.label === b.graph));
+}
 const json = JSON.stringify(records, null, 2) + "\n";
 writeFileSync("bench/results/latest.json", json);
 writeFileSync(`bench/results/${new Date().toISOString().slice(0, 10)}.json`, json);

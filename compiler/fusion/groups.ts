@@ -192,6 +192,15 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     return s.op.kind === "slice" && s.inputs[0] === n.inputs[0] && s.op.axis === s.shape.length - 1 && s.op.start === 0 && s.shape[s.op.axis] === 1;
   };
 
+  /**
+   * Whether `n` reaches attention's keys or values: each query's invocation loads every key and value,
+   * so math there would be redone once per query (a rotary embedding of k is written once instead).
+   */
+  const feedsKeysOrValues = (n: Node, d: Draft): boolean => {
+    const core = g.nodes[d.core ?? -1];
+    return consumers[n.id].some((c) => (c === core.id ? core.inputs.slice(1, 3).includes(n.id) : d.members.has(c) && feedsKeysOrValues(g.nodes[c], d)));
+  };
+
   // Operands of a matmul or attention are re-read many times: views fold into those loads, and for
   // attention cheap elementwise math too (rotary embedding on load); normalisations before a matmul
   // join later (absorbNormalizations), once epilogues have taken their activations.
@@ -201,7 +210,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     // A matmul's own epilogue (bias, folded normalisation, activation) stays with that matmul.
     // Cheap math on attention's operands (a rotary embedding) is recomputed on every load; so is a row
     // shift on a matmul's A, which each invocation loads once per row and step of K.
-    const foldable = isMovement(n) || (attention && isElementwise(n) && cheapOnLoad(n) && !continuesMatmul(n)) || (side === "first" && isRowShift(n));
+    const foldable = isMovement(n) || (attention && isElementwise(n) && cheapOnLoad(n) && !continuesMatmul(n) && !feedsKeysOrValues(n, d)) || (side === "first" && isRowShift(n));
     return foldable && consumers[n.id].every((c) => c === d.core || set.has(c) || d.inlined.has(c) || (side === "first" && feedsRowStatsOnly(c, d)));
   };
 

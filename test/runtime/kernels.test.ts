@@ -31,7 +31,7 @@ const cases: Case[] = [
   { name: "batched matmul with broadcast batch", src: `input a: f32[2, 3, 17, 5]\n  input b: f32[1, 3, 9, 5]\n  output y = matmul_nt(a, b)`, inputs: { a: [2, 3, 17, 5], b: [1, 3, 9, 5] }, kernels: 1 },
   { name: "matmul through a permuted operand", src: `input a: f32[4, 6, 10]\n  output y = matmul_nt(permute(a, [0, 2, 1]), param("w", [13, 6]))`, inputs: { a: [4, 6, 10] }, kernels: 1 },
   { name: "attention, 3 heads of 7, 13 tokens", src: `input x: f32[2, 13, 21]\n  output y = attention(x, x * 0.5, x + 1, 3)`, inputs: { x: [2, 13, 21] } },
-  { name: "cross attention, 1 query and 70 keys", src: `input q: f32[2, 1, 8]\n  input k: f32[2, 70, 8]\n  output y = attention(q, k, k * 2, 2)`, inputs: { q: [2, 1, 8], k: [2, 70, 8] }, kernels: 1 },
+  { name: "cross attention, 1 query and 70 keys", src: `input q: f32[2, 1, 8]\n  input k: f32[2, 70, 8]\n  output y = attention(q * 2, k, k, 2)`, inputs: { q: [2, 1, 8], k: [2, 70, 8] }, kernels: 1 },
   { name: "patch embedding with unread border pixels", src: `input p: f32[2, 3, 23, 19]\n  output y = patch_embed(p, "pe", 10, 4)`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
   { name: "LayerNorm folded past a linear, K = 37 (not a multiple of 4)", src: `input x: f32[3, 10, 37]\n  output y = linear(layernorm(x, "ln"), "fc", 9)`, inputs: { x: [3, 10, 37] }, kernels: 1 },
   { name: "LayerNorm folded past a linear on rows whose mean is 8 times their deviation", src: `input x: f32[5, 9, 24]\n  h = x * 0.5 + 4\n  output y = gelu(linear(layernorm(h, "ln", eps = 1e-6), "fc", 11))`, inputs: { x: [5, 9, 24] }, kernels: 2 },
@@ -44,7 +44,7 @@ const cases: Case[] = [
   { name: "ViT-style embedding (conv bias, class token, position embedding) in one kernel", src: `input p: f32[2, 3, 12, 12]\n  x = prepend_token(patch_embed(p, "pe", 7, 4), param("cls", [7]))\n  output y = x + param("pos", [10, 7])`, inputs: { p: [2, 3, 12, 12] }, kernels: 1 },
   { name: "2x2 merge folded into the loads of a linear", src: `input x: f32[2, 24, 5]\n  output y = linear(merge2x2(x, 4, 6), "fc", 9)`, inputs: { x: [2, 24, 5] }, kernels: 1 },
   { name: "pixel unshuffle folded into the loads of a linear", src: `input x: f32[1, 3, 6, 4]\n  p = pixel_unshuffle(x, 2)\n  output y = linear(permute(reshape(p, [1, 12, 6]), [0, 2, 1]), "fc", 5)`, inputs: { x: [1, 3, 6, 4] }, kernels: 1 },
-  { name: "rotary embedding applied on load of q and k, dh = 6", src: `input x: f32[2, 9, 18]\n  input cos: f32[9, 6]\n  input sin: f32[9, 6]\n  output y = attention(rotary(x, cos, sin, 3), rotary(x * 0.5, cos, sin, 3), x, 3)`, inputs: { x: [2, 9, 18], cos: [9, 6], sin: [9, 6] }, kernels: 1 },
+  { name: "rotary embedding applied on load of q (and written once for k), dh = 6", src: `input x: f32[2, 9, 18]\n  input cos: f32[9, 6]\n  input sin: f32[9, 6]\n  output y = attention(rotary(x, cos, sin, 3), rotary(x * 0.5, cos, sin, 3), x, 3)`, inputs: { x: [2, 9, 18], cos: [9, 6], sin: [9, 6] }, kernels: 2 },
   { name: "padding (27 -> 28 grid, as DeepSeek-VL2 pads before its 2x2 downsample) folded into a linear's loads", src: `input x: f32[2, 27, 27, 4]\n  p = pad(pad(x, 1, 0, 1), 2, 0, 1, value = 0.5)\n  output y = linear(reshape(p, [2, 28 * 28, 4]), "fc", 6)`, inputs: { x: [2, 27, 27, 4] }, kernels: 1 },
   { name: "conv2d 3x3, stride 2, padding 1 on odd sizes (im2col view feeding a matmul)", src: `input x: f32[2, 3, 9, 7]\n  output y = conv2d(x, "conv", 5, 3, stride = 2, padding = 1)`, inputs: { x: [2, 3, 9, 7] } },
   { name: "conv2d 1x1 and 2x2 without bias", src: `input x: f32[1, 4, 6, 5]\n  output y = conv2d(conv2d(x, "a", 3, 1, bias = false), "b", 2, 2)`, inputs: { x: [1, 4, 6, 5] } },
@@ -112,8 +112,8 @@ describe("f16 storage against the f32 reference", () => {
 
 describe("segmented attention (several images of different sizes in one sequence)", () => {
   it("each segment attends only within itself, as if run alone", async () => {
-    const p = compileOk(`model t {\n  input x: f32[1, 11, 12]\n  input seg: i32[4]\n  output y = attention(x, x * 0.5, x + 1, 3, segments = seg)\n}`);
-    const alone = compileOk(`model t {\n  input x: f32[1, 4, 12]\n  output y = attention(x, x * 0.5, x + 1, 3)\n}`);
+    const p = compileOk(`model t {\n  input x: f32[1, 11, 12]\n  input seg: i32[4]\n  output y = attention(x * 0.5 + 1, x, x, 3, segments = seg)\n}`);
+    const alone = compileOk(`model t {\n  input x: f32[1, 4, 12]\n  output y = attention(x * 0.5 + 1, x, x, 3)\n}`);
     const x = randomTensor([1, 11, 12], rng(5));
     const seg: HostTensor = { shape: [4], data: new Float32Array([0, 3, 7, 11]) };
     const inputs = new Map([["x", x], ["seg", seg]]);
@@ -146,7 +146,7 @@ describe("window attention: gather, segmented attention, inverse gather", () => 
   input inverse: i32[8]
   input windows: i32[3]
   w = gather(x, 1, order)
-  output y = gather(attention(w, w * 0.5, w, 3, segments = windows), 1, inverse)
+  output y = gather(attention(w * 0.5, w, w, 3, segments = windows), 1, inverse)
 }`);
     const order = [4, 5, 0, 1, 6, 7, 2, 3];
     const inverse = order.map((_, i) => order.indexOf(i));
