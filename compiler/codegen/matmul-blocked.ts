@@ -1,6 +1,6 @@
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { Graph, Node } from "../ir/graph.ts";
-import { emitPrologueStats } from "./matmul-prologue.ts";
+import { emitSharedPrologueStats } from "./matmul-prologue.ts";
 import type { KernelCode } from "./templates.ts";
 import { statKey, type Code, type KernelWriter } from "./writer.ts";
 
@@ -42,7 +42,7 @@ export function blockedMatmulKernel(w: KernelWriter, transposed: number): Kernel
   const [mDim, kDim] = [w.dim(M), w.dim(K)];
 
   w.line(`let mBase = wid.y * ${TM}u;`);
-  emitPrologueStats(w, K, batch, "mBase", TM, { start: "0u", step: 1, combine: (partials) => partials });
+  const statRows = emitSharedPrologueStats(w, K, batch, "mBase", TM, threads);
   const ms = Array.from({ length: TM }, (_, i) => w.let(`min(mBase + ${i}u, ${mDim} - 1u)`, "m"));
   const groupIndex = Array.from({ length: TN }, (_, j) => w.let(`wid.x * ${threads * TN}u + lid.x + ${threads * j}u`, "g"));
   const cols = groupIndex.map((gi) => w.let(`min(${gi}, ${groups - 1}u) * 4u`, "n"));
@@ -84,7 +84,8 @@ export function blockedMatmulKernel(w: KernelWriter, transposed: number): Kernel
   });
   w.overrides.delete(core.id);
   const body = w.takeBody();
-  const entry = `@compute @workgroup_size(${threads})
+  const shared = statRows > 0 ? `var<workgroup> statPartials: array<f32, ${threads * statRows}>;\n` : "";
+  const entry = `${shared}@compute @workgroup_size(${threads})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
 ${body}
 }`;

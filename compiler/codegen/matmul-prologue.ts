@@ -47,3 +47,50 @@ export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[
   }
   return count;
 }
+
+/**
+ * The same statistics computed by the whole workgroup together, for a kernel whose invocations all
+ * share the tile's rows (the register-blocked matmul): each invocation sums every `threads`-th element
+ * of each row, the partial sums meet in workgroup memory (`statPartials`, which the caller declares
+ * with `threads * rows` elements), and every invocation then reads all the totals. Rows are a loop, not
+ * unrolled, so the shader stays small. Returns the number of rows (0 without a prologue).
+ */
+export function emitSharedPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[], firstRow: Code, tm: number, threads: number): number {
+  const { graph: g, group } = w;
+  if (group.reduces.length === 0) return 0;
+  const normalized = g.nodes[g.nodes[group.reduces[0]].inputs[0]];
+  const rowLength = normalized.shape[normalized.shape.length - 1];
+  const perA = typeof K === "number" && typeof rowLength === "number" ? K / rowLength : 1;
+  const count = perA * tm;
+  const rows = normalized.shape[normalized.shape.length - 2];
+  const first = w.let(`${perA}u * ${firstRow}`, "first");
+  const xBatch = w.broadcastCoords(normalized.shape.slice(0, -2), batch);
+  for (const id of group.reduces) {
+    const op = g.nodes[id].op;
+    if (op.kind !== "reduce") continue;
+    const isMax = op.fn === "max";
+    const init = isMax ? "-3.402823e38" : "0.0";
+    const combine = (acc: string, v: string): string => (isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`);
+    w.block(`for (var t = 0u; t < ${count}u; t = t + 1u) {`, () => {
+      const row = w.let(`min(${first} + t, ${w.dim(rows)} - 1u)`, "xr");
+      const acc = w.fresh("acc");
+      w.line(`var ${acc} = ${init};`);
+      w.block(`for (var kk = lid.x; kk < ${w.dim(rowLength)}; kk = kk + ${threads}u) {`, () => {
+        w.line(`${acc} = ${combine(acc, w.value(g.nodes[id].inputs[0], [...xBatch, row, "kk"]))};`);
+      });
+      w.line(`statPartials[t * ${threads}u + lid.x] = ${acc};`);
+    });
+    w.line("workgroupBarrier();");
+    const array = w.fresh("stats");
+    w.line(`var ${array}: array<f32, ${count}>;`);
+    w.block(`for (var t = 0u; t < ${count}u; t = t + 1u) {`, () => {
+      const total = w.fresh("total");
+      w.line(`var ${total} = ${init};`);
+      w.block(`for (var l = 0u; l < ${threads}u; l = l + 1u) {`, () => w.line(`${total} = ${combine(total, `statPartials[t * ${threads}u + l]`)};`));
+      w.line(`${array}[t] = ${op.fn === "mean" ? `${total} / f32(${w.dim(rowLength)})` : total};`);
+    });
+    w.line("workgroupBarrier();");
+    w.statTables.set(id, { array, first, axis: g.nodes[id].shape.length - 2 });
+  }
+  return count;
+}

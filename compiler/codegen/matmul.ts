@@ -21,10 +21,7 @@ export const MATMUL_TILING = { threads: 64, split: 8, tm: 4, tn: 4, tilesX: 4, v
  */
 export function matmulKernel(w: KernelWriter): KernelCode {
   const transposed = transposedWeightOf(w.graph, w.graph.nodes[w.group.core ?? -1]);
-  // A normalisation on load needs statistics for every row of the tile before the main loop: with the
-  // blocked kernel's 8 rows (times the rows merged into each) that shader takes lavapipe minutes to compile.
-  const blocked = transposed !== null && w.group.reduces.length === 0;
-  return blocked ? blockedMatmulKernel(w, transposed) : splitKMatmulKernel(w);
+  return transposed === null ? splitKMatmulKernel(w) : blockedMatmulKernel(w, transposed);
 }
 
 /** The general kernel: any operands, K split across the lanes of a tile. */
