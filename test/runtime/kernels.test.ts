@@ -255,7 +255,7 @@ describe("device limits and faults", () => {
     await expect(ex.run(new Map([["x", { shape: [n], data: new Float32Array(n) }]]))).rejects.toThrow(/intermediate|input 'x'|output/);
     await expect(ex.run(new Map([["x", { shape: [n], data: new Float32Array(n) }]]))).rejects.toThrow(InputError);
     ex.dispose();
-    reliable({ area: "device", case: `a ${((n * 4) / 2 ** 20).toFixed(0)} MiB tensor, over the adapter's ${(limit / 2 ** 20).toFixed(0)} MiB storage-binding limit`, tried: 1, outcome: "one error before dispatch naming the tensor, its size and the limit" });
+    reliable({ area: "device", case: `a ${((n * 4) / 2 ** 20).toFixed(1)} MiB tensor, over the adapter's ${(limit / 2 ** 20).toFixed(0)} MiB storage-binding limit`, tried: 1, outcome: "one error before dispatch naming the tensor, its size and the limit" });
   });
 });
 

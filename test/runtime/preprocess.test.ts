@@ -44,7 +44,8 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
     // Same arithmetic as PIL's fixed-point resampler and HF's float32 normalisation: bit-exact.
     expect(maxAbsDiff(preprocessImage(clip.preprocess, img, file).tensor, reference.read(`clip224_${key}`))).toBeLessThan(1e-6);
     expect(maxAbsDiff(preprocessImage(vit.preprocess, img, file).tensor, reference.read(`vit224_${key}`))).toBeLessThan(1e-6);
-    if (file !== "demo.png") reliable({ area: "images", case: file === "odd-rgba.png" ? "RGBA PNG, 61x47" : "grayscale PNG, 45x71", tried: 1, outcome: "alpha dropped / gray replicated as PIL's convert(\"RGB\"); preprocessing bit-exact with the HF processors" });
+    const kind = { "odd-rgba.png": ["RGBA PNG, 61x47", "alpha dropped"], "tall-gray.png": ["grayscale PNG, 45x71", "gray replicated to RGB"] }[file];
+    if (kind) reliable({ area: "images", case: kind[0], tried: 1, outcome: `${kind[1]} as PIL's convert("RGB"); CLIP and ViT preprocessing bit-exact with the HF processors` });
   });
 
   it("CLIP-336 on the demo image", async () => {
