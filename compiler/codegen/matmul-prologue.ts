@@ -9,6 +9,24 @@ export interface LaneSplit {
 }
 
 /**
+ * The rows of the normalised tensor a tile covers: `K / rowLength` consecutive rows per row of A (one
+ * unless A is a reshape merging rows), starting at `first`, clamped to `lastRow`.
+ */
+function normalizedRows(w: KernelWriter, K: Dim, batch: readonly Code[], firstRow: Code, tm: number): { rowLength: Dim; count: number; lastRow: Code; first: Code; xBatch: Code[] } {
+  const g = w.graph;
+  const normalized = g.nodes[g.nodes[w.group.reduces[0]].inputs[0]];
+  const rowLength = normalized.shape[normalized.shape.length - 1];
+  const perA = typeof K === "number" && typeof rowLength === "number" ? K / rowLength : 1;
+  return {
+    rowLength,
+    count: perA * tm,
+    lastRow: `${w.dim(normalized.shape[normalized.shape.length - 2])} - 1u`,
+    first: w.let(`${perA}u * ${firstRow}`, "first"),
+    xBatch: w.broadcastCoords(normalized.shape.slice(0, -2), batch),
+  };
+}
+
+/**
  * Statistics of a normalisation applied on load of A (the group's `reduces`), for the rows of the
  * normalised tensor that the tile's `tm` rows of A starting at `firstRow` cover: `K / rowLength`
  * consecutive rows per row of A when A is a reshape merging them (Qwen2-VL's merger normalises each
@@ -18,14 +36,8 @@ export interface LaneSplit {
 export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[], firstRow: Code, tm: number, lanes: LaneSplit): number {
   const { graph: g, group } = w;
   if (group.reduces.length === 0) return 0;
-  const normalized = g.nodes[g.nodes[group.reduces[0]].inputs[0]];
-  const rowLength = normalized.shape[normalized.shape.length - 1];
-  const perA = typeof K === "number" && typeof rowLength === "number" ? K / rowLength : 1;
-  const count = perA * tm;
-  const rows = normalized.shape[normalized.shape.length - 2];
-  const first = w.let(`${perA}u * ${firstRow}`, "first");
-  const rowVars = Array.from({ length: count }, (_, t) => w.let(`min(${first} + ${t}u, ${w.dim(rows)} - 1u)`, "xr"));
-  const xBatch = w.broadcastCoords(normalized.shape.slice(0, -2), batch);
+  const { rowLength, count, lastRow, first, xBatch } = normalizedRows(w, K, batch, firstRow, tm);
+  const rowVars = Array.from({ length: count }, (_, t) => w.let(`min(${first} + ${t}u, ${lastRow})`, "xr"));
   for (const id of group.reduces) {
     const op = g.nodes[id].op;
     if (op.kind !== "reduce") continue;
@@ -58,13 +70,7 @@ export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[
 export function emitSharedPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[], firstRow: Code, tm: number, threads: number): number {
   const { graph: g, group } = w;
   if (group.reduces.length === 0) return 0;
-  const normalized = g.nodes[g.nodes[group.reduces[0]].inputs[0]];
-  const rowLength = normalized.shape[normalized.shape.length - 1];
-  const perA = typeof K === "number" && typeof rowLength === "number" ? K / rowLength : 1;
-  const count = perA * tm;
-  const rows = normalized.shape[normalized.shape.length - 2];
-  const first = w.let(`${perA}u * ${firstRow}`, "first");
-  const xBatch = w.broadcastCoords(normalized.shape.slice(0, -2), batch);
+  const { rowLength, count, lastRow, first, xBatch } = normalizedRows(w, K, batch, firstRow, tm);
   for (const id of group.reduces) {
     const op = g.nodes[id].op;
     if (op.kind !== "reduce") continue;
@@ -72,7 +78,7 @@ export function emitSharedPrologueStats(w: KernelWriter, K: Dim, batch: readonly
     const init = isMax ? "-3.402823e38" : "0.0";
     const combine = (acc: string, v: string): string => (isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`);
     w.block(`for (var t = 0u; t < ${count}u; t = t + 1u) {`, () => {
-      const row = w.let(`min(${first} + t, ${w.dim(rows)} - 1u)`, "xr");
+      const row = w.let(`min(${first} + t, ${lastRow})`, "xr");
       const acc = w.fresh("acc");
       w.line(`var ${acc} = ${init};`);
       w.block(`for (var kk = lid.x; kk < ${w.dim(rowLength)}; kk = kk + ${threads}u) {`, () => {
