@@ -181,9 +181,10 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     return side;
   };
 
-  /** Whether `n` is elementwise math on a matmul's result with no view in between: part of its epilogue. */
-  const continuesMatmul = (n: Node): boolean =>
-    isElementwise(n) && n.inputs.some((i) => g.nodes[i].op.kind === "matmul" || continuesMatmul(g.nodes[i]));
+  // Elementwise math on a matmul's result with no view in between: part of that matmul's epilogue.
+  const epilogueOfMatmul: boolean[] = [];
+  for (const n of g.nodes) epilogueOfMatmul[n.id] = isElementwise(n) && n.inputs.some((i) => g.nodes[i].op.kind === "matmul" || epilogueOfMatmul[i]);
+  const continuesMatmul = (n: Node): boolean => epilogueOfMatmul[n.id];
 
   /** x - x[..., :1]: each row shifted by its first element (a LayerNorm folded past a matmul reads its input so). */
   const isRowShift = (n: Node): boolean => {
@@ -202,8 +203,8 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
   };
 
   // Operands of a matmul or attention are re-read many times: views fold into those loads, and for
-  // attention cheap elementwise math too (rotary embedding on load); normalisations before a matmul
-  // join later (absorbNormalizations), once epilogues have taken their activations.
+  // attention's queries cheap elementwise math too (a rotary embedding on load); normalisations before
+  // a matmul join later (absorbNormalizations), once epilogues have taken their activations.
   const canJoinOperand = (n: Node, d: Draft, side: "first" | "other"): boolean => {
     const set = side === "first" ? d.prologue : d.operandViews;
     const attention = d.core !== null && g.nodes[d.core].op.kind === "attention";
