@@ -19,12 +19,17 @@ export interface CompileOptions {
   storage?: StorageType;
 }
 
+/**
+ * Graph rewrites of the fused plan, in order: the ones that match patterns (sibling linears, a
+ * normalisation before a linear) run before the ones that change what they would match.
+ */
+const FUSED_PASSES: readonly ((g: Graph) => Graph)[] = [pushGathersIntoMatmuls, duplicateSharedViews, mergeSiblingLinears, foldNormsIntoLinears, transposeWeights];
+
 /** The compiler after elaboration, as one flat list of passes. */
 export function compileGraph(input: Graph, options: CompileOptions = { fuse: true }): Plan {
   let graph = eliminateDeadCode(splitSlicedParams(eliminateDeadCode(input)));
   if (!options.fuse) return planKernels(graph, options, null);
-  graph = eliminateDeadCode(foldNormsIntoLinears(eliminateDeadCode(mergeSiblingLinears(duplicateSharedViews(pushGathersIntoMatmuls(graph))))));
-  graph = eliminateDeadCode(transposeWeights(graph));
+  for (const pass of FUSED_PASSES) graph = eliminateDeadCode(pass(graph));
   const { main, prepare } = splitWeightPreparation(graph);
   return planKernels(main, options, prepare && planKernels(prepare, options, null));
 }
