@@ -2,10 +2,10 @@
 // written to bench/results/latest.json (and a dated copy) with a Markdown table.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { compileFile } from "../compiler/frontend.ts";
-import type { RgbImage } from "../runtime/image/decode.ts";
 import { imageInputs } from "../runtime/inputs.ts";
 import { randomWeights } from "../runtime/weights/random.ts";
 import { benchEngines, type BenchRecord } from "./measure.ts";
+import { syntheticImage } from "./synthetic.ts";
 import { kernelBreakdownChart, latencyChart } from "./charts.ts";
 import { markdownTable } from "./report.ts";
 
@@ -27,18 +27,6 @@ const CASES: Case[] = [
   { graph: "graphs/qwen2.5-vl.tsr", preset: "7b", set: { depth: "2" }, image: [224, 224], label: "Qwen2.5-VL-7B 224x224 + merger (2 of 32 blocks)" },
   { graph: "graphs/deepseek-vl2.tsr", preset: "tiny", set: { layers: "1" }, image: [384, 384], label: "DeepSeek-VL2-tiny 1 view + projector (1 of 27 blocks)" },
 ];
-
-/** A smooth synthetic RGB image: the pipelines' preprocessing runs on it as on a photo. */
-function syntheticImage(width: number, height: number): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    const i = 3 * (y * width + x);
-    data[i] = (x * 255) / width;
-    data[i + 1] = (y * 255) / height;
-    data[i + 2] = 128 + 127 * Math.sin((x + y) / 17);
-  }
-  return { width, height, data };
-}
 
 const runs = Number(process.env.BENCH_RUNS ?? "3");
 const only = process.env.BENCH_ONLY;

@@ -18,7 +18,7 @@ commands:
                       (--format text|json|dot|html, --batch N, --no-fuse)
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
   bench <graph.tsr>.. fused and unfused latency side by side, per-kernel GPU time, GFLOP/s
-                      (--preset, --set, --dtype f32|f16, --runs N, --batch N, --no-fuse, --out FILE)
+                      (--preset, --set, --dtype f32|f16, --runs N, --batch N, --image WxH, --no-fuse, --out FILE)
 
 model options (check, ir, run):
   --weights DIR       Hugging Face checkpoint (config.json + model.safetensors or a sharded index)

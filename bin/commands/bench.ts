@@ -3,13 +3,17 @@ import { compileFile, UsageError } from "../../compiler/frontend.ts";
 import { benchEngines, type BenchRecord } from "../../bench/measure.ts";
 import { markdownTable } from "../../bench/report.ts";
 import { getGpu } from "../../runtime/device.ts";
+import { syntheticImage } from "../../bench/synthetic.ts";
+import type { Program } from "../../compiler/elaborate/elaborate.ts";
+import { imageInputs } from "../../runtime/inputs.ts";
+import type { HostTensor } from "../../runtime/tensor.ts";
 import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";
 import { intFlag, one, overrides, parseArgs } from "../args.ts";
 
 /** `tesserae bench <graph>...`: fused and unfused latency side by side, per-kernel GPU time, GFLOP/s. */
 export async function benchCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out"], repeatable: ["set"], switches: ["no-fuse"] }, "bench");
-  if (args.positional.length === 0) throw new UsageError("usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--no-fuse]");
+  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out", "image"], repeatable: ["set"], switches: ["no-fuse"] }, "bench");
+  if (args.positional.length === 0) throw new UsageError("usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse]");
   const runs = intFlag(args, "runs", 3);
   const batch = intFlag(args, "batch", 1);
   if (runs < 1 || batch < 1) throw new UsageError("--runs and --batch must be at least 1");
@@ -22,11 +26,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const records: BenchRecord[] = [];
   for (const graph of args.positional) {
     const program = compileFile(graph, { preset: one(args, "preset"), overrides: overrides(args) });
-    const input = program.graph.nodes[program.graph.inputs[0].node];
-    const shape = input.shape.map((d) => (typeof d === "number" ? d : batch));
+    const inputs = benchInputs(program, batch, one(args, "image"));
+    const shape = (inputs.get(program.graph.inputs[0].name) as HostTensor).shape;
     log(`${graph}: ${program.name} [${shape.join(", ")}], ${runs} runs per engine, random weights`);
     records.push(...(await benchEngines(
-      { name: graph, program, preset: one(args, "preset") ?? "", inputs: new Map([[program.graph.inputs[0].name, randomTensor(shape, rng(1))]]), weights: randomWeights(program.graph, 0) },
+      { name: graph, program, preset: one(args, "preset") ?? "", inputs, weights: randomWeights(program.graph, 0) },
       { runs, engines: args.switches.has("no-fuse") ? ["tesserae-unfused"] : ["tesserae", "tesserae-unfused"], storage, log },
     )));
   }
@@ -34,4 +38,20 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const out = one(args, "out");
   if (out) writeFileSync(out, JSON.stringify(records, null, 2) + "\n");
   return 0;
+}
+
+/**
+ * Inputs for a benchmark: graphs that compute inputs from the images' grids or tiles (Qwen, DeepSeek-VL2)
+ * get `batch` synthetic images (`--image WxH`, 224x224 by default) run through their preprocessing;
+ * the others random pixel values of the declared shape.
+ */
+function benchInputs(program: Program, batch: number, image: string | undefined): Map<string, HostTensor> {
+  if (program.providers.length === 0 && image === undefined) {
+    const input = program.graph.nodes[program.graph.inputs[0].node];
+    return new Map([[program.graph.inputs[0].name, randomTensor(input.shape.map((d) => (typeof d === "number" ? d : batch)), rng(1))]]);
+  }
+  const size = /^(\d+)x(\d+)$/.exec(image ?? "224x224");
+  if (!size) throw new UsageError(`--image must be WxH (e.g. 1280x720), got '${image}'`);
+  const [w, h] = [Number(size[1]), Number(size[2])];
+  return imageInputs(program, Array.from({ length: batch }, () => syntheticImage(w, h)), Array.from({ length: batch }, (_, i) => `synthetic ${i + 1}`)).inputs;
 }

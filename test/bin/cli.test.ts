@@ -242,6 +242,19 @@ describe("check and ir", () => {
   });
 });
 
+describe("bench", () => {
+  it("runs a graph with computed inputs (Qwen2-VL, one block) fused and unfused on a synthetic image and writes the records", async () => {
+    const out = join(tmp, "bench.json");
+    const r = await tesserae("bench", "graphs/qwen2-vl.tsr", "--set", "depth=1", "--set", "embed=64", "--set", "heads=4", "--set", "out=32", "--runs", "1", "--image", "56x84", "--out", out);
+    expect(r.code).toBe(0);
+    const records = JSON.parse(readFileSync(out, "utf8")) as { engine: string; input: string; median_ms: number }[];
+    expect(records.map((x) => x.engine)).toEqual(["tesserae", "tesserae-unfused"]);
+    expect(records[0].input).toBe("24x1176");
+    expect(records.every((x) => x.median_ms > 0)).toBe(true);
+    expect(r.stdout).toContain("| graphs/qwen2-vl.tsr | 24x1176 | f32 | tesserae |");
+  });
+});
+
 describe("explain", () => {
   it("json lists kernels with ops, source lines, FLOPs and bytes; CLIP L/14-336: one embedding kernel, 5 per block", async () => {
     const r = await tesserae("explain", "graphs/clip.tsr", "--preset", "l14_336", "--format", "json");
