@@ -1,6 +1,6 @@
 import { GraphBuilder } from "../ir/builder.ts";
 import { dimAdd, dimsEqual, type Dim } from "../ir/dims.ts";
-import { consumersOf, type Graph, type Node } from "../ir/graph.ts";
+import { consumersOf, isElementwise, type Graph, type Node } from "../ir/graph.ts";
 import { rebuild } from "./rebuild.ts";
 
 /** One linear layer reading the shared input: matmul_nt(x, W) with W a parameter, and optionally + bias. */
@@ -28,11 +28,29 @@ function asSibling(g: Graph, consumers: number[][], mm: Node, input: number): Si
   return { matmul: mm.id, weight: w.id, biasAdd: null, bias: null };
 }
 
+/** Nodes reached from `id` through elementwise ops only: where a linear's output goes before a kernel boundary. */
+function elementwiseReach(g: Graph, consumers: number[][], id: number): Set<number> {
+  const seen = new Set<number>();
+  const stack = [id];
+  while (stack.length) {
+    const n = stack.pop() as number;
+    for (const c of consumers[n]) {
+      if (!seen.has(c) && isElementwise(g.nodes[c])) {
+        seen.add(c);
+        stack.push(c);
+      }
+    }
+  }
+  return seen;
+}
+
 /**
- * Linear layers that read the same input (attention's q, k and v projections; SwiGLU's gate and up)
- * become one matmul against their weights concatenated along the output axis, whose output is sliced
- * back apart. Concatenation and slices are views: the weights are not copied, and the input is read
- * (and normalised, when a LayerNorm is fused on load) once instead of once per projection.
+ * Linear layers that read the same input (attention's q, k and v projections) become one matmul
+ * against their weights concatenated along the output axis, whose output is sliced back apart.
+ * Concatenation and slices are views: the weights are not copied, and the input is read (and its
+ * normalisation's statistics accumulated) once instead of once per projection. Linears whose outputs
+ * meet in elementwise math (SwiGLU's act(gate) * up) stay apart: separate, the second one's epilogue
+ * takes the product; merged, the product of two slices would need a kernel of its own.
  */
 export function mergeSiblingLinears(g: Graph): Graph {
   const consumers = consumersOf(g);
@@ -44,7 +62,12 @@ export function mergeSiblingLinears(g: Graph): Graph {
     // Merge those that agree on having a bias; the others stay as they are.
     const withBias = sibs.filter((s) => s.biasAdd !== null);
     const without = sibs.filter((s) => s.biasAdd === null);
-    for (const set of [withBias, without]) if (set.length >= 2) groups.set(set[0].matmul, set);
+    for (const set of [withBias, without]) {
+      if (set.length < 2) continue;
+      const reach = set.map((x) => elementwiseReach(g, consumers, x.matmul));
+      const meet = reach.some((r, i) => reach.some((o, j) => j > i && [...r].some((id) => o.has(id))));
+      if (!meet) groups.set(set[0].matmul, set);
+    }
   }
   if (groups.size === 0) return g;
   const skip = new Set<number>();
