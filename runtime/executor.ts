@@ -4,8 +4,7 @@ import type { Dispatch } from "../compiler/codegen/templates.ts";
 import type { Plan, PlanKernel } from "../compiler/plan/plan.ts";
 import { checked, requireDevice, type GpuContext } from "./device.ts";
 import { fromHalf, toHalf } from "./half.ts";
-import { rowsOf } from "./reference/interpreter.ts";
-import { sizeOf, type HostTensor } from "./tensor.ts";
+import { rowsOf, sizeOf, type HostTensor } from "./tensor.ts";
 
 /** An input or weight that does not fit what the graph declares. */
 export class InputError extends Error {}

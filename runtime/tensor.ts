@@ -34,3 +34,10 @@ export function maxAbsDiff(a: HostTensor, b: HostTensor): number {
   }
   return m;
 }
+
+/** Rows [start, end) of a tensor's first axis. */
+export function rowsOf(t: HostTensor, [start, end]: [number, number]): Float32Array {
+  const row = t.shape.length === 0 || t.shape[0] === 0 ? 0 : t.data.length / t.shape[0];
+  if (end > t.shape[0]) throw new Error(`rows ${start}:${end} are past the ${t.shape[0]} rows of the tensor`);
+  return t.data.subarray(start * row, end * row);
+}

@@ -1,6 +1,6 @@
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { Graph, Node } from "../ir/graph.ts";
-import { emitSharedPrologueStats } from "./matmul-prologue.ts";
+import { emitSharedPrologueStats, statisticOf } from "./matmul-prologue.ts";
 import type { KernelCode } from "./templates.ts";
 import { statKey, type Code, type KernelWriter } from "./writer.ts";
 
@@ -72,9 +72,7 @@ export function blockedMatmulKernel(w: KernelWriter, transposed: number): Kernel
     const n = w.let(`${gi} * 4u + ${e}`, "no");
     w.block(`if (${m} < ${mDim} && ${gi} < ${groups}u) {`, () => {
       group.rowStats.forEach((id, s) => {
-        const op = g.nodes[id].op;
-        const total = w.let(`${statArrays[s]}[${i}]`, "stat");
-        const value = op.kind === "reduce" && op.fn === "mean" ? w.let(`${total} / f32(${kDim})`, "stat") : total;
+        const value = w.let(statisticOf(w, id, `${statArrays[s]}[${i}]`, K), "stat");
         w.statOverrides.set(statKey(id, w.broadcastCoords(g.nodes[id].shape, [...batch, m, n])), value);
       });
       w.overrides.set(core.id, w.let(`results[${i} * ${TN}u + ${j}][${e}]`, "acc"));

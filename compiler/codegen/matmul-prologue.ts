@@ -1,6 +1,12 @@
 import type { Dim } from "../ir/dims.ts";
 import type { Code, KernelWriter } from "./writer.ts";
 
+/** A row statistic from its total over `length` elements: a mean divides, a sum or max is the total. */
+export function statisticOf(w: KernelWriter, id: number, total: Code, length: Dim): Code {
+  const op = w.graph.nodes[id].op;
+  return op.kind === "reduce" && op.fn === "mean" ? `(${total} / f32(${w.dim(length)}))` : total;
+}
+
 /** How the invocations that share rows divide a loop over K: each starts at `start` and steps by `step`; `combine` totals their partial values. */
 export interface LaneSplit {
   start: Code;
@@ -54,7 +60,7 @@ export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[
     const totals = lanes.combine(partials, isMax);
     const array = w.fresh("stats");
     w.line(`var ${array}: array<f32, ${count}>;`);
-    totals.forEach((t, i) => w.line(`${array}[${i}] = ${op.fn === "mean" ? `${t} / f32(${w.dim(rowLength)})` : t};`));
+    totals.forEach((t, i) => w.line(`${array}[${i}] = ${statisticOf(w, id, t, rowLength)};`));
     w.statTables.set(id, { array, first, axis: g.nodes[id].shape.length - 2 });
   }
   return count;
@@ -93,7 +99,7 @@ export function emitSharedPrologueStats(w: KernelWriter, K: Dim, batch: readonly
       const total = w.fresh("total");
       w.line(`var ${total} = ${init};`);
       w.block(`for (var l = 0u; l < ${threads}u; l = l + 1u) {`, () => w.line(`${total} = ${combine(total, `statPartials[t * ${threads}u + l]`)};`));
-      w.line(`${array}[t] = ${op.fn === "mean" ? `${total} / f32(${w.dim(rowLength)})` : total};`);
+      w.line(`${array}[t] = ${statisticOf(w, id, total, rowLength)};`);
     });
     w.line("workgroupBarrier();");
     w.statTables.set(id, { array, first, axis: g.nodes[id].shape.length - 2 });

@@ -1,7 +1,7 @@
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { KernelCode } from "./templates.ts";
 import { blockedMatmulKernel, transposedWeightOf } from "./matmul-blocked.ts";
-import { emitPrologueStats } from "./matmul-prologue.ts";
+import { emitPrologueStats, statisticOf } from "./matmul-prologue.ts";
 import { statKey, type Code, type KernelWriter } from "./writer.ts";
 
 /**
@@ -117,8 +117,7 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
       const stat = w.fresh("stat");
       w.line(`var ${stat} = ${statTotals[s][0]};`);
       for (let i = 1; i < TM; i++) w.line(`if (o / ${TN}u == ${i}u) { ${stat} = ${statTotals[s][i]}; }`);
-      const op = g.nodes[id].op;
-      const value = op.kind === "reduce" && op.fn === "mean" ? w.let(`${stat} / f32(${kDim})`, "stat") : stat;
+      const value = w.let(statisticOf(w, id, stat, K), "stat");
       w.statOverrides.set(statKey(id, w.broadcastCoords(g.nodes[id].shape, [...batch, "mOut", "nOut"])), value);
     });
     w.line(`let nOut = nBase + o % ${TN}u;`);

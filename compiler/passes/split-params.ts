@@ -7,16 +7,16 @@ import { consumersOf, type Graph, type Node } from "../ir/graph.ts";
  */
 export function splitSlicedParams(g: Graph): Graph {
   const consumers = consumersOf(g);
-  const rowsOf = new Map<number, [number, number]>();
+  const sliceRows = new Map<number, [number, number]>();
   for (const n of g.nodes) {
     if (n.op.kind !== "param" || n.op.rows || consumers[n.id].length === 0) continue;
     const slices = consumers[n.id].map((c) => g.nodes[c]);
     if (!slices.every((s) => s.op.kind === "slice" && s.op.axis === 0 && typeof s.op.start === "number" && typeof s.shape[0] === "number")) continue;
-    for (const s of slices) if (s.op.kind === "slice") rowsOf.set(s.id, [s.op.start as number, (s.op.start as number) + (s.shape[0] as number)]);
+    for (const s of slices) if (s.op.kind === "slice") sliceRows.set(s.id, [s.op.start as number, (s.op.start as number) + (s.shape[0] as number)]);
   }
-  if (rowsOf.size === 0) return g;
+  if (sliceRows.size === 0) return g;
   const nodes: Node[] = g.nodes.map((n) => {
-    const rows = rowsOf.get(n.id);
+    const rows = sliceRows.get(n.id);
     const source = g.nodes[n.inputs[0]];
     if (!rows || source.op.kind !== "param") return n;
     return { ...n, op: { kind: "param", name: source.op.name, rows }, inputs: [] };

@@ -1,6 +1,6 @@
 import { evalDim, type DimEnv } from "../../compiler/ir/dims.ts";
 import type { BinaryFn, Graph, Node, UnaryFn } from "../../compiler/ir/graph.ts";
-import { sizeOf, stridesOf, type HostTensor } from "../tensor.ts";
+import { rowsOf, sizeOf, stridesOf, type HostTensor } from "../tensor.ts";
 
 /**
  * The CPU reference: executes any graph one primitive at a time, in plain TypeScript with
@@ -317,11 +317,4 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
       return { shape, data: out };
     }
   }
-}
-
-/** Rows [start, end) of a tensor's first axis. */
-export function rowsOf(t: HostTensor, [start, end]: [number, number]): Float32Array {
-  const row = t.shape.length === 0 || t.shape[0] === 0 ? 0 : t.data.length / t.shape[0];
-  if (end > t.shape[0]) throw new Error(`rows ${start}:${end} are past the ${t.shape[0]} rows of the tensor`);
-  return t.data.subarray(start * row, end * row);
 }
