@@ -7,7 +7,10 @@ import { WeightsError } from "../runtime/weights/safetensors.ts";
 import { benchCommand } from "./commands/bench.ts";
 import { explainCommand } from "./commands/explain.ts";
 import { checkCommand, irCommand } from "./commands/inspect.ts";
+import { layoutCommand } from "./commands/layout.ts";
 import { runCommand } from "./commands/run.ts";
+import { LayoutError } from "../runtime/layout/sequence.ts";
+import { TokenizerError } from "../runtime/layout/tokenizer.ts";
 
 const USAGE = `usage: tesserae <command> [options]
 
@@ -17,10 +20,13 @@ commands:
   explain <graph.tsr> the kernels in order: fused ops, source lines, FLOPs and bytes
                       (--format text|json|dot|html, --batch N, --no-fuse)
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
+  layout <graph.tsr>  the LLM token sequence for images and a prompt, as JSON: segments, length,
+                      input ids, M-RoPE position ids (--image PATH|WxH, --prompt TEXT with <image>
+                      marks, --tokenizer PATH or the tokenizer.json in --weights DIR, --out FILE)
   bench <graph.tsr>.. fused and unfused latency side by side, per-kernel GPU time, GFLOP/s
                       (--preset, --set, --dtype f32|f16, --runs N, --batch N, --image WxH, --no-fuse, --out FILE)
 
-model options (check, ir, run):
+model options (check, ir, run, layout):
   --weights DIR       Hugging Face checkpoint (config.json + model.safetensors or a sharded index)
   --preset NAME       a published size declared in the graph file (random weights)
   --set key=value     override a config value (repeatable)
@@ -35,7 +41,7 @@ run options:
                       arithmetic, statistics and softmax stay f32)
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, bench: benchCommand };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, layout: layoutCommand, bench: benchCommand };
 
 /** Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2). */
 export async function main(argv: string[]): Promise<number> {
@@ -56,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(e.message + "\n");
       return 1;
     }
-    if (e instanceof UsageError || e instanceof InputError || e instanceof WeightsError || e instanceof ImageError || e instanceof NoAdapterError || e instanceof DeviceLostError) {
+    if (e instanceof UsageError || e instanceof InputError || e instanceof WeightsError || e instanceof ImageError || e instanceof LayoutError || e instanceof TokenizerError || e instanceof NoAdapterError || e instanceof DeviceLostError) {
       process.stderr.write(`tesserae: error: ${e.message}\n`);
       return 1;
     }

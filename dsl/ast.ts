@@ -34,11 +34,13 @@ export interface BlockDecl { kind: "block"; name: string; params: BlockParam[]; 
 export interface ConfigDecl { kind: "config"; entries: ConfigEntry[]; loc: Loc }
 export interface PresetDecl { kind: "preset"; name: string; entries: PresetEntry[]; loc: Loc }
 export interface PreprocessDecl { kind: "preprocess"; steps: CallExpr[]; loc: Loc }
+/** The token layout: `token(...)`, `image(...)`, `video(...)`, `positions(...)` calls. */
+export interface LayoutDecl { kind: "layout"; steps: CallExpr[]; loc: Loc }
 /** A graph input; with a provider (`= image_segments()`), the runtime computes it from the preprocessed images. */
 export interface InputDecl { kind: "input"; name: string; dtype: "f32" | "f16" | "i32" | "u8"; dims: Expr[]; provider: CallExpr | null; loc: Loc }
 export interface WeightsDecl { kind: "weights"; prefixes: string[]; loc: Loc }
 
-export type ModelItem = ConfigDecl | PresetDecl | PreprocessDecl | InputDecl | WeightsDecl | BlockDecl | Stmt;
+export type ModelItem = ConfigDecl | PresetDecl | PreprocessDecl | LayoutDecl | InputDecl | WeightsDecl | BlockDecl | Stmt;
 
 export interface ModelDecl { kind: "model"; name: string; items: ModelItem[]; loc: Loc }
 export interface SourceFile { kind: "file"; path: string; text: string; items: (ModelDecl | BlockDecl)[] }

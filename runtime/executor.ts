@@ -2,6 +2,7 @@ import { evalDim, shapeToString, type DimEnv } from "../compiler/ir/dims.ts";
 import type { Node } from "../compiler/ir/graph.ts";
 import type { Dispatch } from "../compiler/codegen/templates.ts";
 import type { Plan, PlanKernel } from "../compiler/plan/plan.ts";
+import { kernelCost } from "../compiler/plan/cost.ts";
 import { checked, requireDevice, type GpuContext } from "./device.ts";
 import { fromHalf, toHalf } from "./half.ts";
 import { rowsOf, sizeOf, type HostTensor } from "./tensor.ts";
@@ -10,6 +11,15 @@ import { rowsOf, sizeOf, type HostTensor } from "./tensor.ts";
 export class InputError extends Error {}
 
 const MAX_GROUPS = 65535;
+
+/** How many submissions a run with progress reports is cut into. */
+const PROGRESS_STEPS = 40;
+
+export interface RunOptions {
+  profile?: boolean;
+  /** Called with the fraction of the run's FLOPs done (0..1], after each of about `PROGRESS_STEPS` submissions. */
+  onProgress?: (fraction: number) => void;
+}
 
 export interface RunResult {
   outputs: Map<string, HostTensor>;
@@ -243,8 +253,12 @@ export class Executor {
     };
   }
 
-  /** Runs the plan; with `profile`, also measures each kernel's GPU time with timestamp queries. */
-  async run(inputs: ReadonlyMap<string, HostTensor>, { profile = false }: { profile?: boolean } = {}): Promise<RunResult> {
+  /**
+   * Runs the plan; with `profile`, also measures each kernel's GPU time with timestamp queries. With
+   * `onProgress`, the kernels go to the queue in about `PROGRESS_STEPS` submissions of equal FLOPs, and
+   * the callback hears the fraction of the work done after each (a long run shows where it is).
+   */
+  async run(inputs: ReadonlyMap<string, HostTensor>, { profile = false, onProgress }: RunOptions = {}): Promise<RunResult> {
     if (this.disposed) throw new Error("executor was disposed");
     const g = this.plan.graph;
     requireDevice(this.ctx, `running ${g.name}`);
@@ -266,9 +280,13 @@ export class Executor {
         this.checkBindable(bytes, `input '${inp.name}'`);
         this.device.queue.writeBuffer(this.inputBuffer(inp.node, bytes), 0, isIndex ? Int32Array.from(t.data) : this.encode(t.data));
       }
-      const encoder = this.device.createCommandEncoder();
+      let encoder = this.device.createCommandEncoder();
       const timer = profile ? this.timer() : null;
-      this.encodeKernels(encoder, env, timer?.querySet ?? null);
+      if (onProgress && !timer) {
+        encoder = await this.submitWithProgress(encoder, env, onProgress);
+      } else {
+        this.encodeKernels(encoder, env, timer?.querySet ?? null);
+      }
       if (timer) encoder.resolveQuerySet(timer.querySet, 0, 2 * this.prepared.length, timer.resolve, 0);
       if (timer) encoder.copyBufferToBuffer(timer.resolve, 0, timer.readback, 0, 16 * this.prepared.length);
       const readbacks = g.outputs.map((o) => {
@@ -303,11 +321,34 @@ export class Executor {
     return { outputs, ms: performance.now() - started, kernelMs };
   }
 
-  /** Every kernel of the plan into `encoder`: one pass for the whole run, or with timestamps, one pass per kernel. */
-  private encodeKernels(encoder: GPUCommandEncoder, env: DimEnv, timestamps: GPUQuerySet | null): void {
+  /** The kernels in chunks of about equal FLOPs, each submitted and waited for; returns a fresh encoder for what follows. */
+  private async submitWithProgress(first: GPUCommandEncoder, env: DimEnv, onProgress: (fraction: number) => void): Promise<GPUCommandEncoder> {
+    const flops = this.prepared.map((p) => kernelCost(this.plan.graph, p.kernel, env).flops + 1);
+    const total = flops.reduce((a, b) => a + b, 0);
+    let encoder = first;
+    let start = 0;
+    let done = 0;
+    let mark = total / PROGRESS_STEPS;
+    for (let i = 0; i < this.prepared.length; i++) {
+      done += flops[i];
+      if (done < mark && i < this.prepared.length - 1) continue;
+      mark = (total * (Math.floor((done * PROGRESS_STEPS) / total) + 1)) / PROGRESS_STEPS;
+      this.encodeKernels(encoder, env, null, start, i + 1);
+      this.device.queue.submit([encoder.finish()]);
+      await this.device.queue.onSubmittedWorkDone();
+      onProgress(done / total);
+      encoder = this.device.createCommandEncoder();
+      start = i + 1;
+    }
+    return encoder;
+  }
+
+  /** Kernels `from`..`to` of the plan into `encoder`: one pass for all of them, or with timestamps, one pass per kernel. */
+  private encodeKernels(encoder: GPUCommandEncoder, env: DimEnv, timestamps: GPUQuerySet | null, from = 0, to = this.prepared.length): void {
     this.ensureSlots(env);
     const pass = timestamps ? null : encoder.beginComputePass();
-    this.prepared.forEach((p, i) => {
+    this.prepared.slice(from, to).forEach((p, j) => {
+      const i = from + j;
       const values = new Uint32Array(Math.max(4, Math.ceil(p.kernel.uniforms.length / 4) * 4));
       p.kernel.uniforms.forEach((d, j) => (values[j] = evalDim(d, env)));
       this.device.queue.writeBuffer(p.uniform, 0, values);

@@ -99,6 +99,12 @@ const table: Record<string, (fn: string) => Builtin> = {
   }),
   floor: def(["x"], (a) => ({ t: "int", v: Math.floor(a.float("x") ?? NaN) })),
   ceil: def(["x"], (a) => ({ t: "int", v: Math.ceil(a.float("x") ?? NaN) })),
+  // A condition as a count (1 or 0), e.g. one more token when the class token is kept.
+  count_if: def(["condition"], (a) => {
+    const c = a.get("condition");
+    if (c?.t !== "bool") throw new ShapeError(`count_if: 'condition' must be a bool, got ${c ? describe(c) : "nothing"}`);
+    return { t: "int", v: c.v ? 1 : 0 };
+  }),
   contains: def(["list", "value"], (a) => {
     const list = a.get("list");
     const value = a.get("value");

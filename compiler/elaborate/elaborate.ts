@@ -4,6 +4,8 @@ import { GraphBuilder, ShapeError } from "../ir/builder.ts";
 import { sym, type Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
 import type { InputProvider, PreprocessStep } from "../ir/preprocess.ts";
+import { LAYOUT_SYMBOLS, type Layout } from "../ir/layout.ts";
+import { toLayout } from "./layout.ts";
 import { applyBinary, applyUnaryMinus } from "./arithmetic.ts";
 import { BUILTINS, type BuiltinContext } from "./builtins.ts";
 import { resolveConfig, type ConfigSources } from "./config.ts";
@@ -26,6 +28,8 @@ export interface Program {
   symbols: string[];
   /** Inputs the runtime computes from the preprocessed images (segments, rotary tables). */
   providers: { input: string; provider: InputProvider }[];
+  /** The token layout, when the graph file declares one. */
+  layout: Layout | null;
 }
 
 export type ElaborateResult = { ok: true; program: Program; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
@@ -80,7 +84,9 @@ export class Elaborator {
 
     const inputs: InputState = { symbols: [], symbolScope: new Scope(frame.scope), providers: [] };
     const preprocess: PreprocessStep[] = [];
+    let layout: Layout | null = null;
     for (const item of this.model.items) {
+      if (item.kind === "layout") layout = this.layoutOf(item.steps, frame);
       if (item.kind === "weights") this.prefixes = item.prefixes.length > 0 ? item.prefixes : [""];
       if (item.kind === "preprocess") preprocess.push(...this.preprocessSteps(item.steps, frame));
       if (item.kind === "input") this.declareInput(item, frame, inputs);
@@ -92,7 +98,14 @@ export class Elaborator {
     if (this.diagnostics.some((d) => d.severity === "error")) return null;
     const plainConfig: Record<string, PlainValue> = {};
     for (const [k, v] of config.values) plainConfig[k] = toPlain(v);
-    return { name: this.model.name, graph: this.builder.graph, config: plainConfig, presets: config.presets, preprocess, prefixes: this.prefixes, symbols, providers };
+    return { name: this.model.name, graph: this.builder.graph, config: plainConfig, presets: config.presets, preprocess, prefixes: this.prefixes, symbols, providers, layout };
+  }
+
+  /** The layout section, with the per-item symbols (grid_t, tiles_w, ...) bound as symbolic ints. */
+  private layoutOf(steps: CallExpr[], frame: Frame): Layout | null {
+    const scope = new Scope(frame.scope);
+    for (const name of LAYOUT_SYMBOLS) scope.set(name, { t: "int", v: sym(name) });
+    return toLayout(steps, (e) => this.evalExpr(e, { file: frame.file, scope }), (loc, message) => this.error(this.file, loc, message));
   }
 
   private preprocessSteps(steps: CallExpr[], frame: Frame): PreprocessStep[] {

@@ -1,0 +1,30 @@
+import type { Dim } from "./dims.ts";
+
+/**
+ * A graph's token layout, as its `layout` section declares it: how one image (or video) expands into
+ * LLM tokens and which position ids the LLM gives them. Counts are dims over the per-item symbols
+ * `grid_t`, `grid_h`, `grid_w` (Qwen patch grids) and `tiles_w`, `tiles_h` (DeepSeek-VL2 local tiles).
+ */
+export interface Layout {
+  /** Special tokens by text; `id` from the config, or null when only a tokenizer knows it. */
+  tokens: { text: string; id: number | null }[];
+  image: LayoutPiece[];
+  video: LayoutPiece[] | null;
+  positions: PositionScheme;
+}
+
+/** One token, or with `rows`, the span that the item's output rows fill one by one. */
+export type LayoutPiece = { kind: "token"; text: string } | { kind: "span"; text: string; count: Dim };
+
+export type PositionScheme =
+  /** Ordinary 1-D positions 0..L-1: nothing to report. */
+  | { kind: "sequential" }
+  /**
+   * Qwen2-VL's M-RoPE (get_rope_index): text advances all three axes together; a span gets
+   * (T(t), h, w) over its merged grid, T(t) = t, or floor(t · seconds per grid step · tokensPerSecond)
+   * for Qwen2.5-VL videos.
+   */
+  | { kind: "mrope"; merge: number; tokensPerSecond: number | null };
+
+/** The symbols a layout's counts may use, bound per image or video. */
+export const LAYOUT_SYMBOLS = ["grid_t", "grid_h", "grid_w", "tiles_w", "tiles_h"] as const;

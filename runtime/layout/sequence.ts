@@ -1,0 +1,181 @@
+import { evalDim, type DimEnv } from "../../compiler/ir/dims.ts";
+import type { Layout, LayoutPiece } from "../../compiler/ir/layout.ts";
+import type { Grid } from "../inputs.ts";
+import { mropePositions } from "./mrope.ts";
+import type { TextTokenizer } from "./tokenizer.ts";
+
+/** An image or video as the layout sees it: what preprocessing made of it. */
+export interface LayoutItem {
+  kind: "image" | "video";
+  source: string;
+  /** Qwen patch grid (t, h, w). */
+  grid?: Grid;
+  /** DeepSeek-VL2 local tiles (width, height). */
+  tiles?: [number, number];
+  /** Qwen2.5-VL videos: seconds per temporal grid step (temporal_patch_size / fps). */
+  secondsPerGrid?: number;
+}
+
+export type Segment =
+  | { kind: "text"; start: number | null; length: number | null; text: string; ids: number[] | null }
+  | { kind: "special"; start: number | null; length: 1; token: string; id: number | null }
+  | { kind: "image" | "video"; start: number | null; length: number; index: number; source: string; token: string; id: number | null; grid_thw?: Grid; tiles?: [number, number] };
+
+export interface TokenLayout {
+  segments: Segment[];
+  /** Sequence length; null when text is present but no tokenizer was given. */
+  length: number | null;
+  input_ids: number[] | null;
+  /** M-RoPE (t, h, w) position ids, 3 x length, for graphs whose layout declares them. */
+  position_ids?: [number[], number[], number[]];
+  rope_delta?: number;
+  /** Rows the items' spans take in total: the rows of image_embeds, in order. */
+  image_rows: number;
+}
+
+export class LayoutError extends Error {}
+
+const MARKS = { image: "<image>", video: "<video>" } as const;
+
+/** `<image>` and `<video>` marks in the prompt, each followed by the text up to the next mark. */
+function splitPrompt(prompt: string): { before: string; marks: { kind: "image" | "video"; after: string }[] } {
+  const parts = prompt.split(/(<image>|<video>)/);
+  const marks: { kind: "image" | "video"; after: string }[] = [];
+  for (let i = 1; i < parts.length; i += 2) marks.push({ kind: parts[i] === MARKS.image ? "image" : "video", after: parts[i + 1] });
+  return { before: parts[0], marks };
+}
+
+function envOf(item: LayoutItem): DimEnv {
+  const env: Record<string, number> = {};
+  if (item.grid) [env.grid_t, env.grid_h, env.grid_w] = item.grid;
+  if (item.tiles) [env.tiles_w, env.tiles_h] = item.tiles;
+  return env;
+}
+
+function spanCount(piece: Extract<LayoutPiece, { kind: "span" }>, item: LayoutItem): number {
+  try {
+    const n = evalDim(piece.count, envOf(item));
+    if (!Number.isInteger(n) || n < 1) throw new LayoutError(`${item.kind} ${item.source}: the layout gives ${n} tokens for it`);
+    return n;
+  } catch (e) {
+    if (e instanceof LayoutError) throw e;
+    throw new LayoutError(`${item.kind} ${item.source}: the layout's token count needs ${(e as Error).message.replace(/^.*symbol /, "")}, which preprocessing did not give`);
+  }
+}
+
+/**
+ * The LLM token sequence for a prompt with `<image>` / `<video>` marks (default: one mark per item, no
+ * text): each mark expanded as the layout declares, the whole text tokenized at once as the HF
+ * processor does (so added tokens and the tokenizer's own BOS behave the same), then cut into segments.
+ */
+export function buildLayout(layout: Layout, items: readonly LayoutItem[], prompt: string | undefined, tokenizer: TextTokenizer | null): TokenLayout {
+  const text = prompt ?? items.map((i) => MARKS[i.kind]).join("");
+  const { before, marks } = splitPrompt(text);
+  for (const kind of ["image", "video"] as const) {
+    const want = items.filter((i) => i.kind === kind).length;
+    const have = marks.filter((m) => m.kind === kind).length;
+    if (want !== have) throw new LayoutError(`the prompt has ${have} ${MARKS[kind]} mark${have === 1 ? "" : "s"}, but ${want} ${kind}${want === 1 ? " was" : "s were"} given`);
+  }
+  if (items.some((i) => i.kind === "video") && !layout.video) throw new LayoutError("this graph's layout has no video(...) expansion");
+
+  const ids = new Map<string, number | null>();
+  for (const t of layout.tokens) {
+    const fromTokenizer = tokenizer?.idOf(t.text);
+    if (tokenizer && fromTokenizer === undefined) throw new LayoutError(`${tokenizer.source} has no token "${t.text}"`);
+    if (fromTokenizer !== undefined && t.id !== null && fromTokenizer !== t.id) {
+      throw new LayoutError(`token "${t.text}" is id ${t.id} in the model's config but ${fromTokenizer} in ${tokenizer?.source}`);
+    }
+    ids.set(t.text, fromTokenizer ?? t.id);
+  }
+
+  // Items in prompt order: the i-th <image> mark is the i-th image, likewise for videos.
+  const queues = { image: items.filter((i) => i.kind === "image"), video: items.filter((i) => i.kind === "video") };
+  const placed = marks.map((m) => {
+    const item = queues[m.kind].shift() as LayoutItem;
+    const pieces = (m.kind === "image" ? layout.image : layout.video) as LayoutPiece[];
+    return { item, pieces: pieces.map((p) => (p.kind === "span" ? { ...p, n: spanCount(p, item) } : { ...p, n: 1 })), after: m.after };
+  });
+
+  const segments: Segment[] = [];
+  const declared = layout.tokens.map((t) => t.text);
+  if (tokenizer) {
+    const expanded = before + placed.map((p) => p.pieces.map((q) => q.text.repeat(q.n)).join("") + p.after).join("");
+    const all = tokenizer.encode(expanded);
+    segmentIds(all, placed, ids, declared, tokenizer, segments);
+  } else {
+    segmentText(before, ids, declared, segments);
+    placed.forEach((p) => {
+      for (const q of p.pieces) pushPiece(segments, q, q.n, ids.get(q.text) ?? null, p.item);
+      segmentText(p.after, ids, declared, segments);
+    });
+  }
+
+  // Offsets are known up to the first text without a tokenizer.
+  let at: number | null = 0;
+  for (const s of segments) {
+    s.start = at;
+    at = at === null || s.length === null ? null : at + s.length;
+  }
+  const known = segments.every((s) => (s.kind === "text" ? s.ids !== null : s.id !== null));
+  const length = at;
+  const input_ids = known ? segments.flatMap((s) => (s.kind === "text" ? (s.ids as number[]) : Array<number>(s.length).fill(s.id as number))) : null;
+  const image_rows = segments.reduce((a, s) => a + (s.kind === "image" || s.kind === "video" ? s.length : 0), 0);
+  const out: TokenLayout = { segments, length, input_ids, image_rows };
+  if (layout.positions.kind === "mrope" && length !== null) {
+    const { positions, delta } = mropePositions(segments, layout.positions.merge, layout.positions.tokensPerSecond, placed.map((p) => p.item));
+    out.position_ids = positions;
+    out.rope_delta = delta;
+  }
+  return out;
+}
+
+/** One piece of an item's expansion; a span is numbered among the items of its kind. */
+function pushPiece(segments: Segment[], piece: { kind: string; text: string }, n: number, id: number | null, item: LayoutItem): void {
+  if (piece.kind === "span") {
+    const index = segments.filter((s) => s.kind === item.kind).length;
+    segments.push({ kind: item.kind, start: 0, length: n, index, source: item.source, token: piece.text, id, ...(item.grid ? { grid_thw: item.grid } : {}), ...(item.tiles ? { tiles: item.tiles } : {}) });
+  } else {
+    segments.push({ kind: "special", start: 0, length: 1, token: piece.text, id });
+  }
+}
+
+/** Text without a tokenizer: declared tokens are recognised, the rest has no ids. */
+function segmentText(text: string, ids: Map<string, number | null>, declared: readonly string[], segments: Segment[]): void {
+  if (text === "") return;
+  const escaped = declared.map((d) => d.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const parts = escaped.length ? text.split(new RegExp(`(${escaped.join("|")})`)) : [text];
+  parts.forEach((p, i) => {
+    if (p === "") return;
+    if (i % 2 === 1) segments.push({ kind: "special", start: 0, length: 1, token: p, id: ids.get(p) ?? null });
+    else segments.push({ kind: "text", start: 0, length: null, text: p, ids: null });
+  });
+}
+
+/** Tokenized ids into segments: each item's span is the next run of its token, `n` long. */
+function segmentIds(all: readonly number[], placed: readonly { item: LayoutItem; pieces: { kind: string; text: string; n: number }[] }[], ids: Map<string, number | null>, declared: readonly string[], tokenizer: TextTokenizer, segments: Segment[]): void {
+  const specialIds = new Map(declared.map((t) => [ids.get(t) as number, t]));
+  let cursor = 0;
+  const flushText = (end: number): void => {
+    let runStart = cursor;
+    for (let i = cursor; i <= end; i++) {
+      const special = i < end ? specialIds.get(all[i]) : undefined;
+      if (i === end || special !== undefined) {
+        if (i > runStart) segments.push({ kind: "text", start: 0, length: i - runStart, text: tokenizer.decode(all.slice(runStart, i)), ids: all.slice(runStart, i) });
+        if (special !== undefined) segments.push({ kind: "special", start: 0, length: 1, token: special, id: all[i] });
+        runStart = i + 1;
+      }
+    }
+    cursor = end;
+  };
+  placed.forEach((p) => {
+    const span = p.pieces.find((q) => q.kind === "span") as { text: string; n: number };
+    const id = ids.get(span.text) as number;
+    let at = all.indexOf(id, cursor);
+    while (at >= 0 && !all.slice(at, at + span.n).every((x) => x === id)) at = all.indexOf(id, at + 1);
+    if (at < 0) throw new LayoutError(`${p.item.kind} ${p.item.source}: ${span.n} "${span.text}" tokens were expected in a row after tokenization, but not found`);
+    flushText(at);
+    pushPiece(segments, { kind: "span", text: span.text }, span.n, id, p.item);
+    cursor = at + span.n;
+  });
+  flushText(all.length);
+}
