@@ -4,7 +4,9 @@ import { InputError } from "./executor.ts";
 import type { RgbImage } from "./image/decode.ts";
 import { qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows } from "./image/qwen.ts";
 import { deepseekAssembly } from "./image/tiles.ts";
-import { batchImages, preprocessImage } from "./preprocess.ts";
+import { itemsFromGeometry } from "./layout/items.ts";
+import type { LayoutItem } from "./layout/sequence.ts";
+import { batchImages, preprocessImage, preprocessVideo } from "./preprocess.ts";
 import type { HostTensor } from "./tensor.ts";
 
 export type Grid = [number, number, number];
@@ -40,10 +42,36 @@ export function providedInputs(program: Program, grids: Grid[], tiles: [number, 
   return out;
 }
 
-/** Every input of a graph for decoded images: preprocessed pixel values and the inputs computed from their grids or tiles. */
-export function imageInputs(program: Program, images: readonly RgbImage[], names: readonly string[]): { inputs: Map<string, HostTensor>; grids: Grid[]; tiles: [number, number][] } {
+/** A video as decoded frames; `fps` is their own rate when known (then they are sampled). */
+export interface VideoFrames {
+  frames: readonly RgbImage[];
+  name: string;
+  fps?: number;
+}
+
+export interface MediaInputs {
+  inputs: Map<string, HostTensor>;
+  pixels: HostTensor;
+  /** Patch grids of the images, then of the videos (Qwen graphs). */
+  grids: Grid[];
+  tiles: [number, number][];
+  /** What the token layout needs of each image and video, in row order. */
+  items: LayoutItem[];
+}
+
+/**
+ * Every input of a graph for decoded images (and videos, for graphs that take them): preprocessed
+ * pixel values, images' rows first, then videos', and the inputs computed from their grids or tiles.
+ */
+export function imageInputs(program: Program, images: readonly RgbImage[], names: readonly string[], videos: readonly VideoFrames[] = []): MediaInputs {
   const options = { cropping: images.length <= 2 };
-  const { tensor, grids, tiles } = batchImages(images.map((img, i) => preprocessImage(program.preprocess, img, names[i], options)), names);
+  const stills = images.map((img, i) => preprocessImage(program.preprocess, img, names[i], options));
+  const clips = videos.map((v) => preprocessVideo(program.preprocess, v.frames, v.name, v.fps));
+  const { tensor, grids, tiles } = batchImages([...stills, ...clips], [...names, ...videos.map((v) => v.name)]);
+  const items: LayoutItem[] = [
+    ...itemsFromGeometry(names, stills.map((s) => s.grid as Grid), stills.map((s) => s.tiles as [number, number])),
+    ...clips.map((c, i): LayoutItem => ({ kind: "video", source: videos[i].name, grid: c.grid, secondsPerGrid: c.secondsPerGrid })),
+  ];
   const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
-  return { inputs: new Map([[inputName, tensor], ...providedInputs(program, grids, tiles, "the images")]), grids, tiles };
+  return { inputs: new Map([[inputName, tensor], ...providedInputs(program, grids, tiles, "the images")]), pixels: tensor, grids, tiles, items };
 }

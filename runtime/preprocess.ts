@@ -1,6 +1,7 @@
 import type { PreprocessStep } from "../compiler/ir/preprocess.ts";
 import { ImageError, type RgbImage } from "./image/decode.ts";
 import { qwenPatches, smartResize } from "./image/qwen.ts";
+import { frameIndices, framePixelCap, smartNframes } from "./image/video.ts";
 import { deepseekViews } from "./image/tiles.ts";
 import { resize } from "./image/resample.ts";
 import type { HostTensor } from "./tensor.ts";
@@ -50,6 +51,8 @@ export interface Preprocessed {
 export interface PreprocessOptions {
   /** DeepSeek-VL2 crops into tiles only when the request has at most 2 images. */
   cropping: boolean;
+  /** A video frame: smart_resize sizes it within these bounds instead of the image ones. */
+  frame?: { minPixels: number; maxPixels: number };
 }
 
 /** Runs a graph file's preprocess steps on one image. */
@@ -101,9 +104,12 @@ export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImag
         stage = { kind: "values", t: { shape: t.shape, data: out } };
         break;
       }
+      case "video_frames":
+        break;
       case "smart_resize": {
         const img = pixels(step.op);
-        const [h, w] = smartResize(img.height, img.width, step, `image ${name}`);
+        const bounds = options.frame ? { factor: step.factor, ...options.frame } : step;
+        const [h, w] = smartResize(img.height, img.width, bounds, `${options.frame ? "video" : "image"} ${name}`);
         stage = { kind: "pixels", img: resize(img, w, h, step.filter) };
         break;
       }
@@ -117,6 +123,41 @@ export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImag
     }
   }
   return { tensor: stage.kind === "values" ? stage.t : toValues(stage.img, 1), grid };
+}
+
+/** A preprocessed video: its patch rows and grid, and the seconds one temporal grid step spans. */
+export interface PreprocessedVideo extends Preprocessed {
+  grid: [number, number, number];
+  secondsPerGrid: number;
+}
+
+/**
+ * A video given as frames: sampled at the graph's fps when the frames' own rate is known (else all are
+ * used, at the default rate), each frame resized within the video pixel bounds, padded to a multiple of
+ * the temporal patch by repeating the last frame, then patchified together.
+ */
+export function preprocessVideo(steps: readonly PreprocessStep[], frames: readonly RgbImage[], name: string, sourceFps?: number): PreprocessedVideo {
+  const rules = steps.find((s) => s.op === "video_frames");
+  const patches = steps.find((s) => s.op === "qwen_patches");
+  if (!rules || !patches) throw new ImageError(`video ${name}: this graph takes no video (its preprocess section has no video_frames and qwen_patches steps)`);
+  if (frames.length === 0) throw new ImageError(`video ${name}: no frames`);
+  let picked = frames;
+  let fps = rules.fps;
+  if (sourceFps !== undefined) {
+    const n = smartNframes(frames.length, sourceFps, rules, `video ${name}`);
+    picked = frameIndices(frames.length, n).map((i) => frames[i]);
+    fps = (n / frames.length) * sourceFps;
+  }
+  const frame = { minPixels: rules.minPixels, maxPixels: framePixelCap(picked.length, rules) };
+  const first = picked[0];
+  picked.forEach((f, i) => {
+    if (f.width !== first.width || f.height !== first.height) throw new ImageError(`video ${name}: frame ${i + 1} is ${f.width}x${f.height}, frame 1 is ${first.width}x${first.height}; all frames need one size`);
+  });
+  const upToPatches = steps.slice(0, steps.indexOf(patches));
+  const done = picked.map((f) => preprocessImage(upToPatches, f, name, { cropping: false, frame }).tensor);
+  while (done.length % patches.temporal !== 0) done.push(done[done.length - 1]);
+  const { patches: tensor, grid } = qwenPatches(done, patches.temporal, patches.patch, patches.merge);
+  return { tensor, grid, secondsPerGrid: patches.temporal / fps };
 }
 
 /**

@@ -1,11 +1,12 @@
 import { writeFileSync } from "node:fs";
 import { UsageError } from "../../compiler/frontend.ts";
 import { readImage, type RgbImage } from "../../runtime/image/decode.ts";
-import { layoutItemsOf } from "../../runtime/layout/items.ts";
+import { imageInputs } from "../../runtime/inputs.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
 import { buildLayout } from "../../runtime/layout/sequence.ts";
 import { loadTokenizer } from "../../runtime/layout/tokenizer.ts";
 import { one, parseArgs } from "../args.ts";
+import { readFrames, videoFps } from "../frames.ts";
 import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
 
 const SIZE = /^(\d+)x(\d+)$/;
@@ -26,7 +27,7 @@ async function imageOrSize(spec: string): Promise<RgbImage> {
  * (`--weights DIR` or `--tokenizer PATH`).
  */
 export async function layoutCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "prompt", "tokenizer", "out"], repeatable: ["set", "image"] }, "layout");
+  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "video", "video-fps", "prompt", "tokenizer", "out"], repeatable: ["set", "image", "video"] }, "layout");
   const graphPath = requireGraph(args, "layout");
   const { program } = loadModel(graphPath, args);
   if (!program.layout) throw new UsageError(`${graphPath} declares no layout section: its outputs are not placed in an LLM's sequence`);
@@ -35,7 +36,9 @@ export async function layoutCommand(argv: string[]): Promise<number> {
   if (one(args, "tokenizer") && !tokenizer) throw new UsageError(`--tokenizer ${one(args, "tokenizer")}: no tokenizer.json there`);
   const specs = args.values.get("image") ?? [];
   const images = await Promise.all(specs.map(imageOrSize));
-  const items = layoutItemsOf(program, images, specs);
+  const fps = videoFps(one(args, "video-fps"));
+  const clips = await Promise.all((args.values.get("video") ?? []).map(async (v) => ({ frames: await readFrames(v), name: v, fps })));
+  const { items } = imageInputs(program, images, specs, clips);
   const prompt = one(args, "prompt");
   const layout = buildLayout(program.layout, items, prompt, tokenizer);
   if (layout.length === null) {

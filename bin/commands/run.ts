@@ -1,13 +1,17 @@
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { compileProgram } from "../../compiler/compile.ts";
 import { UsageError } from "../../compiler/frontend.ts";
 import { getGpu } from "../../runtime/device.ts";
-import { Executor, type RunResult } from "../../runtime/executor.ts";
+import { Executor, InputError, type RunResult } from "../../runtime/executor.ts";
+import { itemsFromGeometry } from "../../runtime/layout/items.ts";
+import type { LayoutItem } from "../../runtime/layout/sequence.ts";
+import { readFrames, videoFps } from "../frames.ts";
+import { layoutJson } from "../../runtime/layout/json.ts";
+import { tokenLayout } from "../../runtime/layout/sequence.ts";
 import { readImage } from "../../runtime/image/decode.ts";
 import type { Program } from "../../compiler/elaborate/elaborate.ts";
-import { providedInputs, type Grid } from "../../runtime/inputs.ts";
-import { batchImages, preprocessImage } from "../../runtime/preprocess.ts";
+import { imageInputs, providedInputs, type Grid } from "../../runtime/inputs.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
 import { intFlag, one, parseArgs } from "../args.ts";
@@ -42,15 +46,17 @@ function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[]; til
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype", "runs"], repeatable: ["set", "image"], switches: ["no-fuse"] }, "run");
+  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype", "runs", "prompt", "tokenizer", "video", "video-fps"], repeatable: ["set", "image", "video"], switches: ["no-fuse"] }, "run");
   const runs = intFlag(args, "runs", 1);
   if (runs < 1) throw new UsageError("--runs must be at least 1");
   const graphPath = requireGraph(args, "run");
   const images = args.values.get("image") ?? [];
+  const videos = args.values.get("video") ?? [];
+  const fps = videoFps(one(args, "video-fps"));
   const pixelPath = one(args, "pixel-values");
   const outPath = one(args, "out");
-  if (images.length > 0 && pixelPath) throw new UsageError("give either --image or --pixel-values, not both");
-  if (images.length === 0 && !pixelPath) throw new UsageError("nothing to run on: give --image PATH (repeatable) or --pixel-values FILE");
+  if (images.length + videos.length > 0 && pixelPath) throw new UsageError("give either --image/--video or --pixel-values, not both");
+  if (images.length + videos.length === 0 && !pixelPath) throw new UsageError("nothing to run on: give --image PATH (repeatable), --video FRAMES or --pixel-values FILE");
   if (outPath) {
     const inputsGiven = [...images, pixelPath, one(args, "weights"), graphPath].filter((p): p is string => p !== undefined).map((p) => resolve(p));
     if (inputsGiven.includes(resolve(outPath))) throw new UsageError(`--out ${outPath} would overwrite one of the inputs`);
@@ -76,21 +82,28 @@ export async function runCommand(argv: string[]): Promise<number> {
   let pixels: HostTensor;
   let grids: Grid[];
   let tiles: [number, number][];
+  let items: LayoutItem[];
+  let provided: Map<string, HostTensor>;
   if (pixelPath) {
     ({ tensor: pixels, grids, tiles } = pixelValuesFrom(pixelPath));
+    provided = providedInputs(program, grids, tiles, pixelPath);
+    const count = grids.length || tiles.length || pixels.shape[0];
+    items = itemsFromGeometry(Array.from({ length: count }, (_, i) => `${pixelPath}[${i}]`), grids, tiles);
   } else {
     const decoded = await Promise.all(images.map((p) => readImage(p)));
-    const options = { cropping: images.length <= 2 };
-    ({ tensor: pixels, grids, tiles } = batchImages(decoded.map((img, i) => preprocessImage(program.preprocess, img, images[i], options)), images));
+    const clips = await Promise.all(videos.map(async (v) => ({ frames: await readFrames(v), name: v, fps })));
+    ({ pixels, grids, tiles, items, inputs: provided } = imageInputs(program, decoded, images, clips));
   }
-  const provided = providedInputs(program, grids, tiles, pixelPath ?? "the images");
+  // The layout is computed before the run, so a prompt that does not fit the images fails early.
+  const layout = program.layout ? tokenLayout(program.layout, items, one(args, "prompt"), one(args, "tokenizer") ?? one(args, "weights")) : null;
+  if (!program.layout && one(args, "prompt")) throw new UsageError(`--prompt: ${graphPath} declares no layout section`);
   const tPre = performance.now();
   const weights = model.loadWeights(program.graph);
   const tWeights = performance.now();
   const executor = await Executor.load(ctx, plan, weights);
   const tLoad = performance.now();
   const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
-  const inputs = new Map([[inputName, pixels], ...provided]);
+  const inputs = new Map([...provided, [inputName, pixels]]);
   const times: number[] = [];
   let result: RunResult | undefined;
   for (let r = 0; r < runs; r++) {
@@ -107,8 +120,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   err.write(`model      ${program.name} (${graphPath}), ${model.weightsNote}\n`);
   err.write(`config     ${cfg}\n`);
   err.write(`adapter    ${ctx.adapterName}\n`);
-  const layout = grids.length ? `  grids ${grids.map((g) => g.join("x")).join(", ")}` : tiles.length ? `  tiles ${tiles.map((t) => t.join("x")).join(", ")}` : "";
-  err.write(`input      ${describeTensor(inputName, pixels)}${layout}\n`);
+  const geometry = grids.length ? `  grids ${grids.map((g) => g.join("x")).join(", ")}` : tiles.length ? `  tiles ${tiles.map((t) => t.join("x")).join(", ")}` : "";
+  err.write(`input      ${describeTensor(inputName, pixels)}${geometry}\n`);
   for (const [name, t] of warm.outputs) err.write(`output     ${describeTensor(name, t)}\n`);
   const kinds = new Map<string, number>();
   for (const k of plan.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
@@ -121,9 +134,17 @@ export async function runCommand(argv: string[]): Promise<number> {
   err.write(`run        first ${times[0].toFixed(1)} ms${warmNote}\n`);
   err.write(`memory     peak resident ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
 
+  const embeds = warm.outputs.get("image_embeds");
+  const embedRows = embeds ? embeds.shape.slice(0, -1).reduce((a, b) => a * b, 1) : 0;
+  if (layout && embeds && layout.image_rows !== embedRows) {
+    throw new InputError(`the graph's layout places ${layout.image_rows} image tokens, but image_embeds has ${embedRows} rows: the layout section of ${graphPath} does not match its outputs`);
+  }
+
   if (outPath) {
     const tensors = new Map<string, HostTensor | { shape: number[]; data: BigInt64Array }>([["pixel_values", pixels], ...warm.outputs]);
     if (grids.length > 0) tensors.set("grid_thw", { shape: [grids.length, 3], data: BigInt64Array.from(grids.flat().map(BigInt)) });
+    const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
+    if (videoGrids.length > 0) tensors.set("video_grid_thw", { shape: [videoGrids.length, 3], data: BigInt64Array.from(videoGrids.flat().map(BigInt)) });
     if (tiles.length > 0) tensors.set("images_spatial_crop", { shape: [tiles.length, 2], data: BigInt64Array.from(tiles.flat().map(BigInt)) });
     const tmp = `${outPath}.tmp-${process.pid}`;
     try {
@@ -133,6 +154,11 @@ export async function runCommand(argv: string[]): Promise<number> {
       rmSync(tmp, { force: true });
     }
     err.write(`wrote      ${outPath} (${[...tensors.keys()].join(", ")})\n`);
+    if (layout) {
+      const layoutPath = outPath.replace(/(\.safetensors)?$/, ".layout.json");
+      writeFileSync(layoutPath, layoutJson(program.name, layout));
+      err.write(`wrote      ${layoutPath} (the token layout: ${layout.length ?? "unknown"} tokens, ${layout.image_rows} of them image tokens)\n`);
+    }
   } else {
     err.write("(use --out FILE to save the tensors as safetensors)\n");
   }

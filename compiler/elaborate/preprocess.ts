@@ -67,6 +67,20 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       const filter = filterOf(named.get("filter"), "bicubic");
       return firstError(factor, minPixels, maxPixels, filter) ?? { op: "smart_resize", factor: factor as number, minPixels: minPixels as number, maxPixels: maxPixels as number, filter: filter as ResampleFilter };
     }
+    case "video_frames": {
+      const fps = num(named.get("fps"), "video_frames fps");
+      const minFrames = num(named.get("min_frames"), "video_frames min_frames");
+      const maxFrames = num(named.get("max_frames"), "video_frames max_frames");
+      const minPixels = num(named.get("min_pixels"), "video_frames min_pixels");
+      const maxPixels = num(named.get("max_pixels"), "video_frames max_pixels");
+      const totalPixels = num(named.get("total_pixels"), "video_frames total_pixels");
+      const rounding = named.get("rounding");
+      if (rounding?.t !== "string" || (rounding.v !== "round" && rounding.v !== "floor")) return `video_frames rounding must be "round" or "floor"`;
+      return firstError(fps, minFrames, maxFrames, minPixels, maxPixels, totalPixels) ?? {
+        op: "video_frames", fps: fps as number, minFrames: minFrames as number, maxFrames: maxFrames as number, rounding: rounding.v,
+        minPixels: minPixels as number, maxPixels: maxPixels as number, totalPixels: totalPixels as number,
+      };
+    }
     case "qwen_patches": {
       const temporal = num(arg(0, "temporal"), "qwen_patches temporal");
       const patch = num(arg(1, "patch"), "qwen_patches patch");
@@ -80,7 +94,7 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       return firstError(tile, maxTiles, fill) ?? { op: "tiles", tile: tile as number, maxTiles: maxTiles as number, fill: fill as number };
     }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, qwen_patches, tiles)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles)`;
   }
 }
 

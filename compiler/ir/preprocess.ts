@@ -10,6 +10,11 @@ export type PreprocessStep =
   | { op: "normalize"; mean: number[]; std: number[] }
   /** Qwen2-VL's smart_resize: both sides multiples of `factor`, pixel count within [minPixels, maxPixels]. */
   | { op: "smart_resize"; factor: number; minPixels: number; maxPixels: number; filter: ResampleFilter }
+  /**
+   * Videos only (still images skip it): frames sampled at `fps` from the source rate when it is known,
+   * then each frame sized by smart_resize within [minPixels, a cap that shares totalPixels out over the frames].
+   */
+  | { op: "video_frames"; fps: number; minFrames: number; maxFrames: number; rounding: "round" | "floor"; minPixels: number; maxPixels: number; totalPixels: number }
   /** Flatten into Qwen2-VL's patch rows (a still image duplicated to `temporal` frames); images concatenate. */
   | { op: "qwen_patches"; temporal: number; patch: number; merge: number }
   /**

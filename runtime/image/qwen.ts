@@ -37,30 +37,38 @@ export function smartResize(height: number, width: number, { factor, minPixels, 
 }
 
 /**
- * Flattened patches in the processor's row order: a still image [3, H, W] is duplicated to `temporal`
- * frames, then row r = ((hb·(gw/m) + wb)·m + mh)·m + mw (2x2 merge windows together, windows row-major)
- * and column k = ((c·temporal + tp)·patch + py)·patch + px (the Conv3d weight's flattening).
+ * Flattened patches in the processor's row order. `frames` are [3, H, W] each; a still image (one frame)
+ * is duplicated to `temporal` frames, a video must have a multiple of `temporal` frames. Rows run over
+ * temporal groups, then r = ((hb·(gw/m) + wb)·m + mh)·m + mw (2x2 merge windows together, windows
+ * row-major); column k = ((c·temporal + tp)·patch + py)·patch + px (the Conv3d weight's flattening).
  */
-export function qwenPatches(image: HostTensor, temporal: number, patch: number, merge: number): { patches: HostTensor; grid: [number, number, number] } {
-  const [channels, height, width] = image.shape;
+export function qwenPatches(frames: HostTensor | readonly HostTensor[], temporal: number, patch: number, merge: number): { patches: HostTensor; grid: [number, number, number] } {
+  const list = Array.isArray(frames) ? (frames as readonly HostTensor[]) : [frames as HostTensor];
+  const stills = list.length === 1 ? Array<HostTensor>(temporal).fill(list[0]) : list;
+  if (stills.length % temporal !== 0) throw new Error(`internal: ${stills.length} frames is not a multiple of the temporal patch ${temporal}`);
+  const [channels, height, width] = stills[0].shape;
+  const gt = stills.length / temporal;
   const gh = height / patch;
   const gw = width / patch;
   if (!Number.isInteger(gh / merge) || !Number.isInteger(gw / merge)) throw new Error(`internal: ${width}x${height} is not a multiple of ${patch * merge}`);
   const cols = channels * temporal * patch * patch;
-  const data = new Float32Array(gh * gw * cols);
+  const data = new Float32Array(gt * gh * gw * cols);
   let r = 0;
-  for (let hb = 0; hb < gh / merge; hb++) {
-    for (let wb = 0; wb < gw / merge; wb++) {
-      for (let mh = 0; mh < merge; mh++) {
-        for (let mw = 0; mw < merge; mw++, r++) {
-          const y0 = (hb * merge + mh) * patch;
-          const x0 = (wb * merge + mw) * patch;
-          let k = r * cols;
-          for (let c = 0; c < channels; c++) {
-            for (let tp = 0; tp < temporal; tp++) {
-              for (let py = 0; py < patch; py++) {
-                const row = (c * height + y0 + py) * width + x0;
-                for (let px = 0; px < patch; px++) data[k++] = image.data[row + px];
+  for (let t = 0; t < gt; t++) {
+    for (let hb = 0; hb < gh / merge; hb++) {
+      for (let wb = 0; wb < gw / merge; wb++) {
+        for (let mh = 0; mh < merge; mh++) {
+          for (let mw = 0; mw < merge; mw++, r++) {
+            const y0 = (hb * merge + mh) * patch;
+            const x0 = (wb * merge + mw) * patch;
+            let k = r * cols;
+            for (let c = 0; c < channels; c++) {
+              for (let tp = 0; tp < temporal; tp++) {
+                const frame = stills[t * temporal + tp].data;
+                for (let py = 0; py < patch; py++) {
+                  const row = (c * height + y0 + py) * width + x0;
+                  for (let px = 0; px < patch; px++) data[k++] = frame[row + px];
+                }
               }
             }
           }
@@ -68,7 +76,7 @@ export function qwenPatches(image: HostTensor, temporal: number, patch: number, 
       }
     }
   }
-  return { patches: { shape: [gh * gw, cols], data }, grid: [1, gh, gw] };
+  return { patches: { shape: [gt * gh * gw, cols], data }, grid: [gt, gh, gw] };
 }
 
 /** Cumulative patch counts per image and temporal slice (cu_seqlens): attention segments. */

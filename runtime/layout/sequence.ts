@@ -2,7 +2,7 @@ import { evalDim, type DimEnv } from "../../compiler/ir/dims.ts";
 import type { Layout, LayoutPiece } from "../../compiler/ir/layout.ts";
 import type { Grid } from "../inputs.ts";
 import { mropePositions } from "./mrope.ts";
-import type { TextTokenizer } from "./tokenizer.ts";
+import { loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
 
 /** An image or video as the layout sees it: what preprocessing made of it. */
 export interface LayoutItem {
@@ -178,4 +178,9 @@ function segmentIds(all: readonly number[], placed: readonly { item: LayoutItem;
     cursor = at + span.n;
   });
   flushText(all.length);
+}
+
+/** buildLayout with the tokenizer found at `tokenizerPath` (a checkpoint folder or tokenizer.json), if any. */
+export function tokenLayout(layout: Layout, items: readonly LayoutItem[], prompt: string | undefined, tokenizerPath: string | undefined): TokenLayout {
+  return buildLayout(layout, items, prompt, tokenizerPath === undefined ? null : loadTokenizer(tokenizerPath));
 }

@@ -105,6 +105,44 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expect(r2.stderr).toContain("is computed from the images' grids, but");
   });
 
+  it("Qwen2-VL: an image and a 5-frame video in one run, and the token layout written next to the tensors", async () => {
+    const ref = "test/fixtures/reference/qwen2-vl-video.safetensors";
+    const out = join(tmp, "qwen2-vl-video.safetensors");
+    const r = await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--set", "video_min_pixels=3136",
+      "--image", "test/fixtures/images/tall-gray.png", "--video", "test/fixtures/images/video", "--prompt", "txt<image> txt<video>txt", "--out", out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("grids 1x6x4, 3x4x6");
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    expect(SafetensorsFile.open(out).readIntegers("video_grid_thw")).toEqual({ shape: [1, 3], values: [3, 4, 6] });
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { length: number; image_rows: number; position_ids: number[][]; segments: { kind: string; length: number }[] };
+    // txt <vs> 6 image tokens <ve> txt <vs> 18 video tokens <ve> txt: the fixture's tokenizer reads "txt" and " txt" as one token each.
+    expect(layout.segments.map((s) => `${s.kind}:${s.length}`)).toEqual(["text:1", "special:1", "image:6", "special:1", "text:1", "special:1", "video:18", "special:1", "text:1"]);
+    expect(layout.length).toBe(31);
+    expect(layout.position_ids.map((axis) => axis.length)).toEqual([31, 31, 31]);
+    // The video starts at index 11 with position 8 (the image advanced positions by max(3, 2) = 3, not 6);
+    // its second temporal slice (index 17 on) is one step later in time: (9, 8, 8).
+    expect([0, 1, 2].map((axis) => layout.position_ids[axis][11])).toEqual([8, 8, 8]);
+    expect([0, 1, 2].map((axis) => layout.position_ids[axis][17])).toEqual([9, 8, 8]);
+  });
+
+  it("tesserae layout prints the JSON layout for sizes or files, and says what does not fit", async () => {
+    const r = await tesserae("layout", "graphs/qwen2-vl.tsr", "--image", "1280x720", "--image", "test/fixtures/images/tall-gray.png", "--weights", "test/fixtures/qwen2-vl", "--prompt", "txt<image><image>");
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout) as { model: string; length: number; image_rows: number; rope_delta: number; segments: { kind: string; grid_thw?: number[] }[] };
+    expect(json.model).toBe("qwen2_vl");
+    // 720x1280 -> smart_resize 728x1288 -> grid 52x92 -> 1196 tokens; 45x71 -> 1x6x4 -> 6 tokens.
+    expect(json.segments.filter((s) => s.kind === "image").map((s) => s.grid_thw)).toEqual([[1, 52, 92], [1, 6, 4]]);
+    expect(json.image_rows).toBe(1202);
+    expect(json.length).toBe(1 + 1202 + 4);
+    const bad = await tesserae("layout", "graphs/qwen2-vl.tsr", "--image", "56x56", "--prompt", "no marks here");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("the prompt has 0 <image> marks, but 1 image was given");
+    const none = await tesserae("layout", "graphs/vit.tsr", "--image", "56x56");
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("declares no layout section");
+  });
+
   it("Qwen2.5-VL: window attention (with an empty padding window), full-attention block, RMSNorm, SwiGLU, order undone", async () => {
     const { stderr } = await expectRunMatches("graphs/qwen2.5-vl.tsr", "qwen2.5-vl", ["demo.png", "tall-gray.png"], "test/fixtures/reference/qwen2.5-vl.safetensors");
     expect(stderr).toContain("grids 1x8x10, 1x6x4");

@@ -5,7 +5,7 @@ import type { Layout } from "../../compiler/ir/layout.ts";
 import type { Grid } from "../../runtime/inputs.ts";
 import { buildLayout, LayoutError, type LayoutItem } from "../../runtime/layout/sequence.ts";
 import { loadTokenizer, type TextTokenizer } from "../../runtime/layout/tokenizer.ts";
-import { layoutItemsOf } from "../../runtime/layout/items.ts";
+import { imageInputs } from "../../runtime/inputs.ts";
 import { rng } from "../../runtime/weights/random.ts";
 
 const layoutOf = (graph: string, set: Record<string, string> = {}): Layout => compileFile(`graphs/${graph}.tsr`, { overrides: set }).layout as Layout;
@@ -79,12 +79,12 @@ describe("token layouts: counts and errors", () => {
 
   it("images from files go through the graph's preprocessing: 720x1280 gives Qwen2-VL 1196 tokens, DeepSeek-VL2 (1536,768) tiles", async () => {
     const blank = (w: number, h: number) => ({ width: w, height: h, data: new Uint8Array(w * h * 3) });
-    const q = layoutItemsOf(compileFile("graphs/qwen2-vl.tsr"), [blank(1280, 720)], ["a"]);
+    const q = imageInputs(compileFile("graphs/qwen2-vl.tsr"), [blank(1280, 720)], ["a"]).items;
     expect(q[0].grid).toEqual([1, 52, 92]);
-    const d = layoutItemsOf(compileFile("graphs/deepseek-vl2.tsr"), [blank(1280, 720)], ["a"]);
+    const d = imageInputs(compileFile("graphs/deepseek-vl2.tsr"), [blank(1280, 720)], ["a"]).items;
     expect(d[0].tiles).toEqual([4, 2]);
     // Three images: cropping is off, one tile each.
-    const three = layoutItemsOf(compileFile("graphs/deepseek-vl2.tsr"), [blank(1280, 720), blank(64, 64), blank(800, 600)], ["a", "b", "c"]);
+    const three = imageInputs(compileFile("graphs/deepseek-vl2.tsr"), [blank(1280, 720), blank(64, 64), blank(800, 600)], ["a", "b", "c"]).items;
     expect(three.map((i) => i.tiles)).toEqual([[1, 1], [1, 1], [1, 1]]);
   });
 

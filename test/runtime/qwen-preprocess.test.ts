@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { compileFile } from "../../compiler/frontend.ts";
 import { pythonRound, qwenPatches, qwenWindows, smartResize } from "../../runtime/image/qwen.ts";
+import { frameIndices, framePixelCap, smartNframes, type VideoRules } from "../../runtime/image/video.ts";
+import { preprocessVideo } from "../../runtime/preprocess.ts";
 import { reliable } from "../helpers/reliability.ts";
 
 // Spec towers-b §7.1: input H x W -> H' x W' for the HF class default (max 1,003,520 pixels) and the
@@ -86,5 +89,51 @@ describe("Qwen2.5-VL window index (spec §7.4)", () => {
 
   it("inverse permutation (argsort) for (1, 12, 12)", () => {
     expect(w([[1, 12, 12]]).inverse).toEqual([0, 1, 2, 3, 16, 17, 4, 5, 6, 7, 18, 19, 8, 9, 10, 11, 20, 21, 12, 13, 14, 15, 22, 23, 24, 25, 26, 27, 32, 33, 28, 29, 30, 31, 34, 35]);
+  });
+});
+
+describe("Qwen video frames (towers-b §2.4, test vectors §7.2)", () => {
+  const rulesOf = (graph: string): VideoRules => {
+    const step = compileFile(`graphs/${graph}.tsr`).preprocess.find((s) => s.op === "video_frames");
+    if (!step || step.op !== "video_frames") throw new Error(`${graph} has no video_frames step`);
+    return step;
+  };
+  const q2 = rulesOf("qwen2-vl");
+  const q25 = rulesOf("qwen2.5-vl");
+
+  it("smart_nframes at 2 fps: both utils versions", () => {
+    for (const rules of [q2, q25]) {
+      expect([smartNframes(300, 30, rules), smartNframes(90, 30, rules), smartNframes(1800, 30, rules), smartNframes(40, 25, rules), smartNframes(7, 30, rules)]).toEqual([20, 6, 120, 4, 4]);
+    }
+    expect(frameIndices(90, 6)).toEqual([0, 18, 36, 53, 71, 89]);
+    expect(() => smartNframes(1, 30, q25)).toThrow(/need between 2 and 1/);
+  });
+
+  it("per-frame pixel caps: 20 frames of 480x640 -> 476x644; 768 frames -> 280x364 (Qwen2-VL utils), 420x560 (Qwen2.5-VL utils)", () => {
+    const size = (n: number, rules: VideoRules, h: number, w: number): [number, number] => smartResize(h, w, { factor: 28, minPixels: rules.minPixels, maxPixels: framePixelCap(n, rules) });
+    expect(framePixelCap(20, q25)).toBe(602112);
+    expect(size(20, q25, 480, 640)).toEqual([476, 644]);
+    expect(size(20, q25, 1080, 1920)).toEqual([560, 1008]);
+    expect(framePixelCap(768, q2)).toBe(105369);
+    expect(size(768, q2, 480, 640)).toEqual([280, 364]);
+    expect(framePixelCap(768, q25)).toBe(235200);
+    expect(size(768, q25, 480, 640)).toEqual([420, 560]);
+  });
+
+  it("a video through the graph's preprocessing: 20 frames of 640x480 -> grid (10, 34, 46), 3910 tokens; sampled from 90 frames at 30 fps", () => {
+    const program = compileFile("graphs/qwen2.5-vl.tsr");
+    const frame = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3).fill(90) };
+    const clip = preprocessVideo(program.preprocess, Array<typeof frame>(20).fill(frame), "clip");
+    expect(clip.grid).toEqual([10, 34, 46]);
+    expect((clip.grid[0] * clip.grid[1] * clip.grid[2]) / 4).toBe(3910);
+    expect(clip.secondsPerGrid).toBe(1);
+    const small = { width: 64, height: 48, data: new Uint8Array(64 * 48 * 3) };
+    // 90 frames at 30 fps: 6 sampled, so 3 grid steps of 1 s each (2 frames at 2 fps).
+    const sampled = preprocessVideo(program.preprocess, Array<typeof small>(90).fill(small), "clip", 30);
+    expect(sampled.grid[0]).toBe(3);
+    expect(sampled.secondsPerGrid).toBe(1);
+    // An odd count is padded by repeating the last frame.
+    expect(preprocessVideo(program.preprocess, Array<typeof small>(5).fill(small), "clip").grid[0]).toBe(3);
+    expect(() => preprocessVideo(compileFile("graphs/clip.tsr").preprocess, [small], "clip")).toThrow(/takes no video/);
   });
 });
