@@ -34,6 +34,12 @@ model options (check, ir, run, layout):
 
 run options:
   --image PATH        PNG or JPEG (repeatable: several images run as one batch)
+  --video FRAMES      a folder of PNG/JPEG frames or a comma-separated list of them (Qwen graphs;
+                      repeatable); --video-fps F is the frames' own rate, so they are sampled at 2 fps
+  --prompt TEXT       the text around the images, <image> / <video> marking their places; with --out,
+                      the token layout is written next to the tensors (FILE.layout.json)
+  --tokenizer PATH    tokenizer.json (default: the one in --weights DIR) for the prompt's text
+  --runs N            run N times and report the first and the median of the rest (default 1)
   --pixel-values FILE safetensors file with 'pixel_values'; skips preprocessing
   --out FILE          write pixel_values and the graph's outputs as safetensors
   --no-fuse           one primitive per kernel (the unfused baseline)

@@ -24,7 +24,8 @@ function nodeModulesFresh() {
 
 if (!nodeModulesFresh()) {
   say("installing Node dependencies (npm ci)");
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+  // onnxruntime-node (under transformers.js, a test oracle) would otherwise try to download CUDA parts.
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" } });
 }
 
 if (process.platform === "linux" && existsSync("/etc/debian_version")) {
