@@ -126,6 +126,16 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expect([0, 1, 2].map((axis) => layout.position_ids[axis][17])).toEqual([9, 8, 8]);
   });
 
+  it("Qwen2.5-VL: an image and a 5-frame video in one run (window attention within each temporal slice)", async () => {
+    const ref = "test/fixtures/reference/qwen2.5-vl-video.safetensors";
+    const out = join(tmp, "qwen2.5-vl-video.safetensors");
+    const r = await tesserae("run", "graphs/qwen2.5-vl.tsr", "--weights", "test/fixtures/qwen2.5-vl", "--set", "video_min_pixels=3136",
+      "--image", "test/fixtures/images/tall-gray.png", "--video", ["1", "2", "3", "4", "5"].map((i) => `test/fixtures/images/video/frame${i}.png`).join(","), "--out", out);
+    expect(r.code, r.stderr).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+  });
+
   it("tesserae layout prints the JSON layout for sizes or files, and says what does not fit", async () => {
     const r = await tesserae("layout", "graphs/qwen2-vl.tsr", "--image", "1280x720", "--image", "test/fixtures/images/tall-gray.png", "--weights", "test/fixtures/qwen2-vl", "--prompt", "txt<image><image>");
     expect(r.code, r.stderr).toBe(0);

@@ -1,4 +1,4 @@
-import { getCurrentTest } from "vitest/suite";
+import { TestRunner } from "vitest";
 
 /** One row of docs/RELIABILITY.md: a kind of hostile input or fault, how many were tried, what came of them. */
 export interface ReliabilityRow {
@@ -19,7 +19,7 @@ declare module "vitest" {
  * the summary reporter gathers the rows of passed tests into docs/RELIABILITY.md after a full run.
  */
 export function reliable(row: ReliabilityRow): void {
-  const test = getCurrentTest();
+  const test = TestRunner.getCurrentTest();
   if (!test) throw new Error("reliable() must be called inside a test");
   (test.meta.reliability ??= []).push(row);
 }
