@@ -39,7 +39,8 @@ run options:
   --prompt TEXT       the text around the images, <image> / <video> marking their places; with --out,
                       the token layout is written next to the tensors (FILE.layout.json)
   --tokenizer PATH    tokenizer.json (default: the one in --weights DIR) for the prompt's text
-  --runs N            run N times and report the first and the median of the rest (default 1)
+  --runs N            run N times: cold, then the warm median (default 2; 1 when the first run
+                      takes over a minute)
   --pixel-values FILE safetensors file with 'pixel_values'; skips preprocessing
   --out FILE          write pixel_values and the graph's outputs as safetensors
   --no-fuse           one primitive per kernel (the unfused baseline)
