@@ -159,6 +159,7 @@ function attention(w: KernelWriter): KernelCode {
       w.line("if (t >= segStart && t < segEnd) { keyStart = segStart; keyEnd = segEnd; }");
     });
   }
+  if (core.op.causal) w.line("keyEnd = min(keyEnd, t + 1u);");
   w.block("for (var s = keyStart; s < keyEnd; s = s + 1u) {", () => {
     const terms = steps.map((d) => (lanes === 4 ? `dot(q${d}, ${load(kId, "s", d)})` : `q${d} * ${load(kId, "s", d)}`));
     w.line(`let score = ${terms.join(" + ")};`);

@@ -42,6 +42,12 @@ class Args {
     if (w.t !== "int") throw new ShapeError(`${this.fn}: '${name}' must be an int, got ${describe(w)}`);
     return w.v;
   }
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.get(name);
+    if (v === undefined) return fallback;
+    if (v.t !== "bool") throw new ShapeError(`${this.fn}: '${name}' must be a bool, got ${describe(v)}`);
+    return v.v;
+  }
   fixedInt(name: string, fallback?: number): number {
     const d = this.int(name, fallback);
     if (typeof d !== "number") throw new ShapeError(`${this.fn}: '${name}' must be a fixed int, not a symbolic dimension`);
@@ -155,8 +161,8 @@ const table: Record<string, (fn: string) => Builtin> = {
   }),
   gather: def(["x", "axis", "index"], (a, { builder }) => tensor(builder.gather(a.tensor("x"), a.fixedInt("axis"), a.tensor("index")))),
   broadcast_to: def(["x", "shape"], (a, { builder }) => tensor(builder.broadcastTo(a.tensor("x"), a.dims("shape")))),
-  attention: def(["q", "k", "v", "heads", "scale", "segments"], (a, { builder }) =>
-    tensor(builder.attention(a.tensor("q"), a.tensor("k"), a.tensor("v"), a.fixedInt("heads"), a.float("scale"), a.get("segments") ? a.tensor("segments") : null))),
+  attention: def(["q", "k", "v", "heads", "scale", "segments", "causal"], (a, { builder }) =>
+    tensor(builder.attention(a.tensor("q"), a.tensor("k"), a.tensor("v"), a.fixedInt("heads"), a.float("scale"), a.get("segments") ? a.tensor("segments") : null, a.bool("causal", false)))),
 };
 for (const fn of UNARY_FNS) table[fn] = def(["x"], (a, { builder }) => tensor(builder.unary(fn, a.tensor("x"))));
 

@@ -187,7 +187,7 @@ export class GraphBuilder {
     return this.add({ kind: "broadcast" }, [x], shape);
   }
 
-  attention(q: number, k: number, v: number, heads: number, scale: number | null, segments: number | null = null): number {
+  attention(q: number, k: number, v: number, heads: number, scale: number | null, segments: number | null = null, causal = false): number {
     const [sq, sk, sv] = [q, k, v].map((t) => this.node(t).shape);
     if (sq.length !== 3 || sk.length !== 3 || sv.length !== 3) throw new ShapeError(`attention expects q, k, v of shape [B, T, D], got ${shapeToString(sq)}, ${shapeToString(sk)}, ${shapeToString(sv)}`);
     const d = sq[2];
@@ -202,7 +202,8 @@ export class GraphBuilder {
       if (seg.dtype !== "i32" || seg.shape.length !== 1) throw new ShapeError(`attention: segments must be an i32 vector of cumulative boundaries, got ${seg.dtype}${shapeToString(seg.shape)}`);
       if (!dimsEqual(sq[1], sk[1])) throw new ShapeError("attention: segments need self-attention (q and k of the same length)");
     }
-    const op = { kind: "attention" as const, heads, scale: scale ?? 1 / Math.sqrt(d / heads), segmented: segments !== null };
+    if (causal && !dimsEqual(sq[1], sk[1])) throw new ShapeError("attention: a causal mask needs self-attention (q and k of the same length)");
+    const op = { kind: "attention" as const, heads, scale: scale ?? 1 / Math.sqrt(d / heads), segmented: segments !== null, causal };
     return this.add(op, segments === null ? [q, k, v] : [q, k, v, segments], [sq[0], sq[1], d]);
   }
 }

@@ -48,7 +48,8 @@ export type Op =
    * (i32 [S + 1], cumulative boundaries like cu_seqlens) splits the tokens into segments (images,
    * windows) that attend only within themselves.
    */
-  | { kind: "attention"; heads: number; scale: number; segmented: boolean };
+  /** `causal`: query t sees keys up to t (a text decoder's mask; needs self-attention). */
+  | { kind: "attention"; heads: number; scale: number; segmented: boolean; causal: boolean };
 
 export type OpKind = Op["kind"];
 

@@ -295,7 +295,8 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
         for (let h = 0; h < op.heads; h++) {
           for (let t = 0; t < T; t++) {
             const qo = (b * T + t) * D + h * dh;
-            const [lo, hi] = keyRange(t);
+            const [lo, all] = keyRange(t);
+            const hi = op.causal ? Math.min(all, t + 1) : all;
             let max = -Infinity;
             for (let s = lo; s < hi; s++) {
               const ko = (b * S + s) * D + h * dh;

@@ -31,6 +31,7 @@ const cases: Case[] = [
   { name: "batched matmul with broadcast batch", src: `input a: f32[2, 3, 17, 5]\n  input b: f32[1, 3, 9, 5]\n  output y = matmul_nt(a, b)`, inputs: { a: [2, 3, 17, 5], b: [1, 3, 9, 5] }, kernels: 1 },
   { name: "matmul through a permuted operand", src: `input a: f32[4, 6, 10]\n  output y = matmul_nt(permute(a, [0, 2, 1]), param("w", [13, 6]))`, inputs: { a: [4, 6, 10] }, kernels: 1 },
   { name: "attention, 3 heads of 7, 13 tokens", src: `input x: f32[2, 13, 21]\n  output y = attention(x, x * 0.5, x + 1, 3)`, inputs: { x: [2, 13, 21] } },
+  { name: "causal attention, 3 heads of 5, 9 tokens", src: `input x: f32[2, 9, 15]\n  output y = attention(x, x * 0.5, x + 1, 3, causal = true)`, inputs: { x: [2, 9, 15] } },
   { name: "cross attention, 1 query and 70 keys", src: `input q: f32[2, 1, 8]\n  input k: f32[2, 70, 8]\n  output y = attention(q * 2, k, k, 2)`, inputs: { q: [2, 1, 8], k: [2, 70, 8] }, kernels: 1 },
   { name: "patch embedding with unread border pixels", src: `input p: f32[2, 3, 23, 19]\n  output y = patch_embed(p, "pe", 10, 4)`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
   { name: "LayerNorm folded past a linear, K = 37 (not a multiple of 4)", src: `input x: f32[3, 10, 37]\n  output y = linear(layernorm(x, "ln"), "fc", 9)`, inputs: { x: [3, 10, 37] }, kernels: 1 },
@@ -132,6 +133,18 @@ describe("segmented attention (several images of different sizes in one sequence
       ex.dispose();
       expect(maxAbsDiff(got, want), `fuse=${fuse} ${storage}`).toBeLessThan(storage === "f16" ? 2e-2 : TOL);
     }
+  });
+
+  it("a causal mask: the prefix of a sequence comes out as if the rest were not there", () => {
+    const p = compileOk(`model t {\n  input x: f32[1, 10, 12]\n  output y = attention(x * 0.5 + 1, x, x, 3, causal = true)\n}`);
+    const prefix = compileOk(`model t {\n  input x: f32[1, 6, 12]\n  output y = attention(x * 0.5 + 1, x, x, 3)\n}`);
+    const x = randomTensor([1, 10, 12], rng(8));
+    const y = interpret(p.graph, new Map([["x", x]]), new Map(), {}).get("y") as HostTensor;
+    // Token 5 under the causal mask sees tokens 0..5: the last token of attention over those 6 alone.
+    const alone = interpret(prefix.graph, new Map([["x", { shape: [1, 6, 12], data: x.data.slice(0, 72) }]]), new Map(), {}).get("y") as HostTensor;
+    expect(maxAbsDiff({ shape: [12], data: y.data.slice(60, 72) }, { shape: [12], data: alone.data.slice(60, 72) })).toBeLessThan(1e-6);
+    // Token 0 sees only itself: its output is its own value.
+    expect(maxAbsDiff({ shape: [12], data: y.data.slice(0, 12) }, { shape: [12], data: x.data.slice(0, 12) })).toBeLessThan(1e-6);
   });
 
   it("refuses arithmetic on index tensors", () => {
