@@ -9,6 +9,7 @@ import { explainCommand } from "./commands/explain.ts";
 import { checkCommand, irCommand } from "./commands/inspect.ts";
 import { layoutCommand } from "./commands/layout.ts";
 import { runCommand } from "./commands/run.ts";
+import { scoreCommand } from "./commands/score.ts";
 import { LayoutError } from "../runtime/layout/sequence.ts";
 import { TokenizerError } from "../runtime/layout/tokenizer.ts";
 
@@ -20,6 +21,8 @@ commands:
   explain <graph.tsr> the kernels in order: fused ops, source lines, FLOPs and bytes
                       (--format text|json|dot|html, --batch N, --no-fuse)
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
+  score <graph.tsr>   image-text probabilities of a contrastive graph (graphs/clip-score.tsr):
+                      every --image against every --text "..." in one batch, as a table; --out FILE
   layout <graph.tsr>  the LLM token sequence for images and a prompt, as JSON: segments, length,
                       input ids, M-RoPE position ids (--image PATH|WxH, --prompt TEXT with <image>
                       marks, --tokenizer PATH or the tokenizer.json in --weights DIR, --out FILE)
@@ -48,7 +51,7 @@ run options:
                       arithmetic, statistics and softmax stay f32)
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, layout: layoutCommand, bench: benchCommand };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, layout: layoutCommand, score: scoreCommand, bench: benchCommand };
 
 /** Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2). */
 export async function main(argv: string[]): Promise<number> {

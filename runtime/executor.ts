@@ -85,7 +85,11 @@ export function bindSymbols(node: Node, name: string, shape: readonly number[], 
       if (d !== shape[i]) fail();
       return;
     }
-    const scaled = d.op === "sym" ? { c: 1, s: d.name } : d.op === "*" && typeof d.a === "number" && typeof d.b !== "number" && d.b.op === "sym" ? { c: d.a, s: d.b.name } : null;
+    // S, c*S or S*c: the symbol follows from the input's size.
+    const product = d.op === "*" ? [d.a, d.b] : null;
+    const constant = product?.find((x): x is number => typeof x === "number");
+    const symbol = product?.find((x) => typeof x !== "number" && x.op === "sym");
+    const scaled = d.op === "sym" ? { c: 1, s: d.name } : constant !== undefined && symbol !== undefined && typeof symbol !== "number" && symbol.op === "sym" ? { c: constant, s: symbol.name } : null;
     if (!scaled || env[scaled.s] !== undefined) return;
     if (shape[i] % scaled.c !== 0) fail(` (axis ${i} must be a multiple of ${scaled.c})`);
     env[scaled.s] = shape[i] / scaled.c;

@@ -11,7 +11,17 @@ import type { HostTensor } from "./tensor.ts";
 
 export type Grid = [number, number, number];
 
-function provide(p: InputProvider, grids: Grid[], tiles: [number, number][]): HostTensor {
+/** What inputs computed by the runtime are computed from. */
+export interface ProviderSources {
+  grids: Grid[];
+  tiles: [number, number][];
+  /** Token ids of each text (contrastive graphs). */
+  texts?: number[][];
+  /** How many images (rows of `pairs`). */
+  images?: number;
+}
+
+function provide(p: InputProvider, { grids, tiles, texts = [], images = 0 }: ProviderSources): HostTensor {
   switch (p.kind) {
     case "tile_assembly": {
       const rows = deepseekAssembly(tiles, p.side);
@@ -26,20 +36,42 @@ function provide(p: InputProvider, grids: Grid[], tiles: [number, number][]): Ho
       const values = p.part === "unorder" ? w.inverse : w.bounds;
       return { shape: [values.length], data: new Float32Array(values) };
     }
+    case "text_pool": return textPoolRows(texts, p.eos);
+    case "pairs": {
+      const data = new Float32Array(images * texts.length);
+      for (let i = 0; i < Math.min(images, texts.length); i++) data[i * texts.length + i] = 1;
+      return { shape: [images, texts.length], data };
+    }
   }
 }
 
-/** The inputs a graph computes from the images' grids (attention segments, rotary tables). */
-export function providedInputs(program: Program, grids: Grid[], tiles: [number, number][], source: string): Map<string, HostTensor> {
+/** The needs of each provider, for a clear message when they are missing. */
+function missing(p: InputProvider, s: ProviderSources): string | null {
+  if (p.kind === "tile_assembly") return s.tiles.length === 0 ? "the images' tiles (a --pixel-values file needs images_spatial_crop)" : null;
+  if (p.kind === "text_pool" || p.kind === "pairs") return (s.texts ?? []).length === 0 ? "the texts' token ids" : null;
+  return s.grids.length === 0 ? "the images' grids (a --pixel-values file needs grid_thw)" : null;
+}
+
+/** The inputs a graph computes from the images' grids or tiles and the texts' tokens (segments, rotary tables, pooling rows). */
+export function providedInputs(program: Program, sources: ProviderSources, source: string): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const { input, provider } of program.providers) {
-    const fromTiles = provider.kind === "tile_assembly";
-    if (fromTiles ? tiles.length === 0 : grids.length === 0) {
-      throw new InputError(`graph input '${input}' is computed from the images' ${fromTiles ? "tiles" : "grids"}, but ${source} gives none (a --pixel-values file needs ${fromTiles ? "images_spatial_crop" : "grid_thw"})`);
-    }
-    out.set(input, provide(provider, grids, tiles));
+    const need = missing(provider, sources);
+    if (need) throw new InputError(`graph input '${input}' is computed from ${need}, but ${source} gives none`);
+    out.set(input, provide(provider, sources));
   }
   return out;
+}
+
+/** Flat rows t·L + position of each text's pooled token (transformers' CLIP pooling rule). */
+export function textPoolRows(texts: readonly number[][], eos: number): HostTensor {
+  const rows = texts.map((ids, t) => {
+    let at = 0;
+    if (eos === 2) ids.forEach((id, i) => { if (id > ids[at]) at = i; });
+    else at = Math.max(0, ids.indexOf(eos));
+    return t * ids.length + at;
+  });
+  return { shape: [rows.length], data: new Float32Array(rows) };
 }
 
 /** A video as decoded frames; `fps` is their own rate when known (then they are sampled). */
@@ -63,7 +95,7 @@ export interface MediaInputs {
  * Every input of a graph for decoded images (and videos, for graphs that take them): preprocessed
  * pixel values, images' rows first, then videos', and the inputs computed from their grids or tiles.
  */
-export function imageInputs(program: Program, images: readonly RgbImage[], names: readonly string[], videos: readonly VideoFrames[] = []): MediaInputs {
+export function imageInputs(program: Program, images: readonly RgbImage[], names: readonly string[], videos: readonly VideoFrames[] = [], texts: number[][] = []): MediaInputs {
   const options = { cropping: images.length <= 2 };
   const stills = images.map((img, i) => preprocessImage(program.preprocess, img, names[i], options));
   const clips = videos.map((v) => preprocessVideo(program.preprocess, v.frames, v.name, v.fps));
@@ -73,5 +105,5 @@ export function imageInputs(program: Program, images: readonly RgbImage[], names
     ...clips.map((c, i): LayoutItem => ({ kind: "video", source: videos[i].name, grid: c.grid, secondsPerGrid: c.secondsPerGrid })),
   ];
   const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
-  return { inputs: new Map([[inputName, tensor], ...providedInputs(program, grids, tiles, "the images")]), pixels: tensor, grids, tiles, items };
+  return { inputs: new Map([[inputName, tensor], ...providedInputs(program, { grids, tiles, texts, images: images.length }, texts.length ? "the images and texts" : "the images")]), pixels: tensor, grids, tiles, items };
 }

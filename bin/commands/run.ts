@@ -90,7 +90,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   let provided: Map<string, HostTensor>;
   if (pixelPath) {
     ({ tensor: pixels, grids, tiles } = pixelValuesFrom(pixelPath));
-    provided = providedInputs(program, grids, tiles, pixelPath);
+    provided = providedInputs(program, { grids, tiles }, pixelPath);
     const count = grids.length || tiles.length || pixels.shape[0];
     items = itemsFromGeometry(Array.from({ length: count }, (_, i) => `${pixelPath}[${i}]`), grids, tiles);
   } else {

@@ -135,7 +135,13 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
       const side = num(arg(0, "side"), "tile_assembly side");
       return side instanceof Bad ? side.message : { kind: "tile_assembly", side };
     }
+    case "text_pool": {
+      const eos = num(arg(0, "eos_token_id"), "text_pool eos_token_id");
+      return eos instanceof Bad ? eos.message : { kind: "text_pool", eos };
+    }
+    case "pairs":
+      return { kind: "pairs" };
     default:
-      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments, tile_assembly)`;
+      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments, tile_assembly, text_pool, pairs)`;
   }
 }

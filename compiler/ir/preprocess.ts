@@ -38,4 +38,11 @@ export type InputProvider =
   /** Qwen2.5-VL: patch rows in window order (`order`), merged rows back from window order (`unorder`), window boundaries (`segments`). */
   | { kind: "windows"; part: "order" | "unorder" | "segments"; merge: number; window: number }
   /** DeepSeek-VL2 token assembly: rows of [projected view tokens..., image_newline, view_separator] in LLM order. */
-  | { kind: "tile_assembly"; side: number };
+  | { kind: "tile_assembly"; side: number }
+  /**
+   * Per text, the flat row (t·L + position) of the token its embedding is pooled from: CLIP's end-of-text
+   * token, the first `eos` (or, with the legacy eos id 2, the largest id, as transformers does).
+   */
+  | { kind: "text_pool"; eos: number }
+  /** [images, texts], 1 where image i goes with text i: the matching pairs a contrastive loss rewards. */
+  | { kind: "pairs" };

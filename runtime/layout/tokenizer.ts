@@ -10,6 +10,8 @@ export interface TextTokenizer {
   encode(text: string): number[];
   idOf(token: string): number | undefined;
   decode(ids: readonly number[]): string;
+  /** The padding token's id (tokenizer_config.json's pad_token), if it names one. */
+  padId: number | undefined;
 }
 
 export class TokenizerError extends Error {}
@@ -26,9 +28,10 @@ export function loadTokenizer(path: string): TextTokenizer | null {
     }
   };
   const configFile = join(dirname(file), "tokenizer_config.json");
+  const config = existsSync(configFile) ? (readJson(configFile) as { pad_token?: string | { content?: string } }) : {};
   let tokenizer: Tokenizer;
   try {
-    tokenizer = new Tokenizer(readJson(file), existsSync(configFile) ? readJson(configFile) : {});
+    tokenizer = new Tokenizer(readJson(file), config);
   } catch (e) {
     if (e instanceof TokenizerError) throw e;
     throw new TokenizerError(`${file}: not a tokenizer this library can load (${(e as Error).message})`);
@@ -38,5 +41,20 @@ export function loadTokenizer(path: string): TextTokenizer | null {
     encode: (text) => tokenizer.encode(text).ids,
     idOf: (token) => tokenizer.token_to_id(token),
     decode: (ids) => tokenizer.decode([...ids]),
+    padId: ((pad) => (pad === undefined ? undefined : tokenizer.token_to_id(pad)))(typeof config.pad_token === "object" ? config.pad_token?.content : config.pad_token),
   };
+}
+
+/**
+ * Texts as a text tower takes them: each encoded as the tokenizer does by default, cut to `length`
+ * keeping its last (end) token, and padded to `length` with the pad token, like a Hugging Face processor
+ * with padding="max_length" and truncation.
+ */
+export function encodeTexts(tokenizer: TextTokenizer, texts: readonly string[], length: number): number[][] {
+  return texts.map((text) => {
+    const ids = tokenizer.encode(text);
+    const cut = ids.length > length ? [...ids.slice(0, length - 1), ids[ids.length - 1]] : ids;
+    const pad = tokenizer.padId ?? cut[cut.length - 1];
+    return [...cut, ...Array<number>(length - cut.length).fill(pad)];
+  });
 }
