@@ -14,6 +14,12 @@ import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
 
 const COLUMN = 22;
 
+/** A probability as a percentage, small ones in exponent form rather than as 0.00%. */
+function percent(p: number): string {
+  const pc = 100 * p;
+  return pc >= 0.01 || pc === 0 ? `${pc.toFixed(2)}%` : `${pc.toExponential(1)}%`;
+}
+
 /** A fixed-width cell: text cut with an ellipsis, or padded. */
 function cell(text: string, width = COLUMN): string {
   return text.length > width ? text.slice(0, width - 1) + "…" : text.padStart(width);
@@ -60,7 +66,7 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   images.forEach((img, i) => {
     const row = texts.map((_, j) => probs.data[i * texts.length + j]);
     const best = row.indexOf(Math.max(...row));
-    out.write(`${cell(basename(img))} ${row.map((p, j) => cell(`${j === best ? "*" : ""}${(100 * p).toFixed(2)}%`)).join(" ")}\n`);
+    out.write(`${cell(basename(img))} ${row.map((p, j) => cell(`${j === best ? "*" : ""}${percent(p)}`)).join(" ")}\n`);
   });
   const loss = result.outputs.get("loss");
   if (loss && images.length === texts.length) out.write(`loss over the ${images.length} pairs (image i with text i): ${loss.data[0].toFixed(6)}\n`);

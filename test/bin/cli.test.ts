@@ -136,29 +136,38 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
   });
 
-  it("tesserae score: CLIPModel's tokens, embeddings, logits, probabilities and loss for 4 images x 4 texts", async () => {
-    const ref = "test/fixtures/reference/clip-model.safetensors";
+  it.each([
+    ["clip-score", "clip-model", "CLIPModel"],
+    ["siglip-score", "siglip-model", "SiglipModel"],
+  ])("tesserae score %s: %s tokens, embeddings, logits, probabilities and loss for 4 images x 4 texts", async (graph, fixture) => {
+    const ref = `test/fixtures/reference/${fixture}.safetensors`;
     const texts = JSON.parse(SafetensorsFile.open(ref).metadata.texts as string) as string[];
     const images = ["odd-rgba.png", "tall-gray.png", "demo.png", "small.jpg"].map((n) => `test/fixtures/images/${n}`);
-    const out = join(tmp, "clip-score.safetensors");
-    const r = await tesserae("score", "graphs/clip-score.tsr", "--weights", "test/fixtures/clip-model", ...images.flatMap((i) => ["--image", i]), ...texts.flatMap((t) => ["--text", t]), "--out", out);
+    const out = join(tmp, `${graph}.safetensors`);
+    const r = await tesserae("score", `graphs/${graph}.tsr`, "--weights", `test/fixtures/${fixture}`, ...images.flatMap((i) => ["--image", i]), ...texts.flatMap((t) => ["--text", t]), "--out", out);
     expect(r.code, r.stderr).toBe(0);
-    // Tokens exactly as the slow CLIPTokenizer rules give them (lowercased, whitespace cleaned, cut to 16 keeping the end token, padded).
+    // Tokens exactly as the slow tokenizer's rules give them (written independently in the fixture generator).
     expect(SafetensorsFile.open(out).readIntegers("input_ids")).toEqual(SafetensorsFile.open(ref).readIntegers("input_ids"));
     expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
     for (const name of ["image_embeds", "text_embeds", "logits_per_image", "logits_per_text", "probs", "loss"]) expectClose(read(out, name), read(ref, name));
-    const probs = read(ref, "probs");
-    const best = Array.from(probs.data.slice(0, 4)).indexOf(Math.max(...probs.data.slice(0, 4)));
-    expect(r.stdout.split("\n")[1]).toMatch(new RegExp(`^\\s*odd-rgba.png(\\s+\\*?[0-9.]+%){4}$`));
-    expect(r.stdout.split("\n")[1].split(/\s+/).filter((c) => c.endsWith("%")).findIndex((c) => c.startsWith("*"))).toBe(best);
+    const probs = Array.from(read(ref, "probs").data.slice(0, 4));
+    const row = r.stdout.split("\n")[1];
+    expect(row).toMatch(/^\s*odd-rgba.png(\s+\*?[0-9.e+-]+%){4}$/);
+    expect(row.split(/\s+/).filter((c) => c.endsWith("%")).findIndex((c) => c.startsWith("*"))).toBe(probs.indexOf(Math.max(...probs)));
     expect(r.stdout).toContain("loss over the 4 pairs");
-    // 1 image and 2 texts: no pairs, so no loss; without a tokenizer, a clear error.
-    const one = await tesserae("score", "graphs/clip-score.tsr", "--weights", "test/fixtures/clip-model", "--image", images[0], "--text", "a cat", "--text", "a dog");
+    // 1 image and 2 texts: no pairs, so no loss.
+    const one = await tesserae("score", `graphs/${graph}.tsr`, "--weights", `test/fixtures/${fixture}`, "--image", images[0], "--text", "a cat", "--text", "a dog");
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).not.toContain("loss");
-    const noTok = await tesserae("score", "graphs/clip-score.tsr", "--preset", "b32", "--set", "layers=1", "--set", "text_layers=1", "--image", images[0], "--text", "a cat");
+  });
+
+  it("tesserae score without a tokenizer, or on a graph without texts, says so", async () => {
+    const noTok = await tesserae("score", "graphs/clip-score.tsr", "--preset", "b32", "--set", "layers=1", "--set", "text_layers=1", "--image", "test/fixtures/images/demo.png", "--text", "a cat");
     expect(noTok.code).toBe(1);
     expect(noTok.stderr).toContain("score needs the checkpoint's tokenizer");
+    const notText = await tesserae("score", "graphs/clip.tsr", "--weights", "test/fixtures/clip-model", "--image", "test/fixtures/images/demo.png", "--text", "a cat");
+    expect(notText.code).toBe(1);
+    expect(notText.stderr).toContain("is not an image-text graph");
   });
 
   it("tesserae layout prints the JSON layout for sizes or files, and says what does not fit", async () => {
