@@ -1,4 +1,8 @@
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
 import { textPoolRows } from "../../runtime/inputs.ts";
 import { encodeTexts, loadTokenizer, type TextTokenizer } from "../../runtime/layout/tokenizer.ts";
 
@@ -18,5 +22,19 @@ describe("text inputs of contrastive graphs", () => {
     expect(long).toHaveLength(6);
     expect([long[0], long[5]]).toEqual([bos, eos]);
     expect(t.padId).toBe(eos);
+  });
+});
+
+describe("SentencePiece models (Hub SigLIP checkpoints ship spiece.model, not tokenizer.json)", () => {
+  it("spiece.model gives the same ids as the SiglipTokenizer rules; an unsupported class is named", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tesserae-spiece-"));
+    for (const f of ["spiece.model", "tokenizer_config.json"]) copyFileSync(`test/fixtures/siglip-model/${f}`, join(dir, f));
+    const ref = SafetensorsFile.open("test/fixtures/reference/siglip-model.safetensors");
+    const texts = JSON.parse(ref.metadata.texts) as string[];
+    const { shape, values } = ref.readIntegers("input_ids");
+    const ids = encodeTexts(loadTokenizer(dir) as TextTokenizer, texts, shape[1]);
+    expect(ids.flat()).toEqual(values);
+    writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ tokenizer_class: "LlamaTokenizer" }));
+    expect(() => loadTokenizer(dir)).toThrow(/tokenizer_class 'LlamaTokenizer' is not supported/);
   });
 });
