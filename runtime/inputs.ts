@@ -4,6 +4,7 @@ import { InputError } from "./executor.ts";
 import type { RgbImage } from "./image/decode.ts";
 import { qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows } from "./image/qwen.ts";
 import { deepseekAssembly } from "./image/tiles.ts";
+import { llavaNextAssembly } from "./image/anyres.ts";
 import { itemsFromGeometry } from "./layout/items.ts";
 import type { LayoutItem } from "./layout/sequence.ts";
 import { batchImages, preprocessImage, preprocessVideo } from "./preprocess.ts";
@@ -15,16 +16,22 @@ export type Grid = [number, number, number];
 export interface ProviderSources {
   grids: Grid[];
   tiles: [number, number][];
+  /** Each image's own size (height, width), where the assembly depends on it (LLaVA-NeXT). */
+  sizes?: [number, number][];
   /** Token ids of each text (contrastive graphs). */
   texts?: number[][];
   /** How many images (rows of `pairs`). */
   images?: number;
 }
 
-function provide(p: InputProvider, { grids, tiles, texts = [], images = 0 }: ProviderSources): HostTensor {
+function provide(p: InputProvider, { grids, tiles, sizes = [], texts = [], images = 0 }: ProviderSources): HostTensor {
   switch (p.kind) {
     case "tile_assembly": {
       const rows = deepseekAssembly(tiles, p.side);
+      return { shape: [rows.length], data: new Float32Array(rows) };
+    }
+    case "anyres_assembly": {
+      const rows = llavaNextAssembly(tiles.map((t, i) => ({ tiles: t, size: sizes[i] })), p.side);
       return { shape: [rows.length], data: new Float32Array(rows) };
     }
     case "image_segments": return qwenSegments(grids);
@@ -48,6 +55,7 @@ function provide(p: InputProvider, { grids, tiles, texts = [], images = 0 }: Pro
 /** The needs of each provider, for a clear message when they are missing. */
 function missing(p: InputProvider, s: ProviderSources): string | null {
   if (p.kind === "tile_assembly") return s.tiles.length === 0 ? "the images' tiles (a --pixel-values file needs images_spatial_crop)" : null;
+  if (p.kind === "anyres_assembly") return s.tiles.length === 0 || (s.sizes ?? []).length !== s.tiles.length ? "the images' tiles and sizes (a --pixel-values file needs images_spatial_crop and image_sizes)" : null;
   if (p.kind === "text_pool" || p.kind === "pairs") return (s.texts ?? []).length === 0 ? "the texts' token ids" : null;
   return s.grids.length === 0 ? "the images' grids (a --pixel-values file needs grid_thw)" : null;
 }
@@ -87,6 +95,7 @@ export interface MediaInputs {
   /** Patch grids of the images, then of the videos (Qwen graphs). */
   grids: Grid[];
   tiles: [number, number][];
+  sizes: [number, number][];
   /** What the token layout needs of each image and video, in row order. */
   items: LayoutItem[];
 }
@@ -99,11 +108,11 @@ export function imageInputs(program: Program, images: readonly RgbImage[], names
   const options = { cropping: images.length <= 2 };
   const stills = images.map((img, i) => preprocessImage(program.preprocess, img, names[i], options));
   const clips = videos.map((v) => preprocessVideo(program.preprocess, v.frames, v.name, v.fps));
-  const { tensor, grids, tiles } = batchImages([...stills, ...clips], [...names, ...videos.map((v) => v.name)]);
+  const { tensor, grids, tiles, sizes } = batchImages([...stills, ...clips], [...names, ...videos.map((v) => v.name)]);
   const items: LayoutItem[] = [
-    ...itemsFromGeometry(names, stills.map((s) => s.grid as Grid), stills.map((s) => s.tiles as [number, number])),
+    ...itemsFromGeometry(names, stills.map((s) => s.grid as Grid), stills.map((s) => s.tiles as [number, number]), stills.map((s) => s.tokens)),
     ...clips.map((c, i): LayoutItem => ({ kind: "video", source: videos[i].name, grid: c.grid, secondsPerGrid: c.secondsPerGrid })),
   ];
   const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
-  return { inputs: new Map([[inputName, tensor], ...providedInputs(program, { grids, tiles, texts, images: images.length }, texts.length ? "the images and texts" : "the images")]), pixels: tensor, grids, tiles, items };
+  return { sizes, inputs: new Map([[inputName, tensor], ...providedInputs(program, { grids, tiles, sizes, texts, images: images.length }, texts.length ? "the images and texts" : "the images")]), pixels: tensor, grids, tiles, items };
 }

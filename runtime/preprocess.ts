@@ -3,6 +3,7 @@ import { ImageError, type RgbImage } from "./image/decode.ts";
 import { qwenPatches, smartResize } from "./image/qwen.ts";
 import { frameIndices, framePixelCap, smartNframes } from "./image/video.ts";
 import { deepseekViews } from "./image/tiles.ts";
+import { anyresViews, llavaNextTokens } from "./image/anyres.ts";
 import { resize } from "./image/resample.ts";
 import type { HostTensor } from "./tensor.ts";
 
@@ -44,8 +45,12 @@ function toValues(img: RgbImage, factor: number): HostTensor {
 export interface Preprocessed {
   tensor: HostTensor;
   grid: [number, number, number] | null;
-  /** DeepSeek-VL2: the image's local tiles (width, height); `tensor` holds its views [V, 3, tile, tile]. */
+  /** DeepSeek-VL2 and LLaVA-NeXT: the image's local tiles (width, height); `tensor` holds its views [V, 3, tile, tile]. */
   tiles?: [number, number];
+  /** The image's own size (height, width), where its token count depends on it (LLaVA-NeXT). */
+  size?: [number, number];
+  /** Its image tokens, where preprocessing decides them (LLaVA-NeXT). */
+  tokens?: number;
 }
 
 export interface PreprocessOptions {
@@ -65,6 +70,14 @@ export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImag
   };
   for (const [index, step] of steps.entries()) {
     switch (step.op) {
+      case "anyres": {
+        const img = pixels(step.op);
+        const { views, tiles } = anyresViews(img, step.tile, step.pinpoints);
+        const rest = steps.slice(index + 1);
+        const done = views.map((v) => preprocessImage(rest, v, name, options).tensor);
+        const size: [number, number] = [img.height, img.width];
+        return { tensor: stackImages(done, done.map(() => name)), grid: null, tiles, size, tokens: llavaNextTokens(size[0], size[1], tiles, step.side) };
+      }
       case "tiles": {
         // Every view goes through the steps that follow, then the views are stacked.
         const { views, tiles } = deepseekViews(pixels(step.op), step.tile, step.maxTiles, step.fill, options.cropping);
@@ -164,9 +177,10 @@ export function preprocessVideo(steps: readonly PreprocessStep[], frames: readon
  * Several images as one input: patch rows are concatenated (images of any size, their grids kept in
  * order); [3, H, W] images are stacked into [N, 3, H, W] and must come out at the same size.
  */
-export function batchImages(images: readonly Preprocessed[], names: readonly string[]): { tensor: HostTensor; grids: [number, number, number][]; tiles: [number, number][] } {
+export function batchImages(images: readonly Preprocessed[], names: readonly string[]): { tensor: HostTensor; grids: [number, number, number][]; tiles: [number, number][]; sizes: [number, number][] } {
   const grids = images.flatMap((i) => (i.grid ? [i.grid] : []));
   const tiles = images.flatMap((i) => (i.tiles ? [i.tiles] : []));
+  const sizes = images.flatMap((i) => (i.size ? [i.size] : []));
   if (tiles.length > 0) {
     // Views of all images, in order, as one batch [V, 3, tile, tile].
     const [, c, h, w] = images[0].tensor.shape;
@@ -177,7 +191,7 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
       data.set(i.tensor.data, at);
       at += i.tensor.data.length;
     }
-    return { tensor: { shape: [total, c, h, w], data }, grids, tiles };
+    return { tensor: { shape: [total, c, h, w], data }, grids, tiles, sizes };
   }
   if (grids.length > 0) {
     const rows = images.reduce((a, i) => a + i.tensor.shape[0], 0);
@@ -188,9 +202,9 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
       data.set(i.tensor.data, at);
       at += i.tensor.data.length;
     }
-    return { tensor: { shape: [rows, cols], data }, grids, tiles };
+    return { tensor: { shape: [rows, cols], data }, grids, tiles, sizes };
   }
-  return { tensor: stackImages(images.map((i) => i.tensor), names), grids: [], tiles };
+  return { tensor: stackImages(images.map((i) => i.tensor), names), grids: [], tiles, sizes };
 }
 
 function stackImages(tensors: readonly HostTensor[], names: readonly string[]): HostTensor {

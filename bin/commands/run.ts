@@ -21,8 +21,8 @@ import { describeTensor } from "../summary.ts";
 
 
 
-/** pixel_values from a safetensors file, with grid_thw (or image_grid_thw) and images_spatial_crop when the file has them. */
-function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[]; tiles: [number, number][] } {
+/** pixel_values from a safetensors file, with grid_thw (or image_grid_thw), images_spatial_crop and image_sizes when the file has them. */
+function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[]; tiles: [number, number][]; sizes: [number, number][] } {
   const f = SafetensorsFile.open(path);
   try {
     if (!f.tensors.has("pixel_values")) throw new WeightsError(`${path}: no tensor 'pixel_values' (it has ${[...f.tensors.keys()].join(", ") || "none"})`);
@@ -33,13 +33,13 @@ function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[]; til
       if (shape.length !== 2 || shape[1] !== 3) throw new WeightsError(`${path}: tensor '${gridName}' must be [images, 3], got [${shape.join(", ")}]`);
       for (let i = 0; i < shape[0]; i++) grids.push([values[3 * i], values[3 * i + 1], values[3 * i + 2]]);
     }
-    const tiles: [number, number][] = [];
-    if (f.tensors.has("images_spatial_crop")) {
-      const { shape, values } = f.readIntegers("images_spatial_crop");
-      if (shape.length !== 2 || shape[1] !== 2) throw new WeightsError(`${path}: tensor 'images_spatial_crop' must be [images, 2], got [${shape.join(", ")}]`);
-      for (let i = 0; i < shape[0]; i++) tiles.push([values[2 * i], values[2 * i + 1]]);
-    }
-    return { tensor: f.read("pixel_values"), grids, tiles };
+    const pairs = (name: string): [number, number][] => {
+      if (!f.tensors.has(name)) return [];
+      const { shape, values } = f.readIntegers(name);
+      if (shape.length !== 2 || shape[1] !== 2) throw new WeightsError(`${path}: tensor '${name}' must be [images, 2], got [${shape.join(", ")}]`);
+      return Array.from({ length: shape[0] }, (_, i): [number, number] => [values[2 * i], values[2 * i + 1]]);
+    };
+    return { tensor: f.read("pixel_values"), grids, tiles: pairs("images_spatial_crop"), sizes: pairs("image_sizes") };
   } finally {
     f.close();
   }
@@ -86,20 +86,21 @@ export async function runCommand(argv: string[]): Promise<number> {
   let pixels: HostTensor;
   let grids: Grid[];
   let tiles: [number, number][];
+  let sizes: [number, number][];
   let items: LayoutItem[];
   let provided: Map<string, HostTensor>;
   if (pixelPath) {
-    ({ tensor: pixels, grids, tiles } = pixelValuesFrom(pixelPath));
-    provided = providedInputs(program, { grids, tiles }, pixelPath);
+    ({ tensor: pixels, grids, tiles, sizes } = pixelValuesFrom(pixelPath));
+    provided = providedInputs(program, { grids, tiles, sizes }, pixelPath);
     const count = grids.length || tiles.length || pixels.shape[0];
     items = itemsFromGeometry(Array.from({ length: count }, (_, i) => `${pixelPath}[${i}]`), grids, tiles);
   } else {
     const decoded = await Promise.all(images.map((p) => readImage(p)));
     const clips = await Promise.all(videos.map(async (v) => ({ frames: await readFrames(v), name: v, fps })));
-    ({ pixels, grids, tiles, items, inputs: provided } = imageInputs(program, decoded, images, clips));
+    ({ pixels, grids, tiles, sizes, items, inputs: provided } = imageInputs(program, decoded, images, clips));
   }
   // The layout is computed before the run, so a prompt that does not fit the images fails early.
-  const layout = program.layout ? tokenLayout(program.layout, items, one(args, "prompt"), one(args, "tokenizer") ?? one(args, "weights")) : null;
+  const layout = program.layout ? tokenLayout(program.layout, items, one(args, "prompt"), one(args, "tokenizer") ?? one(args, "weights"), pixelPath !== undefined) : null;
   if (!program.layout && one(args, "prompt")) throw new UsageError(`--prompt: ${graphPath} declares no layout section`);
   const tPre = performance.now();
   const weights = model.loadWeights(program.graph);
@@ -157,6 +158,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (grids.length > 0) tensors.set("grid_thw", { shape: [grids.length, 3], data: BigInt64Array.from(grids.flat().map(BigInt)) });
     const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
     if (videoGrids.length > 0) tensors.set("video_grid_thw", { shape: [videoGrids.length, 3], data: BigInt64Array.from(videoGrids.flat().map(BigInt)) });
+    if (sizes.length > 0) tensors.set("image_sizes", { shape: [sizes.length, 2], data: BigInt64Array.from(sizes.flat().map(BigInt)) });
     if (tiles.length > 0) tensors.set("images_spatial_crop", { shape: [tiles.length, 2], data: BigInt64Array.from(tiles.flat().map(BigInt)) });
     const tmp = `${outPath}.tmp-${process.pid}`;
     try {

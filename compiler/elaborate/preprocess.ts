@@ -87,6 +87,14 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       const merge = num(arg(2, "merge"), "qwen_patches merge");
       return firstError(temporal, patch, merge) ?? { op: "qwen_patches", temporal: temporal as number, patch: patch as number, merge: merge as number };
     }
+    case "anyres": {
+      const tile = num(arg(0, "tile"), "anyres tile");
+      const side = num(arg(2, "side"), "anyres side");
+      const list = arg(1, "pinpoints");
+      const pinpoints = list?.t === "list" ? list.items.map((p) => (p.t === "list" && p.items.length === 2 ? p.items.map((x) => num(x, "anyres pinpoint")) : null)) : null;
+      if (!pinpoints || pinpoints.some((p) => p === null || p.some((x) => x instanceof Bad))) return "anyres pinpoints must be a list of [height, width] pairs";
+      return firstError(tile, side) ?? { op: "anyres", tile: tile as number, pinpoints: pinpoints as [number, number][], side: side as number };
+    }
     case "tiles": {
       const tile = num(arg(0, "tile"), "tiles tile");
       const maxTiles = num(arg(1, "max_tiles"), "tiles max_tiles");
@@ -94,7 +102,7 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       return firstError(tile, maxTiles, fill) ?? { op: "tiles", tile: tile as number, maxTiles: maxTiles as number, fill: fill as number };
     }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres)`;
   }
 }
 
@@ -135,6 +143,10 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
       const side = num(arg(0, "side"), "tile_assembly side");
       return side instanceof Bad ? side.message : { kind: "tile_assembly", side };
     }
+    case "anyres_assembly": {
+      const side = num(arg(0, "side"), "anyres_assembly side");
+      return side instanceof Bad ? side.message : { kind: "anyres_assembly", side };
+    }
     case "text_pool": {
       const eos = num(arg(0, "eos_token_id"), "text_pool eos_token_id");
       return eos instanceof Bad ? eos.message : { kind: "text_pool", eos };
@@ -142,6 +154,6 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
     case "pairs":
       return { kind: "pairs" };
     default:
-      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments, tile_assembly, text_pool, pairs)`;
+      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments, tile_assembly, anyres_assembly, text_pool, pairs)`;
   }
 }

@@ -3,7 +3,8 @@ import type { Dim } from "./dims.ts";
 /**
  * A graph's token layout, as its `layout` section declares it: how one image (or video) expands into
  * LLM tokens and which position ids the LLM gives them. Counts are dims over the per-item symbols
- * `grid_t`, `grid_h`, `grid_w` (Qwen patch grids) and `tiles_w`, `tiles_h` (DeepSeek-VL2 local tiles).
+ * `grid_t`, `grid_h`, `grid_w` (Qwen patch grids), `tiles_w`, `tiles_h` (local tiles) and `image_tokens`
+ * (the count preprocessing decides, LLaVA-NeXT).
  */
 export interface Layout {
   /** Special tokens by text; `id` from the config, or null when only a tokenizer knows it. */
@@ -27,4 +28,4 @@ export type PositionScheme =
   | { kind: "mrope"; merge: number; tokensPerSecond: number | null };
 
 /** The symbols a layout's counts may use, bound per image or video. */
-export const LAYOUT_SYMBOLS = ["grid_t", "grid_h", "grid_w", "tiles_w", "tiles_h"] as const;
+export const LAYOUT_SYMBOLS = ["grid_t", "grid_h", "grid_w", "tiles_w", "tiles_h", "image_tokens"] as const;

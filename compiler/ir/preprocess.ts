@@ -22,7 +22,13 @@ export type PreprocessStep =
    * canvas of (m·tile, n·tile), m·n <= maxTiles, cut into tiles (one tile when cropping is off);
    * the remaining steps run on every view.
    */
-  | { op: "tiles"; tile: number; maxTiles: number; fill: number };
+  | { op: "tiles"; tile: number; maxTiles: number; fill: number }
+  /**
+   * LLaVA-NeXT anyres views: the image squashed to tile x tile, then resized into the best of the
+   * (height, width) pinpoints, padded black and cut into tiles; the steps after it run on every view.
+   * `side` is the tokens per tile side (tile / patch), for the image's token count.
+   */
+  | { op: "anyres"; tile: number; pinpoints: [number, number][]; side: number };
 
 /** Inputs the runtime computes from the preprocessed images' patch grids. */
 export type InputProvider =
@@ -39,6 +45,8 @@ export type InputProvider =
   | { kind: "windows"; part: "order" | "unorder" | "segments"; merge: number; window: number }
   /** DeepSeek-VL2 token assembly: rows of [projected view tokens..., image_newline, view_separator] in LLM order. */
   | { kind: "tile_assembly"; side: number }
+  /** LLaVA-NeXT token assembly: rows of [view tokens..., image_newline]: base view, unpadded mosaic rows with newlines. */
+  | { kind: "anyres_assembly"; side: number }
   /**
    * Per text, the flat row (t·L + position) of the token its embedding is pooled from: CLIP's end-of-text
    * token, the first `eos` (or, with the legacy eos id 2, the largest id, as transformers does).

@@ -2,6 +2,6 @@ import type { Grid } from "../inputs.ts";
 import type { LayoutItem } from "./sequence.ts";
 
 /** What the layout needs of images that have been preprocessed: their grids or tiles, in order. */
-export function itemsFromGeometry(sources: readonly string[], grids: readonly Grid[], tiles: readonly [number, number][]): LayoutItem[] {
-  return sources.map((source, i) => ({ kind: "image", source, ...(grids[i] ? { grid: grids[i] } : {}), ...(tiles[i] ? { tiles: tiles[i] } : {}) }));
+export function itemsFromGeometry(sources: readonly string[], grids: readonly Grid[], tiles: readonly [number, number][], tokens: readonly (number | undefined)[] = []): LayoutItem[] {
+  return sources.map((source, i) => ({ kind: "image", source, ...(grids[i] ? { grid: grids[i] } : {}), ...(tiles[i] ? { tiles: tiles[i] } : {}), ...(tokens[i] !== undefined ? { tokens: tokens[i] } : {}) }));
 }

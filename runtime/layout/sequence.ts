@@ -12,6 +12,8 @@ export interface LayoutItem {
   grid?: Grid;
   /** DeepSeek-VL2 local tiles (width, height). */
   tiles?: [number, number];
+  /** Image tokens, where preprocessing decides them (LLaVA-NeXT): the layout's `image_tokens`. */
+  tokens?: number;
   /** Qwen2.5-VL videos: seconds per temporal grid step (temporal_patch_size / fps). */
   secondsPerGrid?: number;
 }
@@ -49,6 +51,7 @@ function envOf(item: LayoutItem): DimEnv {
   const env: Record<string, number> = {};
   if (item.grid) [env.grid_t, env.grid_h, env.grid_w] = item.grid;
   if (item.tiles) [env.tiles_w, env.tiles_h] = item.tiles;
+  if (item.tokens !== undefined) env.image_tokens = item.tokens;
   return env;
 }
 
@@ -180,7 +183,17 @@ function segmentIds(all: readonly number[], placed: readonly { item: LayoutItem;
   flushText(all.length);
 }
 
-/** buildLayout with the tokenizer found at `tokenizerPath` (a checkpoint folder or tokenizer.json), if any. */
-export function tokenLayout(layout: Layout, items: readonly LayoutItem[], prompt: string | undefined, tokenizerPath: string | undefined): TokenLayout {
-  return buildLayout(layout, items, prompt, tokenizerPath === undefined ? null : loadTokenizer(tokenizerPath));
+/**
+ * buildLayout with the tokenizer found at `tokenizerPath` (a checkpoint folder or tokenizer.json), if
+ * any. With `optional` (items known only from pixel values), a layout that cannot be made is skipped
+ * with a note on stderr instead of failing the run.
+ */
+export function tokenLayout(layout: Layout, items: readonly LayoutItem[], prompt: string | undefined, tokenizerPath: string | undefined, optional = false): TokenLayout | null {
+  try {
+    return buildLayout(layout, items, prompt, tokenizerPath === undefined ? null : loadTokenizer(tokenizerPath));
+  } catch (e) {
+    if (!optional || !(e instanceof LayoutError)) throw e;
+    process.stderr.write(`tesserae: no token layout: ${e.message}\n`);
+    return null;
+  }
 }

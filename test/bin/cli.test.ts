@@ -90,6 +90,22 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     await expectRunMatches("graphs/llava-1.5.tsr", "llava", ["odd-rgba.png", "tall-gray.png"], "test/fixtures/reference/llava.safetensors");
   });
 
+  it("LLaVA-NeXT: anyres views (2x2 and 3x1 tiles), unpadding by rows and by columns, image_newline, layout counts", async () => {
+    const ref = "test/fixtures/reference/llava-next.safetensors";
+    const out = join(tmp, "llava-next.safetensors");
+    const images = ["odd-rgba.png", "tall-gray.png", "wide.png"].map((n) => `test/fixtures/images/${n}`);
+    const r = await tesserae("run", "graphs/llava-next.tsr", "--weights", "test/fixtures/llava-next", ...images.flatMap((i) => ["--image", i]), "--out", out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("tiles 2x2, 2x2, 3x1");
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    expect(SafetensorsFile.open(out).readIntegers("image_sizes")).toEqual(SafetensorsFile.open(ref).readIntegers("image_sizes"));
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { segments: { kind: string; length: number; id: number }[] };
+    const tokens = JSON.parse(SafetensorsFile.open(ref).metadata.tokens as string) as number[];
+    expect(layout.segments.map((s) => s.length)).toEqual(tokens);
+    expect(layout.segments.every((s) => s.kind === "image" && s.id === 32000)).toBe(true);
+  });
+
   it("Qwen2-VL: two images of different sizes in one packed run (segmented attention, 2-D rotary, merger)", async () => {
     const ref = "test/fixtures/reference/qwen2-vl.safetensors";
     const { out, stderr } = await expectRunMatches("graphs/qwen2-vl.tsr", "qwen2-vl", ["odd-rgba.png", "tall-gray.png"], ref);
