@@ -5,6 +5,7 @@ import { InputError } from "../runtime/executor.ts";
 import { ImageError } from "../runtime/image/decode.ts";
 import { WeightsError } from "../runtime/weights/safetensors.ts";
 import { benchCommand } from "./commands/bench.ts";
+import { compileCommand } from "./commands/compile.ts";
 import { explainCommand } from "./commands/explain.ts";
 import { checkCommand, irCommand } from "./commands/inspect.ts";
 import { layoutCommand } from "./commands/layout.ts";
@@ -21,6 +22,10 @@ commands:
   explain <graph.tsr> the kernels in order: fused ops, source lines, FLOPs and bytes
                       (--format text|json|dot|html, --batch N, --no-fuse)
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
+  compile <graph.tsr> --out DIR   plan.json, kernels/*.wgsl and a typed TypeScript module (model.ts,
+                      generated with ts-morph) whose load(device, weights) and run(inputs) serve the
+                      compiled graph from Node without the compiler (--weights, --preset, --set,
+                      --dtype, --no-fuse, --runtime SPEC: how model.ts imports the runtime folder)
   score <graph.tsr>   image-text probabilities of a contrastive graph (graphs/clip-score.tsr):
                       every --image against every --text "..." in one batch, as a table; --out FILE
   layout <graph.tsr>  the LLM token sequence for images and a prompt, as JSON: segments, length,
@@ -51,7 +56,7 @@ run options:
                       arithmetic, statistics and softmax stay f32)
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, layout: layoutCommand, score: scoreCommand, bench: benchCommand };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, compile: compileCommand, layout: layoutCommand, score: scoreCommand, bench: benchCommand };
 
 /** Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2). */
 export async function main(argv: string[]): Promise<number> {

@@ -95,3 +95,11 @@ export async function checked<T>(device: GPUDevice, what: string, fn: () => T | 
   }
   return result;
 }
+
+/** A context around a device the caller opened (a web page's navigator.gpu device, a service's own). */
+export function contextFor(device: GPUDevice, adapterName = "caller's device"): GpuContext {
+  const ctx: GpuContext = { device, adapterName, features: [...device.features], uncaptured: [], lost: null };
+  void device.lost.then((info) => (ctx.lost = info.message || info.reason || "unknown reason"));
+  device.addEventListener("uncapturederror", (e) => ctx.uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
+  return ctx;
+}

@@ -1,9 +1,7 @@
 import { consumersOf, isMovement, type Graph, type Node } from "../ir/graph.ts";
 import { eliminateDeadCode } from "./dce.ts";
 import { parameterOnly } from "./fold-norms.ts";
-
-/** Derived weights are named so no checkpoint tensor can be mistaken for one. */
-export const PREPARED_PREFIX = "~prepared/";
+import { PREPARED_PREFIX } from "../plan/plan.ts";
 
 export interface PreparedSplit {
   /** The graph run for every input, with derived weights as parameters named PREPARED_PREFIX + i. */

@@ -4,6 +4,9 @@ import type { Dispatch } from "../codegen/templates.ts";
 import type { KernelKind } from "../fusion/groups.ts";
 import type { StorageType } from "../codegen/writer.ts";
 
+/** Derived weights are named so no checkpoint tensor can be mistaken for one. */
+export const PREPARED_PREFIX = "~prepared/";
+
 export interface PlanKernel {
   name: string;
   kind: KernelKind;
