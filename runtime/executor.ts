@@ -3,7 +3,7 @@ import type { Node } from "../compiler/ir/graph.ts";
 import type { Dispatch } from "../compiler/codegen/templates.ts";
 import type { Plan, PlanKernel } from "../compiler/plan/plan.ts";
 import { kernelCost } from "../compiler/plan/cost.ts";
-import { checked, requireDevice, type GpuContext } from "./device.ts";
+import { checked, requireDevice, type GpuContext } from "./gpu-context.ts";
 import { fromHalf, toHalf } from "./half.ts";
 import { rowsOf, sizeOf, type HostTensor } from "./tensor.ts";
 
@@ -19,6 +19,11 @@ export interface RunOptions {
   profile?: boolean;
   /** Called with the fraction of the run's FLOPs done (0..1], after each of about `PROGRESS_STEPS` submissions. */
   onProgress?: (fraction: number) => void;
+  /**
+   * Wall time of each kernel where the adapter has no timestamp queries (a browser's SwiftShader): every
+   * kernel is submitted alone and waited for, so the times include a submission each.
+   */
+  kernelWallTimes?: boolean;
 }
 
 export interface RunResult {
@@ -262,7 +267,7 @@ export class Executor {
    * `onProgress`, the kernels go to the queue in about `PROGRESS_STEPS` submissions of equal FLOPs, and
    * the callback hears the fraction of the work done after each (a long run shows where it is).
    */
-  async run(inputs: ReadonlyMap<string, HostTensor>, { profile = false, onProgress }: RunOptions = {}): Promise<RunResult> {
+  async run(inputs: ReadonlyMap<string, HostTensor>, { profile = false, onProgress, kernelWallTimes = false }: RunOptions = {}): Promise<RunResult> {
     if (this.disposed) throw new Error("executor was disposed");
     const g = this.plan.graph;
     requireDevice(this.ctx, `running ${g.name}`);
@@ -286,7 +291,17 @@ export class Executor {
       }
       let encoder = this.device.createCommandEncoder();
       const timer = profile ? this.timer() : null;
-      if (onProgress && !timer) {
+      if (kernelWallTimes && !timer) {
+        kernelMs = [];
+        for (let i = 0; i < this.prepared.length; i++) {
+          const t0 = performance.now();
+          this.encodeKernels(encoder, env, null, i, i + 1);
+          this.device.queue.submit([encoder.finish()]);
+          await this.device.queue.onSubmittedWorkDone();
+          kernelMs.push(performance.now() - t0);
+          encoder = this.device.createCommandEncoder();
+        }
+      } else if (onProgress && !timer) {
         encoder = await this.submitWithProgress(encoder, env, onProgress);
       } else {
         this.encodeKernels(encoder, env, timer?.querySet ?? null);

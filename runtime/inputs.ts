@@ -1,7 +1,7 @@
 import type { Program } from "../compiler/elaborate/elaborate.ts";
 import type { InputProvider } from "../compiler/ir/preprocess.ts";
 import { InputError } from "./executor.ts";
-import type { RgbImage } from "./image/decode.ts";
+import type { RgbImage } from "./image/image.ts";
 import { qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows } from "./image/qwen.ts";
 import { deepseekAssembly } from "./image/tiles.ts";
 import { llavaNextAssembly } from "./image/anyres.ts";

@@ -1,5 +1,5 @@
 import type { PreprocessStep } from "../compiler/ir/preprocess.ts";
-import { ImageError, type RgbImage } from "./image/decode.ts";
+import { ImageError, type RgbImage } from "./image/image.ts";
 import { qwenPatches, smartResize } from "./image/qwen.ts";
 import { frameIndices, framePixelCap, smartNframes } from "./image/video.ts";
 import { deepseekViews } from "./image/tiles.ts";

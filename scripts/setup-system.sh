@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Dawn needs to find a WebGPU adapter on a Debian 12 machine without a GPU:
-# the Vulkan loader and Mesa's lavapipe (>= 24, from bookworm-backports, since Mesa 22 is rejected by Dawn).
+# the Vulkan loader and Mesa's lavapipe (>= 24, from bookworm-backports, since Mesa 22 is rejected by Dawn),
+# and Debian's chromium, which the browser tests drive (WebGPU on its SwiftShader adapter).
 # The backports source line is derived from the mirror already configured on the machine.
-# Quick (no apt at all) when lavapipe is already installed.
+# Quick (no apt at all) when both are already installed.
 set -euo pipefail
 
 have_lavapipe() {
@@ -11,14 +12,16 @@ have_lavapipe() {
   [ -n "$v" ] && dpkg --compare-versions "$v" ge 24 && dpkg-query -W libvulkan1 >/dev/null 2>&1
 }
 
-if have_lavapipe; then exit 0; fi
+have_chromium() { command -v chromium >/dev/null 2>&1; }
+
+if have_lavapipe && have_chromium; then exit 0; fi
 
 if [ "$(uname -s)" != "Linux" ] || [ ! -f /etc/debian_version ]; then
   echo "tesserae setup: not a Debian machine; install a Vulkan loader and a WebGPU-capable driver (e.g. Mesa lavapipe >= 24) yourself." >&2
   exit 0
 fi
 if [ "$(id -u)" != "0" ]; then
-  echo "tesserae setup: not root, so the Vulkan driver cannot be installed. As root run: apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers" >&2
+  echo "tesserae setup: not root, so the Vulkan driver and chromium cannot be installed. As root run: apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers; apt-get install chromium" >&2
   exit 0
 fi
 
@@ -43,4 +46,5 @@ if ! grep -rqs "${backports}" /etc/apt/sources.list /etc/apt/sources.list.d/; th
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
-apt-get install -y -qq -t "${backports}" libvulkan1 mesa-vulkan-drivers >&2
+if ! have_lavapipe; then apt-get install -y -qq -t "${backports}" libvulkan1 mesa-vulkan-drivers >&2; fi
+if ! have_chromium; then apt-get install -y -qq chromium >&2; fi

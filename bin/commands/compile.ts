@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compileProgram } from "../../compiler/compile.ts";
 import { UsageError } from "../../compiler/frontend.ts";
 import { emitModule } from "../../compiler/emit/module.ts";
-import { PLAN_FORMAT, serializePlan, stringifyPlanFile, type PlanFile } from "../../compiler/plan/serialize.ts";
+import { stringifyPlanFile } from "../../compiler/plan/serialize.ts";
+import { buildArtifact } from "../../compiler/emit/artifact.ts";
 import { one, parseArgs } from "../args.ts";
 import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
 
@@ -29,20 +29,8 @@ export async function compileCommand(argv: string[]): Promise<number> {
 
   const { program } = loadModel(graphPath, args);
   const fuse = !args.switches.has("no-fuse");
-  const plan = compileProgram(program, { fuse, storage: dtype });
-  const g = program.graph;
-  const { plan: serialized, files } = serializePlan(plan);
-  const file: PlanFile = {
-    format: PLAN_FORMAT,
-    model: program.name,
-    source: graphPath,
-    compiled_with: { fuse, storage: dtype, preset: one(args, "preset") ?? null, set: args.values.get("set") ?? [], weights: weightsDir ?? null },
-    inputs: g.inputs.map((i) => ({ name: i.name, dtype: g.nodes[i.node].dtype, shape: g.nodes[i.node].shape })),
-    outputs: g.outputs.map((o) => ({ name: o.name, shape: g.nodes[o.node].shape })),
-    weights: g.nodes.flatMap((n) => (n.op.kind === "param" ? [{ name: n.op.name, shape: n.shape }] : [])),
-    program: { config: program.config, preprocess: program.preprocess, prefixes: program.prefixes, symbols: program.symbols, providers: program.providers, layout: program.layout },
-    plan: serialized,
-  };
+  const compiledWith = { fuse, storage: dtype, preset: one(args, "preset") ?? null, set: args.values.get("set") ?? [], weights: weightsDir ?? null };
+  const { file, files, plan } = buildArtifact(program, graphPath, { fuse, storage: dtype }, compiledWith);
   const runtimeImport = one(args, "runtime") ?? relativeImport(out, RUNTIME_DIR);
 
   // Written next to the target, then moved into place: a failed compile leaves an earlier artifact whole.

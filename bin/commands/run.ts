@@ -8,7 +8,7 @@ import { itemsFromGeometry } from "../../runtime/layout/items.ts";
 import type { LayoutItem } from "../../runtime/layout/sequence.ts";
 import { readFrames, videoFps } from "../frames.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
-import { tokenLayout } from "../../runtime/layout/sequence.ts";
+import { tokenLayout } from "../../runtime/layout/token-layout.ts";
 import { readImage } from "../../runtime/image/decode.ts";
 import type { Program } from "../../compiler/elaborate/elaborate.ts";
 import { imageInputs, providedInputs, type Grid } from "../../runtime/inputs.ts";

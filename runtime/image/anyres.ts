@@ -1,4 +1,4 @@
-import type { RgbImage } from "./decode.ts";
+import type { RgbImage } from "./image.ts";
 import { resize } from "./resample.ts";
 import { selectBestResolution } from "./tiles.ts";
 

@@ -4,15 +4,8 @@ import decodeJpeg, { init as initJpeg } from "@jsquash/jpeg/decode.js";
 import { PNG } from "pngjs";
 import { applyOrientation, jpegOrientation } from "./orientation.ts";
 
-/** 8-bit RGB pixels, row-major, 3 bytes a pixel. */
-export interface RgbImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
-
-/** An image that cannot be read or decoded; the message names the file. */
-export class ImageError extends Error {}
+export { ImageError, type RgbImage } from "./image.ts";
+import { ImageError, type RgbImage } from "./image.ts";
 
 const MAX_PIXELS = 178_956_970; // PIL's decompression-bomb limit
 

@@ -1,4 +1,4 @@
-import type { RgbImage } from "./decode.ts";
+import type { RgbImage } from "./image.ts";
 
 /**
  * The EXIF orientation (1-8) of a JPEG, from the TIFF structure in its APP1 "Exif" segment; 1 when it

@@ -1,5 +1,5 @@
 import type { HostTensor } from "../tensor.ts";
-import { ImageError } from "./decode.ts";
+import { ImageError } from "./image.ts";
 
 /** Python's round(): halves go to the even neighbour (round(2.5) = 2), unlike Math.round. */
 export function pythonRound(x: number): number {

@@ -1,5 +1,5 @@
 import type { ResampleFilter } from "../../compiler/ir/preprocess.ts";
-import type { RgbImage } from "./decode.ts";
+import type { RgbImage } from "./image.ts";
 
 /**
  * Pillow's Image.resize for 8-bit RGB, reproduced exactly (libImaging/Resample.c): separable

@@ -1,4 +1,4 @@
-import { ImageError } from "./decode.ts";
+import { ImageError } from "./image.ts";
 import { pythonRound } from "./qwen.ts";
 
 /** How a graph samples and sizes video frames (qwen-vl-utils' constants, from the graph's config). */

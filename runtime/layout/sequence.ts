@@ -2,7 +2,7 @@ import { evalDim, type DimEnv } from "../../compiler/ir/dims.ts";
 import type { Layout, LayoutPiece } from "../../compiler/ir/layout.ts";
 import type { Grid } from "../inputs.ts";
 import { mropePositions } from "./mrope.ts";
-import { loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
+import type { TextTokenizer } from "./tokenizer.ts";
 
 /** An image or video as the layout sees it: what preprocessing made of it. */
 export interface LayoutItem {
@@ -181,19 +181,4 @@ function segmentIds(all: readonly number[], placed: readonly { item: LayoutItem;
     cursor = at + span.n;
   });
   flushText(all.length);
-}
-
-/**
- * buildLayout with the tokenizer found at `tokenizerPath` (a checkpoint folder or tokenizer.json), if
- * any. With `optional` (items known only from pixel values), a layout that cannot be made is skipped
- * with a note on stderr instead of failing the run.
- */
-export function tokenLayout(layout: Layout, items: readonly LayoutItem[], prompt: string | undefined, tokenizerPath: string | undefined, optional = false): TokenLayout | null {
-  try {
-    return buildLayout(layout, items, prompt, tokenizerPath === undefined ? null : loadTokenizer(tokenizerPath));
-  } catch (e) {
-    if (!optional || !(e instanceof LayoutError)) throw e;
-    process.stderr.write(`tesserae: no token layout: ${e.message}\n`);
-    return null;
-  }
 }

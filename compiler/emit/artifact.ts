@@ -1,0 +1,23 @@
+import { compileProgram } from "../compile.ts";
+import type { Program } from "../elaborate/elaborate.ts";
+import type { Plan } from "../plan/plan.ts";
+import { PLAN_FORMAT, serializePlan, type PlanFile } from "../plan/serialize.ts";
+
+/** A compiled graph as plan.json content and its kernel files (what `compile` writes, what the web demo serves). */
+export function buildArtifact(program: Program, graphPath: string, options: { fuse: boolean; storage: "f32" | "f16" }, compiledWith: Record<string, unknown>): { file: PlanFile; files: Map<string, string>; plan: Plan } {
+  const plan = compileProgram(program, options);
+  const g = program.graph;
+  const { plan: serialized, files } = serializePlan(plan);
+  const file: PlanFile = {
+    format: PLAN_FORMAT,
+    model: program.name,
+    source: graphPath,
+    compiled_with: compiledWith,
+    inputs: g.inputs.map((i) => ({ name: i.name, dtype: g.nodes[i.node].dtype, shape: g.nodes[i.node].shape })),
+    outputs: g.outputs.map((o) => ({ name: o.name, shape: g.nodes[o.node].shape })),
+    weights: g.nodes.flatMap((n) => (n.op.kind === "param" ? [{ name: n.op.name, shape: n.shape }] : [])),
+    program: { config: program.config, preprocess: program.preprocess, prefixes: program.prefixes, symbols: program.symbols, providers: program.providers, layout: program.layout },
+    plan: serialized,
+  };
+  return { file, files, plan };
+}

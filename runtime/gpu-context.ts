@@ -1,0 +1,45 @@
+/**
+ * A WebGPU device as the runtime uses it, with nothing tied to Node: the executor runs the same in a
+ * browser (navigator.gpu) and in Node (Dawn, opened by device.ts).
+ */
+export interface GpuContext {
+  device: GPUDevice;
+  adapterName: string;
+  features: string[];
+  /** Validation or out-of-memory errors that escaped an error scope: a run that saw one has failed. */
+  uncaptured: string[];
+  /** Why the device was lost, once it has been; getGpu() then opens a new one. */
+  lost: string | null;
+}
+
+/** The device was lost (driver reset, destroyed): what was loaded on it is gone. */
+export class DeviceLostError extends Error {}
+
+/** Throws DeviceLostError when the context's device is gone, naming what was attempted. */
+export function requireDevice(ctx: GpuContext, what: string): void {
+  if (ctx.lost !== null) throw new DeviceLostError(`the WebGPU device was lost (${ctx.lost}) before ${what}; load the plan again (a new device is opened on the next load)`);
+}
+
+/** Runs `fn` inside validation and out-of-memory error scopes and throws what they caught. */
+export async function checked<T>(device: GPUDevice, what: string, fn: () => T | Promise<T>): Promise<T> {
+  device.pushErrorScope("out-of-memory");
+  device.pushErrorScope("validation");
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (validation) throw new Error(`WebGPU validation error during ${what}: ${validation.message}`);
+    if (oom) throw new Error(`WebGPU out of memory during ${what}: ${oom.message}`);
+  }
+  return result;
+}
+
+/** A context around a device the caller opened (a web page's navigator.gpu device, a service's own). */
+export function contextFor(device: GPUDevice, adapterName = "caller's device"): GpuContext {
+  const ctx: GpuContext = { device, adapterName, features: [...device.features], uncaptured: [], lost: null };
+  void device.lost.then((info) => (ctx.lost = info.message || info.reason || "unknown reason"));
+  device.addEventListener("uncapturederror", (e) => ctx.uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
+  return ctx;
+}

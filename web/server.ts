@@ -1,0 +1,79 @@
+import { createReadStream, readFileSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { buildArtifact } from "../compiler/emit/artifact.ts";
+import { compileFile } from "../compiler/frontend.ts";
+import { stringifyPlanFile } from "../compiler/plan/serialize.ts";
+import { Checkpoint } from "../runtime/weights/checkpoint.ts";
+import { DEMOS } from "./demos.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".json": "application/json", ".wgsl": "text/plain; charset=utf-8", ".png": "image/png", ".jpg": "image/jpeg" };
+
+interface Served {
+  body: Buffer | string;
+  type: string;
+}
+
+/** Everything the page fetches except weights and images: the bundle, the page, each demo's plan and kernels. */
+async function prepare(log: (s: string) => void): Promise<Map<string, Served>> {
+  const files = new Map<string, Served>();
+  const bundle = await build({ entryPoints: [join(ROOT, "web", "app.ts")], bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, logLevel: "silent" });
+  files.set("/app.js", { body: Buffer.from(bundle.outputFiles[0].contents), type: TYPES[".js"] });
+  files.set("/", { body: readFileSync(join(ROOT, "web", "index.html")), type: TYPES[".html"] });
+  for (const demo of DEMOS) {
+    const checkpoint = Checkpoint.open(join(ROOT, demo.weights));
+    const program = compileFile(join(ROOT, demo.graph), { checkpointConfig: checkpoint.config, preprocessorConfig: checkpoint.preprocessorConfig, hasWeight: (n) => checkpoint.has(n) });
+    const { file, files: kernels } = buildArtifact(program, demo.graph, { fuse: true, storage: "f32" }, { fuse: true, storage: "f32", weights: demo.weights });
+    files.set(`/artifacts/${demo.name}/plan.json`, { body: stringifyPlanFile(file), type: TYPES[".json"] });
+    for (const [name, text] of kernels) files.set(`/artifacts/${demo.name}/${name}`, { body: text, type: TYPES[".wgsl"] });
+    log(`  ${demo.name}: ${demo.graph} with ${demo.weights}, ${file.plan.kernels.length} kernels`);
+  }
+  files.set("/artifacts/index.json", { body: JSON.stringify(DEMOS.map(({ name, title }) => ({ name, title }))), type: TYPES[".json"] });
+  return files;
+}
+
+/** Static files with byte ranges (weights may be fetched in parts). */
+function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void {
+  const size = statSync(path).size;
+  const type = TYPES[path.slice(path.lastIndexOf("."))] ?? "application/octet-stream";
+  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+  if (range) {
+    const start = Number(range[1]);
+    const end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+    if (start > end) return void res.writeHead(416, { "Content-Range": `bytes */${size}` }).end();
+    res.writeHead(206, { "Content-Type": type, "Content-Range": `bytes ${start}-${end}/${size}`, "Content-Length": end - start + 1, "Accept-Ranges": "bytes" });
+    createReadStream(path, { start, end }).pipe(res);
+    return;
+  }
+  res.writeHead(200, { "Content-Type": type, "Content-Length": size, "Accept-Ranges": "bytes" });
+  createReadStream(path).pipe(res);
+}
+
+/** Serves the demo page on localhost; `port` 0 picks a free one. */
+export async function startWebServer(port: number, log: (s: string) => void = () => {}): Promise<{ server: Server; url: string }> {
+  const files = await prepare(log);
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? "/", "http://localhost").pathname);
+    const served = files.get(path);
+    if (served) return void res.writeHead(200, { "Content-Type": served.type }).end(served.body);
+    const weights = /^\/artifacts\/([\w.-]+)\/model\.safetensors$/.exec(path);
+    const demo = weights && DEMOS.find((d) => d.name === weights[1]);
+    if (demo) return sendFile(req, res, join(ROOT, demo.weights, "model.safetensors"));
+    const image = /^\/images\/([\w.-]+\.(png|jpg))$/.exec(path);
+    if (image) return sendFile(req, res, join(ROOT, "test", "fixtures", "images", image[1]));
+    res.writeHead(404, { "Content-Type": "text/plain" }).end(`not found: ${path}\n`);
+  });
+  await new Promise<void>((ok) => server.listen(port, "127.0.0.1", ok));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const port = Number(process.env.PORT ?? 8080);
+  process.stderr.write("tesserae web: compiling the demo graphs\n");
+  const { url } = await startWebServer(port, (s) => process.stderr.write(s + "\n"));
+  process.stderr.write(`tesserae web: open ${url} in a browser with WebGPU (Chromium: --enable-unsafe-webgpu on Linux); Ctrl-C stops\n`);
+}
