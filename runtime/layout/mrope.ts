@@ -44,3 +44,14 @@ export function mropePositions(segments: readonly Segment[], merge: number, toke
   }
   return { positions: [t, h, w], delta: next - t.length };
 }
+
+/**
+ * The LLM's M-RoPE rotation angles of one token with position triple (t, h, w): frequency k uses the
+ * temporal, height or width position by `sections` ([16, 24, 24] for Qwen2-VL: k < 16 temporal,
+ * k < 40 height, else width), angle = position · theta^(−2k / headDim). The 128-wide cos/sin tables
+ * repeat these 64 angles twice.
+ */
+export function mropeAngles(triple: readonly [number, number, number], headDim = 128, theta = 1e6, sections: readonly number[] = [16, 24, 24]): number[] {
+  const axisOf = (k: number): number => (k < sections[0] ? 0 : k < sections[0] + sections[1] ? 1 : 2);
+  return Array.from({ length: headDim / 2 }, (_, k) => triple[axisOf(k)] * theta ** ((-2 * k) / headDim));
+}

@@ -4,6 +4,7 @@ import { compileFile } from "../../compiler/frontend.ts";
 import type { Layout } from "../../compiler/ir/layout.ts";
 import type { Grid } from "../../runtime/inputs.ts";
 import { buildLayout, LayoutError, type LayoutItem } from "../../runtime/layout/sequence.ts";
+import { mropeAngles } from "../../runtime/layout/mrope.ts";
 import { loadTokenizer, type TextTokenizer } from "../../runtime/layout/tokenizer.ts";
 import { imageInputs } from "../../runtime/inputs.ts";
 import { rng } from "../../runtime/weights/random.ts";
@@ -60,6 +61,18 @@ describe("token layouts: the spec's worked examples (towers-b §3.8)", () => {
     const start = l.segments.find((s) => s.kind === "special" && s.token === "<|vision_start|>");
     expect(start?.start).toBe(14);
     expect(triples(l.position_ids)[15]).toBe("15,15,15");
+  });
+});
+
+describe("M-RoPE angles in the LLM (towers-b §7.5)", () => {
+  it("position (3, 4, 5): frequency 0 from t, 16 from h, 40 from w", () => {
+    const a = mropeAngles([3, 4, 5]);
+    expect(a).toHaveLength(64);
+    expect(a[0]).toBe(3);
+    expect(a[16]).toBeCloseTo(0.12649110640673517, 15);
+    expect(a[40]).toBeCloseTo(8.891397050194614e-4, 15);
+    expect(a[15]).toBeCloseTo(3 * 1e6 ** (-30 / 128), 15);
+    expect(a[39]).toBeCloseTo(4 * 1e6 ** (-78 / 128), 15);
   });
 });
 
