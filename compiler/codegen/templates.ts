@@ -150,7 +150,7 @@ function attention(w: KernelWriter): KernelCode {
   // Segments (images, windows): keys from this query's segment only.
   w.line("var keyStart = 0u;");
   w.line(`var keyEnd = ${w.dim(S)};`);
-  const segId = core.inputs[3];
+  const segId = core.op.segmented ? core.inputs[3] : undefined;
   if (segId !== undefined) {
     const seg = w.buffer(segId);
     w.block(`for (var i = 0u; i + 1u < ${w.dim(g.nodes[segId].shape[0])}; i = i + 1u) {`, () => {
@@ -160,9 +160,18 @@ function attention(w: KernelWriter): KernelCode {
     });
   }
   if (core.op.causal) w.line("keyEnd = min(keyEnd, t + 1u);");
+  const relative = core.op.relative;
   w.block("for (var s = keyStart; s < keyEnd; s = s + 1u) {", () => {
     const terms = steps.map((d) => (lanes === 4 ? `dot(q${d}, ${load(kId, "s", d)})` : `q${d} * ${load(kId, "s", d)}`));
-    w.line(`let score = ${terms.join(" + ")};`);
+    if (relative) {
+      // Decomposed relative positions: the key's row and column in its KH x KW grid pick one bias each.
+      const [rowId, colId] = core.inputs.slice(-2);
+      const kw = (g.nodes[colId].shape[2] as number) / heads;
+      const kh = (g.nodes[rowId].shape[2] as number) / heads;
+      w.line(`let score = ${terms.join(" + ")} + ${w.value(rowId, ["b", "t", `(h * ${kh}u + s / ${kw}u)`])} + ${w.value(colId, ["b", "t", `(h * ${kw}u + s % ${kw}u)`])};`);
+    } else {
+      w.line(`let score = ${terms.join(" + ")};`);
+    }
     // The running output is rescaled only when the maximum grows, which after the first keys is rare:
     // one exp per key instead of two, and no multiply of the whole output by 1.
     w.block("if (score > runMax) {", () => {

@@ -161,8 +161,10 @@ const table: Record<string, (fn: string) => Builtin> = {
   }),
   gather: def(["x", "axis", "index"], (a, { builder }) => tensor(builder.gather(a.tensor("x"), a.fixedInt("axis"), a.tensor("index")))),
   broadcast_to: def(["x", "shape"], (a, { builder }) => tensor(builder.broadcastTo(a.tensor("x"), a.dims("shape")))),
-  attention: def(["q", "k", "v", "heads", "scale", "segments", "causal"], (a, { builder }) =>
-    tensor(builder.attention(a.tensor("q"), a.tensor("k"), a.tensor("v"), a.fixedInt("heads"), a.float("scale"), a.get("segments") ? a.tensor("segments") : null, a.bool("causal", false)))),
+  attention: def(["q", "k", "v", "heads", "scale", "segments", "causal", "row_bias", "col_bias"], (a, { builder }) => {
+    const relative: [number, number] | null = a.get("row_bias") || a.get("col_bias") ? [a.tensor("row_bias"), a.tensor("col_bias")] : null;
+    return tensor(builder.attention(a.tensor("q"), a.tensor("k"), a.tensor("v"), a.fixedInt("heads"), a.float("scale"), a.get("segments") ? a.tensor("segments") : null, a.bool("causal", false), relative));
+  }),
 };
 for (const fn of UNARY_FNS) table[fn] = def(["x"], (a, { builder }) => tensor(builder.unary(fn, a.tensor("x"))));
 

@@ -187,7 +187,7 @@ export class GraphBuilder {
     return this.add({ kind: "broadcast" }, [x], shape);
   }
 
-  attention(q: number, k: number, v: number, heads: number, scale: number | null, segments: number | null = null, causal = false): number {
+  attention(q: number, k: number, v: number, heads: number, scale: number | null, segments: number | null = null, causal = false, relative: [number, number] | null = null): number {
     const [sq, sk, sv] = [q, k, v].map((t) => this.node(t).shape);
     if (sq.length !== 3 || sk.length !== 3 || sv.length !== 3) throw new ShapeError(`attention expects q, k, v of shape [B, T, D], got ${shapeToString(sq)}, ${shapeToString(sk)}, ${shapeToString(sv)}`);
     const d = sq[2];
@@ -203,8 +203,15 @@ export class GraphBuilder {
       if (!dimsEqual(sq[1], sk[1])) throw new ShapeError("attention: segments need self-attention (q and k of the same length)");
     }
     if (causal && !dimsEqual(sq[1], sk[1])) throw new ShapeError("attention: a causal mask needs self-attention (q and k of the same length)");
-    const op = { kind: "attention" as const, heads, scale: scale ?? 1 / Math.sqrt(d / heads), segmented: segments !== null, causal };
-    return this.add(op, segments === null ? [q, k, v] : [q, k, v, segments], [sq[0], sq[1], d]);
+    if (relative) {
+      const [rows, cols] = relative.map((r) => this.node(r).shape);
+      const [kh, kw] = [rows, cols].map((s) => (typeof s[2] === "number" ? s[2] / heads : NaN));
+      if (rows.length !== 3 || cols.length !== 3 || !Number.isInteger(kh) || !Number.isInteger(kw)) throw new ShapeError(`attention: row and column biases must be [B, T, heads * KH] and [B, T, heads * KW] with fixed widths, got ${shapeToString(rows)} and ${shapeToString(cols)}`);
+      if (!dimsEqual(sk[1], kh * kw)) throw new ShapeError(`attention: the biases describe a ${kh} x ${kw} key grid, but there are ${dimToString(sk[1])} keys`);
+      for (const s of [rows, cols]) if (!dimsEqual(s[0], sq[0]) || !dimsEqual(s[1], sq[1])) throw new ShapeError(`attention: a bias ${shapeToString(s)} does not match the queries ${shapeToString(sq)}`);
+    }
+    const op = { kind: "attention" as const, heads, scale: scale ?? 1 / Math.sqrt(d / heads), segmented: segments !== null, causal, relative: relative !== null };
+    return this.add(op, [q, k, v, ...(segments === null ? [] : [segments]), ...(relative ?? [])], [sq[0], sq[1], d]);
   }
 }
 

@@ -48,8 +48,13 @@ export type Op =
    * (i32 [S + 1], cumulative boundaries like cu_seqlens) splits the tokens into segments (images,
    * windows) that attend only within themselves.
    */
-  /** `causal`: query t sees keys up to t (a text decoder's mask; needs self-attention). */
-  | { kind: "attention"; heads: number; scale: number; segmented: boolean; causal: boolean };
+  /**
+   * `causal`: query t sees keys up to t (a text decoder's mask; needs self-attention). `relative`: two
+   * last inputs, row and column biases [B, T, heads·KH] and [B, T, heads·KW] over keys laid out as a
+   * KH x KW grid, add rowBias[t, h, s / KW] + colBias[t, h, s % KW] to each logit (SAM's decomposed
+   * relative positions).
+   */
+  | { kind: "attention"; heads: number; scale: number; segmented: boolean; causal: boolean; relative: boolean };
 
 export type OpKind = Op["kind"];
 

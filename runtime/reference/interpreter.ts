@@ -279,7 +279,9 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
       }, 0)));
     }
     case "attention": {
-      const [q, k, v, seg] = args;
+      const [q, k, v] = args;
+      const seg = op.segmented ? args[3] : undefined;
+      const [rowBias, colBias] = op.relative ? args.slice(-2) : [undefined, undefined];
       const [B, T, D] = shape;
       const S = k.shape[1];
       /** Keys query t may see: its segment, or all keys when segments are off (or do not cover t). */
@@ -302,7 +304,7 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
               const ko = (b * S + s) * D + h * dh;
               let dot = 0;
               for (let d = 0; d < dh; d++) dot += q.data[qo + d] * k.data[ko + d];
-              scores[s] = dot * op.scale;
+              scores[s] = dot * op.scale + (rowBias && colBias ? relativeBias(rowBias, colBias, b, t, h, s, op.heads) : 0);
               max = Math.max(max, scores[s]);
             }
             let sum = 0;
@@ -318,4 +320,12 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
       return { shape, data: out };
     }
   }
+}
+
+/** rowBias[b, t, h·KH + s / KW] + colBias[b, t, h·KW + s % KW]: the key's row and column in its KH x KW grid. */
+function relativeBias(rowBias: HostTensor, colBias: HostTensor, b: number, t: number, h: number, s: number, heads: number): number {
+  const [, T, rw] = rowBias.shape;
+  const cw = colBias.shape[2];
+  const [kh, kw] = [rw / heads, cw / heads];
+  return rowBias.data[(b * T + t) * rw + h * kh + Math.floor(s / kw)] + colBias.data[(b * T + t) * cw + h * kw + (s % kw)];
 }

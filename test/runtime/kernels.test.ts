@@ -32,6 +32,7 @@ const cases: Case[] = [
   { name: "matmul through a permuted operand", src: `input a: f32[4, 6, 10]\n  output y = matmul_nt(permute(a, [0, 2, 1]), param("w", [13, 6]))`, inputs: { a: [4, 6, 10] }, kernels: 1 },
   { name: "attention, 3 heads of 7, 13 tokens", src: `input x: f32[2, 13, 21]\n  output y = attention(x, x * 0.5, x + 1, 3)`, inputs: { x: [2, 13, 21] } },
   { name: "causal attention, 3 heads of 5, 9 tokens", src: `input x: f32[2, 9, 15]\n  output y = attention(x, x * 0.5, x + 1, 3, causal = true)`, inputs: { x: [2, 9, 15] } },
+  { name: "relative-position biases, 2 heads, 3 x 4 key grid", src: `input x: f32[2, 12, 8]\n  input rb: f32[2, 12, 6]\n  input cb: f32[2, 12, 8]\n  output y = attention(x, x * 0.5, x + 1, 2, row_bias = rb, col_bias = cb)`, inputs: { x: [2, 12, 8], rb: [2, 12, 6], cb: [2, 12, 8] } },
   { name: "cross attention, 1 query and 70 keys", src: `input q: f32[2, 1, 8]\n  input k: f32[2, 70, 8]\n  output y = attention(q * 2, k, k, 2)`, inputs: { q: [2, 1, 8], k: [2, 70, 8] }, kernels: 1 },
   { name: "patch embedding with unread border pixels", src: `input p: f32[2, 3, 23, 19]\n  output y = patch_embed(p, "pe", 10, 4)`, inputs: { p: [2, 3, 23, 19] }, kernels: 1 },
   { name: "LayerNorm folded past a linear, K = 37 (not a multiple of 4)", src: `input x: f32[3, 10, 37]\n  output y = linear(layernorm(x, "ln"), "fc", 9)`, inputs: { x: [3, 10, 37] }, kernels: 1 },
@@ -145,6 +146,19 @@ describe("segmented attention (several images of different sizes in one sequence
     expect(maxAbsDiff({ shape: [12], data: y.data.slice(60, 72) }, { shape: [12], data: alone.data.slice(60, 72) })).toBeLessThan(1e-6);
     // Token 0 sees only itself: its output is its own value.
     expect(maxAbsDiff({ shape: [12], data: y.data.slice(0, 12) }, { shape: [12], data: x.data.slice(0, 12) })).toBeLessThan(1e-6);
+  });
+
+  it("relative-position biases: the reference adds rowBias[t, h, s / KW] + colBias[t, h, s % KW] to each logit", () => {
+    const p = compileOk(`model t {\n  input x: f32[1, 6, 4]\n  input rb: f32[1, 6, 4]\n  input cb: f32[1, 6, 6]\n  output y = attention(x, x, x, 2, row_bias = rb, col_bias = cb)\n}`);
+    const [x, rb, cb] = [randomTensor([1, 6, 4], rng(21)), randomTensor([1, 6, 4], rng(22)), randomTensor([1, 6, 6], rng(23))];
+    const y = interpret(p.graph, new Map([["x", x], ["rb", rb], ["cb", cb]]), new Map(), {}).get("y") as HostTensor;
+    // Query 4, head 1 (channels 2..3), keys on a 2 x 3 grid, written out.
+    const [t, h, dh] = [4, 1, 2];
+    const logits = Array.from({ length: 6 }, (_, s) => (x.data[t * 4 + h * dh] * x.data[s * 4 + h * dh] + x.data[t * 4 + h * dh + 1] * x.data[s * 4 + h * dh + 1]) / Math.sqrt(dh) + rb.data[t * 4 + h * 2 + Math.floor(s / 3)] + cb.data[t * 6 + h * 3 + (s % 3)]);
+    const e = logits.map((l) => Math.exp(l - Math.max(...logits)));
+    const want = [0, 1].map((c) => e.reduce((acc, p, s) => acc + p * x.data[s * 4 + h * dh + c], 0) / e.reduce((a, b) => a + b, 0));
+    expect(Math.abs(y.data[t * 4 + h * dh] - want[0]) + Math.abs(y.data[t * 4 + h * dh + 1] - want[1])).toBeLessThan(1e-6);
+    expect(() => compileOk(`model t {\n  input x: f32[1, 6, 4]\n  input rb: f32[1, 6, 4]\n  input cb: f32[1, 6, 4]\n  output y = attention(x, x, x, 2, row_bias = rb, col_bias = cb)\n}`)).toThrow("the biases describe a 2 x 2 key grid, but there are 6 keys");
   });
 
   it("refuses arithmetic on index tensors", () => {
