@@ -44,6 +44,10 @@ function provide(p: InputProvider, { grids, tiles, sizes = [], texts = [], image
       return { shape: [values.length], data: new Float32Array(values) };
     }
     case "text_pool": return textPoolRows(texts, p.eos);
+    case "relative_index": {
+      const n = p.size;
+      return { shape: [n * n], data: Float32Array.from({ length: n * n }, (_, i) => Math.floor(i / n) - (i % n) + n - 1) };
+    }
     case "pairs": {
       const data = new Float32Array(images * texts.length);
       for (let i = 0; i < Math.min(images, texts.length); i++) data[i * texts.length + i] = 1;
@@ -56,6 +60,7 @@ function provide(p: InputProvider, { grids, tiles, sizes = [], texts = [], image
 function missing(p: InputProvider, s: ProviderSources): string | null {
   if (p.kind === "tile_assembly") return s.tiles.length === 0 ? "the images' tiles (a --pixel-values file needs images_spatial_crop)" : null;
   if (p.kind === "anyres_assembly") return s.tiles.length === 0 || (s.sizes ?? []).length !== s.tiles.length ? "the images' tiles and sizes (a --pixel-values file needs images_spatial_crop and image_sizes)" : null;
+  if (p.kind === "relative_index") return null;
   if (p.kind === "text_pool" || p.kind === "pairs") return (s.texts ?? []).length === 0 ? "the texts' token ids" : null;
   return s.grids.length === 0 ? "the images' grids (a --pixel-values file needs grid_thw)" : null;
 }

@@ -70,6 +70,10 @@ export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImag
   };
   for (const [index, step] of steps.entries()) {
     switch (step.op) {
+      case "pad_square": {
+        stage = { kind: "pixels", img: padSquare(pixels(step.op), step.size, step.background, step.minSide) };
+        break;
+      }
       case "anyres": {
         const img = pixels(step.op);
         const { views, tiles } = anyresViews(img, step.tile, step.pinpoints);
@@ -215,4 +219,18 @@ function stackImages(tensors: readonly HostTensor[], names: readonly string[]): 
   const data = new Float32Array(tensors.length * c * h * w);
   tensors.forEach((t, i) => data.set(t.data, i * c * h * w));
   return { shape: [tensors.length, c, h, w], data };
+}
+
+/** VLMImageProcessor: long side to `size`, the other truncated (at least minSide), PIL bicubic, centred on a square of `background`. */
+export function padSquare(img: RgbImage, size: number, background: readonly number[], minSide: number): RgbImage {
+  const long = Math.max(img.width, img.height);
+  const w = Math.max(Math.trunc((img.width / long) * size), minSide);
+  const h = Math.max(Math.trunc((img.height / long) * size), minSide);
+  const fitted = resize(img, w, h, "bicubic");
+  const side = Math.max(w, h);
+  const data = new Uint8Array(side * side * 3);
+  for (let i = 0; i < side * side; i++) data.set(background, i * 3);
+  const [x0, y0] = [Math.floor((side - w) / 2), Math.floor((side - h) / 2)];
+  for (let y = 0; y < h; y++) data.set(fitted.data.subarray(y * w * 3, (y + 1) * w * 3), ((y + y0) * side + x0) * 3);
+  return { width: side, height: side, data };
 }

@@ -220,7 +220,7 @@ export class KernelWriter {
         return this.value(n.inputs[0], coords.map((c, i) => (i === op.axis ? index : c)));
       }
       case "resize2d":
-        return this.resize2d(n, op.mode, coords);
+        return op.antialias ? this.resize2dAntialias(n, coords) : this.resize2d(n, op.mode, coords);
       case "im2col": {
         const src = input(0);
         const [kh, kw] = op.kernel;
@@ -362,6 +362,42 @@ export class KernelWriter {
       terms.push(`${ys.weight[i]} * ${xs.weight[j]} * ${this.value(src.id, [...coords.slice(0, rank - 2), yi, xj])}`);
     }));
     return this.let(terms.join(" + "));
+  }
+
+  /**
+   * torch's antialiased bilinear interpolate at one output position: per axis, the input pixels within
+   * `scale` of the sample centre, weighted by a triangle widened by the scale and normalised.
+   */
+  private resize2dAntialias(n: Node, coords: readonly Code[]): Code {
+    const src = this.node(n.inputs[0]);
+    const rank = coords.length;
+    const axis = (a: number): { start: Code; count: Code; weight: (j: Code) => Code } => {
+      const [inSize, outSize] = [src.shape[a] as number, n.shape[a] as number];
+      const scale = inSize / outSize;
+      const support = scale >= 1 ? scale : 1;
+      const inv = scale >= 1 ? 1 / scale : 1;
+      const centre = this.let(`${floatLiteral(scale)} * (f32(${coords[a]}) + 0.5)`, "c");
+      const start = this.let(`u32(max(i32(${centre} - ${floatLiteral(support)} + 0.5), 0))`, "lo");
+      const count = this.let(`u32(min(i32(${centre} + ${floatLiteral(support)} + 0.5), ${inSize})) - ${start}`, "n");
+      const weight = (j: Code): Code => `max(0.0, 1.0 - abs((f32(${j} + ${start}) - ${centre} + 0.5) * ${floatLiteral(inv)}))`;
+      return { start, count, weight };
+    };
+    const [ya, xa] = [axis(rank - 2), axis(rank - 1)];
+    const [acc, wy, wx] = [this.fresh("acc"), this.fresh("wsy"), this.fresh("wsx")];
+    this.line(`var ${acc} = 0.0;`);
+    this.line(`var ${wy} = 0.0;`);
+    this.line(`var ${wx} = 0.0;`);
+    const [i, j] = [this.fresh("ty"), this.fresh("tx")];
+    this.block(`for (var ${j} = 0u; ${j} < ${xa.count}; ${j} = ${j} + 1u) {`, () => this.line(`${wx} = ${wx} + ${xa.weight(j)};`));
+    this.block(`for (var ${i} = 0u; ${i} < ${ya.count}; ${i} = ${i} + 1u) {`, () => {
+      const w1 = this.let(ya.weight(i), "w");
+      this.line(`${wy} = ${wy} + ${w1};`);
+      this.block(`for (var ${j} = 0u; ${j} < ${xa.count}; ${j} = ${j} + 1u) {`, () => {
+        const v = this.value(src.id, [...coords.slice(0, rank - 2), `(${ya.start} + ${i})`, `(${xa.start} + ${j})`]);
+        this.line(`${acc} = ${acc} + ${w1} * ${xa.weight(j)} * ${v};`);
+      });
+    });
+    return this.let(`${acc} / (${wy} * ${wx})`);
   }
 
   /** An inlined contraction at one output position: a dot-product loop over K. */

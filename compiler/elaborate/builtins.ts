@@ -119,6 +119,16 @@ const table: Record<string, (fn: string) => Builtin> = {
     return { t: "bool", v: list.items.some(same) };
   }),
   rank: def(["x"], (a, { builder }) => ({ t: "int", v: builder.node(a.tensor("x")).shape.length })),
+  // A constant vector from a list of numbers (per-channel means and deviations normalised in the graph).
+  vector: def(["values"], (a, { builder }) => {
+    const list = a.get("values");
+    if (list?.t !== "list" || list.items.length === 0) throw new ShapeError(`vector: 'values' must be a non-empty list of numbers, got ${list ? describe(list) : "nothing"}`);
+    const ids = list.items.map((v, i) => {
+      if (v.t !== "float" && !(v.t === "int" && typeof v.v === "number")) throw new ShapeError(`vector: values[${i}] must be a number, got ${describe(v)}`);
+      return builder.reshape(builder.constant(v.v as number), [1]);
+    });
+    return tensor(builder.concat(ids, 0));
+  }),
   sum: reduction("sum"),
   mean: reduction("mean"),
   max: reduction("max"),
@@ -154,10 +164,10 @@ const table: Record<string, (fn: string) => Builtin> = {
     };
     return tensor(builder.im2col(a.tensor("x"), pair("kernel", 1), pair("stride", 1), pair("padding", 0)));
   }),
-  resize2d: def(["x", "height", "width", "mode"], (a, { builder }) => {
+  resize2d: def(["x", "height", "width", "mode", "antialias"], (a, { builder }) => {
     const mode = a.get("mode") === undefined ? "bicubic" : a.string("mode");
     if (mode !== "bicubic" && mode !== "bilinear") throw new ShapeError(`resize2d: mode must be "bicubic" or "bilinear", got "${mode}"`);
-    return tensor(builder.resize2d(a.tensor("x"), a.int("height"), a.int("width"), mode));
+    return tensor(builder.resize2d(a.tensor("x"), a.int("height"), a.int("width"), mode, a.bool("antialias", false)));
   }),
   gather: def(["x", "axis", "index"], (a, { builder }) => tensor(builder.gather(a.tensor("x"), a.fixedInt("axis"), a.tensor("index")))),
   broadcast_to: def(["x", "shape"], (a, { builder }) => tensor(builder.broadcastTo(a.tensor("x"), a.dims("shape")))),

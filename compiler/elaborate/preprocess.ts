@@ -87,6 +87,12 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       const merge = num(arg(2, "merge"), "qwen_patches merge");
       return firstError(temporal, patch, merge) ?? { op: "qwen_patches", temporal: temporal as number, patch: patch as number, merge: merge as number };
     }
+    case "pad_square": {
+      const size = num(arg(0, "size"), "pad_square size");
+      const background = triple(arg(1, "background"), "pad_square background");
+      const minSide = arg(2, "min_side") === undefined ? 14 : num(arg(2, "min_side"), "pad_square min_side");
+      return firstError(size, background, minSide) ?? { op: "pad_square", size: size as number, background: background as number[], minSide: minSide as number };
+    }
     case "anyres": {
       const tile = num(arg(0, "tile"), "anyres tile");
       const side = num(arg(2, "side"), "anyres side");
@@ -102,7 +108,7 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       return firstError(tile, maxTiles, fill) ?? { op: "tiles", tile: tile as number, maxTiles: maxTiles as number, fill: fill as number };
     }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, pad_square)`;
   }
 }
 
@@ -153,7 +159,11 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
     }
     case "pairs":
       return { kind: "pairs" };
+    case "relative_index": {
+      const size = num(arg(0, "size"), "relative_index size");
+      return size instanceof Bad ? size.message : { kind: "relative_index", size };
+    }
     default:
-      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments, tile_assembly, anyres_assembly, text_pool, pairs)`;
+      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments, tile_assembly, anyres_assembly, text_pool, pairs, relative_index)`;
   }
 }

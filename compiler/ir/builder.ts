@@ -158,11 +158,12 @@ export class GraphBuilder {
     return this.add({ kind: "im2col", kernel, stride, padding }, [x], [s[0], dimMul(out[0], out[1]), dimMul(s[1], kernel[0] * kernel[1])]);
   }
 
-  resize2d(x: number, height: Dim, width: Dim, mode: "bilinear" | "bicubic"): number {
+  resize2d(x: number, height: Dim, width: Dim, mode: "bilinear" | "bicubic", antialias = false): number {
     const s = this.node(x).shape;
     if (s.length < 2) throw new ShapeError(`resize2d needs at least 2 axes, got ${shapeToString(s)}`);
     for (const d of [height, width]) if (typeof d === "number" && (!Number.isInteger(d) || d < 1)) throw new ShapeError(`resize2d: sizes must be positive integers, got ${height} x ${width}`);
-    return this.add({ kind: "resize2d", mode }, [x], [...s.slice(0, -2), height, width]);
+    if (antialias && (mode !== "bilinear" || [height, width, ...s.slice(-2)].some((d) => typeof d !== "number"))) throw new ShapeError("resize2d: antialias needs bilinear mode and fixed sizes");
+    return this.add({ kind: "resize2d", mode, antialias }, [x], [...s.slice(0, -2), height, width]);
   }
 
   pad(x: number, axisArg: number, before: number, after: number, value: number): number {

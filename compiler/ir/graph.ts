@@ -40,7 +40,8 @@ export type Op =
    * torch.nn.functional.interpolate over the last two axes, align_corners=False: bilinear, or bicubic
    * (A = -0.75, taps clamped to the edge). Used for position tables at another resolution.
    */
-  | { kind: "resize2d"; mode: "bilinear" | "bicubic" }
+  /** `antialias` (bilinear): downscaling averages over a triangle filter widened by the scale, as torch's antialias=True. */
+  | { kind: "resize2d"; mode: "bilinear" | "bicubic"; antialias: boolean }
   /** x indexed along `axis` by an i32 vector: out[..., i, ...] = x[..., idx[i], ...] (window reordering). */
   | { kind: "gather"; axis: number }
   /**

@@ -28,7 +28,12 @@ export type PreprocessStep =
    * (height, width) pinpoints, padded black and cut into tiles; the steps after it run on every view.
    * `side` is the tokens per tile side (tile / patch), for the image's token count.
    */
-  | { op: "anyres"; tile: number; pinpoints: [number, number][]; side: number };
+  | { op: "anyres"; tile: number; pinpoints: [number, number][]; side: number }
+  /**
+   * DeepSeek-VL's VLMImageProcessor: the long side resized to `size` (the short one truncated, at least
+   * `minSide`), PIL bicubic, centred on a size x size canvas of `background`.
+   */
+  | { op: "pad_square"; size: number; background: number[]; minSide: number };
 
 /** Inputs the runtime computes from the preprocessed images' patch grids. */
 export type InputProvider =
@@ -53,4 +58,6 @@ export type InputProvider =
    */
   | { kind: "text_pool"; eos: number }
   /** [images, texts], 1 where image i goes with text i: the matching pairs a contrastive loss rewards. */
-  | { kind: "pairs" };
+  | { kind: "pairs" }
+  /** [size · size], q − k + size − 1 for q, k < size: rows of a relative-position table (SAM), fixed by the graph. */
+  | { kind: "relative_index"; size: number };

@@ -13,7 +13,7 @@ function opText(n: Node): string {
     case "slice": return `slice axis=${op.axis} start=${String(op.start)}`;
     case "concat": return `concat axis=${op.axis}`;
     case "gather": return `gather axis=${op.axis}`;
-    case "resize2d": return `resize2d ${op.mode}`;
+    case "resize2d": return `resize2d ${op.mode}${op.antialias ? " antialias" : ""}`;
     case "im2col": return `im2col kernel=${op.kernel.join("x")} stride=${op.stride.join("x")} padding=${op.padding.join("x")}`;
     case "pad": return `pad axis=${op.axis} before=${op.before} value=${op.value}`;
     case "attention": return `attention heads=${op.heads} scale=${op.scale.toPrecision(6)}`;

@@ -209,6 +209,7 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
       const [H, W] = src.shape.slice(-2);
       const [OH, OW] = shape.slice(-2);
       const taps = (dst: number, inSize: number, outSize: number): [number, number][] => {
+        if (op.antialias) return antialiasTaps(dst, inSize, outSize);
         let pos = ((dst + 0.5) * inSize) / outSize - 0.5;
         if (op.mode === "bilinear") pos = Math.max(pos, 0);
         const base = Math.floor(pos);
@@ -328,4 +329,18 @@ function relativeBias(rowBias: HostTensor, colBias: HostTensor, b: number, t: nu
   const cw = colBias.shape[2];
   const [kh, kw] = [rw / heads, cw / heads];
   return rowBias.data[(b * T + t) * rw + h * kh + Math.floor(s / kw)] + colBias.data[(b * T + t) * cw + h * kw + (s % kw)];
+}
+
+/** torch's antialiased bilinear taps (and PIL's): a triangle widened by the scale when downscaling, normalised. */
+function antialiasTaps(dst: number, inSize: number, outSize: number): [number, number][] {
+  const scale = inSize / outSize;
+  const support = scale >= 1 ? scale : 1;
+  const inv = scale >= 1 ? 1 / scale : 1;
+  const centre = scale * (dst + 0.5);
+  const lo = Math.max(Math.trunc(centre - support + 0.5), 0);
+  const hi = Math.min(Math.trunc(centre + support + 0.5), inSize);
+  const taps: [number, number][] = [];
+  for (let j = lo; j < hi; j++) taps.push([j, Math.max(0, 1 - Math.abs((j - centre + 0.5) * inv))]);
+  const total = taps.reduce((a, [, w]) => a + w, 0);
+  return taps.map(([j, w]) => [j, w / total]);
 }

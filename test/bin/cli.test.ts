@@ -218,6 +218,12 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expect(three.stderr).toContain("output     image_embeds       [39, 24]");
   });
 
+  it("DeepSeek-VL hybrid: SAM with windows, relative positions, neck, x1.5, stride-2 convolutions and the hd branch; SigLIP on an antialiased resize; the hybrid aligner", async () => {
+    const { out } = await expectRunMatches("graphs/deepseek-vl.tsr", "deepseek-vl", ["demo.png", "tall-gray.png"], "test/fixtures/reference/deepseek-vl.safetensors");
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { segments: { length: number; token: string; id: number }[] };
+    expect(layout.segments.map((s) => [s.token, s.length, s.id])).toEqual([["<image_placeholder>", 9, 100015], ["<image_placeholder>", 9, 100015]]);
+  });
+
   it("Qwen-VL: bigG-style tower with head-interleaved qkv, position tables resized bicubically, the cross-attention resampler", async () => {
     await expectRunMatches("graphs/qwen-vl.tsr", "qwen-vl", ["demo.png", "odd-rgba.png"], "test/fixtures/reference/qwen-vl.safetensors");
   });

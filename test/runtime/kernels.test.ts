@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
 import { compileGraph } from "../../compiler/compile.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { Executor, InputError } from "../../runtime/executor.ts";
@@ -159,6 +160,22 @@ describe("segmented attention (several images of different sizes in one sequence
     const want = [0, 1].map((c) => e.reduce((acc, p, s) => acc + p * x.data[s * 4 + h * dh + c], 0) / e.reduce((a, b) => a + b, 0));
     expect(Math.abs(y.data[t * 4 + h * dh] - want[0]) + Math.abs(y.data[t * 4 + h * dh + 1] - want[1])).toBeLessThan(1e-6);
     expect(() => compileOk(`model t {\n  input x: f32[1, 6, 4]\n  input rb: f32[1, 6, 4]\n  input cb: f32[1, 6, 4]\n  output y = attention(x, x, x, 2, row_bias = rb, col_bias = cb)\n}`)).toThrow("the biases describe a 2 x 2 key grid, but there are 6 keys");
+  });
+
+  it("antialiased bilinear resize (torch interpolate antialias=True): reference and GPU against PyTorch's values", async () => {
+    const ref = SafetensorsFile.open("test/fixtures/reference/resize-antialias.safetensors");
+    const x = ref.read("x");
+    const ctx = await getGpu();
+    for (const [name, h, w] of [["down_4x5", 4, 5], ["down_7x3", 7, 3], ["up_17x20", 17, 20]] as const) {
+      const p = compileOk(`model t {\n  input x: f32[2, 3, 11, 13]\n  output y = resize2d(x, ${h}, ${w}, "bilinear", antialias = true)\n}`);
+      const want = ref.read(name);
+      const cpu = interpret(p.graph, new Map([["x", x]]), new Map(), {}).get("y") as HostTensor;
+      expect(maxAbsDiff(cpu, want), `${name} reference`).toBeLessThan(1e-6);
+      const ex = await Executor.load(ctx, compileGraph(p.graph, { fuse: true, storage: "f32" }), new Map());
+      const got = (await ex.run(new Map([["x", x]]))).outputs.get("y") as HostTensor;
+      ex.dispose();
+      expect(maxAbsDiff(got, want), `${name} GPU`).toBeLessThan(1e-5);
+    }
   });
 
   it("refuses arithmetic on index tensors", () => {

@@ -85,6 +85,8 @@ describe("token layouts: counts and errors", () => {
     const llava = buildLayout(layoutOf("llava-1.5"), [{ kind: "image", source: "x" }], undefined, null);
     expect(llava.segments.map((s) => [s.kind, s.length, s.kind === "image" ? s.id : null])).toEqual([["image", 576, 32000]]);
     expect(buildLayout(layoutOf("llava-1.5", { select: "full" }), [{ kind: "image", source: "x" }], undefined, null).image_rows).toBe(577);
+    const deepseekVl = buildLayout(layoutOf("deepseek-vl"), [{ kind: "image", source: "x" }], undefined, null);
+    expect(deepseekVl.segments.map((s) => [s.kind, s.length, s.kind === "image" ? s.id : null])).toEqual([["image", 576, 100015]]);
     const qwenVl = buildLayout(layoutOf("qwen-vl"), [{ kind: "image", source: "x" }], undefined, null);
     expect(qwenVl.input_ids?.length).toBe(258);
     expect([qwenVl.input_ids?.[0], qwenVl.input_ids?.[1], qwenVl.input_ids?.[257]]).toEqual([151857, 151859, 151858]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { padSquare } from "../../runtime/preprocess.ts";
 import { DEEPSEEK_VL2_CANDIDATES, deepseekVl2Tokens, padGeometry, selectBestResolution } from "../../runtime/image/tiles.ts";
 
 // Spec towers-b §7.6: input W x H -> best (w, h), tiles, tokens per image, global view size and offset.
@@ -34,5 +35,30 @@ describe("DeepSeek-VL2 tiling", () => {
   it("has the 23 candidates {(m·384, n·384) : m·n <= 9}", () => {
     expect(DEEPSEEK_VL2_CANDIDATES).toHaveLength(23);
     expect(DEEPSEEK_VL2_CANDIDATES.every(([w, h]) => (w / 384) * (h / 384) <= 9)).toBe(true);
+  });
+});
+
+describe("DeepSeek-VL v1 resize and pad (VLMImageProcessor, towers-b §7.7)", () => {
+  it.each([
+    [800, 600, 1024, [1024, 768], [0, 128]],
+    [600, 800, 1024, [768, 1024], [128, 0]],
+    [1920, 1080, 1024, [1024, 576], [0, 224]],
+    [50, 3000, 1024, [17, 1024], [503, 0]],
+    [333, 500, 1024, [681, 1024], [171, 0]],
+    [800, 600, 384, [384, 288], [0, 48]],
+    [50, 3000, 384, [14, 384], [185, 0]],
+  ])("%i x %i at %i: resized to %j, pasted at %j", (w, h, size, resized, at) => {
+    // A white image on the background: where the white lands shows the resize and the paste.
+    const out = padSquare({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(255) }, size, [122, 116, 104], 14);
+    expect([out.width, out.height]).toEqual([size, size]);
+    const white = (x: number, y: number): boolean => out.data[(y * size + x) * 3] === 255 && out.data[(y * size + x) * 3 + 1] === 255;
+    const [x0, y0] = at;
+    const [rw, rh] = resized;
+    expect(white(x0, y0) && white(x0 + rw - 1, y0 + rh - 1)).toBe(true);
+    if (x0 > 0) expect(white(x0 - 1, y0)).toBe(false);
+    if (y0 > 0) expect(white(x0, y0 - 1)).toBe(false);
+    if (x0 + rw < size) expect(white(x0 + rw, y0)).toBe(false);
+    if (y0 + rh < size) expect(white(x0, y0 + rh)).toBe(false);
+    expect(Array.from(out.data.subarray(0, 3))).toEqual(x0 > 0 || y0 > 0 ? [122, 116, 104] : [255, 255, 255]);
   });
 });
