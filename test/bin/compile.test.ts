@@ -13,6 +13,7 @@ const tmp = mkdtempSync(join(tmpdir(), "tesserae-compile-"));
 
 interface CompiledVit {
   load(device: GPUDevice | undefined, weights: string): Promise<{ run(inputs: { pixel_values: HostTensor }): Promise<{ last_hidden_state: HostTensor; image_embeds: HostTensor }>; dispose(): void }>;
+  run(inputs: { pixel_values: HostTensor }): Promise<{ last_hidden_state: HostTensor; image_embeds: HostTensor }>;
   inputShapes: Record<string, readonly (number | string)[]>;
 }
 
@@ -50,6 +51,9 @@ describe("tesserae compile: plan.json, kernels/*.wgsl and a typed TypeScript mod
     const ref = SafetensorsFile.open("test/fixtures/reference/vit.safetensors");
     const model = await compiled.load(undefined, "test/fixtures/vit");
     const got = await model.run({ pixel_values: ref.read("pixel_values") });
+    // The module-level run() uses the model loaded last.
+    const again = await compiled.run({ pixel_values: ref.read("pixel_values") });
+    expect(maxAbsDiff(again.image_embeds, got.image_embeds)).toBe(0);
     model.dispose();
     expect(maxAbsDiff(got.last_hidden_state, ref.read("last_hidden_state"))).toBeLessThan(1e-4);
     expect(maxAbsDiff(got.image_embeds, ref.read("image_embeds"))).toBeLessThan(1e-4);
