@@ -144,6 +144,9 @@ function viewsOf(m: Loaded, pixels: HostTensor, grids: Grid[], tiles: [number, n
   return { views, source: (j) => (assembly ? assembledTokenSource(assembly.data[j], count, side, pixels.shape[2]) : null) };
 }
 
+/** Each drawn view's canvas: the picture without highlights, and its zoom. */
+const drawn = new WeakMap<HTMLCanvasElement, { base: ImageData; scale: number }>();
+
 function drawViews(views: View[]): HTMLCanvasElement[] {
   const box = $("views");
   box.replaceChildren();
@@ -158,15 +161,15 @@ function drawViews(views: View[]): HTMLCanvasElement[] {
     const g = canvas.getContext("2d") as CanvasRenderingContext2D;
     g.imageSmoothingEnabled = false;
     g.drawImage(tmp, 0, 0, canvas.width, canvas.height);
-    for (const [step, style, width] of [[v.patch, "rgba(255,255,255,0.45)", 1], [v.unit, "rgba(255,210,0,0.9)", 2]] as const) {
-      if (step === v.patch && width === 2) continue;
+    // Patch lines, then the coarser unit (Qwen's merge windows) over them when there is one.
+    const grids = v.unit !== v.patch ? ([[v.patch, "rgba(255,255,255,0.45)", 1], [v.unit, "rgba(255,210,0,0.9)", 2]] as const) : ([[v.patch, "rgba(255,255,255,0.45)", 1]] as const);
+    for (const [step, style, width] of grids) {
       g.strokeStyle = style;
       g.lineWidth = width;
       for (let x = 0; x <= v.width; x += step) g.strokeRect(x * scale, 0, 0, canvas.height);
       for (let y = 0; y <= v.height; y += step) g.strokeRect(0, y * scale, canvas.width, 0);
     }
-    (canvas as HTMLCanvasElement & { base: ImageData; scale: number }).base = g.getImageData(0, 0, canvas.width, canvas.height);
-    (canvas as HTMLCanvasElement & { scale: number }).scale = scale;
+    drawn.set(canvas, { base: g.getImageData(0, 0, canvas.width, canvas.height), scale });
     const fig = document.createElement("figure");
     const cap = document.createElement("figcaption");
     cap.textContent = v.label;
@@ -177,17 +180,17 @@ function drawViews(views: View[]): HTMLCanvasElement[] {
 }
 
 function highlight(canvases: HTMLCanvasElement[], src: TokenSource | null): void {
-  for (const c of canvases as (HTMLCanvasElement & { base: ImageData; scale: number })[]) {
-    const g = c.getContext("2d") as CanvasRenderingContext2D;
-    g.putImageData(c.base, 0, 0);
+  for (const c of canvases) {
+    const d = drawn.get(c);
+    if (d) (c.getContext("2d") as CanvasRenderingContext2D).putImageData(d.base, 0, 0);
   }
-  if (!src) return;
-  const c = canvases[src.view] as HTMLCanvasElement & { scale: number };
-  if (!c) return;
+  const c = src ? canvases[src.view] : undefined;
+  const d = c && drawn.get(c);
+  if (!src || !c || !d) return;
   const g = c.getContext("2d") as CanvasRenderingContext2D;
   g.strokeStyle = "#e00";
   g.lineWidth = 3;
-  g.strokeRect(src.x * c.scale, src.y * c.scale, src.size * c.scale, src.size * c.scale);
+  g.strokeRect(src.x * d.scale, src.y * d.scale, src.size * d.scale, src.size * d.scale);
 }
 
 function drawTokens(layout: TokenLayout | null, canvases: HTMLCanvasElement[], source: (j: number) => TokenSource | null): void {
