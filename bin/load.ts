@@ -1,9 +1,9 @@
 import { compileFile, UsageError } from "../compiler/frontend.ts";
 import type { Program } from "../compiler/elaborate/elaborate.ts";
 import { Checkpoint } from "../runtime/weights/checkpoint.ts";
-import { randomWeights } from "../runtime/weights/random.ts";
+import { lazyRandomWeights } from "../runtime/weights/random.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
-import type { HostTensor } from "../runtime/tensor.ts";
+import type { WeightSource } from "../runtime/tensor.ts";
 import { intFlag, one, overrides, type ParsedArgs } from "./args.ts";
 
 export const MODEL_FLAGS = ["weights", "preset", "set", "seed"];
@@ -14,7 +14,7 @@ export interface LoadedModel {
   /** Where the weights came from, for the summary. */
   weightsNote: string;
   /** Reads (or makes) the weights of the compiled graph's parameters only. */
-  loadWeights: (graph: Graph) => Map<string, HostTensor>;
+  loadWeights: (graph: Graph) => WeightSource;
 }
 
 /** A graph file bound to its config: from --weights (config.json), --preset, then --set. */
@@ -48,7 +48,7 @@ export function loadModel(graphPath: string, args: ParsedArgs): LoadedModel {
     weightsNote: `random weights (seed ${seed})`,
     loadWeights: (graph) => {
       process.stderr.write(`tesserae: no --weights given: using seeded random weights (seed ${seed}); outputs are not a real model's\n`);
-      return randomWeights(graph, seed);
+      return lazyRandomWeights(graph, seed);
     },
   };
 }

@@ -5,12 +5,15 @@ import type { Plan, PlanKernel } from "../compiler/plan/plan.ts";
 import { kernelCost } from "../compiler/plan/cost.ts";
 import { checked, requireDevice, type GpuContext } from "./gpu-context.ts";
 import { fromHalf, toHalf } from "./half.ts";
-import { rowsOf, sizeOf, type HostTensor } from "./tensor.ts";
+import { rowsOf, sizeOf, type HostTensor, type WeightSource } from "./tensor.ts";
 
 /** An input or weight that does not fit what the graph declares. */
 export class InputError extends Error {}
 
 const MAX_GROUPS = 65535;
+
+/** Bytes of checkpoint tensors uploaded between queue drains while preparing weights (bounds Dawn's staging). */
+const PREPARE_FLUSH_BYTES = 256 * 2 ** 20;
 
 /** How many submissions a run with progress reports is cut into. */
 const PROGRESS_STEPS = 40;
@@ -120,6 +123,8 @@ export class Executor {
   private slotBytes: number[] = [];
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly inputBuffers = new Map<number, GPUBuffer>();
+  /** Buffers the executor writes but does not own: a preparation plan's outputs, handed over as weights. */
+  private readonly ownBuffers = new Map<number, GPUBuffer>();
   private disposed = false;
 
   private readonly bytesPer: number;
@@ -138,17 +143,11 @@ export class Executor {
     return this.ctx.device;
   }
 
-  static async load(ctx: GpuContext, plan: Plan, weights: ReadonlyMap<string, HostTensor>): Promise<Executor> {
+  static async load(ctx: GpuContext, plan: Plan, weights: WeightSource): Promise<Executor> {
     const ex = new Executor(ctx, plan);
     const derived = plan.prepare ? await Executor.prepareWeights(ctx, plan.prepare, weights) : new Map<string, GPUBuffer>();
     await ex.uploadWeights(weights, derived);
-    ex.prepared = await Promise.all(
-      plan.kernels.map(async (kernel) => ({
-        kernel,
-        pipeline: await pipelineFor(ctx.device, kernel.wgsl, kernel.name, kernel.reads.length),
-        uniform: ctx.device.createBuffer({ size: Math.max(16, Math.ceil(kernel.uniforms.length / 4) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: `${kernel.name} dims` }),
-      })),
-    );
+    ex.prepared = await ex.pipelines();
     return ex;
   }
 
@@ -157,53 +156,98 @@ export class Executor {
     if (bytes > limit) throw new InputError(`${what} needs ${(bytes / 2 ** 20).toFixed(1)} MiB in one binding, more than this adapter's limit of ${(limit / 2 ** 20).toFixed(0)} MiB`);
   }
 
-  /** Runs a weight-preparation plan on the device and keeps its outputs there, as weight buffers of their own. */
-  private static async prepareWeights(ctx: GpuContext, plan: Plan, weights: ReadonlyMap<string, HostTensor>): Promise<Map<string, GPUBuffer>> {
-    const ex = await Executor.load(ctx, plan, weights);
+  /**
+   * Runs a weight-preparation plan on the device and keeps its outputs there, as weight buffers of
+   * their own. Kernel by kernel: a checkpoint tensor is uploaded just before the first kernel that
+   * reads it and freed after the last, and every `PREPARE_FLUSH_BYTES` of uploads the queue is drained,
+   * so the device holds the prepared weights plus a few originals, not both sets whole.
+   */
+  private static async prepareWeights(ctx: GpuContext, plan: Plan, weights: WeightSource): Promise<Map<string, GPUBuffer>> {
+    const ex = new Executor(ctx, plan);
+    const out = new Map<string, GPUBuffer>();
     try {
-      return await checked(ctx.device, "weight preparation", async () => {
-        const encoder = ctx.device.createCommandEncoder();
-        ex.encodeKernels(encoder, {}, null);
-        const out = new Map<string, GPUBuffer>();
-        for (const o of plan.graph.outputs) {
-          const size = paddedBytes(sizeOf(plan.graph.nodes[o.node].shape.map((d) => evalDim(d, {}))), ex.bytesPer);
-          const buf = ctx.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: o.name });
-          encoder.copyBufferToBuffer(ex.bufferOf(o.node), 0, buf, 0, size);
-          out.set(o.name, buf);
+      ex.prepared = await ex.pipelines();
+      for (const o of plan.graph.outputs) {
+        const size = paddedBytes(sizeOf(plan.graph.nodes[o.node].shape.map((d) => evalDim(d, {}))), ex.bytesPer);
+        const buf = ctx.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, label: o.name });
+        ex.ownBuffers.set(o.node, buf);
+        out.set(o.name, buf);
+      }
+      const lastRead = new Map<number, number>();
+      plan.kernels.forEach((k, i) => k.reads.forEach((r) => lastRead.set(r.node, i)));
+      await checked(ctx.device, "weight preparation", async () => {
+        ex.ensureSlots({});
+        let pending = 0;
+        for (let i = 0; i < ex.prepared.length; i++) {
+          for (const r of ex.prepared[i].kernel.reads) {
+            const n = plan.graph.nodes[r.node];
+            if (n.op.kind === "param" && !ex.weightBuffers.has(n.id)) pending += ex.uploadParam(n, weights);
+          }
+          const encoder = ctx.device.createCommandEncoder();
+          ex.encodeKernels(encoder, {}, null, i, i + 1);
+          ctx.device.queue.submit([encoder.finish()]);
+          for (const r of ex.prepared[i].kernel.reads) {
+            const buf = ex.weightBuffers.get(r.node);
+            if (buf && lastRead.get(r.node) === i) {
+              buf.destroy();
+              ex.weightBuffers.delete(r.node);
+            }
+          }
+          if (pending > PREPARE_FLUSH_BYTES) {
+            await ctx.device.queue.onSubmittedWorkDone();
+            ex.bindGroups.clear();
+            pending = 0;
+          }
         }
-        ctx.device.queue.submit([encoder.finish()]);
         await ctx.device.queue.onSubmittedWorkDone();
-        return out;
       });
+      return out;
+    } catch (e) {
+      for (const b of out.values()) b.destroy();
+      throw e;
     } finally {
       ex.dispose();
     }
   }
 
-  private async uploadWeights(weights: ReadonlyMap<string, HostTensor>, derived: ReadonlyMap<string, GPUBuffer>): Promise<void> {
+  private pipelines(): Promise<PreparedKernel[]> {
+    return Promise.all(
+      this.plan.kernels.map(async (kernel) => ({
+        kernel,
+        pipeline: await pipelineFor(this.device, kernel.wgsl, kernel.name, kernel.reads.length),
+        uniform: this.device.createBuffer({ size: Math.max(16, Math.ceil(kernel.uniforms.length / 4) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: `${kernel.name} dims` }),
+      })),
+    );
+  }
+
+  private async uploadWeights(weights: WeightSource, derived: ReadonlyMap<string, GPUBuffer>): Promise<void> {
     await checked(this.device, "weight upload", () => {
       for (const n of this.plan.graph.nodes) {
         if (n.op.kind !== "param") continue;
         const prepared = derived.get(n.op.name);
-        if (prepared) {
-          this.weightBuffers.set(n.id, prepared);
-          continue;
-        }
-        const full = weights.get(n.op.name);
-        if (!full) throw new InputError(`weight '${n.op.name}' is missing`);
-        const rows = n.op.rows;
-        const name = rows ? `${n.op.name}[${rows[0]}:${rows[1]}]` : n.op.name;
-        if (rows && (full.shape.length === 0 || full.shape[0] < rows[1])) throw new InputError(`weight '${n.op.name}' has shape [${full.shape.join(", ")}], too few rows for ${name}`);
-        const data = rows ? rowsOf(full, rows) : full.data;
-        const expected = n.shape.map((d) => evalDim(d, {}));
-        if (data.length !== sizeOf(expected)) throw new InputError(`weight '${name}' has shape [${full.shape.join(", ")}], the graph expects [${expected.join(", ")}]`);
-        const bytes = paddedBytes(data.length, this.bytesPer);
-        this.checkBindable(bytes, `weight '${name}'`);
-        const buf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: name });
-        this.device.queue.writeBuffer(buf, 0, this.encode(data));
-        this.weightBuffers.set(n.id, buf);
+        if (prepared) this.weightBuffers.set(n.id, prepared);
+        else this.uploadParam(n, weights);
       }
     });
+  }
+
+  /** One checkpoint tensor (or its rows) into a buffer of its own; returns the bytes written. */
+  private uploadParam(n: Node, weights: WeightSource): number {
+    if (n.op.kind !== "param") throw new Error(`internal: %${n.id} is not a parameter`);
+    const full = weights.get(n.op.name);
+    if (!full) throw new InputError(`weight '${n.op.name}' is missing`);
+    const rows = n.op.rows;
+    const name = rows ? `${n.op.name}[${rows[0]}:${rows[1]}]` : n.op.name;
+    if (rows && (full.shape.length === 0 || full.shape[0] < rows[1])) throw new InputError(`weight '${n.op.name}' has shape [${full.shape.join(", ")}], too few rows for ${name}`);
+    const data = rows ? rowsOf(full, rows) : full.data;
+    const expected = n.shape.map((d) => evalDim(d, {}));
+    if (data.length !== sizeOf(expected)) throw new InputError(`weight '${name}' has shape [${full.shape.join(", ")}], the graph expects [${expected.join(", ")}]`);
+    const bytes = paddedBytes(data.length, this.bytesPer);
+    this.checkBindable(bytes, `weight '${name}'`);
+    const buf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: name });
+    this.device.queue.writeBuffer(buf, 0, this.encode(data));
+    this.weightBuffers.set(n.id, buf);
+    return bytes;
   }
 
   private inputBuffer(node: number, bytes: number): GPUBuffer {
@@ -219,6 +263,7 @@ export class Executor {
   private ensureSlots(env: DimEnv): void {
     const need = new Array<number>(this.plan.slotCount).fill(16);
     for (const [node, slot] of this.plan.slotOf) {
+      if (this.ownBuffers.has(node)) continue;
       const bytes = paddedBytes(sizeOf(this.plan.graph.nodes[node].shape.map((d) => evalDim(d, env))), this.bytesPer);
       this.checkBindable(bytes, `intermediate %${node} ${shapeToString(this.plan.graph.nodes[node].shape)}`);
       need[slot] = Math.max(need[slot], bytes);
@@ -233,7 +278,7 @@ export class Executor {
   }
 
   private bufferOf(node: number): GPUBuffer {
-    const b = this.weightBuffers.get(node) ?? this.inputBuffers.get(node) ?? this.slotBuffers[this.plan.slotOf.get(node) ?? -1];
+    const b = this.ownBuffers.get(node) ?? this.weightBuffers.get(node) ?? this.inputBuffers.get(node) ?? this.slotBuffers[this.plan.slotOf.get(node) ?? -1];
     if (!b) throw new Error(`internal: no buffer for node %${node}`);
     return b;
   }

@@ -41,3 +41,8 @@ export function rowsOf(t: HostTensor, [start, end]: [number, number]): Float32Ar
   if (end > t.shape[0]) throw new Error(`rows ${start}:${end} are past the ${t.shape[0]} rows of the tensor`);
   return t.data.subarray(start * row, end * row);
 }
+
+/** Where an executor gets each checkpoint tensor by name: a Map, or a source that reads or makes it when asked. */
+export interface WeightSource {
+  get(name: string): HostTensor | undefined;
+}

@@ -1,6 +1,6 @@
 import { evalDim } from "../../compiler/ir/dims.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
-import { sizeOf, type HostTensor } from "../tensor.ts";
+import { sizeOf, type HostTensor, type WeightSource } from "../tensor.ts";
 
 /** Small, fast, seedable PRNG (mulberry32). */
 export function rng(seed: number): () => number {
@@ -40,4 +40,29 @@ export function randomWeights(g: Graph, seed: number): Map<string, HostTensor> {
     out.set(n.op.name, randomTensor(shape, rand, 0.02, isScale ? 1 : 0));
   }
   return out;
+}
+
+/** FNV-1a of a name: each tensor of lazyRandomWeights gets a seed of its own. */
+function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * The same kind of seeded random weights, made when asked for and not kept: a tensor is generated
+ * (from the seed and its name) when the executor reads it, so a real-size run never holds every
+ * weight on the host at once.
+ */
+export function lazyRandomWeights(g: Graph, seed: number): WeightSource {
+  const shapes = new Map<string, number[]>();
+  for (const n of g.nodes) if (n.op.kind === "param") shapes.set(n.op.name, n.shape.map((d) => evalDim(d, {})));
+  return {
+    get(name) {
+      const shape = shapes.get(name);
+      if (!shape) return undefined;
+      const isScale = shape.length === 1 && /norm.*\.weight$|ln.*\.weight$/.test(name);
+      return randomTensor(shape, rng(seed ^ nameHash(name)), 0.02, isScale ? 1 : 0);
+    },
+  };
 }
