@@ -35,11 +35,8 @@ export function loadModel(graphPath: string, args: ParsedArgs): LoadedModel {
       program,
       checkpoint,
       weightsNote: `weights from ${weightsDir}`,
-      loadWeights: (graph) => {
-        const weights = checkpoint.loadFor(graph, program.prefixes, undefined, progressLine("reading weights"));
-        progressDone();
-        return weights;
-      },
+      // Read tensor by tensor as the executor uploads them: names and shapes are checked here, up front.
+      loadWeights: (graph) => checkpoint.sourceFor(graph, program.prefixes),
     };
   }
   return {
@@ -51,23 +48,6 @@ export function loadModel(graphPath: string, args: ParsedArgs): LoadedModel {
       return lazyRandomWeights(graph, seed);
     },
   };
-}
-
-let lastProgress = 0;
-
-/** A progress line on stderr, updated in place at most ten times a second, when stderr is a terminal. */
-export function progressLine(what: string): (done: number, total: number) => void {
-  return (done, total) => {
-    const now = Date.now();
-    if (!process.stderr.isTTY || now - lastProgress < 100) return;
-    lastProgress = now;
-    process.stderr.write(`\r${what} ${done}/${total}`);
-  };
-}
-
-export function progressDone(): void {
-  if (process.stderr.isTTY && lastProgress > 0) process.stderr.write("\r\x1b[K");
-  lastProgress = 0;
 }
 
 export function requireGraph(args: ParsedArgs, command: string): string {

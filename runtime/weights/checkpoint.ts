@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { evalDim } from "../../compiler/ir/dims.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
-import type { HostTensor } from "../tensor.ts";
+import type { HostTensor, WeightSource } from "../tensor.ts";
 import { SafetensorsFile, WeightsError } from "./safetensors.ts";
 
 function readJson(path: string): unknown {
@@ -101,6 +101,22 @@ export class Checkpoint {
     warn: (message: string) => void = (m) => void process.stderr.write(`tesserae: ${m}\n`),
     progress: (done: number, total: number) => void = () => {},
   ): Map<string, HostTensor> {
+    const source = this.sourceFor(g, prefixes, warn);
+    const names = g.nodes.flatMap((n) => (n.op.kind === "param" ? [n.op.name] : []));
+    const out = new Map<string, HostTensor>();
+    names.forEach((name, i) => {
+      progress(i, names.length);
+      out.set(name, source.get(name) as HostTensor);
+    });
+    return out;
+  }
+
+  /**
+   * The graph's parameters as a source read on demand: names and shapes are checked now, from the files'
+   * headers, and each tensor is read when the executor uploads it, so the host never holds the whole
+   * checkpoint (a real-size model loads in the memory of its largest tensor, not of all of them).
+   */
+  sourceFor(g: Graph, prefixes: readonly string[], warn: (message: string) => void = (m) => void process.stderr.write(`tesserae: ${m}\n`)): WeightSource {
     const params = g.nodes.filter((n) => n.op.kind === "param");
     const names = params.map((n) => (n.op.kind === "param" ? n.op.name : ""));
     const prefix = this.choosePrefix(prefixes, names);
@@ -109,19 +125,24 @@ export class Checkpoint {
       const more = missing.length > 3 ? ` and ${missing.length - 3} more` : "";
       throw new WeightsError(`${this.location} lacks tensor${missing.length > 1 ? "s" : ""} ${missing.slice(0, 3).map((m) => `'${prefix}${m}'`).join(", ")}${more} that graph '${g.name}' needs`);
     }
-    const out = new Map<string, HostTensor>();
-    for (const [i, n] of params.entries()) {
+    for (const n of params) {
       if (n.op.kind !== "param") continue;
-      progress(i, params.length);
-      const t = this.read(prefix + n.op.name);
+      const path = this.where.get(prefix + n.op.name) as string;
+      const info = existsSync(path) || this.files.has(path) ? this.addFile(path).tensors.get(prefix + n.op.name) : undefined;
       const expected = n.shape.map((d) => evalDim(d, {}));
-      const same = t.shape.length === expected.length && t.shape.every((d, i) => d === expected[i]);
-      if (!same) throw new WeightsError(`tensor '${prefix}${n.op.name}' in ${this.where.get(prefix + n.op.name)} has shape [${t.shape.join(", ")}], but graph '${g.name}' expects [${expected.join(", ")}]`);
-      const bad = t.data.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) warn(`warning: tensor '${prefix}${n.op.name}' in ${this.where.get(prefix + n.op.name)} holds ${t.data[bad]} (first at element ${bad}); outputs will not be finite`);
-      out.set(n.op.name, t);
+      if (info && !(info.shape.length === expected.length && info.shape.every((d, i) => d === expected[i]))) {
+        throw new WeightsError(`tensor '${prefix}${n.op.name}' in ${path} has shape [${info.shape.join(", ")}], but graph '${g.name}' expects [${expected.join(", ")}]`);
+      }
     }
-    return out;
+    return {
+      get: (name) => {
+        if (!this.has(prefix + name)) return undefined;
+        const t = this.read(prefix + name);
+        const bad = t.data.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) warn(`warning: tensor '${prefix}${name}' in ${this.where.get(prefix + name)} holds ${t.data[bad]} (first at element ${bad}); outputs will not be finite`);
+        return t;
+      },
+    };
   }
 
   close(): void {
