@@ -8,6 +8,8 @@ import { benchEngines, type BenchRecord } from "./measure.ts";
 import { syntheticImage } from "./synthetic.ts";
 import { kernelBreakdownChart, latencyChart } from "./charts.ts";
 import { markdownTable } from "./report.ts";
+import { measurePeaks } from "./peak.ts";
+import { getGpu } from "../runtime/device.ts";
 
 /**
  * Every graph, fused against unfused. The large towers run with fewer blocks than published (said in
@@ -29,6 +31,8 @@ const CASES: Case[] = [
 ];
 
 const runs = Number(process.env.BENCH_RUNS ?? "3");
+process.stderr.write("machine limits\n");
+const peaks = await measurePeaks(await getGpu(), (s) => void process.stderr.write(s + "\n"));
 const only = process.env.BENCH_ONLY;
 const log = (s: string): void => void process.stderr.write(s + "\n");
 const records: BenchRecord[] = [];
@@ -53,6 +57,7 @@ writeFileSync("bench/results/latest.json", json);
 writeFileSync(`bench/results/${new Date().toISOString().slice(0, 10)}.json`, json);
 writeFileSync("bench/results/latency.svg", latencyChart(records));
 writeFileSync("bench/results/kernels.svg", kernelBreakdownChart(records));
-const table = markdownTable(records);
+writeFileSync("bench/results/peaks.json", JSON.stringify(peaks, null, 2) + "\n");
+const table = markdownTable(records, peaks);
 writeFileSync("bench/results/latest.md", table);
 process.stdout.write(table);

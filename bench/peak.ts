@@ -1,0 +1,139 @@
+// The machine's limits, measured in the same run as the benchmarks, so every rate reads as a fraction
+// of a measured peak: the adapter's arithmetic-only ceiling (FMA chains, no memory traffic), the best
+// sustained matmul rate of Tesserae's own kernel, and the host CPU's sgemm through ONNX Runtime's CPU
+// provider (MLAS), which on lavapipe is the hardware underneath the "GPU".
+import { compileProgram } from "../compiler/compile.ts";
+import { compileSource } from "../compiler/frontend.ts";
+import type { GpuContext } from "../runtime/gpu-context.ts";
+import { Executor } from "../runtime/executor.ts";
+import { randomTensor, randomWeights, rng } from "../runtime/weights/random.ts";
+
+export interface Peaks {
+  adapter: string;
+  /** FMA chains in registers: what the adapter's ALUs can do when nothing else limits them. */
+  fma_gflops: number;
+  /** Tesserae's best matmul kernel rate over a few tower-shaped products, GPU time from timestamp queries. */
+  matmul_gflops: number;
+  matmul_shape: string;
+  /** ONNX Runtime CPU MatMul (2 threads here), or null where onnxruntime-node cannot be loaded. */
+  cpu_sgemm_gflops: number | null;
+  cpu_threads: number;
+}
+
+const CHAINS = 8;
+const STEPS = 2048;
+const FMA_WGSL = `@group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let m = vec4<f32>(0.9999999);
+  let c = vec4<f32>(1e-7);
+${Array.from({ length: CHAINS }, (_, i) => `  var a${i} = vec4<f32>(f32(gid.x + ${i}u) * 1e-9);`).join("\n")}
+  for (var i = 0u; i < ${STEPS}u; i = i + 1u) {
+${Array.from({ length: CHAINS }, (_, i) => `    a${i} = fma(a${i}, m, c);`).join("\n")}
+  }
+  out[gid.x] = ${Array.from({ length: CHAINS }, (_, i) => `a${i}`).join(" + ")};
+}`;
+
+async function fmaCeiling(ctx: GpuContext): Promise<number> {
+  const device = ctx.device;
+  const groups = 2048;
+  const invocations = groups * 64;
+  const module = device.createShaderModule({ code: FMA_WGSL });
+  const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
+  const out = device.createBuffer({ size: invocations * 16, usage: GPUBufferUsage.STORAGE });
+  const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] });
+  let best = Infinity;
+  for (let r = 0; r < 6; r++) {
+    const t0 = performance.now();
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bind);
+    pass.dispatchWorkgroups(groups);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    if (r > 0) best = Math.min(best, performance.now() - t0);
+  }
+  out.destroy();
+  return (invocations * STEPS * CHAINS * 4 * 2) / (best / 1e3) / 1e9;
+}
+
+/** Tesserae's linear layer on [m, k] x [k, n]: GPU time of its matmul kernel, best of 3 after a warm-up. */
+async function matmulRate(ctx: GpuContext, [m, k, n]: readonly [number, number, number]): Promise<number> {
+  const program = compileSource("peak.tsr", `model peak {\n  input x: f32[1, ${m}, ${k}]\n  output y = linear(x, "w", ${n}, bias = false)\n}`, {});
+  const plan = compileProgram(program, { fuse: true, storage: "f32" });
+  const ex = await Executor.load(ctx, plan, randomWeights(program.graph, 1));
+  const inputs = new Map([["x", randomTensor([1, m, k], rng(2))]]);
+  let best = Infinity;
+  try {
+    for (let r = 0; r < 4; r++) {
+      const res = await ex.run(inputs, { profile: ctx.device.features.has("timestamp-query") });
+      const ms = res.kernelMs ? Math.max(...res.kernelMs) : res.ms;
+      if (r > 0) best = Math.min(best, ms);
+    }
+  } finally {
+    ex.dispose();
+  }
+  return (2 * m * k * n) / (best / 1e3) / 1e9;
+}
+
+/** protobuf by hand: a varint, and a field (wire type 0 or 2). */
+const varint = (v: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = v % 128;
+    v = Math.floor(v / 128);
+    if (v > 0) b |= 0x80;
+    out.push(b);
+  } while (v > 0);
+  return out;
+};
+const field = (no: number, payload: number | number[] | string): number[] =>
+  typeof payload === "number" ? [...varint(no * 8), ...varint(payload)] : ((bytes) => [...varint(no * 8 + 2), ...varint(bytes.length), ...bytes])(typeof payload === "string" ? [...new TextEncoder().encode(payload)] : payload);
+
+/** A one-node ONNX model C = A B with A [n, n], B [n, n] (float), opset 13. */
+function matmulModel(n: number): Uint8Array {
+  const tensorType = (dims: number[]): number[] => field(1, [...field(1, 1), ...field(2, dims.flatMap((d) => field(1, field(1, d))))]);
+  const valueInfo = (name: string): number[] => [...field(1, name), ...field(2, tensorType([n, n]))];
+  const node = [...field(1, "A"), ...field(1, "B"), ...field(2, "C"), ...field(4, "MatMul")];
+  const graph = [...field(1, node), ...field(2, "peak"), ...field(11, valueInfo("A")), ...field(11, valueInfo("B")), ...field(12, valueInfo("C"))];
+  return new Uint8Array([...field(1, 8), ...field(2, "tesserae-bench"), ...field(7, graph), ...field(8, field(2, 13))]);
+}
+
+async function cpuSgemm(n: number, threads: number): Promise<number | null> {
+  let ort: typeof import("onnxruntime-node");
+  try {
+    ort = await import("onnxruntime-node");
+  } catch {
+    return null;
+  }
+  const session = await ort.InferenceSession.create(matmulModel(n), { executionProviders: ["cpu"], intraOpNumThreads: threads });
+  const feeds = { A: new ort.Tensor("float32", randomTensor([n, n], rng(3)).data, [n, n]), B: new ort.Tensor("float32", randomTensor([n, n], rng(4)).data, [n, n]) };
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    if (r > 0) best = Math.min(best, performance.now() - t0);
+  }
+  await session.release();
+  return (2 * n * n * n) / (best / 1e3) / 1e9;
+}
+
+export async function measurePeaks(ctx: GpuContext, log: (s: string) => void): Promise<Peaks> {
+  const threads = 2;
+  const n = 1024;
+  const fma = await fmaCeiling(ctx);
+  log(`  FMA ceiling: ${fma.toFixed(1)} GFLOP/s`);
+  // The shapes the towers' linears have (ViT-B fc1, CLIP-L fc1) and a square one; the best is the peak.
+  let mm = 0;
+  let shape = "";
+  for (const s of [[197, 768, 3072], [577, 1024, 4096], [1024, 1024, 1024]] as const) {
+    const rate = await matmulRate(ctx, s);
+    log(`  Tesserae matmul ${s.join("x")}: ${rate.toFixed(1)} GFLOP/s`);
+    if (rate > mm) [mm, shape] = [rate, s.join("x")];
+  }
+  const cpu = await cpuSgemm(n, threads);
+  log(`  CPU sgemm (ONNX Runtime, ${threads} threads) ${n}^3: ${cpu === null ? "onnxruntime-node not available" : `${cpu.toFixed(1)} GFLOP/s`}`);
+  return { adapter: ctx.adapterName, fma_gflops: fma, matmul_gflops: mm, matmul_shape: shape, cpu_sgemm_gflops: cpu, cpu_threads: threads };
+}
