@@ -6,7 +6,7 @@ import { getGpu } from "../../runtime/device.ts";
 import { Executor, InputError, type RunResult } from "../../runtime/executor.ts";
 import { itemsFromGeometry } from "../../runtime/layout/items.ts";
 import type { LayoutItem } from "../../runtime/layout/sequence.ts";
-import { readFrames, videoFps } from "../frames.ts";
+import { framePaths, readFrames, videoFps } from "../frames.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
 import { tokenLayout } from "../../runtime/layout/token-layout.ts";
 import { readImage } from "../../runtime/image/decode.ts";
@@ -62,7 +62,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (images.length + videos.length > 0 && pixelPath) throw new UsageError("give either --image/--video or --pixel-values, not both");
   if (images.length + videos.length === 0 && !pixelPath) throw new UsageError("nothing to run on: give --image PATH (repeatable), --video FRAMES or --pixel-values FILE");
   if (outPath) {
-    const inputsGiven = [...images, pixelPath, one(args, "weights"), graphPath].filter((p): p is string => p !== undefined).map((p) => resolve(p));
+    const inputsGiven = [...images, ...videos.flatMap(framePaths), pixelPath, one(args, "weights"), graphPath].filter((p): p is string => p !== undefined).map((p) => resolve(p));
     if (inputsGiven.includes(resolve(outPath))) throw new UsageError(`--out ${outPath} would overwrite one of the inputs`);
     const weightsDir = one(args, "weights");
     if (weightsDir && existsSync(outPath) && resolve(outPath).startsWith(resolve(weightsDir) + sep)) {
@@ -139,7 +139,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const distinct = new Set(plan.kernels.map((k) => k.wgsl)).size;
   err.write(`dtype      ${storage} storage, f32 arithmetic\n`);
   err.write(`kernels    ${plan.kernels.length} dispatches (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}), ${distinct} distinct pipelines${args.switches.has("no-fuse") ? ", unfused" : ""}\n`);
-  err.write(`time       device ${(t0 - tDevice).toFixed(0)} ms, compile ${(tCompile - t0).toFixed(0)} ms, preprocess ${(tPre - tCompile).toFixed(0)} ms, weights ${(tWeights - tPre).toFixed(0)} ms, upload+pipelines ${(tLoad - tWeights).toFixed(0)} ms\n`);
+  err.write(`time       device ${(t0 - tDevice).toFixed(0)} ms, compile ${(tCompile - t0).toFixed(0)} ms, preprocess ${(tPre - tCompile).toFixed(0)} ms, weights checked ${(tWeights - tPre).toFixed(0)} ms, read+prepared+uploaded with pipelines ${(tLoad - tWeights).toFixed(0)} ms\n`);
   const warm = times.slice(1).sort((a, b) => a - b);
   const warmNote = warm.length === 1 ? `, warm ${warm[0].toFixed(1)} ms`
     : warm.length > 1 ? `, warm median ${warm[Math.floor(warm.length / 2)].toFixed(1)} ms (min ${warm[0].toFixed(1)}) over ${warm.length} runs`
