@@ -1,6 +1,6 @@
 import type { BenchRecord } from "./measure.ts";
 
-const COLORS: Record<string, string> = { tesserae: "#2563eb", "tesserae-unfused": "#94a3b8", matmul: "#60a5fa", attention: "#f59e0b", row: "#34d399", pointwise: "#c084fc" };
+const COLORS: Record<string, string> = { tesserae: "#2563eb", "tesserae-unfused": "#94a3b8", "ort-cpu": "#16a34a", "ort-node-webgpu": "#dc2626", matmul: "#60a5fa", attention: "#f59e0b", row: "#34d399", pointwise: "#c084fc" };
 const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 
 function frame(width: number, height: number, title: string, body: string[]): string {

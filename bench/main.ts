@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { compileFile } from "../compiler/frontend.ts";
 import { imageInputs } from "../runtime/inputs.ts";
 import { randomWeights } from "../runtime/weights/random.ts";
-import { benchEngines, type BenchRecord } from "./measure.ts";
+import { benchEngines, type BenchRecord, type EngineName } from "./measure.ts";
 import { syntheticImage } from "./synthetic.ts";
 import { kernelBreakdownChart, latencyChart } from "./charts.ts";
 import { markdownTable } from "./report.ts";
@@ -34,6 +34,8 @@ const runs = Number(process.env.BENCH_RUNS ?? "3");
 process.stderr.write("machine limits\n");
 const peaks = await measurePeaks(await getGpu(), (s) => void process.stderr.write(s + "\n"));
 const only = process.env.BENCH_ONLY;
+// ONNX Runtime's CPU and WebGPU providers on the exported graph, side by side (BENCH_PEERS=0 leaves them out).
+const peers = process.env.BENCH_PEERS !== "0";
 const log = (s: string): void => void process.stderr.write(s + "\n");
 const records: BenchRecord[] = [];
 for (const c of CASES) {
@@ -41,7 +43,8 @@ for (const c of CASES) {
   const program = compileFile(c.graph, { preset: c.preset, overrides: c.set ?? {} });
   log(`${c.label} (${c.graph}${c.preset ? ` --preset ${c.preset}` : ""}${Object.entries(c.set ?? {}).map(([k, v]) => ` --set ${k}=${v}`).join("")}), ${runs} runs each`);
   const { inputs } = imageInputs(program, [syntheticImage(...c.image)], ["synthetic"]);
-  const recs = await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights: randomWeights(program.graph, 0) }, { runs, engines: ["tesserae", "tesserae-unfused"], storage: "f32", log });
+  const engines: EngineName[] = peers ? ["tesserae", "tesserae-unfused", "ort-cpu", "ort-node-webgpu"] : ["tesserae", "tesserae-unfused"];
+  const recs = await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights: randomWeights(program.graph, 0) }, { runs, engines, storage: "f32", log });
   records.push(...recs);
 }
 mkdirSync("bench/results", { recursive: true });
@@ -56,7 +59,7 @@ const json = JSON.stringify(records, null, 2) + "\n";
 writeFileSync("bench/results/latest.json", json);
 writeFileSync(`bench/results/${new Date().toISOString().slice(0, 10)}.json`, json);
 writeFileSync("bench/results/latency.svg", latencyChart(records));
-writeFileSync("bench/results/kernels.svg", kernelBreakdownChart(records));
+writeFileSync("bench/results/kernels.svg", kernelBreakdownChart(records.filter((r) => r.kernels.length > 0)));
 writeFileSync("bench/results/peaks.json", JSON.stringify(peaks, null, 2) + "\n");
 const table = markdownTable(records, peaks);
 writeFileSync("bench/results/latest.md", table);

@@ -4,7 +4,11 @@ import { kernelCost } from "../compiler/plan/cost.ts";
 import type { Plan } from "../compiler/plan/plan.ts";
 import { getGpu } from "../runtime/device.ts";
 import { bindSymbols, Executor } from "../runtime/executor.ts";
-import type { HostTensor } from "../runtime/tensor.ts";
+import { maxAbsDiff, type HostTensor } from "../runtime/tensor.ts";
+import * as ort from "onnxruntime-node";
+import { exportOnnx, OnnxExportError } from "../compiler/emit/onnx.ts";
+
+export type EngineName = "tesserae" | "tesserae-unfused" | "ort-cpu" | "ort-node-webgpu";
 
 /** One benchmark result, in the format of bench/results/latest.json. */
 export interface BenchRecord {
@@ -12,7 +16,7 @@ export interface BenchRecord {
   preset: string;
   input: string;
   dtype: "f32" | "f16";
-  engine: "tesserae" | "tesserae-unfused";
+  engine: EngineName;
   adapter: string;
   runs: number;
   median_ms: number;
@@ -34,6 +38,12 @@ export interface BenchCase {
   weights: Map<string, HostTensor>;
 }
 
+/** An ONNX Runtime peer: the same graph exported to ONNX with the same weights, checked against Tesserae before it is timed. */
+interface Peer { record: BenchRecord; session: ort.InferenceSession; feeds: Record<string, ort.Tensor>; times: number[] }
+
+/** Largest |difference| a peer may show against Tesserae's fused outputs, relative to the largest value. */
+const PEER_AGREEMENT = 1e-3;
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -48,7 +58,7 @@ interface Engine { record: BenchRecord; executor: Executor; plan: Plan; times: n
 export interface BenchOptions {
   runs: number;
   /** Which engines to run, side by side. */
-  engines: ("tesserae" | "tesserae-unfused")[];
+  engines: EngineName[];
   storage: "f32" | "f16";
   log: (s: string) => void;
 }
@@ -61,6 +71,7 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
   for (const inp of g.inputs) bindSymbols(g.nodes[inp.node], inp.name, (c.inputs.get(inp.name) as HostTensor).shape, env);
   const shape = (c.inputs.get(g.inputs[0].name) as HostTensor).shape;
   for (const engine of wanted) {
+    if (engine !== "tesserae" && engine !== "tesserae-unfused") continue;
     const fuse = engine === "tesserae";
     const plan = compileProgram(c.program, { fuse, storage });
     const t0 = performance.now();
@@ -76,8 +87,27 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
     engines.push({ record, executor, plan, times: [] });
     log(`  ${record.engine}: ${plan.kernels.length} kernels, pipelines+upload ${(t1 - t0).toFixed(0)} ms, cold run ${cold.ms.toFixed(0)} ms`);
   }
+  const peers: Peer[] = [];
+  const reference = engines.length > 0 ? (await engines[0].executor.run(c.inputs)).outputs : null;
+  for (const engine of wanted) {
+    if (engine !== "ort-cpu" && engine !== "ort-node-webgpu") continue;
+    const peer = await ortPeer(c, engine, env, shape, runs, reference, log);
+    if (peer) peers.push(peer);
+  }
   for (let i = 0; i < runs; i++) {
     for (const e of engines) e.times.push((await e.executor.run(c.inputs)).ms);
+    for (const p of peers) {
+      const t0 = performance.now();
+      await p.session.run(p.feeds);
+      p.times.push(performance.now() - t0);
+    }
+  }
+  for (const p of peers) {
+    p.record.median_ms = median(p.times);
+    p.record.min_ms = Math.min(...p.times);
+    p.record.gflops = p.record.gflops / (p.record.median_ms / 1e3);
+    await p.session.release();
+    log(`  ${p.record.engine}: median ${p.record.median_ms.toFixed(1)} ms, min ${p.record.min_ms.toFixed(1)} ms`);
   }
   for (const e of engines) {
     const profiled = await e.executor.run(c.inputs, { profile: true });
@@ -93,5 +123,50 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
     e.executor.dispose();
     log(`  ${e.record.engine}: median ${e.record.median_ms.toFixed(1)} ms, min ${e.record.min_ms.toFixed(1)} ms, ${e.record.gflops.toFixed(2)} GFLOP/s`);
   }
-  return engines.map((e) => e.record);
+  return [...engines.map((e) => e.record), ...peers.map((p) => p.record)];
+}
+
+/**
+ * An ONNX Runtime session on the graph exported to ONNX (same weights, same inputs), after a warm-up
+ * run whose outputs must agree with Tesserae's; null (with a line in the log) when it cannot run.
+ */
+async function ortPeer(c: BenchCase, engine: "ort-cpu" | "ort-node-webgpu", env: Record<string, number>, shape: number[], runs: number, reference: Map<string, HostTensor> | null, log: (s: string) => void): Promise<Peer | null> {
+  const g = c.program.graph;
+  let model: Uint8Array;
+  try {
+    model = exportOnnx(g, c.weights, env);
+  } catch (e) {
+    if (!(e instanceof OnnxExportError)) throw e;
+    log(`  ${engine}: skipped: ${e.message}`);
+    return null;
+  }
+  const t0 = performance.now();
+  const session = await ort.InferenceSession.create(model, { executionProviders: [engine === "ort-cpu" ? "cpu" : "webgpu"], intraOpNumThreads: 2 });
+  const feeds = Object.fromEntries(g.inputs.map((i) => {
+    const t = c.inputs.get(i.name) as HostTensor;
+    return [i.name, g.nodes[i.node].dtype === "i32" ? new ort.Tensor("int32", Int32Array.from(t.data), t.shape) : new ort.Tensor("float32", t.data as Float32Array, t.shape)];
+  }));
+  const cold = performance.now();
+  const out = await session.run(feeds);
+  const t1 = performance.now();
+  if (reference) {
+    for (const [name, want] of reference) {
+      const got = out[name];
+      const scale = want.data.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-6);
+      const diff = maxAbsDiff({ shape: [...got.dims], data: got.data as Float32Array }, want);
+      if (!(diff <= PEER_AGREEMENT * scale)) throw new Error(`${engine} disagrees with Tesserae on '${name}' of ${c.name}: max |diff| ${diff} (largest value ${scale})`);
+    }
+  }
+  const record: BenchRecord = {
+    graph: c.name, preset: c.preset, input: shape.join("x"), dtype: "f32", engine, adapter: engine === "ort-cpu" ? "CPU (MLAS, 2 threads)" : "ONNX Runtime WebGPU (its own Dawn)",
+    runs, median_ms: 0, min_ms: 0, gflops: graphFlops(c.program, env) / 1e9, kernels: [], compile_ms: cold - t0, cold_ms: t1 - cold, weight_bytes: 0,
+  };
+  log(`  ${engine}: session ${(cold - t0).toFixed(0)} ms, cold run ${(t1 - cold).toFixed(0)} ms, outputs agree with Tesserae`);
+  return { record, session, feeds, times: [] };
+}
+
+/** FLOPs of the graph at these dims (the unfused plan's, one primitive per kernel). */
+function graphFlops(program: Program, env: Record<string, number>): number {
+  const plan = compileProgram(program, { fuse: false, storage: "f32" });
+  return plan.kernels.reduce((a, k) => a + kernelCost(plan.graph, k, env).flops, 0);
 }

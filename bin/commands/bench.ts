@@ -12,8 +12,8 @@ import { intFlag, one, overrides, parseArgs } from "../args.ts";
 
 /** `tesserae bench <graph>...`: fused and unfused latency side by side, per-kernel GPU time, GFLOP/s. */
 export async function benchCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out", "image"], repeatable: ["set"], switches: ["no-fuse"] }, "bench");
-  if (args.positional.length === 0) throw new UsageError("usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse]");
+  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out", "image"], repeatable: ["set"], switches: ["no-fuse", "peers"] }, "bench");
+  if (args.positional.length === 0) throw new UsageError("usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse] [--peers]");
   const runs = intFlag(args, "runs", 3);
   const batch = intFlag(args, "batch", 1);
   if (runs < 1 || batch < 1) throw new UsageError("--runs and --batch must be at least 1");
@@ -31,7 +31,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     log(`${graph}: ${program.name} [${shape.join(", ")}], ${runs} runs per engine, random weights`);
     records.push(...(await benchEngines(
       { name: graph, program, preset: one(args, "preset") ?? "", inputs, weights: randomWeights(program.graph, 0) },
-      { runs, engines: args.switches.has("no-fuse") ? ["tesserae-unfused"] : ["tesserae", "tesserae-unfused"], storage, log },
+      { runs, engines: [...(args.switches.has("no-fuse") ? ["tesserae-unfused" as const] : ["tesserae" as const, "tesserae-unfused" as const]), ...(args.switches.has("peers") ? ["ort-cpu" as const, "ort-node-webgpu" as const] : [])], storage, log },
     )));
   }
   process.stdout.write(markdownTable(records));
