@@ -31,8 +31,9 @@ commands:
   layout <graph.tsr>  the LLM token sequence for images and a prompt, as JSON: segments, length,
                       input ids, M-RoPE position ids (--image PATH|WxH, --prompt TEXT with <image>
                       marks, --tokenizer PATH or the tokenizer.json in --weights DIR, --out FILE)
-  bench <graph.tsr>.. fused and unfused latency side by side, per-kernel GPU time, GFLOP/s
-                      (--preset, --set, --dtype f32|f16, --runs N, --batch N, --image WxH, --no-fuse, --out FILE)
+  bench <graph.tsr>.. fused and unfused latency side by side, per-kernel GPU time, GFLOP/s; --peers:
+                      ONNX Runtime CPU and WebGPU on the exported graph, checked, side by side
+                      (--preset, --set, --dtype f32|f16, --runs N, --batch N, --image WxH, --no-fuse, --peers, --out FILE)
 
 model options (check, ir, run, layout):
   --weights DIR       Hugging Face checkpoint (config.json + model.safetensors or a sharded index)
