@@ -1,6 +1,6 @@
 /**
- * Progress of a long GPU run on stderr: a line rewritten in place on a terminal, otherwise one line per
- * tenth of the work. Quiet for the first two seconds, so quick runs print nothing.
+ * Progress of a long GPU run on stderr: a line rewritten in place on a terminal (after two seconds),
+ * otherwise one line per tenth of the work once ten seconds have passed, so quick runs print nothing.
  */
 export function progressReporter(label: string, stream: NodeJS.WriteStream = process.stderr): { update: (fraction: number) => void; finish: () => void } {
   const started = performance.now();
@@ -9,7 +9,7 @@ export function progressReporter(label: string, stream: NodeJS.WriteStream = pro
   return {
     update(fraction: number): void {
       const seconds = (performance.now() - started) / 1000;
-      if (seconds < 2) return;
+      if (seconds < (stream.isTTY ? 2 : 10)) return;
       const eta = fraction > 0 ? (seconds / fraction) * (1 - fraction) : NaN;
       const text = `${label} ${(100 * fraction).toFixed(0).padStart(3)}%  ${seconds.toFixed(0)} s elapsed, about ${eta.toFixed(0)} s left`;
       if (stream.isTTY) {
