@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { deserializePlan, parsePlanFile, type PlanFile } from "../compiler/plan/serialize.ts";
-import { PREPARED_PREFIX, type Plan } from "../compiler/plan/plan.ts";
+import { deserializePlan, parsePlanFile, weightsGraph, type PlanFile } from "../compiler/plan/serialize.ts";
+import type { Plan } from "../compiler/plan/plan.ts";
 import { contextFor, getGpu, type GpuContext } from "./device.ts";
 import { Executor, InputError } from "./executor.ts";
-import type { HostTensor } from "./tensor.ts";
+import type { HostTensor, WeightSource } from "./tensor.ts";
 import { Checkpoint } from "./weights/checkpoint.ts";
 
 /** A compiled graph read back from `tesserae compile`'s folder: plan.json and kernels/*.wgsl. */
@@ -38,9 +38,10 @@ export interface CompiledModel {
  * Loads a compiled graph: its weights from a Hugging Face checkpoint folder (only the tensors the plan
  * binds are read) or given as tensors by name, on the caller's device or the process-wide one.
  */
-export async function loadCompiled(artifact: Artifact, weights: string | ReadonlyMap<string, HostTensor>, device?: GPUDevice): Promise<CompiledModel> {
+export async function loadCompiled(artifact: Artifact, weights: string | WeightSource, device?: GPUDevice): Promise<CompiledModel> {
   const ctx: GpuContext = device ? contextFor(device) : await getGpu();
-  const tensors = typeof weights === "string" ? checkpointWeights(weights, artifact) : weights;
+  // A checkpoint is checked against the compiled graph's weights now and read tensor by tensor at upload.
+  const tensors = typeof weights === "string" ? Checkpoint.open(weights).sourceFor(weightsGraph(artifact.file), artifact.file.program.prefixes) : weights;
   const executor = await Executor.load(ctx, artifact.plan, tensors);
   return {
     adapter: ctx.adapterName,
@@ -50,18 +51,6 @@ export async function loadCompiled(artifact: Artifact, weights: string | Readonl
     },
     dispose: () => executor.dispose(),
   };
-}
-
-/** The checkpoint tensors the plan and its weight preparation bind. */
-function checkpointWeights(dir: string, artifact: Artifact): Map<string, HostTensor> {
-  const checkpoint = Checkpoint.open(dir);
-  const out = new Map<string, HostTensor>();
-  for (let p: Plan | null = artifact.plan; p; p = p.prepare) {
-    // Derived weights are made on the device by the preparation plan, not read.
-    const nodes = p.graph.nodes.filter((n) => n.op.kind !== "param" || !n.op.name.startsWith(PREPARED_PREFIX));
-    for (const [name, t] of checkpoint.loadFor({ ...p.graph, nodes }, artifact.file.program.prefixes)) out.set(name, t);
-  }
-  return out;
 }
 
 /** One output of a run, by name (a compiled module's typed `run` reads them this way). */

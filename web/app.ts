@@ -1,7 +1,7 @@
 // The demo page: a compiled graph (plan.json + kernels from the server) run on navigator.gpu with the
 // same runtime as in Node; the image as the model sees it, the token layout, and the kernels' times.
 import type { Program } from "../compiler/elaborate/elaborate.ts";
-import { PREPARED_PREFIX, type Plan } from "../compiler/plan/plan.ts";
+import type { Plan } from "../compiler/plan/plan.ts";
 import { deserializePlan, parsePlanFile, type PlanFile } from "../compiler/plan/serialize.ts";
 import { Executor } from "../runtime/executor.ts";
 import { contextFor, type GpuContext } from "../runtime/gpu-context.ts";
@@ -73,7 +73,7 @@ function load(name: string): Promise<Loaded> {
       const plan = deserializePlan(file.plan, (n) => texts.get(n) as string);
       const tensors = tensorsFromBuffer(await (await fetchOk(base + "model.safetensors")).arrayBuffer(), base + "model.safetensors");
       const ctx = await device();
-      const executor = await Executor.load(ctx, plan, weightsFor(plan, tensors, file.program.prefixes));
+      const executor = await Executor.load(ctx, plan, weightsFor(file, tensors));
       const program: Program = { name: file.model, graph: plan.graph, presets: [], ...file.program };
       return { name, file, plan, program, executor, ctx };
     })();
@@ -83,17 +83,13 @@ function load(name: string): Promise<Loaded> {
   return p;
 }
 
-/** The checkpoint tensors a plan (and its weight preparation) binds, under the graph's names. */
-function weightsFor(plan: Plan, tensors: Map<string, HostTensor>, prefixes: readonly string[]): Map<string, HostTensor> {
+/** The checkpoint tensors the compiled graph reads, under the graph's names (the first prefix that has each). */
+function weightsFor(file: PlanFile, tensors: Map<string, HostTensor>): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
-  for (let p: Plan | null = plan; p; p = p.prepare) {
-    for (const n of p.graph.nodes) {
-      if (n.op.kind !== "param" || n.op.name.startsWith(PREPARED_PREFIX)) continue;
-      const name = n.op.name;
-      const prefix = prefixes.find((pre) => tensors.has(pre + name));
-      if (prefix === undefined) throw new Error(`the checkpoint has no tensor '${name}'`);
-      out.set(name, tensors.get(prefix + name) as HostTensor);
-    }
+  for (const { name } of file.weights) {
+    const prefix = file.program.prefixes.find((pre) => tensors.has(pre + name));
+    if (prefix === undefined) throw new Error(`the checkpoint has no tensor '${name}'`);
+    out.set(name, tensors.get(prefix + name) as HostTensor);
   }
   return out;
 }

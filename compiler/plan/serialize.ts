@@ -1,5 +1,6 @@
 import type { Program } from "../elaborate/elaborate.ts";
 import type { Dim } from "../ir/dims.ts";
+import type { Graph } from "../ir/graph.ts";
 import type { Plan, PlanKernel } from "./plan.ts";
 
 /** plan.json's format tag: readers refuse other versions by name. */
@@ -54,6 +55,14 @@ export function deserializePlan(p: SerializedPlan, readKernel: (file: string) =>
     storage: p.storage,
     prepare: p.prepare ? deserializePlan(p.prepare, readKernel) : null,
   };
+}
+
+/**
+ * The checkpoint tensors a compiled graph reads, as a graph of parameters (names and full shapes, as
+ * the source graph declared them): what a checkpoint is checked and read against.
+ */
+export function weightsGraph(file: PlanFile): Graph {
+  return { name: file.model, nodes: file.weights.map((w, id) => ({ id, op: { kind: "param", name: w.name }, inputs: [], shape: w.shape, dtype: "f32", source: [] })), inputs: [], outputs: [] };
 }
 
 // JSON has no Infinity or NaN (masks and padding constants use them): they travel as tagged strings.
