@@ -1,15 +1,18 @@
-// `npm run bench`: fused against unfused, side by side in one run, for every graph (random weights),
-// written to bench/results/latest.json (and a dated copy) with a Markdown table.
+// `npm run bench`: for every graph (random weights), kernel tilings tuned on this adapter, then fused
+// against unfused and the ONNX Runtime peers, side by side in one run, written to bench/results/latest.json (and a dated copy) with a Markdown table.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { compileFile } from "../compiler/frontend.ts";
 import { imageInputs } from "../runtime/inputs.ts";
 import { randomWeights } from "../runtime/weights/random.ts";
-import { benchEngines, type BenchRecord, type EngineName } from "./measure.ts";
+import { benchEngines, PEERS, type BenchRecord, type EngineName } from "./measure.ts";
 import { syntheticImage } from "./synthetic.ts";
 import { kernelBreakdownChart, latencyChart } from "./charts.ts";
 import { markdownTable } from "./report.ts";
 import { measurePeaks } from "./peak.ts";
 import { getGpu } from "../runtime/device.ts";
+import { compileProgram } from "../compiler/compile.ts";
+import { autotune } from "../tune/autotune.ts";
+import { loadTilings } from "../tune/cache.ts";
 
 /**
  * Every graph, fused against unfused. The large towers run with fewer blocks than published (said in
@@ -32,9 +35,11 @@ const CASES: Case[] = [
 
 const runs = Number(process.env.BENCH_RUNS ?? "3");
 process.stderr.write("machine limits\n");
-const peaks = await measurePeaks(await getGpu(), (s) => void process.stderr.write(s + "\n"));
+const gpu = await getGpu();
+const peaks = await measurePeaks(gpu, (s) => void process.stderr.write(s + "\n"));
+const tune = process.env.BENCH_TUNE !== "0";
 const only = process.env.BENCH_ONLY;
-// ONNX Runtime's CPU and WebGPU providers on the exported graph, side by side (BENCH_PEERS=0 leaves them out).
+// ONNX Runtime's CPU and both WebGPU providers on the exported graph, side by side (BENCH_PEERS=0 leaves them out).
 const peers = process.env.BENCH_PEERS !== "0";
 const log = (s: string): void => void process.stderr.write(s + "\n");
 const records: BenchRecord[] = [];
@@ -43,8 +48,13 @@ for (const c of CASES) {
   const program = compileFile(c.graph, { preset: c.preset, overrides: c.set ?? {} });
   log(`${c.label} (${c.graph}${c.preset ? ` --preset ${c.preset}` : ""}${Object.entries(c.set ?? {}).map(([k, v]) => ` --set ${k}=${v}`).join("")}), ${runs} runs each`);
   const { inputs } = imageInputs(program, [syntheticImage(...c.image)], ["synthetic"]);
-  const engines: EngineName[] = peers ? ["tesserae", "tesserae-unfused", "ort-cpu", "ort-node-webgpu"] : ["tesserae", "tesserae-unfused"];
-  const recs = await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights: randomWeights(program.graph, 0) }, { runs, engines, storage: "f32", log });
+  const engines: EngineName[] = peers ? ["tesserae", "tesserae-unfused", ...PEERS] : ["tesserae", "tesserae-unfused"];
+  const weights = randomWeights(program.graph, 0);
+  // Kernel tilings measured on this adapter (cached per adapter; BENCH_TUNE=0 uses the cache or the defaults).
+  const tilings = tune
+    ? (await autotune(gpu, { compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t }), weights, inputs, graph: c.label, log })).table
+    : loadTilings(gpu.adapterName).table;
+  const recs = await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs, engines, storage: "f32", tilings, log });
   records.push(...recs);
 }
 mkdirSync("bench/results", { recursive: true });
@@ -61,6 +71,8 @@ writeFileSync(`bench/results/${new Date().toISOString().slice(0, 10)}.json`, jso
 writeFileSync("bench/results/latency.svg", latencyChart(records));
 writeFileSync("bench/results/kernels.svg", kernelBreakdownChart(records.filter((r) => r.kernels.length > 0)));
 writeFileSync("bench/results/peaks.json", JSON.stringify(peaks, null, 2) + "\n");
+// This adapter's tuned choices, for the record (the live cache is tuningCachePath()).
+writeFileSync("bench/results/tuning.json", JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2) + "\n");
 const table = markdownTable(records, peaks);
 writeFileSync("bench/results/latest.md", table);
 process.stdout.write(table);

@@ -7,8 +7,14 @@ import { bindSymbols, Executor } from "../runtime/executor.ts";
 import { maxAbsDiff, type HostTensor } from "../runtime/tensor.ts";
 import * as ort from "onnxruntime-node";
 import { exportOnnx, OnnxExportError } from "../compiler/emit/onnx.ts";
+import type { TilingTable } from "../compiler/codegen/tiling.ts";
+import { ortWeb, withEventLoopAwake } from "./ort-web.ts";
 
-export type EngineName = "tesserae" | "tesserae-unfused" | "ort-cpu" | "ort-node-webgpu";
+export type EngineName = "tesserae" | "tesserae-unfused" | "ort-cpu" | "ort-node-webgpu" | "ort-web-webgpu";
+
+/** The ONNX Runtime engines, in the order they run. */
+export const PEERS = ["ort-cpu", "ort-node-webgpu", "ort-web-webgpu"] as const;
+type PeerName = (typeof PEERS)[number];
 
 /** One benchmark result, in the format of bench/results/latest.json. */
 export interface BenchRecord {
@@ -23,7 +29,8 @@ export interface BenchRecord {
   min_ms: number;
   /** Achieved rate over the median run. */
   gflops: number;
-  kernels: { name: string; kind: string; gpu_ms: number; gflops: number; gbps: number }[];
+  /** Per kernel: GPU time, rates, and for a tunable kernel the tiling it ran with. */
+  kernels: { name: string; kind: string; gpu_ms: number; gflops: number; gbps: number; tiling?: string }[];
   /** Pipeline creation and first (cold) run, milliseconds. */
   compile_ms: number;
   cold_ms: number;
@@ -38,8 +45,14 @@ export interface BenchCase {
   weights: Map<string, HostTensor>;
 }
 
+/** What the peers' sessions have in common (onnxruntime-node and onnxruntime-web share the API). */
+interface PeerSession {
+  run(feeds: Record<string, unknown>): Promise<Record<string, { dims: readonly number[]; data: unknown }>>;
+  release(): Promise<void>;
+}
+
 /** An ONNX Runtime peer: the same graph exported to ONNX with the same weights, checked against Tesserae before it is timed. */
-interface Peer { record: BenchRecord; session: ort.InferenceSession; feeds: Record<string, ort.Tensor>; times: number[] }
+interface Peer { record: BenchRecord; session: PeerSession; feeds: Record<string, unknown>; times: number[] }
 
 /** Largest |difference| a peer may show against Tesserae's fused outputs, relative to the largest value. */
 const PEER_AGREEMENT = 1e-3;
@@ -60,10 +73,12 @@ export interface BenchOptions {
   /** Which engines to run, side by side. */
   engines: EngineName[];
   storage: "f32" | "f16";
+  /** The autotuner's choices for the fused plan (the defaults where absent). */
+  tilings?: TilingTable;
   log: (s: string) => void;
 }
 
-export async function benchEngines(c: BenchCase, { runs, engines: wanted, storage, log }: BenchOptions): Promise<BenchRecord[]> {
+export async function benchEngines(c: BenchCase, { runs, engines: wanted, storage, tilings, log }: BenchOptions): Promise<BenchRecord[]> {
   const ctx = await getGpu();
   const engines: Engine[] = [];
   const env: Record<string, number> = {};
@@ -73,7 +88,7 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
   for (const engine of wanted) {
     if (engine !== "tesserae" && engine !== "tesserae-unfused") continue;
     const fuse = engine === "tesserae";
-    const plan = compileProgram(c.program, { fuse, storage });
+    const plan = compileProgram(c.program, { fuse, storage, tilings: fuse ? tilings : undefined });
     const t0 = performance.now();
     const executor = await Executor.load(ctx, plan, c.weights);
     const t1 = performance.now();
@@ -90,8 +105,8 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
   const peers: Peer[] = [];
   const reference = engines.length > 0 ? (await engines[0].executor.run(c.inputs)).outputs : null;
   for (const engine of wanted) {
-    if (engine !== "ort-cpu" && engine !== "ort-node-webgpu") continue;
-    const peer = await ortPeer(c, engine, env, shape, runs, reference, log);
+    if (!(PEERS as readonly string[]).includes(engine)) continue;
+    const peer = await ortPeer(c, engine as PeerName, env, shape, runs, reference, log);
     if (peer) peers.push(peer);
   }
   for (let i = 0; i < runs; i++) {
@@ -118,7 +133,7 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
     e.record.kernels = e.plan.kernels.map((k, i) => {
       const cost = kernelCost(e.plan.graph, k, env);
       const ms = profiled.kernelMs?.[i] ?? NaN;
-      return { name: k.name, kind: k.kind, gpu_ms: ms, gflops: cost.flops / 1e6 / ms, gbps: cost.bytes / 1e6 / ms };
+      return { name: k.name, kind: k.kind, gpu_ms: ms, gflops: cost.flops / 1e6 / ms, gbps: cost.bytes / 1e6 / ms, ...(k.tuning ? { tiling: k.tuning.tiling } : {}) };
     });
     e.executor.dispose();
     log(`  ${e.record.engine}: median ${e.record.median_ms.toFixed(1)} ms, min ${e.record.min_ms.toFixed(1)} ms, ${e.record.gflops.toFixed(2)} GFLOP/s`);
@@ -130,7 +145,7 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
  * An ONNX Runtime session on the graph exported to ONNX (same weights, same inputs), after a warm-up
  * run whose outputs must agree with Tesserae's; null (with a line in the log) when it cannot run.
  */
-async function ortPeer(c: BenchCase, engine: "ort-cpu" | "ort-node-webgpu", env: Record<string, number>, shape: number[], runs: number, reference: Map<string, HostTensor> | null, log: (s: string) => void): Promise<Peer | null> {
+async function ortPeer(c: BenchCase, engine: PeerName, env: Record<string, number>, shape: number[], runs: number, reference: Map<string, HostTensor> | null, log: (s: string) => void): Promise<Peer | null> {
   const g = c.program.graph;
   let model: Uint8Array;
   try {
@@ -141,10 +156,14 @@ async function ortPeer(c: BenchCase, engine: "ort-cpu" | "ort-node-webgpu", env:
     return null;
   }
   const t0 = performance.now();
-  const session = await ort.InferenceSession.create(model, { executionProviders: [engine === "ort-cpu" ? "cpu" : "webgpu"], intraOpNumThreads: 2 });
+  // onnxruntime-node and onnxruntime-web have the same API; each session is fed its own package's tensors.
+  const api = engine === "ort-web-webgpu" ? await ortWeb() : ort;
+  const create = (): Promise<PeerSession> => api.InferenceSession.create(model, engine === "ort-cpu" ? { executionProviders: ["cpu"], intraOpNumThreads: 2 } : { executionProviders: ["webgpu"] });
+  const created = engine === "ort-web-webgpu" ? await withEventLoopAwake(create) : await create();
+  const session: PeerSession = engine === "ort-web-webgpu" ? { run: (f) => withEventLoopAwake(() => created.run(f)), release: () => created.release() } : created;
   const feeds = Object.fromEntries(g.inputs.map((i) => {
     const t = c.inputs.get(i.name) as HostTensor;
-    return [i.name, g.nodes[i.node].dtype === "i32" ? new ort.Tensor("int32", Int32Array.from(t.data), t.shape) : new ort.Tensor("float32", t.data as Float32Array, t.shape)];
+    return [i.name, g.nodes[i.node].dtype === "i32" ? new api.Tensor("int32", Int32Array.from(t.data), t.shape) : new api.Tensor("float32", t.data as Float32Array, t.shape)];
   }));
   const cold = performance.now();
   const out = await session.run(feeds);
@@ -153,17 +172,23 @@ async function ortPeer(c: BenchCase, engine: "ort-cpu" | "ort-node-webgpu", env:
     for (const [name, want] of reference) {
       const got = out[name];
       const scale = want.data.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-6);
-      const diff = maxAbsDiff({ shape: [...got.dims], data: got.data as Float32Array }, want);
+      const diff = maxAbsDiff({ shape: [...got.dims], data: Float32Array.from(got.data as Float32Array) }, want);
       if (!(diff <= PEER_AGREEMENT * scale)) throw new Error(`${engine} disagrees with Tesserae on '${name}' of ${c.name}: max |diff| ${diff} (largest value ${scale})`);
     }
   }
   const record: BenchRecord = {
-    graph: c.name, preset: c.preset, input: shape.join("x"), dtype: "f32", engine, adapter: engine === "ort-cpu" ? "CPU (MLAS, 2 threads)" : "ONNX Runtime WebGPU (its own Dawn)",
+    graph: c.name, preset: c.preset, input: shape.join("x"), dtype: "f32", engine, adapter: PEER_ADAPTERS[engine],
     runs, median_ms: 0, min_ms: 0, gflops: graphFlops(c.program, env) / 1e9, kernels: [], compile_ms: cold - t0, cold_ms: t1 - cold, weight_bytes: 0,
   };
   log(`  ${engine}: session ${(cold - t0).toFixed(0)} ms, cold run ${(t1 - cold).toFixed(0)} ms, outputs agree with Tesserae`);
   return { record, session, feeds, times: [] };
 }
+
+const PEER_ADAPTERS: Record<PeerName, string> = {
+  "ort-cpu": "CPU (MLAS, 2 threads)",
+  "ort-node-webgpu": "ONNX Runtime's own Dawn, same Vulkan device",
+  "ort-web-webgpu": "dawn.node (npm webgpu), same device as Tesserae",
+};
 
 /** FLOPs of the graph at these dims (the unfused plan's, one primitive per kernel). */
 function graphFlops(program: Program, env: Record<string, number>): number {

@@ -5,6 +5,7 @@ import { InputError } from "../runtime/executor.ts";
 import { ImageError } from "../runtime/image/decode.ts";
 import { WeightsError } from "../runtime/weights/safetensors.ts";
 import { benchCommand } from "./commands/bench.ts";
+import { tuneCommand } from "./commands/tune.ts";
 import { compileCommand } from "./commands/compile.ts";
 import { explainCommand } from "./commands/explain.ts";
 import { checkCommand, irCommand } from "./commands/inspect.ts";
@@ -32,8 +33,14 @@ commands:
                       input ids, M-RoPE position ids (--image PATH|WxH, --prompt TEXT with <image>
                       marks, --tokenizer PATH or the tokenizer.json in --weights DIR, --out FILE)
   bench <graph.tsr>.. fused and unfused latency side by side, per-kernel GPU time, GFLOP/s; --peers:
-                      ONNX Runtime CPU and WebGPU on the exported graph, checked, side by side
-                      (--preset, --set, --dtype f32|f16, --runs N, --batch N, --image WxH, --no-fuse, --peers, --out FILE)
+                      ONNX Runtime CPU, its own WebGPU (onnxruntime-node) and onnxruntime-web's WebGPU
+                      on dawn.node, on the exported graph, checked against Tesserae, side by side
+                      (--preset, --set, --dtype f32|f16, --runs N, --batch N, --image WxH, --no-fuse, --peers,
+                      --tune: measure untuned kernel shapes first, --out FILE)
+  tune <graph.tsr>..  the autotuner: times each candidate tiling of every matmul and attention shape
+                      on this adapter and caches the fastest in ~/.cache/tesserae/tuning.json
+                      ($TESSERAE_TUNING); run, score and bench use the cached choices
+                      (--preset, --set, --dtype, --batch, --image WxH, --runs N, --retune)
 
 model options (check, ir, run, layout):
   --weights DIR       Hugging Face checkpoint (config.json + model.safetensors or a sharded index)
@@ -57,7 +64,7 @@ run options:
                       arithmetic, statistics and softmax stay f32)
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, compile: compileCommand, layout: layoutCommand, score: scoreCommand, bench: benchCommand };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, compile: compileCommand, layout: layoutCommand, score: scoreCommand, bench: benchCommand, tune: tuneCommand };
 
 /** Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2). */
 export async function main(argv: string[]): Promise<number> {

@@ -1,5 +1,6 @@
 import { generateKernel } from "./codegen/templates.ts";
 import type { StorageType } from "./codegen/writer.ts";
+import { attentionTilingFor, matmulTilingFor, tilingName, tuningKey, type TilingTable } from "./codegen/tiling.ts";
 import type { Program } from "./elaborate/elaborate.ts";
 import { groupKernels } from "./fusion/groups.ts";
 import type { Graph } from "./ir/graph.ts";
@@ -17,6 +18,8 @@ export interface CompileOptions {
   fuse: boolean;
   /** How tensors are stored on the GPU; f16 needs the adapter's shader-f16. Arithmetic stays f32. */
   storage?: StorageType;
+  /** Matmul and attention tilings the autotuner chose for this adapter, by kernel key; others get the defaults. */
+  tilings?: TilingTable;
 }
 
 /**
@@ -37,7 +40,8 @@ export function compileGraph(input: Graph, options: CompileOptions = { fuse: tru
 function planKernels(graph: Graph, options: CompileOptions, prepare: Plan | null): Plan {
   const groups = groupKernels(graph, options);
   const kernels: PlanKernel[] = groups.map((group, i) => {
-    const code = generateKernel(graph, group, options.storage ?? "f32");
+    const tuneKey = tuningKey(graph, group);
+    const code = generateKernel(graph, group, options.storage ?? "f32", options.tilings);
     return {
       name: `k${i}_${group.kind}`,
       kind: group.kind,
@@ -47,6 +51,7 @@ function planKernels(graph: Graph, options: CompileOptions, prepare: Plan | null
       uniforms: code.uniforms,
       dispatch: code.dispatch,
       nodes: group.members,
+      ...(tuneKey === null ? {} : { tuning: { key: tuneKey, tiling: tilingName(group.kind === "attention" ? attentionTilingFor(options.tilings, tuneKey) : matmulTilingFor(options.tilings, tuneKey)) } }),
     };
   });
   const { slotOf, slotCount } = assignSlots(graph, kernels);

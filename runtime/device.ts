@@ -56,6 +56,15 @@ function describeAdapter(adapter: GPUAdapter): string {
   return info.description || [info.vendor, info.architecture, info.device].filter((s) => s && s.length > 0).join(" ") || "unknown adapter";
 }
 
+/**
+ * The process's dawn.node entry point (what `navigator.gpu` is in a browser), for other WebGPU users in
+ * the same process (a benchmark peer); it lives as long as the process, like the device.
+ */
+export async function webgpuEntry(): Promise<GPU> {
+  await getGpu();
+  return gpuInstance as GPU;
+}
+
 /** The process-wide WebGPU device (created once). */
 export function getGpu(): Promise<GpuContext> {
   shared ??= open().catch((e: unknown) => {

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { compileFile, UsageError } from "../../compiler/frontend.ts";
-import { benchEngines, type BenchRecord } from "../../bench/measure.ts";
+import { benchEngines, PEERS, type BenchRecord } from "../../bench/measure.ts";
 import { markdownTable } from "../../bench/report.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { syntheticImage } from "../../bench/synthetic.ts";
@@ -9,11 +9,14 @@ import { imageInputs } from "../../runtime/inputs.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";
 import { intFlag, one, overrides, parseArgs } from "../args.ts";
+import { compileProgram } from "../../compiler/compile.ts";
+import { autotune } from "../../tune/autotune.ts";
+import { loadTilings } from "../../tune/cache.ts";
 
 /** `tesserae bench <graph>...`: fused and unfused latency side by side, per-kernel GPU time, GFLOP/s. */
 export async function benchCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out", "image"], repeatable: ["set"], switches: ["no-fuse", "peers"] }, "bench");
-  if (args.positional.length === 0) throw new UsageError("usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse] [--peers]");
+  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out", "image"], repeatable: ["set"], switches: ["no-fuse", "peers", "tune"] }, "bench");
+  if (args.positional.length === 0) throw new UsageError("usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse] [--peers] [--tune]");
   const runs = intFlag(args, "runs", 3);
   const batch = intFlag(args, "batch", 1);
   if (runs < 1 || batch < 1) throw new UsageError("--runs and --batch must be at least 1");
@@ -29,9 +32,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const inputs = benchInputs(program, batch, one(args, "image"));
     const shape = (inputs.get(program.graph.inputs[0].name) as HostTensor).shape;
     log(`${graph}: ${program.name} [${shape.join(", ")}], ${runs} runs per engine, random weights`);
+    const weights = randomWeights(program.graph, 0);
+    // Tuned kernel choices for this adapter: measured now with --tune (shapes not cached yet), else as cached.
+    const tilings = args.switches.has("tune")
+      ? (await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t }), weights, inputs, graph, log })).table
+      : loadTilings(ctx.adapterName).table;
     records.push(...(await benchEngines(
-      { name: graph, program, preset: one(args, "preset") ?? "", inputs, weights: randomWeights(program.graph, 0) },
-      { runs, engines: [...(args.switches.has("no-fuse") ? ["tesserae-unfused" as const] : ["tesserae" as const, "tesserae-unfused" as const]), ...(args.switches.has("peers") ? ["ort-cpu" as const, "ort-node-webgpu" as const] : [])], storage, log },
+      { name: graph, program, preset: one(args, "preset") ?? "", inputs, weights },
+      { runs, tilings, engines: [...(args.switches.has("no-fuse") ? ["tesserae-unfused" as const] : ["tesserae" as const, "tesserae-unfused" as const]), ...(args.switches.has("peers") ? PEERS : [])], storage, log },
     )));
   }
   process.stdout.write(markdownTable(records));
@@ -45,7 +53,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
  * get `batch` synthetic images (`--image WxH`, 224x224 by default) run through their preprocessing;
  * the others random pixel values of the declared shape.
  */
-function benchInputs(program: Program, batch: number, image: string | undefined): Map<string, HostTensor> {
+export function benchInputs(program: Program, batch: number, image: string | undefined): Map<string, HostTensor> {
   if (program.providers.length === 0 && image === undefined) {
     const input = program.graph.nodes[program.graph.inputs[0].node];
     return new Map([[program.graph.inputs[0].name, randomTensor(input.shape.map((d) => (typeof d === "number" ? d : batch)), rng(1))]]);

@@ -1,6 +1,7 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { compileProgram } from "../../compiler/compile.ts";
+import { loadTilings } from "../../tune/cache.ts";
 import { UsageError } from "../../compiler/frontend.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { Executor, InputError, type RunResult } from "../../runtime/executor.ts";
@@ -80,7 +81,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { program } = model;
   const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
   if (storage !== dtype) process.stderr.write(`tesserae: the adapter (${ctx.adapterName}) has no shader-f16: running in f32 instead\n`);
-  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse"), storage });
+  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse"), storage, tilings: loadTilings(ctx.adapterName).table });
   const tCompile = performance.now();
 
   let pixels: HostTensor;

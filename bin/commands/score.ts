@@ -1,6 +1,7 @@
 import { renameSync, rmSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { compileProgram } from "../../compiler/compile.ts";
+import { loadTilings } from "../../tune/cache.ts";
 import { UsageError } from "../../compiler/frontend.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { Executor, InputError } from "../../runtime/executor.ts";
@@ -54,7 +55,7 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   const decoded = await Promise.all(images.map((p) => readImage(p)));
   const { inputs } = imageInputs(program, decoded, images, [], ids);
   inputs.set("input_ids", { shape: [ids.length * length], data: Float32Array.from(ids.flat()) });
-  const plan = compileProgram(program, { fuse: true, storage: "f32" });
+  const plan = compileProgram(program, { fuse: true, storage: "f32", tilings: loadTilings(ctx.adapterName).table });
   const executor = await Executor.load(ctx, plan, model.loadWeights(program.graph));
   const result = await executor.run(inputs);
   executor.dispose();

@@ -1,16 +1,17 @@
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { Graph, Node } from "../ir/graph.ts";
-import { emitSharedPrologueStats, statisticOf } from "./matmul-prologue.ts";
+import { emitSharedPrologueStats } from "./matmul-prologue.ts";
 import type { KernelCode } from "./templates.ts";
-import { statKey, type Code, type KernelWriter } from "./writer.ts";
+import type { MatmulTiling } from "./tiling.ts";
+import type { Code, KernelWriter } from "./writer.ts";
 
 /**
  * Register blocking for weights stored [K, N]: each invocation computes `tm` rows by `tn` groups of 4
  * consecutive columns, loading per step of K one value of A per row (the same for every invocation of
- * the workgroup) and one vec4 of B per column group. Measured on lavapipe (197x768x3072, ViT-B/16's
- * fc1): 8x3 about 14.8 GFLOP/s, 8x2 10.6, 4x2 9.9, 16x2 13.7, against 4.3 for the split-K kernel.
+ * the workgroup) and one vec4 of B per column group. Tile sizes come from the autotuner (tiling.ts).
  */
-export const BLOCKED_TILING = { threads: 64, tm: 8, tn: 3 };
+/** Lanes whose loads of A one subgroupBroadcast step shares (the subgroup size must be at least this). */
+export const SG = 8;
 
 /** The [K, N] buffer that a matmul's B [N, K] is a transposed view of (a weight stored transposed at load time), when N is a multiple of 4. */
 export function transposedWeightOf(g: Graph, core: Node): number | null {
@@ -23,9 +24,9 @@ export function transposedWeightOf(g: Graph, core: Node): number | null {
   return t.id;
 }
 
-export function blockedMatmulKernel(w: KernelWriter, transposed: number): KernelCode {
+export function blockedMatmulKernel(w: KernelWriter, transposed: number, tiling: Extract<MatmulTiling, { strategy: "blocked" }>): KernelCode {
   const { graph: g, group } = w;
-  const { threads, tm: TM } = BLOCKED_TILING;
+  const { threads, tm: TM } = tiling;
   const core = g.nodes[group.core ?? -1];
   const root = g.nodes[group.root];
   const a = g.nodes[core.inputs[0]];
@@ -35,58 +36,93 @@ export function blockedMatmulKernel(w: KernelWriter, transposed: number): Kernel
   const K = a.shape[a.shape.length - 1];
   const groups = N / 4;
   // Narrow outputs take fewer column groups per invocation, so the workgroup is not mostly idle.
-  const TN = Math.max(1, Math.min(BLOCKED_TILING.tn, Math.ceil(groups / threads)));
+  const TN = Math.max(1, Math.min(tiling.tn, Math.ceil(groups / threads)));
   const batchShape = core.shape.slice(0, -2);
   const batch = batchShape.length ? w.unravel("wid.z", batchShape, "bt") : [];
   const aRow = (m: Code, k: Code): Code[] => [...w.broadcastCoords(a.shape.slice(0, -2), batch), m, k];
   const [mDim, kDim] = [w.dim(M), w.dim(K)];
 
   w.line(`let mBase = wid.y * ${TM}u;`);
-  const statRows = emitSharedPrologueStats(w, K, batch, "mBase", TM, threads);
+  const statRows = emitSharedPrologueStats(w, [...group.reduces, ...group.rowStats], K, batch, "mBase", TM, threads);
   const ms = Array.from({ length: TM }, (_, i) => w.let(`min(mBase + ${i}u, ${mDim} - 1u)`, "m"));
   const groupIndex = Array.from({ length: TN }, (_, j) => w.let(`wid.x * ${threads * TN}u + lid.x + ${threads * j}u`, "g"));
   const cols = groupIndex.map((gi) => w.let(`min(${gi}, ${groups - 1}u) * 4u`, "n"));
 
   const accs = ms.map((_, i) => cols.map((_, j) => `acc${i}_${j}`));
-  // Named by position, not node id, so every layer's kernel has the same text (and pipeline).
-  const stats = group.rowStats.map((_, s) => ms.map((_, i) => `rowStat${s}_${i}`));
   for (const acc of accs.flat()) w.line(`var ${acc} = vec4<f32>(0.0);`);
-  for (const acc of stats.flat()) w.line(`var ${acc} = 0.0;`);
-  w.block(`for (var k = 0u; k < ${kDim}; k = k + 1u) {`, () => {
-    const av = ms.map((m) => w.value(a.id, aRow(m, "k")));
-    const bv = cols.map((n) => w.valueVec4(transposed, ["k", n]));
+  hoistRowConstants(w, a.id, ms, (m) => aRow(m, "k"));
+  const step = (k: Code, av: readonly Code[]): void => {
+    const bv = cols.map((n) => w.valueVec4(transposed, [k, n]));
     accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(vec4<f32>(${av[i]}), ${bv[j]}, ${acc});`)));
-    group.rowStats.forEach((id, s) => ms.forEach((m, i) => w.line(`${stats[s][i]} = ${stats[s][i]} + ${w.value(g.nodes[id].inputs[0], aRow(m, "k"))};`)));
-  });
+  };
+  if (tiling.aLoads === "subgroup") {
+    // Each of the first SG lanes of a subgroup loads A at its own step of K (one contiguous load per
+    // row for the SIMD group), and every step takes its value by subgroupBroadcast from that lane.
+    w.enables.add("subgroups");
+    w.block(`for (var k0 = 0u; k0 < ${kDim}; k0 = k0 + ${SG}u) {`, () => {
+      const kl = w.let(`k0 + sgLane % ${SG}u`, "kl");
+      // Past the end of K (when K is not a multiple of SG) A reads as 0 and B at the last step.
+      const exact = typeof K === "number" && K % SG === 0;
+      const mine = ms.map((m) => (exact ? w.value(a.id, aRow(m, kl)) : w.let(`select(0.0, ${w.value(a.id, aRow(m, `min(${kl}, ${kDim} - 1u)`))}, ${kl} < ${kDim})`, "a")));
+      for (let j = 0; j < SG; j++) {
+        const k = exact ? w.let(`k0 + ${j}u`, "k") : w.let(`min(k0 + ${j}u, ${kDim} - 1u)`, "k");
+        step(k, mine.map((v) => w.let(`subgroupBroadcast(${v}, ${j}u)`, "ab")));
+      }
+    });
+  } else {
+    w.block(`for (var k = 0u; k < ${kDim}; k = k + 1u) {`, () => step("k", ms.map((m) => w.value(a.id, aRow(m, "k")))));
+  }
 
-  // Epilogue: one loop over the invocation's TM x TN x 4 outputs, so the fused elementwise chain is
-  // written (and compiled) once, not once per output.
+  // Epilogue: one loop over the invocation's outputs, so the fused elementwise chain is written (and
+  // compiled) once per output of a step, not once per output: per element, or per vec4 of columns.
   w.line(`var results = array<vec4<f32>, ${TM * TN}>(${accs.flat().join(", ")});`);
-  const statArrays = stats.map((row, s) => w.let(`array<f32, ${TM}>(${row.join(", ")})`, `rowStats${s}_`));
-  w.block(`for (var t = 0u; t < ${TM * TN * 4}u; t = t + 1u) {`, () => {
-    const i = w.let(`t / ${TN * 4}u`, "i");
-    const j = w.let(`(t / 4u) % ${TN}u`, "j");
-    const e = w.let("t % 4u", "e");
+  const perVec4 = tiling.epilogue === "vec4";
+  w.block(`for (var t = 0u; t < ${TM * TN * (perVec4 ? 1 : 4)}u; t = t + 1u) {`, () => {
+    const tile = perVec4 ? "t" : w.let("t / 4u", "tile");
+    const i = w.let(`${tile} / ${TN}u`, "i");
+    const j = w.let(`${tile} % ${TN}u`, "j");
     const m = w.let(`mBase + ${i}`, "mo");
     const gi = w.let(`wid.x * ${threads * TN}u + lid.x + ${threads}u * ${j}`, "g");
-    const n = w.let(`${gi} * 4u + ${e}`, "no");
+    const acc = w.let(`results[${tile}]`, "accv");
     w.block(`if (${m} < ${mDim} && ${gi} < ${groups}u) {`, () => {
-      group.rowStats.forEach((id, s) => {
-        const value = w.let(statisticOf(w, id, `${statArrays[s]}[${i}]`, K), "stat");
-        w.statOverrides.set(statKey(id, w.broadcastCoords(g.nodes[id].shape, [...batch, m, n])), value);
-      });
-      w.overrides.set(core.id, w.let(`results[${i} * ${TN}u + ${j}][${e}]`, "acc"));
-      const coords = [...batch, m, n];
-      w.store(w.offset(root.shape, coords), w.value(root.id, coords));
+      for (const e of perVec4 ? ["0u", "1u", "2u", "3u"] : [w.let("t % 4u", "e")]) {
+        const n = w.let(`${gi} * 4u + ${e}`, "no");
+        w.overrides.set(core.id, `${acc}[${e}]`);
+        const coords = [...batch, m, n];
+        w.store(w.offset(root.shape, coords), w.value(root.id, coords));
+      }
     });
   });
   w.overrides.delete(core.id);
   const body = w.takeBody();
   const shared = statRows > 0 ? `var<workgroup> statPartials: array<f32, ${threads * statRows}>;\n` : "";
   const entry = `${shared}@compute @workgroup_size(${threads})
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${tiling.aLoads === "subgroup" ? ", @builtin(subgroup_invocation_id) sgLane: u32" : ""}) {
 ${body}
 }`;
   const dispatch = { kind: "grid" as const, x: Math.ceil(groups / (threads * TN)) as Dim, y: ceilDiv(M, TM), z: numel(batchShape) };
   return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch };
+}
+
+/**
+ * Values on A's side that are constant along K (one per row, like the first element a row shift
+ * subtracts) are computed once per row before the main loop; the loop's loads of A then reuse them.
+ */
+function hoistRowConstants(w: KernelWriter, aId: number, rows: readonly Code[], coordsOf: (m: Code) => Code[]): void {
+  const g = w.graph;
+  const members = new Set(w.group.members);
+  const seen = new Set<number>();
+  const stack = [aId];
+  while (stack.length) {
+    const id = stack.pop() as number;
+    if (seen.has(id) || !members.has(id)) continue;
+    seen.add(id);
+    stack.push(...g.nodes[id].inputs);
+  }
+  const rank = g.nodes[aId].shape.length;
+  for (const id of seen) {
+    const shape = g.nodes[id].shape;
+    if (id === aId || shape.length !== rank || shape[rank - 1] !== 1) continue;
+    for (const m of rows) w.value(id, w.broadcastCoords(shape, coordsOf(m)));
+  }
 }

@@ -18,9 +18,9 @@ export interface LaneSplit {
  * The rows of the normalised tensor a tile covers: `K / rowLength` consecutive rows per row of A (one
  * unless A is a reshape merging rows), starting at `first`, clamped to `lastRow`.
  */
-function normalizedRows(w: KernelWriter, K: Dim, batch: readonly Code[], firstRow: Code, tm: number): { rowLength: Dim; count: number; lastRow: Code; first: Code; xBatch: Code[] } {
+function normalizedRows(w: KernelWriter, statId: number, K: Dim, batch: readonly Code[], firstRow: Code, tm: number): { rowLength: Dim; count: number; lastRow: Code; first: Code; xBatch: Code[] } {
   const g = w.graph;
-  const normalized = g.nodes[g.nodes[w.group.reduces[0]].inputs[0]];
+  const normalized = g.nodes[g.nodes[statId].inputs[0]];
   const rowLength = normalized.shape[normalized.shape.length - 1];
   const perA = typeof K === "number" && typeof rowLength === "number" ? K / rowLength : 1;
   return {
@@ -42,7 +42,7 @@ function normalizedRows(w: KernelWriter, K: Dim, batch: readonly Code[], firstRo
 export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[], firstRow: Code, tm: number, lanes: LaneSplit): number {
   const { graph: g, group } = w;
   if (group.reduces.length === 0) return 0;
-  const { rowLength, count, lastRow, first, xBatch } = normalizedRows(w, K, batch, firstRow, tm);
+  const { rowLength, count, lastRow, first, xBatch } = normalizedRows(w, group.reduces[0], K, batch, firstRow, tm);
   const rowVars = Array.from({ length: count }, (_, t) => w.let(`min(${first} + ${t}u, ${lastRow})`, "xr"));
   for (const id of group.reduces) {
     const op = g.nodes[id].op;
@@ -67,17 +67,20 @@ export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[
 }
 
 /**
- * The same statistics computed by the whole workgroup together, for a kernel whose invocations all
+ * Row statistics (`ids`: a normalisation on load of A, or the statistics of A an epilogue reads)
+ * computed by the whole workgroup together, before the main loop, for a kernel whose invocations all
  * share the tile's rows (the register-blocked matmul): each invocation sums every `threads`-th element
  * of each row, the partial sums meet in workgroup memory (`statPartials`, which the caller declares
  * with `threads * rows` elements), and every invocation then reads all the totals. Rows are a loop, not
- * unrolled, so the shader stays small. Returns the number of rows (0 without a prologue).
+ * unrolled, so the shader stays small. A second pass over the tile's rows costs far less than
+ * accumulating the statistics inside the main loop, where each is one more full-width vector operation
+ * per step of K on CPU Vulkan. Returns the number of rows (0 without statistics).
  */
-export function emitSharedPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[], firstRow: Code, tm: number, threads: number): number {
-  const { graph: g, group } = w;
-  if (group.reduces.length === 0) return 0;
-  const { rowLength, count, lastRow, first, xBatch } = normalizedRows(w, K, batch, firstRow, tm);
-  for (const id of group.reduces) {
+export function emitSharedPrologueStats(w: KernelWriter, ids: readonly number[], K: Dim, batch: readonly Code[], firstRow: Code, tm: number, threads: number): number {
+  const g = w.graph;
+  if (ids.length === 0) return 0;
+  const { rowLength, count, lastRow, first, xBatch } = normalizedRows(w, ids[0], K, batch, firstRow, tm);
+  for (const id of ids) {
     const op = g.nodes[id].op;
     if (op.kind !== "reduce") continue;
     const isMax = op.fn === "max";

@@ -2,6 +2,7 @@ import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { KernelCode } from "./templates.ts";
 import { blockedMatmulKernel, transposedWeightOf } from "./matmul-blocked.ts";
 import { emitPrologueStats, statisticOf } from "./matmul-prologue.ts";
+import type { MatmulTiling } from "./tiling.ts";
 import { statKey, type Code, type KernelWriter } from "./writer.ts";
 
 /**
@@ -19,9 +20,9 @@ export const MATMUL_TILING = { threads: 64, split: 8, tm: 4, tn: 4, tilesX: 4, v
  * normalisation on load, views folded into the operand loads) and epilogue (the elementwise chain up
  * to the kernel's output).
  */
-export function matmulKernel(w: KernelWriter): KernelCode {
+export function matmulKernel(w: KernelWriter, tiling: MatmulTiling): KernelCode {
   const transposed = transposedWeightOf(w.graph, w.graph.nodes[w.group.core ?? -1]);
-  return transposed === null ? splitKMatmulKernel(w) : blockedMatmulKernel(w, transposed);
+  return transposed === null || tiling.strategy === "split-k" ? splitKMatmulKernel(w) : blockedMatmulKernel(w, transposed, tiling);
 }
 
 /** The general kernel: any operands, K split across the lanes of a tile. */

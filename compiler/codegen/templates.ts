@@ -2,6 +2,8 @@ import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { matmulKernel } from "./matmul.ts";
+import { attentionKernel } from "./attention.ts";
+import { attentionTilingFor, matmulTilingFor, tuningKey, type TilingTable } from "./tiling.ts";
 import { KernelWriter, floatLiteral, statKey, type Binding, type Code, type StorageType } from "./writer.ts";
 
 /** How many workgroups to launch, as functions of the symbolic dims. */
@@ -19,15 +21,16 @@ export interface KernelCode {
 
 export const POINTWISE_THREADS = 256;
 export const ROW_THREADS = 64;
-export const ATTENTION_THREADS = 64;
 
-export function generateKernel(g: Graph, group: KernelGroup, storage: StorageType = "f32"): KernelCode {
+/** The WGSL of one kernel group; matmuls and attention take their tiling from `tilings` (the autotuner's). */
+export function generateKernel(g: Graph, group: KernelGroup, storage: StorageType = "f32", tilings?: TilingTable): KernelCode {
   const w = new KernelWriter(g, group, storage);
+  const key = tuningKey(g, group);
   switch (group.kind) {
     case "pointwise": return pointwise(w);
     case "row": return row(w);
-    case "matmul": return matmulKernel(w);
-    case "attention": return attention(w);
+    case "matmul": return matmulKernel(w, matmulTilingFor(tilings, key));
+    case "attention": return attentionKernel(w, attentionTilingFor(tilings, key));
   }
 }
 
@@ -120,80 +123,9 @@ ${body}
   return finish(w, entry, { kind: "linear", count: rows });
 }
 
-/** One thread per (batch, head, query): online softmax over the keys with f32 running max and sum. */
-function attention(w: KernelWriter): KernelCode {
-  const { graph: g, group } = w;
-  const core = g.nodes[group.root];
-  if (core.op.kind !== "attention") throw new Error("internal: attention kernel without attention root");
-  const [qId, kId, vId] = core.inputs;
-  const [B, T, D] = core.shape;
-  const S = g.nodes[kId].shape[1];
-  const heads = core.op.heads;
-  const dh = (D as number) / heads;
-  w.line(`let t = wid.x * ${ATTENTION_THREADS}u + lid.x;`);
-  w.line(`if (t >= ${w.dim(T)}) { return; }`);
-  w.line("let h = wid.y;");
-  w.line("let b = wid.z;");
-  // Four channels at a time when the head width allows (vec4 loads of q, k and v). The channel loops
-  // are unrolled so q and the running output stay in registers (a dynamically indexed private array
-  // lives in memory on CPU Vulkan).
-  const lanes = dh % 4 === 0 ? 4 : 1;
-  const steps = Array.from({ length: dh / lanes }, (_, d) => d);
-  const vec = lanes === 4 ? "vec4<f32>" : "f32";
-  const channel = (d: number): Code => `(h * ${dh}u + ${d * lanes}u)`;
-  const load = (id: number, token: Code, d: number): Code => (lanes === 4 ? w.valueVec4(id, ["b", token, channel(d)]) : w.value(id, ["b", token, channel(d)]));
-  const scale = floatLiteral(core.op.scale);
-  for (const d of steps) w.line(`let q${d} = ${load(qId, "t", d)} * ${scale};`);
-  for (const d of steps) w.line(`var o${d} = ${vec}(0.0);`);
-  w.line("var runMax = -3.402823e38;");
-  w.line("var runSum = 0.0;");
-  // Segments (images, windows): keys from this query's segment only.
-  w.line("var keyStart = 0u;");
-  w.line(`var keyEnd = ${w.dim(S)};`);
-  const segId = core.op.segmented ? core.inputs[3] : undefined;
-  if (segId !== undefined) {
-    const seg = w.buffer(segId);
-    w.block(`for (var i = 0u; i + 1u < ${w.dim(g.nodes[segId].shape[0])}; i = i + 1u) {`, () => {
-      w.line(`let segStart = u32(${seg}[i]);`);
-      w.line(`let segEnd = u32(${seg}[i + 1u]);`);
-      w.line("if (t >= segStart && t < segEnd) { keyStart = segStart; keyEnd = segEnd; }");
-    });
-  }
-  if (core.op.causal) w.line("keyEnd = min(keyEnd, t + 1u);");
-  const relative = core.op.relative;
-  w.block("for (var s = keyStart; s < keyEnd; s = s + 1u) {", () => {
-    const terms = steps.map((d) => (lanes === 4 ? `dot(q${d}, ${load(kId, "s", d)})` : `q${d} * ${load(kId, "s", d)}`));
-    if (relative) {
-      // Decomposed relative positions: the key's row and column in its KH x KW grid pick one bias each.
-      const [rowId, colId] = core.inputs.slice(-2);
-      const kw = (g.nodes[colId].shape[2] as number) / heads;
-      const kh = (g.nodes[rowId].shape[2] as number) / heads;
-      w.line(`let score = ${terms.join(" + ")} + ${w.value(rowId, ["b", "t", `(h * ${kh}u + s / ${kw}u)`])} + ${w.value(colId, ["b", "t", `(h * ${kw}u + s % ${kw}u)`])};`);
-    } else {
-      w.line(`let score = ${terms.join(" + ")};`);
-    }
-    // The running output is rescaled only when the maximum grows, which after the first keys is rare:
-    // one exp per key instead of two, and no multiply of the whole output by 1.
-    w.block("if (score > runMax) {", () => {
-      w.line("let correction = exp(runMax - score);");
-      w.line("runSum = runSum * correction;");
-      for (const d of steps) w.line(`o${d} = o${d} * correction;`);
-      w.line("runMax = score;");
-    });
-    w.line("let p = exp(score - runMax);");
-    w.line("runSum = runSum + p;");
-    for (const d of steps) w.line(`o${d} = fma(${vec}(p), ${load(vId, "s", d)}, o${d});`);
-  });
-  w.line("let inv = 1.0 / runSum;");
-  for (const d of steps) {
-    for (let c = 0; c < lanes; c++) {
-      w.store(w.offset(core.shape, ["b", "t", `(h * ${dh}u + ${d * lanes + c}u)`]), lanes === 4 ? `o${d}[${c}] * inv` : `o${d} * inv`);
-    }
-  }
-  const body = w.takeBody();
-  const entry = `@compute @workgroup_size(${ATTENTION_THREADS})
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-${body}
-}`;
-  return finish(w, entry, { kind: "grid", x: ceilDiv(T, ATTENTION_THREADS), y: heads, z: B });
+/** a + b + c + d as ((a + b) + (c + d)): a dependency chain of log2(n) adds instead of n - 1. */
+function pairwiseSum(terms: readonly Code[]): Code {
+  if (terms.length === 1) return terms[0];
+  const half = Math.ceil(terms.length / 2);
+  return `(${pairwiseSum(terms.slice(0, half))} + ${pairwiseSum(terms.slice(half))})`;
 }

@@ -71,6 +71,8 @@ export class KernelWriter {
    * computed at run time (the rows of a normalisation seen through a reshape of the matmul's A).
    */
   readonly statTables = new Map<number, { array: string; first: Code; axis: number }>();
+  /** WGSL extensions the kernel uses (besides f16, which follows the storage type). */
+  readonly enables = new Set<string>();
   private lines: string[] = [];
   private memo = new Map<string, Code>();
   private counter = 0;
@@ -445,6 +447,7 @@ export class KernelWriter {
     const parts: string[] = [];
     const t = this.storage;
     if (t === "f16") parts.push("enable f16;");
+    for (const e of this.enables) parts.push(`enable ${e};`);
     const slots = Math.max(1, Math.ceil(this.uniforms.length / 4));
     parts.push(`struct Dims { d: array<vec4<u32>, ${slots}> }`);
     this.bindings.forEach((b, i) => {

@@ -1,3 +1,4 @@
+import { attentionEverywhere, PORTABLE_ATTENTION } from "../codegen/tiling.ts";
 import { compileProgram } from "../compile.ts";
 import type { Program } from "../elaborate/elaborate.ts";
 import type { Plan } from "../plan/plan.ts";
@@ -5,7 +6,9 @@ import { PLAN_FORMAT, serializePlan, type PlanFile } from "../plan/serialize.ts"
 
 /** A compiled graph as plan.json content and its kernel files (what `compile` writes, what the web demo serves). */
 export function buildArtifact(program: Program, graphPath: string, options: { fuse: boolean; storage: "f32" | "f16" }, compiledWith: Record<string, unknown>): { file: PlanFile; files: Map<string, string>; plan: Plan } {
-  const plan = compileProgram(program, options);
+  // Built for an adapter not known yet: attention with the portable tiling.
+  const keys = compileProgram(program, options).kernels.flatMap((k) => (k.tuning ? [k.tuning.key] : []));
+  const plan = compileProgram(program, { ...options, tilings: attentionEverywhere(keys, PORTABLE_ATTENTION) });
   const g = program.graph;
   const { plan: serialized, files } = serializePlan(plan);
   const file: PlanFile = {

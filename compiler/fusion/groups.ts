@@ -1,4 +1,5 @@
 import { dimsEqual, type Dim } from "../ir/dims.ts";
+import { INLINE_MAX_K, STAGE_MAX_ROW } from "./limits.ts";
 import { consumersOf, isElementwise, isMovement, type Graph, type Node } from "../ir/graph.ts";
 
 /**
@@ -22,8 +23,8 @@ export interface KernelGroup {
   /** Reductions computed as per-row statistics (row kernels; a matmul's normalisation on load). */
   reduces: number[];
   /**
-   * Sums over the rows of a matmul's A operand, accumulated in its main loop from the same loads of A
-   * and used by the epilogue (the statistics of a normalisation folded past the matmul).
+   * Sums over the rows of a matmul's A operand that the epilogue uses (the statistics of a
+   * normalisation folded past the matmul), computed from the same rows of A the kernel loads.
    */
   rowStats: number[];
   /** The axis row kernels reduce along. */
@@ -36,14 +37,6 @@ export interface KernelGroup {
   inlined: number[];
 }
 
-/**
- * Contractions up to this K may be inlined as dot-product loops (a loop is slower per FLOP than a tiled
- * kernel: on lavapipe a patch embedding of K = 768 inlined into its consumer ran at 0.9 GFLOP/s against
- * ~9 in a matmul kernel of its own, ViT-B/16 warm 5.0 s -> 4.5 s); rows up to this length are staged
- * in workgroup memory.
- */
-export const INLINE_MAX_K = 64;
-export const STAGE_MAX_ROW = 6144;
 
 export interface FusionOptions {
   /** One primitive per kernel: the unfused baseline for comparisons and debugging. */

@@ -1,4 +1,5 @@
 import { GraphBuilder } from "../ir/builder.ts";
+import { INLINE_MAX_K } from "../fusion/limits.ts";
 import { consumersOf, isElementwise, type Graph } from "../ir/graph.ts";
 import { parameterOnly } from "./fold-norms.ts";
 import { rebuild } from "./rebuild.ts";
@@ -11,16 +12,17 @@ import { rebuild } from "./rebuild.ts";
 export function transposeWeights(g: Graph): Graph {
   const fixed = parameterOnly(g);
   const consumers = consumersOf(g);
-  // A contraction concatenated behind a class token becomes a dot-product loop per output inside the
-  // consuming kernel (fusion's inlining), which reads each output's weights along K: keep [out, in].
+  // A small contraction concatenated behind a class token becomes a dot-product loop per output inside
+  // the consuming kernel (fusion's inlining), which reads each output's weights along K: keep [out, in].
   const reachesConcat = (id: number): boolean =>
     consumers[id].some((c) => g.nodes[c].op.kind === "concat" || (isElementwise(g.nodes[c]) && reachesConcat(c)));
   const eligible = new Set(g.nodes.filter((n) => {
-    if (n.op.kind !== "matmul" || !fixed[n.inputs[1]] || fixed[n.inputs[0]] || reachesConcat(n.id)) return false;
+    if (n.op.kind !== "matmul" || !fixed[n.inputs[1]] || fixed[n.inputs[0]]) return false;
     const w = g.nodes[n.inputs[1]];
     if (w.shape.length !== 2 || w.op.kind === "contiguous") return false;
     const [out, inner] = w.shape;
-    return typeof out === "number" && typeof inner === "number" && out % 4 === 0;
+    if (typeof out !== "number" || typeof inner !== "number" || out % 4 !== 0) return false;
+    return inner > INLINE_MAX_K || !reachesConcat(n.id);
   }).map((n) => n.id));
   if (eligible.size === 0) return g;
   const b = new GraphBuilder(g.name);

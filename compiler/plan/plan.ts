@@ -20,6 +20,8 @@ export interface PlanKernel {
   dispatch: Dispatch;
   /** Graph nodes computed by this kernel. */
   nodes: number[];
+  /** For a matmul the autotuner can tune: its key and the tiling it was generated with. */
+  tuning?: { key: string; tiling: string };
 }
 
 /** Everything the runtime needs: kernels in order, and which arena slot holds each intermediate. */

@@ -358,14 +358,14 @@ describe("bench", () => {
     expect(r.stdout).toContain("| graphs/qwen2-vl.tsr | 24x1176 | f32 | tesserae |");
   });
 
-  it("--peers: ONNX Runtime CPU and WebGPU run the exported graph side by side, after agreeing with Tesserae", async () => {
+  it("--peers: ONNX Runtime CPU, its WebGPU and onnxruntime-web's WebGPU run the exported graph side by side, after agreeing with Tesserae", async () => {
     const out = join(tmp, "bench-peers.json");
     const r = await tesserae("bench", "graphs/vit.tsr", "--set", "layers=1", "--set", "hidden=64", "--set", "heads=4", "--set", "mlp_width=96", "--runs", "1", "--peers", "--out", out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("ort-cpu: session");
     expect(r.stderr).toContain("outputs agree with Tesserae");
     const records = JSON.parse(readFileSync(out, "utf8")) as { engine: string; median_ms: number }[];
-    expect(records.map((x) => x.engine)).toEqual(["tesserae", "tesserae-unfused", "ort-cpu", "ort-node-webgpu"]);
+    expect(records.map((x) => x.engine)).toEqual(["tesserae", "tesserae-unfused", "ort-cpu", "ort-node-webgpu", "ort-web-webgpu"]);
     expect(records.every((x) => x.median_ms > 0)).toBe(true);
   });
 });
@@ -393,7 +393,7 @@ describe("explain", () => {
   it("text, dot and html draw the kernels", async () => {
     const text = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1");
     expect(text.stdout).toMatch(/vit \(graphs\/vit\.tsr\): 9 kernels/);
-    expect(text.stdout).toMatch(/weights derived once, at load time \(9 tensors/);
+    expect(text.stdout).toMatch(/weights derived once, at load time \(10 tensors/);
     const dot = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1", "--format", "dot");
     expect(dot.stdout).toContain("subgraph cluster_0 {");
     expect(dot.stdout.match(/subgraph cluster_/g)).toHaveLength(9);

@@ -1,5 +1,6 @@
 import { compileGraph } from "../../compiler/compile.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
+import type { TilingTable } from "../../compiler/codegen/tiling.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { Executor } from "../../runtime/executor.ts";
 import { interpret } from "../../runtime/reference/interpreter.ts";
@@ -17,17 +18,25 @@ export interface Comparison {
  * max abs difference from the CPU reference, divided by max(10, largest |reference value|): f32
  * rounding grows with the magnitude of the values, so the tolerance is relative for large outputs.
  */
-export async function compareWithReference(g: Graph, inputShapes: Record<string, number[]>, env: Record<string, number> = {}, seed = 7): Promise<Comparison> {
+export interface CompareOptions {
+  /** Tilings for the fused plan (the autotuner's choices); the unfused plan is then not run. */
+  tilings?: TilingTable;
+  /** Inputs with fixed values (attention segments), as 1-D tensors. */
+  given?: Record<string, number[]>;
+}
+
+export async function compareWithReference(g: Graph, inputShapes: Record<string, number[]>, env: Record<string, number> = {}, seed = 7, { tilings, given = {} }: CompareOptions = {}): Promise<Comparison> {
   const rand = rng(seed);
   const inputs = new Map<string, HostTensor>(Object.entries(inputShapes).map(([name, shape]) => [name, randomTensor(shape, rand)]));
+  for (const [name, values] of Object.entries(given)) inputs.set(name, { shape: [values.length], data: Float32Array.from(values) });
   const weights = randomWeights(g, seed + 1);
   // Larger weights than the init default, so that errors are not hidden by tiny values.
   for (const w of weights.values()) for (let i = 0; i < w.data.length; i++) w.data[i] *= 20;
   const expected = interpret(g, inputs, weights, env);
   const ctx = await getGpu();
   const result: Comparison = { fused: {}, unfused: {}, kernels: { fused: 0, unfused: 0 } };
-  for (const fuse of [true, false]) {
-    const plan = compileGraph(g, { fuse });
+  for (const fuse of tilings ? [true] : [true, false]) {
+    const plan = compileGraph(g, { fuse, tilings });
     const ex = await Executor.load(ctx, plan, weights);
     try {
       const { outputs } = await ex.run(inputs);

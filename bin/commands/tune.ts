@@ -1,0 +1,39 @@
+import { compileProgram } from "../../compiler/compile.ts";
+import { tilingName } from "../../compiler/codegen/tiling.ts";
+import { compileFile, UsageError } from "../../compiler/frontend.ts";
+import { getGpu } from "../../runtime/device.ts";
+import { randomWeights } from "../../runtime/weights/random.ts";
+import { autotune } from "../../tune/autotune.ts";
+import { tuningCachePath } from "../../tune/cache.ts";
+import { intFlag, one, overrides, parseArgs } from "../args.ts";
+import { benchInputs } from "./bench.ts";
+
+/**
+ * `tesserae tune <graph>...`: measures the candidate tilings of every matmul and attention shape of the
+ * graphs on this adapter and caches the fastest (run, score and bench then use them).
+ */
+export async function tuneCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "image"], repeatable: ["set"], switches: ["retune"] }, "tune");
+  if (args.positional.length === 0) throw new UsageError("usage: tesserae tune <graph.tsr>... [--preset NAME] [--set key=value] [--dtype f32|f16] [--batch N] [--image WxH] [--runs N] [--retune]");
+  const runs = intFlag(args, "runs", 2);
+  const batch = intFlag(args, "batch", 1);
+  if (runs < 1 || batch < 1) throw new UsageError("--runs and --batch must be at least 1");
+  const dtype = one(args, "dtype") ?? "f32";
+  if (dtype !== "f32" && dtype !== "f16") throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
+  const ctx = await getGpu();
+  const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
+  const log = (s: string): void => void process.stderr.write(s + "\n");
+  for (const graph of args.positional) {
+    const program = compileFile(graph, { preset: one(args, "preset"), overrides: overrides(args) });
+    const inputs = benchInputs(program, batch, one(args, "image"));
+    log(`${graph}: tuning on ${ctx.adapterName} (${storage}), random weights`);
+    const report = await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t }), weights: randomWeights(program.graph, 0), inputs, runs, retune: args.switches.has("retune"), graph, log });
+    for (const key of report.cached) {
+      const tiling = report.table.get(key);
+      if (tiling) process.stdout.write(`${key}: ${tilingName(tiling)} (cached)\n`);
+    }
+    for (const [key, choice] of Object.entries(report.tuned)) process.stdout.write(`${key}: ${tilingName(choice.tiling)}\n`);
+  }
+  process.stderr.write(`tuned choices for '${ctx.adapterName}' are in ${tuningCachePath()}\n`);
+  return 0;
+}

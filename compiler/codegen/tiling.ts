@@ -1,0 +1,120 @@
+import { dimToString } from "../ir/dims.ts";
+import type { Graph } from "../ir/graph.ts";
+import type { KernelGroup } from "../fusion/groups.ts";
+import { transposedWeightOf } from "./matmul-blocked.ts";
+
+/**
+ * How a matmul whose weights are stored [K, N] is computed. "blocked": each invocation computes `tm`
+ * rows by `tn` groups of 4 columns, looping over all of K (register blocking); its epilogue runs per
+ * output element or per vec4 of outputs. "split-k": the lanes of a tile share K (the general kernel).
+ * What is fastest differs between adapters, so the choice is measured (the autotuner) per shape.
+ */
+export type MatmulTiling =
+  | { strategy: "blocked"; threads: number; tm: number; tn: number; epilogue: "element" | "vec4"; aLoads: "each" | "subgroup" }
+  | { strategy: "split-k" };
+
+/**
+ * How attention is computed (attention.ts): queries per workgroup, keys per block, invocations, and
+ * where the probabilities pass between the kernel's phases: workgroup memory, or the tile's own rows of
+ * the output (f32 storage only).
+ */
+export interface AttentionTiling { strategy: "flash"; queries: number; keys: number; threads: number; scratch: "workgroup" | "output" }
+
+export type KernelTiling = MatmulTiling | AttentionTiling;
+
+/** Tuned choices by kernel key (see tuningKey); shapes not in the table get the defaults. */
+export type TilingTable = ReadonlyMap<string, KernelTiling>;
+
+/**
+ * Measured on lavapipe (197x768x3072, ViT-B/16's fc1): 8x3 about 14.8 GFLOP/s, 8x2 10.6, 4x2 9.9,
+ * 16x2 13.7, against 4.3 for the split-K kernel.
+ */
+export const DEFAULT_TILING: MatmulTiling = { strategy: "blocked", threads: 64, tm: 8, tn: 3, epilogue: "element", aLoads: "each" };
+
+/**
+ * What the autotuner tries: register tiles that suit CPU Vulkan (one invocation, many outputs), smaller
+ * tiles over more invocations that suit GPUs, and the split-K kernel.
+ */
+export const TILING_CANDIDATES: readonly MatmulTiling[] = [
+  DEFAULT_TILING,
+  { strategy: "blocked", threads: 64, tm: 8, tn: 3, epilogue: "element", aLoads: "subgroup" },
+  { strategy: "blocked", threads: 64, tm: 8, tn: 4, epilogue: "element", aLoads: "subgroup" },
+  { strategy: "blocked", threads: 64, tm: 8, tn: 2, epilogue: "element", aLoads: "each" },
+  { strategy: "blocked", threads: 64, tm: 16, tn: 2, epilogue: "element", aLoads: "each" },
+  { strategy: "blocked", threads: 64, tm: 4, tn: 4, epilogue: "element", aLoads: "each" },
+  { strategy: "blocked", threads: 128, tm: 4, tn: 1, epilogue: "vec4", aLoads: "each" },
+  { strategy: "split-k" },
+];
+
+/** Measured on lavapipe (ViT-B/16, 197 tokens, 12 heads of 64): 8 queries and output scratch, ~10 ms per layer. */
+export const DEFAULT_ATTENTION: AttentionTiling = { strategy: "flash", queries: 8, keys: 64, threads: 16, scratch: "workgroup" };
+
+/**
+ * For plans built before the adapter is known (the browser demo, compiled artifacts): two queries per
+ * tile. Chromium's SwiftShader ran a Qwen2-VL fixture's page in 3.5 s with it, and did not finish in
+ * two minutes with 4 or 8 queries per tile.
+ */
+export const PORTABLE_ATTENTION: AttentionTiling = { strategy: "flash", queries: 2, keys: 64, threads: 16, scratch: "workgroup" };
+
+/** A table giving every attention key among `keys` the same tiling. */
+export function attentionEverywhere(keys: Iterable<string>, tiling: AttentionTiling): Map<string, KernelTiling> {
+  return new Map([...keys].filter((k) => k.startsWith("attention")).map((k) => [k, tiling]));
+}
+
+export const ATTENTION_CANDIDATES: readonly AttentionTiling[] = [
+  DEFAULT_ATTENTION,
+  PORTABLE_ATTENTION,
+  { strategy: "flash", queries: 8, keys: 64, threads: 16, scratch: "output" },
+  { strategy: "flash", queries: 8, keys: 128, threads: 16, scratch: "workgroup" },
+  { strategy: "flash", queries: 4, keys: 64, threads: 16, scratch: "workgroup" },
+  { strategy: "flash", queries: 8, keys: 32, threads: 8, scratch: "workgroup" },
+  { strategy: "flash", queries: 8, keys: 64, threads: 64, scratch: "workgroup" },
+];
+
+export function tilingName(t: KernelTiling): string {
+  switch (t.strategy) {
+    case "split-k": return "split-k";
+    case "blocked": return `blocked ${t.threads}t ${t.tm}x${t.tn}x4 ${t.epilogue}${t.aLoads === "subgroup" ? " subgroup-a" : ""}`;
+    case "flash": return `flash ${t.threads}t ${t.queries}q ${t.keys}k ${t.scratch}`;
+  }
+}
+
+/** Whether a tiling can run on an adapter with these features (subgroup loads need "subgroups"). */
+export function tilingRunsOn(t: KernelTiling, features: readonly string[]): boolean {
+  return !(t.strategy === "blocked" && t.aLoads === "subgroup") || features.includes("subgroups");
+}
+
+/** The candidates the autotuner measures for a kernel with this key, on an adapter with these features. */
+export function candidatesFor(key: string, features: readonly string[]): readonly KernelTiling[] {
+  return (key.startsWith("attention") ? ATTENTION_CANDIDATES : TILING_CANDIDATES).filter((t) => tilingRunsOn(t, features));
+}
+
+/**
+ * The key a tuned choice is stored under: for a matmul that can use either strategy (weights stored
+ * [K, N] with N a multiple of 4) its batch, M, K and N; for attention its batch, queries, keys, width
+ * and heads, and whether segments or a causal mask limit the keys; null for other kernels.
+ */
+export function tuningKey(g: Graph, group: KernelGroup): string | null {
+  if (group.core === null) return null;
+  const core = g.nodes[group.core];
+  if (core.op.kind === "attention") {
+    const [b, t, d] = core.shape.map(dimToString);
+    const s = dimToString(g.nodes[core.inputs[1]].shape[1]);
+    const limits = [core.op.segmented ? " segmented" : "", core.op.causal ? " causal" : "", core.op.relative ? " relative" : ""].join("");
+    return `attention ${b}x${t}x${s}x${d}/${core.op.heads}${limits}`;
+  }
+  if (core.op.kind !== "matmul" || transposedWeightOf(g, core) === null) return null;
+  const a = g.nodes[core.inputs[0]];
+  const dims = [...core.shape.slice(0, -1), a.shape[a.shape.length - 1], core.shape[core.shape.length - 1]];
+  return `matmul ${dims.map(dimToString).join("x")}`;
+}
+
+export function matmulTilingFor(table: TilingTable | undefined, key: string | null): MatmulTiling {
+  const t = key === null ? undefined : table?.get(key);
+  return t && t.strategy !== "flash" ? t : DEFAULT_TILING;
+}
+
+export function attentionTilingFor(table: TilingTable | undefined, key: string | null): AttentionTiling {
+  const t = key === null ? undefined : table?.get(key);
+  return t && t.strategy === "flash" ? t : DEFAULT_ATTENTION;
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compileProgram } from "../../compiler/compile.ts";
+import { DEFAULT_TILING, TILING_CANDIDATES, candidatesFor, tilingName, type TilingTable } from "../../compiler/codegen/tiling.ts";
+import { getGpu } from "../../runtime/device.ts";
+import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";
+import { autotune } from "../../tune/autotune.ts";
+import { loadTilings, saveTilings } from "../../tune/cache.ts";
+import { compileOk } from "../helpers/compile.ts";
+
+const scratch = (): string => join(mkdtempSync(join(tmpdir(), "tesserae-tune-")), "tuning.json");
+
+describe("tuning cache", () => {
+  it("keeps one table per adapter and merges new choices into it", () => {
+    const path = scratch();
+    expect(loadTilings("gpu a", path).table.size).toBe(0);
+    saveTilings("gpu a", { "matmul 1x2x3x4": { tiling: TILING_CANDIDATES[2], measured: {}, graph: "g", date: "d" } }, path);
+    saveTilings("gpu b", { "matmul 1x2x3x4": { tiling: DEFAULT_TILING, measured: {}, graph: "g", date: "d" } }, path);
+    saveTilings("gpu a", { "matmul 5x6x7x8": { tiling: DEFAULT_TILING, measured: {}, graph: "g", date: "d" } }, path);
+    const a = loadTilings("gpu a", path).table;
+    expect([...a.keys()].sort()).toEqual(["matmul 1x2x3x4", "matmul 5x6x7x8"]);
+    expect(a.get("matmul 1x2x3x4")).toEqual(TILING_CANDIDATES[2]);
+    expect(loadTilings("gpu b", path).table.get("matmul 1x2x3x4")).toEqual(DEFAULT_TILING);
+  });
+
+  it("leaves out tilings that are not current candidates and names a corrupt file", () => {
+    const path = scratch();
+    writeFileSync(path, JSON.stringify({ version: 1, adapters: { g: { k: { tiling: { strategy: "blocked", threads: 3, tm: 1, tn: 1, epilogue: "element", aLoads: "each" }, measured: {}, graph: "", date: "" } } } }));
+    expect(loadTilings("g", path).table.size).toBe(0);
+    writeFileSync(path, "{ not json");
+    expect(() => loadTilings("g", path)).toThrow(`tuning cache ${path} is not valid JSON`);
+  });
+});
+
+describe("autotune", () => {
+  it("measures every candidate of every shape of a graph, keeps the fastest, and reuses the cache", async () => {
+    const path = scratch();
+    process.env.TESSERAE_TUNING = path;
+    try {
+      const program = compileOk(`model t {\n  input x: f32[1, 21, 24]\n  h = x + attention(linear(x, "q", 24), linear(x, "k", 24), x, 2)\n  output y = linear(layernorm(h, "ln"), "fc", 40)\n}`);
+      const ctx = await getGpu();
+      const options = { compile: (t: TilingTable) => compileProgram(program, { fuse: true, tilings: t }), weights: randomWeights(program.graph, 1), inputs: new Map([["x", randomTensor([1, 21, 24], rng(2))]]), graph: "t", runs: 1 };
+      const first = await autotune(ctx, options);
+      const keys = Object.keys(first.tuned);
+      expect(keys.some((k) => k.startsWith("attention"))).toBe(true);
+      expect(keys.filter((k) => k.startsWith("matmul")).length).toBeGreaterThanOrEqual(2);
+      for (const [key, choice] of Object.entries(first.tuned)) {
+        const names = candidatesFor(key, ctx.features).map(tilingName);
+        expect(Object.keys(choice.measured).sort()).toEqual([...names].sort());
+        const fastest = Object.entries(choice.measured).sort((a, b) => a[1] - b[1])[0][0];
+        expect(tilingName(choice.tiling)).toBe(fastest);
+      }
+      const cache = JSON.parse(readFileSync(path, "utf8")) as { adapters: Record<string, Record<string, unknown>> };
+      expect(Object.keys(cache.adapters[ctx.adapterName]).sort()).toEqual([...keys].sort());
+      const again = await autotune(ctx, options);
+      expect(again.tuned).toEqual({});
+      expect(again.cached.sort()).toEqual([...keys].sort());
+      // The plan compiled with the table uses the chosen tilings.
+      const plan = compileProgram(program, { fuse: true, tilings: again.table });
+      for (const k of plan.kernels) if (k.tuning) expect(k.tuning.tiling).toBe(tilingName(first.tuned[k.tuning.key].tiling));
+    } finally {
+      delete process.env.TESSERAE_TUNING;
+    }
+  });
+});
