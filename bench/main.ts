@@ -19,11 +19,12 @@ import { loadTilings } from "../tune/cache.ts";
  * the label): every block of a tower compiles to the same kernels, so the ratio per block is the same,
  * and a full so400m or Qwen2-VL tower takes minutes per run on a CPU Vulkan device.
  */
-interface Case { graph: string; preset?: string; set?: Record<string, string>; image: [number, number]; label: string }
+/** `f16`: Tesserae also runs with f16 storage (f32 arithmetic) where the adapter has shader-f16. */
+interface Case { graph: string; preset?: string; set?: Record<string, string>; image: [number, number]; label: string; f16?: boolean }
 
 const CASES: Case[] = [
-  { graph: "graphs/vit.tsr", preset: "base16", image: [224, 224], label: "ViT-B/16-224" },
-  { graph: "graphs/clip.tsr", preset: "b32", image: [224, 224], label: "CLIP ViT-B/32-224" },
+  { graph: "graphs/vit.tsr", preset: "base16", image: [224, 224], label: "ViT-B/16-224", f16: true },
+  { graph: "graphs/clip.tsr", preset: "b32", image: [224, 224], label: "CLIP ViT-B/32-224", f16: true },
   { graph: "graphs/clip.tsr", preset: "l14_336", set: { layers: "4" }, image: [336, 336], label: "CLIP ViT-L/14-336 (4 of 24 blocks)" },
   { graph: "graphs/siglip.tsr", preset: "so400m14_384", set: { layers: "2" }, image: [384, 384], label: "SigLIP so400m/14-384 (2 of 27 blocks)" },
   { graph: "graphs/llava-1.5.tsr", preset: "7b", set: { layers: "4" }, image: [336, 336], label: "LLaVA-1.5 tower + projector (4 of 23 blocks)" },
@@ -52,27 +53,33 @@ for (const c of CASES) {
   const weights = randomWeights(program.graph, 0);
   // Kernel tilings measured on this adapter (cached per adapter; BENCH_TUNE=0 uses the cache or the defaults).
   const tilings = tune
-    ? (await autotune(gpu, { compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t }), weights, inputs, graph: c.label, log })).table
+    ? (await autotune(gpu, { compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t }), weights, inputs, graph: c.label, runs: 1, log })).table
     : loadTilings(gpu.adapterName).table;
   const recs = await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs, engines, storage: "f32", tilings, log });
   records.push(...recs);
+  if (c.f16 && gpu.features.includes("shader-f16")) {
+    // Same tilings (tuned in f32): the kernels differ only in their loads and stores.
+    records.push(...(await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs, engines: ["tesserae"], storage: "f16", tilings, log })));
+  }
 }
-mkdirSync("bench/results", { recursive: true });
-if (only && existsSync("bench/results/latest.json")) {
+// BENCH_OUT: another folder for the results (the device script writes them where they come back from).
+const dir = process.env.BENCH_OUT ?? "bench/results";
+mkdirSync(dir, { recursive: true });
+if (only && existsSync(`${dir}/latest.json`)) {
   // A partial run (BENCH_ONLY) replaces its own graphs' records and keeps the others.
-  const earlier = JSON.parse(readFileSync("bench/results/latest.json", "utf8")) as BenchRecord[];
+  const earlier = JSON.parse(readFileSync(`${dir}/latest.json`, "utf8")) as BenchRecord[];
   const rerun = new Set(records.map((r) => r.graph));
   records.unshift(...earlier.filter((r) => !rerun.has(r.graph)));
   records.sort((a, b) => CASES.findIndex((c) => c.label === a.graph) - CASES.findIndex((c) => c.label === b.graph));
 }
 const json = JSON.stringify(records, null, 2) + "\n";
-writeFileSync("bench/results/latest.json", json);
-writeFileSync(`bench/results/${new Date().toISOString().slice(0, 10)}.json`, json);
-writeFileSync("bench/results/latency.svg", latencyChart(records));
-writeFileSync("bench/results/kernels.svg", kernelBreakdownChart(records.filter((r) => r.kernels.length > 0)));
-writeFileSync("bench/results/peaks.json", JSON.stringify(peaks, null, 2) + "\n");
+writeFileSync(`${dir}/latest.json`, json);
+writeFileSync(`${dir}/${new Date().toISOString().slice(0, 10)}.json`, json);
+writeFileSync(`${dir}/latency.svg`, latencyChart(records));
+writeFileSync(`${dir}/kernels.svg`, kernelBreakdownChart(records.filter((r) => r.kernels.length > 0)));
+writeFileSync(`${dir}/peaks.json`, JSON.stringify(peaks, null, 2) + "\n");
 // This adapter's tuned choices, for the record (the live cache is tuningCachePath()).
-writeFileSync("bench/results/tuning.json", JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2) + "\n");
+writeFileSync(`${dir}/tuning.json`, JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2) + "\n");
 const table = markdownTable(records, peaks);
-writeFileSync("bench/results/latest.md", table);
+writeFileSync(`${dir}/latest.md`, table);
 process.stdout.write(table);
