@@ -38,7 +38,9 @@ const runs = Number(process.env.BENCH_RUNS ?? "3");
 process.stderr.write("machine limits\n");
 const gpu = await getGpu();
 const peaks = await measurePeaks(gpu, (s) => void process.stderr.write(s + "\n"));
-const tune = process.env.BENCH_TUNE !== "0";
+// BENCH_TUNE: "0" uses the cache (or the defaults) only; another value tunes only the matching graphs.
+const tuneOnly = process.env.BENCH_TUNE ?? "1";
+const tunes = (label: string): boolean => tuneOnly === "1" || (tuneOnly !== "0" && label.includes(tuneOnly));
 const only = process.env.BENCH_ONLY;
 // ONNX Runtime's CPU and both WebGPU providers on the exported graph, side by side (BENCH_PEERS=0 leaves them out).
 const peers = process.env.BENCH_PEERS !== "0";
@@ -51,8 +53,8 @@ for (const c of CASES) {
   const { inputs } = imageInputs(program, [syntheticImage(...c.image)], ["synthetic"]);
   const engines: EngineName[] = peers ? ["tesserae", "tesserae-unfused", ...PEERS] : ["tesserae", "tesserae-unfused"];
   const weights = randomWeights(program.graph, 0);
-  // Kernel tilings measured on this adapter (cached per adapter; BENCH_TUNE=0 uses the cache or the defaults).
-  const tilings = tune
+  // Kernel tilings measured on this adapter (cached per adapter, so shapes measured before are not measured again).
+  const tilings = tunes(c.label)
     ? (await autotune(gpu, { compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t }), weights, inputs, graph: c.label, runs: 1, log })).table
     : loadTilings(gpu.adapterName).table;
   const recs = await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs, engines, storage: "f32", tilings, log });

@@ -8,7 +8,8 @@ import type { Program } from "../../compiler/elaborate/elaborate.ts";
 import { imageInputs } from "../../runtime/inputs.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";
-import { intFlag, one, overrides, parseArgs } from "../args.ts";
+import { intFlag, one, overrides, parseArgs, type ParsedArgs } from "../args.ts";
+import type { GpuContext } from "../../runtime/gpu-context.ts";
 import { compileProgram } from "../../compiler/compile.ts";
 import { autotune } from "../../tune/autotune.ts";
 import { loadTilings } from "../../tune/cache.ts";
@@ -17,15 +18,7 @@ import { loadTilings } from "../../tune/cache.ts";
 export async function benchCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out", "image"], repeatable: ["set"], switches: ["no-fuse", "peers", "tune"] }, "bench");
   if (args.positional.length === 0) throw new UsageError("usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse] [--peers] [--tune]");
-  const runs = intFlag(args, "runs", 3);
-  const batch = intFlag(args, "batch", 1);
-  if (runs < 1 || batch < 1) throw new UsageError("--runs and --batch must be at least 1");
-  const dtype = one(args, "dtype") ?? "f32";
-  if (dtype !== "f32" && dtype !== "f16") throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
-  const ctx = await getGpu();
-  const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
-  if (storage !== dtype) process.stderr.write(`tesserae: the adapter has no shader-f16: benchmarking f32 instead\n`);
-  const log = (s: string): void => void process.stderr.write(s + "\n");
+  const { runs, batch, ctx, storage, log } = await measuring(args, 3);
   const records: BenchRecord[] = [];
   for (const graph of args.positional) {
     const program = compileFile(graph, { preset: one(args, "preset"), overrides: overrides(args) });
@@ -46,6 +39,19 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const out = one(args, "out");
   if (out) writeFileSync(out, JSON.stringify(records, null, 2) + "\n");
   return 0;
+}
+
+/** What bench and tune share: --runs, --batch, the device and the storage type (f16 where the adapter has shader-f16). */
+export async function measuring(args: ParsedArgs, defaultRuns: number): Promise<{ runs: number; batch: number; ctx: GpuContext; storage: "f32" | "f16"; log: (s: string) => void }> {
+  const runs = intFlag(args, "runs", defaultRuns);
+  const batch = intFlag(args, "batch", 1);
+  if (runs < 1 || batch < 1) throw new UsageError("--runs and --batch must be at least 1");
+  const dtype = one(args, "dtype") ?? "f32";
+  if (dtype !== "f32" && dtype !== "f16") throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
+  const ctx = await getGpu();
+  const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
+  if (storage !== dtype) process.stderr.write(`tesserae: the adapter has no shader-f16: measuring f32 instead\n`);
+  return { runs, batch, ctx, storage, log: (s: string): void => void process.stderr.write(s + "\n") };
 }
 
 /**

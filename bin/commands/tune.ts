@@ -1,12 +1,11 @@
 import { compileProgram } from "../../compiler/compile.ts";
 import { tilingName } from "../../compiler/codegen/tiling.ts";
 import { compileFile, UsageError } from "../../compiler/frontend.ts";
-import { getGpu } from "../../runtime/device.ts";
 import { randomWeights } from "../../runtime/weights/random.ts";
 import { autotune } from "../../tune/autotune.ts";
 import { tuningCachePath } from "../../tune/cache.ts";
-import { intFlag, one, overrides, parseArgs } from "../args.ts";
-import { benchInputs } from "./bench.ts";
+import { one, overrides, parseArgs } from "../args.ts";
+import { benchInputs, measuring } from "./bench.ts";
 
 /**
  * `tesserae tune <graph>...`: measures the candidate tilings of every matmul and attention shape of the
@@ -15,14 +14,7 @@ import { benchInputs } from "./bench.ts";
 export async function tuneCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "image"], repeatable: ["set"], switches: ["retune"] }, "tune");
   if (args.positional.length === 0) throw new UsageError("usage: tesserae tune <graph.tsr>... [--preset NAME] [--set key=value] [--dtype f32|f16] [--batch N] [--image WxH] [--runs N] [--retune]");
-  const runs = intFlag(args, "runs", 2);
-  const batch = intFlag(args, "batch", 1);
-  if (runs < 1 || batch < 1) throw new UsageError("--runs and --batch must be at least 1");
-  const dtype = one(args, "dtype") ?? "f32";
-  if (dtype !== "f32" && dtype !== "f16") throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
-  const ctx = await getGpu();
-  const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
-  const log = (s: string): void => void process.stderr.write(s + "\n");
+  const { runs, batch, ctx, storage, log } = await measuring(args, 2);
   for (const graph of args.positional) {
     const program = compileFile(graph, { preset: one(args, "preset"), overrides: overrides(args) });
     const inputs = benchInputs(program, batch, one(args, "image"));
