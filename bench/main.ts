@@ -45,7 +45,29 @@ const only = process.env.BENCH_ONLY;
 // ONNX Runtime's CPU and both WebGPU providers on the exported graph, side by side (BENCH_PEERS=0 leaves them out).
 const peers = process.env.BENCH_PEERS !== "0";
 const log = (s: string): void => void process.stderr.write(s + "\n");
+// BENCH_OUT: another folder for the results (the device script writes them where they come back from).
+const dir = process.env.BENCH_OUT ?? "bench/results";
+mkdirSync(dir, { recursive: true });
+// A partial run (BENCH_ONLY) replaces its own graphs' records and keeps the others.
+const earlier = only && existsSync(`${dir}/latest.json`) ? (JSON.parse(readFileSync(`${dir}/latest.json`, "utf8")) as BenchRecord[]) : [];
 const records: BenchRecord[] = [];
+const all = (): BenchRecord[] => {
+  const rerun = new Set(records.map((r) => r.graph));
+  const merged = [...earlier.filter((r) => !rerun.has(r.graph)), ...records];
+  return merged.sort((a, b) => CASES.findIndex((c) => c.label === a.graph) - CASES.findIndex((c) => c.label === b.graph));
+};
+/** Written after every graph, so a long run that stops keeps what it measured. */
+function save(): void {
+  const json = JSON.stringify(all(), null, 2) + "\n";
+  writeFileSync(`${dir}/latest.json`, json);
+  writeFileSync(`${dir}/${new Date().toISOString().slice(0, 10)}.json`, json);
+  writeFileSync(`${dir}/latency.svg`, latencyChart(all()));
+  writeFileSync(`${dir}/kernels.svg`, kernelBreakdownChart(all().filter((r) => r.kernels.length > 0)));
+  writeFileSync(`${dir}/peaks.json`, JSON.stringify(peaks, null, 2) + "\n");
+  // This adapter's tuned choices, for the record (the live cache is tuningCachePath()).
+  writeFileSync(`${dir}/tuning.json`, JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2) + "\n");
+  writeFileSync(`${dir}/latest.md`, markdownTable(all(), peaks));
+}
 for (const c of CASES) {
   if (only && !c.label.includes(only) && !c.graph.includes(only)) continue;
   const program = compileFile(c.graph, { preset: c.preset, overrides: c.set ?? {} });
@@ -63,25 +85,6 @@ for (const c of CASES) {
     // Same tilings (tuned in f32): the kernels differ only in their loads and stores.
     records.push(...(await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs, engines: ["tesserae"], storage: "f16", tilings, log })));
   }
+  save();
 }
-// BENCH_OUT: another folder for the results (the device script writes them where they come back from).
-const dir = process.env.BENCH_OUT ?? "bench/results";
-mkdirSync(dir, { recursive: true });
-if (only && existsSync(`${dir}/latest.json`)) {
-  // A partial run (BENCH_ONLY) replaces its own graphs' records and keeps the others.
-  const earlier = JSON.parse(readFileSync(`${dir}/latest.json`, "utf8")) as BenchRecord[];
-  const rerun = new Set(records.map((r) => r.graph));
-  records.unshift(...earlier.filter((r) => !rerun.has(r.graph)));
-  records.sort((a, b) => CASES.findIndex((c) => c.label === a.graph) - CASES.findIndex((c) => c.label === b.graph));
-}
-const json = JSON.stringify(records, null, 2) + "\n";
-writeFileSync(`${dir}/latest.json`, json);
-writeFileSync(`${dir}/${new Date().toISOString().slice(0, 10)}.json`, json);
-writeFileSync(`${dir}/latency.svg`, latencyChart(records));
-writeFileSync(`${dir}/kernels.svg`, kernelBreakdownChart(records.filter((r) => r.kernels.length > 0)));
-writeFileSync(`${dir}/peaks.json`, JSON.stringify(peaks, null, 2) + "\n");
-// This adapter's tuned choices, for the record (the live cache is tuningCachePath()).
-writeFileSync(`${dir}/tuning.json`, JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2) + "\n");
-const table = markdownTable(records, peaks);
-writeFileSync(`${dir}/latest.md`, table);
-process.stdout.write(table);
+process.stdout.write(markdownTable(all(), peaks));

@@ -106,7 +106,12 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
   const reference = engines.length > 0 ? (await engines[0].executor.run(c.inputs)).outputs : null;
   for (const engine of wanted) {
     if (!(PEERS as readonly string[]).includes(engine)) continue;
-    const peer = await ortPeer(c, engine as PeerName, env, shape, runs, reference, log);
+    // A peer that fails (an operator it cannot run, outputs that disagree) is reported and left out;
+    // the other engines still run.
+    const peer = await ortPeer(c, engine as PeerName, env, shape, runs, reference, log).catch((e: unknown) => {
+      log(`  ${engine}: FAILED, left out: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+      return null;
+    });
     if (peer) peers.push(peer);
   }
   for (let i = 0; i < runs; i++) {

@@ -203,7 +203,12 @@ export function exportOnnx(g: Graph, weights: ExportWeights, env: DimEnv): Uint8
         const coordinates = { name: "coordinate_transformation_mode", type: ATTR.STRING, s: utf8("pytorch_half_pixel") };
         // torch renormalises an antialiasing filter over the taps inside the image: exclude_outside.
         const attributes = [mode, coordinates, { name: "cubic_coeff_a", type: ATTR.FLOAT, f: -0.75 }, { name: "antialias", type: ATTR.INT, i: op.antialias ? 1 : 0 }, { name: "exclude_outside", type: ATTR.INT, i: op.antialias ? 1 : 0 }];
-        emit("Resize", [ins[0], "", "", ints64(shapeOf(n))], attributes, out);
+        // ONNX Runtime resizes 4-D tensors (the outer two axes kept): the leading axes fold into one.
+        const [inShape, outShape] = [shapeOf(g.nodes[n.inputs[0]]), shapeOf(n)];
+        const lead = inShape.slice(0, -2).reduce((a, b) => a * b, 1);
+        const x4 = emit("Reshape", [ins[0], ints64([1, lead, ...inShape.slice(-2)])]);
+        const y4 = emit("Resize", [x4, "", "", ints64([1, lead, ...outShape.slice(-2)])], attributes);
+        emit("Reshape", [y4, ints64(outShape)], [], out);
         break;
       }
       case "attention":
