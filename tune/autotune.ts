@@ -30,6 +30,9 @@ export interface TuneReport {
   cached: string[];
 }
 
+/** How much faster than the default a candidate must be to replace it. */
+const NOISE_MARGIN = 0.1;
+
 /** Largest |difference| from the defaults' outputs a candidate may show, relative to the largest value. */
 const AGREEMENT = 1e-3;
 
@@ -93,7 +96,10 @@ export async function autotune(ctx: GpuContext, options: TuneOptions): Promise<T
   const date = new Date().toISOString().slice(0, 10);
   for (const key of todo) {
     const m = measured.get(key) as Map<number, number>;
-    const [winner] = [...m].sort((a, b) => a[1] - b[1])[0];
+    // The first candidate (the default) is kept unless another beats it by NOISE_MARGIN: each
+    // candidate is timed at a different moment, and on a shared machine a few percent is noise.
+    const [fastest, fastestMs] = [...m].sort((a, b) => a[1] - b[1])[0];
+    const winner = m.has(0) && fastestMs > (1 - NOISE_MARGIN) * (m.get(0) as number) ? 0 : fastest;
     const tiling = candidates(key)[winner];
     table.set(key, tiling);
     tuned[key] = { tiling, measured: Object.fromEntries([...m].map(([c, ms]) => [tilingName(candidates(key)[c]), Number(ms.toFixed(3))])), graph: options.graph, date };

@@ -49,8 +49,11 @@ describe("autotune", () => {
       for (const [key, choice] of Object.entries(first.tuned)) {
         const names = candidatesFor(key, ctx.features).map(tilingName);
         expect(Object.keys(choice.measured).sort()).toEqual([...names].sort());
-        const fastest = Object.entries(choice.measured).sort((a, b) => a[1] - b[1])[0][0];
-        expect(tilingName(choice.tiling)).toBe(fastest);
+        // The fastest, or the default (first candidate) when nothing beats it by 10%.
+        const [fastest, fastestMs] = Object.entries(choice.measured).sort((a, b) => a[1] - b[1])[0];
+        const defaultName = names[0];
+        const expected = fastestMs > 0.9 * choice.measured[defaultName] ? defaultName : fastest;
+        expect(tilingName(choice.tiling)).toBe(expected);
       }
       const cache = JSON.parse(readFileSync(path, "utf8")) as { adapters: Record<string, Record<string, unknown>> };
       expect(Object.keys(cache.adapters[ctx.adapterName]).sort()).toEqual([...keys].sort());
