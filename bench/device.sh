@@ -28,8 +28,7 @@ pack() {
   cp compiler/emit/onnx.proto dsl/grammar.peggy "$STAGE/"
   # Only the linux-x64 builds of the native packages, and their JavaScript.
   mkdir -p "$STAGE/node_modules/webgpu/dist/linux-x64"
-  cp node_modules/webgpu/package.json "$STAGE/node_modules/webgpu/"
-  cp node_modules/webgpu/dist/*.js node_modules/webgpu/dist/*.mjs "$STAGE/node_modules/webgpu/dist/" 2>/dev/null || true
+  cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$STAGE/node_modules/webgpu/"
   cp node_modules/webgpu/dist/linux-x64/dawn.node "$STAGE/node_modules/webgpu/dist/linux-x64/"
   cp -r node_modules/onnxruntime-common "$STAGE/node_modules/"
   mkdir -p "$STAGE/node_modules/onnxruntime-node/bin/napi-v6/linux"
@@ -37,7 +36,7 @@ pack() {
   cp -r node_modules/onnxruntime-node/bin/napi-v6/linux/x64 "$STAGE/node_modules/onnxruntime-node/bin/napi-v6/linux/"
   mkdir -p "$STAGE/node_modules/onnxruntime-web/dist"
   cp node_modules/onnxruntime-web/package.json "$STAGE/node_modules/onnxruntime-web/"
-  cp node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm "$STAGE/node_modules/onnxruntime-web/dist/"
+  cp node_modules/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs node_modules/onnxruntime-web/dist/ort.webgpu.min.js node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm "$STAGE/node_modules/onnxruntime-web/dist/"
   cp "$(command -v node)" "$STAGE/node"
   # The Vulkan loader (the GPU image may have the NVIDIA driver without it), from this machine's apt sources.
   (cd "$STAGE" && apt-get download -q libvulkan1 >/dev/null)

@@ -1,6 +1,6 @@
 import { generateKernel } from "./codegen/templates.ts";
 import type { StorageType } from "./codegen/writer.ts";
-import { attentionTilingFor, matmulTilingFor, tilingName, tuningKey, type TilingTable } from "./codegen/tiling.ts";
+import { tilingName, tuningKey, type TilingTable } from "./codegen/tiling.ts";
 import type { Program } from "./elaborate/elaborate.ts";
 import { groupKernels } from "./fusion/groups.ts";
 import type { Graph } from "./ir/graph.ts";
@@ -51,7 +51,7 @@ function planKernels(graph: Graph, options: CompileOptions, prepare: Plan | null
       uniforms: code.uniforms,
       dispatch: code.dispatch,
       nodes: group.members,
-      ...(tuneKey === null ? {} : { tuning: { key: tuneKey, tiling: tilingName(group.kind === "attention" ? attentionTilingFor(options.tilings, tuneKey) : matmulTilingFor(options.tilings, tuneKey)) } }),
+      ...(tuneKey !== null && code.tiling ? { tuning: { key: tuneKey, tiling: tilingName(code.tiling) } } : {}),
     };
   });
   const { slotOf, slotCount } = assignSlots(graph, kernels);

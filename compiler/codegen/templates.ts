@@ -3,8 +3,8 @@ import type { Graph } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { matmulKernel } from "./matmul.ts";
 import { attentionKernel } from "./attention.ts";
-import { attentionTilingFor, matmulTilingFor, tuningKey, type TilingTable } from "./tiling.ts";
-import { KernelWriter, floatLiteral, statKey, type Binding, type Code, type StorageType } from "./writer.ts";
+import { attentionTilingFor, matmulTilingFor, tuningKey, type KernelTiling, type TilingTable } from "./tiling.ts";
+import { KernelWriter, statKey, type Binding, type Code, type StorageType } from "./writer.ts";
 
 /** How many workgroups to launch, as functions of the symbolic dims. */
 export type Dispatch =
@@ -14,6 +14,8 @@ export type Dispatch =
 
 export interface KernelCode {
   wgsl: string;
+  /** The tiling a matmul or attention kernel was generated with. */
+  tiling?: KernelTiling;
   bindings: Binding[];
   uniforms: Dim[];
   dispatch: Dispatch;
@@ -29,8 +31,14 @@ export function generateKernel(g: Graph, group: KernelGroup, storage: StorageTyp
   switch (group.kind) {
     case "pointwise": return pointwise(w);
     case "row": return row(w);
-    case "matmul": return matmulKernel(w, matmulTilingFor(tilings, key));
-    case "attention": return attentionKernel(w, attentionTilingFor(tilings, key));
+    case "matmul": {
+      const tiling = matmulTilingFor(tilings, key);
+      return { ...matmulKernel(w, tiling), tiling };
+    }
+    case "attention": {
+      const tiling = attentionTilingFor(tilings, key);
+      return { ...attentionKernel(w, tiling), tiling };
+    }
   }
 }
 
@@ -123,9 +131,3 @@ ${body}
   return finish(w, entry, { kind: "linear", count: rows });
 }
 
-/** a + b + c + d as ((a + b) + (c + d)): a dependency chain of log2(n) adds instead of n - 1. */
-function pairwiseSum(terms: readonly Code[]): Code {
-  if (terms.length === 1) return terms[0];
-  const half = Math.ceil(terms.length / 2);
-  return `(${pairwiseSum(terms.slice(0, half))} + ${pairwiseSum(terms.slice(half))})`;
-}
