@@ -13,9 +13,9 @@ import { floatLiteral, type Code, type KernelWriter } from "./writer.ts";
  *   (consecutive channels: one contiguous load per step for a SIMD group).
  * Every invocation keeps a few accumulators instead of a whole head of q and o. The probabilities pass
  * between the phases through workgroup memory, or (`scratch: "output"`) through the tile's own rows of
- * the output, which only this workgroup touches before its final stores: on CPU Vulkan a load of
- * workgroup memory that every invocation shares costs as much as a gather, a load of a storage buffer
- * at the same address is one scalar load (measured on lavapipe, ViT-B/16: 30 ms -> 10 ms per layer).
+ * the output, which only this workgroup touches before its final stores (f32 only). On lavapipe the
+ * workgroup variant, with the probabilities read four keys at a time, measured faster (ViT-B/16:
+ * 30-35 ms against 50 ms per layer); which wins elsewhere is the autotuner's to find.
  * Segments (images, windows) and causal masks limit each query's keys; a tile visits only the key
  * blocks some of its queries can see. (The segment lookup was once unrolled per query of the tile: 8
  * queries' worth of it in one loop made SwiftShader's shader compiler run for minutes.)

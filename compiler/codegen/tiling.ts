@@ -46,7 +46,7 @@ export const TILING_CANDIDATES: readonly MatmulTiling[] = [
   { strategy: "split-k" },
 ];
 
-/** Measured on lavapipe (ViT-B/16, 197 tokens, 12 heads of 64): 8 queries and output scratch, ~10 ms per layer. */
+/** Measured on lavapipe (ViT-B/16, 197 tokens, 12 heads of 64): 8 queries, workgroup scratch, 25-35 ms per layer. */
 export const DEFAULT_ATTENTION: AttentionTiling = { strategy: "flash", queries: 8, keys: 64, threads: 16, scratch: "workgroup" };
 
 /**
