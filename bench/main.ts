@@ -77,7 +77,7 @@ for (const c of CASES) {
   const weights = randomWeights(program.graph, 0);
   // Kernel tilings measured on this adapter (cached per adapter, so shapes measured before are not measured again).
   const tilings = tunes(c.label)
-    ? (await autotune(gpu, { compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t }), weights, inputs, graph: c.label, runs: 1, log })).table
+    ? (await autotune(gpu, { compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t, target: gpu }), weights, inputs, graph: c.label, runs: 1, log })).table
     : loadTilings(gpu.adapterName).table;
   const recs = await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs, engines, storage: "f32", tilings, log });
   records.push(...recs);

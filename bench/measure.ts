@@ -88,7 +88,7 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
   for (const engine of wanted) {
     if (engine !== "tesserae" && engine !== "tesserae-unfused") continue;
     const fuse = engine === "tesserae";
-    const plan = compileProgram(c.program, { fuse, storage, tilings: fuse ? tilings : undefined });
+    const plan = compileProgram(c.program, { fuse, storage, tilings: fuse ? tilings : undefined, target: ctx });
     const t0 = performance.now();
     const executor = await Executor.load(ctx, plan, c.weights);
     const t1 = performance.now();

@@ -63,7 +63,7 @@ async function fmaCeiling(ctx: GpuContext): Promise<number> {
 /** Tesserae's linear layer on [m, k] x [k, n]: GPU time of its matmul kernel, best of 3 after a warm-up. */
 async function matmulRate(ctx: GpuContext, [m, k, n]: readonly [number, number, number]): Promise<number> {
   const program = compileSource("peak.tsr", `model peak {\n  input x: f32[1, ${m}, ${k}]\n  output y = linear(x, "w", ${n}, bias = false)\n}`, {});
-  const plan = compileProgram(program, { fuse: true, storage: "f32" });
+  const plan = compileProgram(program, { fuse: true, storage: "f32", target: ctx });
   const ex = await Executor.load(ctx, plan, randomWeights(program.graph, 1));
   const inputs = new Map([["x", randomTensor([1, m, k], rng(2))]]);
   let best = Infinity;

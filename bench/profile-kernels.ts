@@ -11,7 +11,7 @@ const program = compileFile(graph, { preset: process.env.PRESET, overrides: { la
 const image = Number(program.config.image);
 const ctx = await getGpu();
 for (const fuse of [true, false]) {
-  const plan = compileProgram(program, { fuse });
+  const plan = compileProgram(program, { fuse, target: ctx });
   const ex = await Executor.load(ctx, plan, randomWeights(program.graph, 1));
   const x = new Map([["pixel_values", randomTensor([1, 3, image, image], rng(2))]]);
   await ex.run(x);

@@ -1,6 +1,6 @@
 import { generateKernel } from "./codegen/templates.ts";
 import type { StorageType } from "./codegen/writer.ts";
-import { tilingName, tuningKey, type TilingTable } from "./codegen/tiling.ts";
+import { tilingName, tuningKey, type KernelTarget, type TilingTable } from "./codegen/tiling.ts";
 import type { Program } from "./elaborate/elaborate.ts";
 import { groupKernels } from "./fusion/groups.ts";
 import type { Graph } from "./ir/graph.ts";
@@ -20,6 +20,8 @@ export interface CompileOptions {
   storage?: StorageType;
   /** Matmul and attention tilings the autotuner chose for this adapter, by kernel key; others get the defaults. */
   tilings?: TilingTable;
+  /** The device the plan is for (a GpuContext is one): its defaults where `tilings` has no choice; portable ones without it. */
+  target?: KernelTarget;
 }
 
 /**
@@ -41,7 +43,7 @@ function planKernels(graph: Graph, options: CompileOptions, prepare: Plan | null
   const groups = groupKernels(graph, options);
   const kernels: PlanKernel[] = groups.map((group, i) => {
     const tuneKey = tuningKey(graph, group);
-    const code = generateKernel(graph, group, options.storage ?? "f32", options.tilings);
+    const code = generateKernel(graph, group, options.storage ?? "f32", options.tilings, options.target);
     return {
       name: `k${i}_${group.kind}`,
       kind: group.kind,

@@ -37,7 +37,8 @@ async function open(): Promise<GpuContext> {
       maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
     },
   });
-  const ctx: GpuContext = { device, adapterName: describeAdapter(adapter), features: wanted, uncaptured: [], lost: null };
+  const subgroupMinSize = wanted.includes("subgroups") ? (adapter.info.subgroupMinSize ?? 0) : 0;
+  const ctx: GpuContext = { device, adapterName: describeAdapter(adapter), features: wanted, subgroupMinSize, uncaptured: [], lost: null };
   void device.lost.then((info) => {
     ctx.lost = info.message || info.reason || "unknown reason";
     // The next getGpu() opens a fresh device instead of handing out the lost one.

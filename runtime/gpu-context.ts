@@ -6,6 +6,8 @@ export interface GpuContext {
   device: GPUDevice;
   adapterName: string;
   features: string[];
+  /** The adapter's smallest subgroup (0 without the subgroups feature): kernels that share values by shuffles need enough lanes. */
+  subgroupMinSize: number;
   /** Validation or out-of-memory errors that escaped an error scope: a run that saw one has failed. */
   uncaptured: string[];
   /** Why the device was lost, once it has been; getGpu() then opens a new one. */
@@ -38,7 +40,9 @@ export async function checked<T>(device: GPUDevice, what: string, fn: () => T | 
 
 /** A context around a device the caller opened (a web page's navigator.gpu device, a service's own). */
 export function contextFor(device: GPUDevice, adapterName = "caller's device"): GpuContext {
-  const ctx: GpuContext = { device, adapterName, features: [...device.features], uncaptured: [], lost: null };
+  const features = [...device.features];
+  const subgroupMinSize = features.includes("subgroups") ? (device.adapterInfo?.subgroupMinSize ?? 0) : 0;
+  const ctx: GpuContext = { device, adapterName, features, subgroupMinSize, uncaptured: [], lost: null };
   void device.lost.then((info) => (ctx.lost = info.message || info.reason || "unknown reason"));
   device.addEventListener("uncapturederror", (e) => ctx.uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
   return ctx;

@@ -55,7 +55,7 @@ export async function autotune(ctx: GpuContext, options: TuneOptions): Promise<T
   const todo = keys.filter((k) => options.retune || !table.has(k));
   const cached = keys.filter((k) => !todo.includes(k));
   if (todo.length === 0) return { table, tuned: {}, cached };
-  const candidates = (key: string): readonly KernelTiling[] => candidatesFor(key, ctx.features);
+  const candidates = (key: string): readonly KernelTiling[] => candidatesFor(key, ctx);
   const rounds = Math.max(...todo.map((k) => candidates(k).length));
   const measured = new Map<string, Map<number, number>>(todo.map((k) => [k, new Map()]));
   let reference: ReadonlyMap<string, HostTensor> | null = null;

@@ -28,7 +28,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const weights = randomWeights(program.graph, 0);
     // Tuned kernel choices for this adapter: measured now with --tune (shapes not cached yet), else as cached.
     const tilings = args.switches.has("tune")
-      ? (await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t }), weights, inputs, graph, log })).table
+      ? (await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }), weights, inputs, graph, log })).table
       : loadTilings(ctx.adapterName).table;
     records.push(...(await benchEngines(
       { name: graph, program, preset: one(args, "preset") ?? "", inputs, weights },

@@ -19,7 +19,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     const program = compileFile(graph, { preset: one(args, "preset"), overrides: overrides(args) });
     const inputs = benchInputs(program, batch, one(args, "image"));
     log(`${graph}: tuning on ${ctx.adapterName} (${storage}), random weights`);
-    const report = await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t }), weights: randomWeights(program.graph, 0), inputs, runs, retune: args.switches.has("retune"), graph, log });
+    const report = await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }), weights: randomWeights(program.graph, 0), inputs, runs, retune: args.switches.has("retune"), graph, log });
     for (const key of report.cached) {
       const tiling = report.table.get(key);
       if (tiling) process.stdout.write(`${key}: ${tilingName(tiling)} (cached)\n`);

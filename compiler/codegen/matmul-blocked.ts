@@ -2,16 +2,8 @@ import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
 import type { Graph, Node } from "../ir/graph.ts";
 import { emitSharedPrologueStats } from "./matmul-prologue.ts";
 import type { KernelCode } from "./templates.ts";
-import type { MatmulTiling } from "./tiling.ts";
+import { SHUFFLE_LANES, type MatmulTiling } from "./tiling.ts";
 import type { Code, KernelWriter } from "./writer.ts";
-
-/**
- * Register blocking for weights stored [K, N]: each invocation computes `tm` rows by `tn` groups of 4
- * consecutive columns, loading per step of K one value of A per row (the same for every invocation of
- * the workgroup) and one vec4 of B per column group. Tile sizes come from the autotuner (tiling.ts).
- */
-/** Lanes whose loads of A one subgroupBroadcast step shares (the subgroup size must be at least this). */
-export const SG = 8;
 
 /** The [K, N] buffer that a matmul's B [N, K] is a transposed view of (a weight stored transposed at load time), when N is a multiple of 4. */
 export function transposedWeightOf(g: Graph, core: Node): number | null {
@@ -24,6 +16,11 @@ export function transposedWeightOf(g: Graph, core: Node): number | null {
   return t.id;
 }
 
+/**
+ * Register blocking for weights stored [K, N]: each invocation computes `tm` rows by `tn` groups of 4
+ * consecutive columns, loading per step of K one value of A per row (the same for every invocation of
+ * the workgroup) and one vec4 of B per column group. Tile sizes come from the autotuner (tiling.ts).
+ */
 export function blockedMatmulKernel(w: KernelWriter, transposed: number, tiling: Extract<MatmulTiling, { strategy: "blocked" }>): KernelCode {
   const { graph: g, group } = w;
   const { threads, tm: TM } = tiling;
@@ -58,19 +55,21 @@ export function blockedMatmulKernel(w: KernelWriter, transposed: number, tiling:
     const bv = cols.map((n) => w.valueVec4(transposed, [k, n]));
     accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(vec4<f32>(${av[i]}), ${bv[j]}, ${acc});`)));
   };
-  if (tiling.aLoads === "subgroup") {
-    // Each of the first SG lanes of a subgroup loads A at its own step of K (one contiguous load per
-    // row for the SIMD group), and every step takes its value by subgroupBroadcast from that lane.
+  if (tiling.aLoads === "shuffle") {
+    // Each of SHUFFLE_LANES lanes loads A at its own step of K in a block of that many steps, and the
+    // inner loop takes each step's value from its lane by subgroupShuffle. The inner loop is not
+    // unrolled: a body with eight steps' loads of B outgrew the CPU's instruction cache on lavapipe.
+    const L = SHUFFLE_LANES;
     w.enables.add("subgroups");
-    w.block(`for (var k0 = 0u; k0 < ${kDim}; k0 = k0 + ${SG}u) {`, () => {
-      const kl = w.let(`k0 + sgLane % ${SG}u`, "kl");
-      // Past the end of K (when K is not a multiple of SG) A reads as 0 and B at the last step.
-      const exact = typeof K === "number" && K % SG === 0;
+    w.block(`for (var k0 = 0u; k0 < ${kDim}; k0 = k0 + ${L}u) {`, () => {
+      const kl = w.let(`k0 + sgLane % ${L}u`, "kl");
+      // Past the end of K (when K is not a multiple of L) A reads as 0 and B at the last step.
+      const exact = typeof K === "number" && K % L === 0;
       const mine = ms.map((m) => (exact ? w.value(a.id, aRow(m, kl)) : w.let(`select(0.0, ${w.value(a.id, aRow(m, `min(${kl}, ${kDim} - 1u)`))}, ${kl} < ${kDim})`, "a")));
-      for (let j = 0; j < SG; j++) {
-        const k = exact ? w.let(`k0 + ${j}u`, "k") : w.let(`min(k0 + ${j}u, ${kDim} - 1u)`, "k");
-        step(k, mine.map((v) => w.let(`subgroupBroadcast(${v}, ${j}u)`, "ab")));
-      }
+      w.block(`for (var j = 0u; j < ${L}u; j = j + 1u) {`, () => {
+        const k = exact ? w.let("k0 + j", "k") : w.let(`min(k0 + j, ${kDim} - 1u)`, "k");
+        step(k, mine.map((v) => w.let(`subgroupShuffle(${v}, j)`, "ab")));
+      });
     });
   } else {
     w.block(`for (var k = 0u; k < ${kDim}; k = k + 1u) {`, () => step("k", ms.map((m) => w.value(a.id, aRow(m, "k")))));
@@ -100,7 +99,7 @@ export function blockedMatmulKernel(w: KernelWriter, transposed: number, tiling:
   const body = w.takeBody();
   const shared = statRows > 0 ? `var<workgroup> statPartials: array<f32, ${threads * statRows}>;\n` : "";
   const entry = `${shared}@compute @workgroup_size(${threads})
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${tiling.aLoads === "subgroup" ? ", @builtin(subgroup_invocation_id) sgLane: u32" : ""}) {
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${tiling.aLoads === "shuffle" ? ", @builtin(subgroup_invocation_id) sgLane: u32" : ""}) {
 ${body}
 }`;
   const dispatch = { kind: "grid" as const, x: ceilDiv(M, TM), y: Math.ceil(groups / (threads * TN)) as Dim, z: numel(batchShape) };

@@ -3,7 +3,7 @@ import type { Graph } from "../ir/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { matmulKernel } from "./matmul.ts";
 import { attentionKernel } from "./attention.ts";
-import { attentionTilingFor, matmulTilingFor, tuningKey, type KernelTiling, type TilingTable } from "./tiling.ts";
+import { attentionTilingFor, matmulTilingFor, tuningKey, type KernelTarget, type KernelTiling, type TilingTable } from "./tiling.ts";
 import { KernelWriter, statKey, type Binding, type Code, type StorageType } from "./writer.ts";
 
 /** How many workgroups to launch, as functions of the symbolic dims. */
@@ -24,15 +24,18 @@ export interface KernelCode {
 export const POINTWISE_THREADS = 256;
 export const ROW_THREADS = 64;
 
-/** The WGSL of one kernel group; matmuls and attention take their tiling from `tilings` (the autotuner's). */
-export function generateKernel(g: Graph, group: KernelGroup, storage: StorageType = "f32", tilings?: TilingTable): KernelCode {
+/**
+ * The WGSL of one kernel group; matmuls and attention take their tiling from `tilings` (the
+ * autotuner's), or else the default for `target` (the portable default without one).
+ */
+export function generateKernel(g: Graph, group: KernelGroup, storage: StorageType = "f32", tilings?: TilingTable, target?: KernelTarget): KernelCode {
   const w = new KernelWriter(g, group, storage);
   const key = tuningKey(g, group);
   switch (group.kind) {
     case "pointwise": return pointwise(w);
     case "row": return row(w);
     case "matmul": {
-      const tiling = matmulTilingFor(tilings, key);
+      const tiling = matmulTilingFor(tilings, key, target);
       return { ...matmulKernel(w, tiling), tiling };
     }
     case "attention": {

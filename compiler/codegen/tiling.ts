@@ -5,13 +5,24 @@ import { transposedWeightOf } from "./matmul-blocked.ts";
 
 /**
  * How a matmul whose weights are stored [K, N] is computed. "blocked": each invocation computes `tm`
- * rows by `tn` groups of 4 columns, looping over all of K (register blocking); its epilogue runs per
- * output element or per vec4 of outputs. "split-k": the lanes of a tile share K (the general kernel).
- * What is fastest differs between adapters, so the choice is measured (the autotuner) per shape.
+ * rows by `tn` groups of 4 columns, looping over all of K (register blocking); the tile's values of A
+ * are loaded by every invocation ("each"), or each lane of a subgroup loads one step of K in eight and
+ * the others take it by `subgroupShuffle` ("shuffle"); its epilogue runs per output element or per vec4
+ * of outputs. "split-k": the lanes of a tile share K (the general kernel). What is fastest differs
+ * between adapters, so the choice is measured (the autotuner) per shape.
  */
 export type MatmulTiling =
-  | { strategy: "blocked"; threads: number; tm: number; tn: number; epilogue: "element" | "vec4"; aLoads: "each" | "subgroup" }
+  | { strategy: "blocked"; threads: number; tm: number; tn: number; epilogue: "element" | "vec4"; aLoads: "each" | "shuffle" }
   | { strategy: "split-k" };
+
+/** What generated kernels may rely on: the device's features, and its smallest subgroup (0 without subgroups). */
+export interface KernelTarget {
+  features: readonly string[];
+  subgroupMinSize: number;
+}
+
+/** Lanes that share their loads of A by subgroupShuffle: the subgroup must have at least this many. */
+export const SHUFFLE_LANES = 8;
 
 /**
  * How attention is computed (attention.ts): queries per workgroup, keys per block, invocations, and
@@ -26,25 +37,39 @@ export type KernelTiling = MatmulTiling | AttentionTiling;
 export type TilingTable = ReadonlyMap<string, KernelTiling>;
 
 /**
- * Measured on lavapipe (197x768x3072, ViT-B/16's fc1): 8x3 about 14.8 GFLOP/s, 8x2 10.6, 4x2 9.9,
- * 16x2 13.7, against 4.3 for the split-K kernel.
+ * The default without subgroups. Measured on lavapipe (197x768x3072, ViT-B/16's fc1): 8x3 about 14.8
+ * GFLOP/s, 8x2 10.6, 4x2 9.9, 16x2 13.7, against 4.3 for the split-K kernel.
  */
 export const DEFAULT_TILING: MatmulTiling = { strategy: "blocked", threads: 64, tm: 8, tn: 3, epilogue: "element", aLoads: "each" };
 
 /**
- * What the autotuner tries: register tiles that suit CPU Vulkan (one invocation, many outputs), smaller
- * tiles over more invocations that suit GPUs, and the split-K kernel.
+ * The default where subgroups have at least SHUFFLE_LANES lanes. On lavapipe every load from a storage
+ * buffer is a loop over the SIMD lanes with a bounds check per lane, even where all lanes read the same
+ * address, while a shuffle is a few register moves: sharing A's loads between lanes made ViT-B/16's
+ * matmuls 1.7-2.2x faster (197x768x2304: 27-36 ms against 66; 197x3072x768: 41-48 against 72), and a
+ * taller tile (16 rows) then shares each load of B between more rows.
+ */
+export const SHUFFLE_TILING: MatmulTiling = { strategy: "blocked", threads: 64, tm: 16, tn: 3, epilogue: "element", aLoads: "shuffle" };
+
+/**
+ * What the autotuner tries besides the default: register tiles that suit CPU Vulkan (one invocation,
+ * many outputs), smaller tiles over more invocations that suit GPUs, and the split-K kernel.
  */
 export const TILING_CANDIDATES: readonly MatmulTiling[] = [
   DEFAULT_TILING,
-  { strategy: "blocked", threads: 64, tm: 8, tn: 3, epilogue: "element", aLoads: "subgroup" },
-  { strategy: "blocked", threads: 64, tm: 8, tn: 4, epilogue: "element", aLoads: "subgroup" },
-  { strategy: "blocked", threads: 64, tm: 8, tn: 2, epilogue: "element", aLoads: "each" },
-  { strategy: "blocked", threads: 64, tm: 16, tn: 2, epilogue: "element", aLoads: "each" },
+  SHUFFLE_TILING,
+  { strategy: "blocked", threads: 64, tm: 8, tn: 3, epilogue: "element", aLoads: "shuffle" },
+  { strategy: "blocked", threads: 32, tm: 16, tn: 3, epilogue: "element", aLoads: "shuffle" },
+  { strategy: "blocked", threads: 64, tm: 16, tn: 2, epilogue: "element", aLoads: "shuffle" },
   { strategy: "blocked", threads: 64, tm: 4, tn: 4, epilogue: "element", aLoads: "each" },
   { strategy: "blocked", threads: 128, tm: 4, tn: 1, epilogue: "vec4", aLoads: "each" },
   { strategy: "split-k" },
 ];
+
+/** The matmul tiling a plan for this target gets where the autotuner has not chosen one (DEFAULT_TILING without a target). */
+export function defaultMatmulTiling(target?: KernelTarget): MatmulTiling {
+  return target && tilingRunsOn(SHUFFLE_TILING, target) ? SHUFFLE_TILING : DEFAULT_TILING;
+}
 
 /** Measured on lavapipe (ViT-B/16, 197 tokens, 12 heads of 64): 8 queries, workgroup scratch, 25-35 ms per layer. */
 export const DEFAULT_ATTENTION: AttentionTiling = { strategy: "flash", queries: 8, keys: 64, threads: 16, scratch: "workgroup" };
@@ -74,19 +99,21 @@ export const ATTENTION_CANDIDATES: readonly AttentionTiling[] = [
 export function tilingName(t: KernelTiling): string {
   switch (t.strategy) {
     case "split-k": return "split-k";
-    case "blocked": return `blocked ${t.threads}t ${t.tm}x${t.tn}x4 ${t.epilogue}${t.aLoads === "subgroup" ? " subgroup-a" : ""}`;
+    case "blocked": return `blocked ${t.threads}t ${t.tm}x${t.tn}x4 ${t.epilogue}${t.aLoads === "shuffle" ? " shuffle-a" : ""}`;
     case "flash": return `flash ${t.threads}t ${t.queries}q ${t.keys}k ${t.scratch}`;
   }
 }
 
-/** Whether a tiling can run on an adapter with these features (subgroup loads need "subgroups"). */
-export function tilingRunsOn(t: KernelTiling, features: readonly string[]): boolean {
-  return !(t.strategy === "blocked" && t.aLoads === "subgroup") || features.includes("subgroups");
+/** Whether a tiling can run on this target (shuffled loads need subgroups of at least SHUFFLE_LANES). */
+export function tilingRunsOn(t: KernelTiling, target: KernelTarget): boolean {
+  return !(t.strategy === "blocked" && t.aLoads === "shuffle") || (target.features.includes("subgroups") && target.subgroupMinSize >= SHUFFLE_LANES);
 }
 
-/** The candidates the autotuner measures for a kernel with this key, on an adapter with these features. */
-export function candidatesFor(key: string, features: readonly string[]): readonly KernelTiling[] {
-  return (key.startsWith("attention") ? ATTENTION_CANDIDATES : TILING_CANDIDATES).filter((t) => tilingRunsOn(t, features));
+/** The candidates the autotuner measures for a kernel with this key on this target, the target's default first. */
+export function candidatesFor(key: string, target: KernelTarget): readonly KernelTiling[] {
+  const first = key.startsWith("attention") ? DEFAULT_ATTENTION : defaultMatmulTiling(target);
+  const rest = (key.startsWith("attention") ? ATTENTION_CANDIDATES : TILING_CANDIDATES).filter((t) => t !== first && tilingRunsOn(t, target));
+  return [first, ...rest];
 }
 
 /**
@@ -109,9 +136,9 @@ export function tuningKey(g: Graph, group: KernelGroup): string | null {
   return `matmul ${dims.map(dimToString).join("x")}`;
 }
 
-export function matmulTilingFor(table: TilingTable | undefined, key: string | null): MatmulTiling {
+export function matmulTilingFor(table: TilingTable | undefined, key: string | null, target?: KernelTarget): MatmulTiling {
   const t = key === null ? undefined : table?.get(key);
-  return t && t.strategy !== "flash" ? t : DEFAULT_TILING;
+  return t && t.strategy !== "flash" ? t : defaultMatmulTiling(target);
 }
 
 export function attentionTilingFor(table: TilingTable | undefined, key: string | null): AttentionTiling {

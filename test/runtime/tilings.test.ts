@@ -34,8 +34,8 @@ const attentionCases: Case[] = [
 ];
 
 describe("every matmul tiling against the CPU reference", async () => {
-  const features = (await getGpu()).features;
-  const runnable = TILING_CANDIDATES.filter((t) => tilingRunsOn(t, features));
+  const ctx = await getGpu();
+  const runnable = TILING_CANDIDATES.filter((t) => tilingRunsOn(t, ctx));
   it.each(runnable.flatMap((t) => matmulCases.map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` }))))("$label", async ({ src, inputs, tiling }) => {
     const g = compileOk(`model t {\n  ${src}\n}`).graph;
     const table = tableFor(g, tiling);

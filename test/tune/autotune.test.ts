@@ -47,7 +47,7 @@ describe("autotune", () => {
       expect(keys.some((k) => k.startsWith("attention"))).toBe(true);
       expect(keys.filter((k) => k.startsWith("matmul")).length).toBeGreaterThanOrEqual(2);
       for (const [key, choice] of Object.entries(first.tuned)) {
-        const names = candidatesFor(key, ctx.features).map(tilingName);
+        const names = candidatesFor(key, ctx).map(tilingName);
         expect(Object.keys(choice.measured).sort()).toEqual([...names].sort());
         // The fastest, or the default (first candidate) when nothing beats it by 10%.
         const [fastest, fastestMs] = Object.entries(choice.measured).sort((a, b) => a[1] - b[1])[0];
