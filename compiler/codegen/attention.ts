@@ -1,6 +1,6 @@
 import { dimCeilDiv as ceilDiv, type Dim } from "../ir/dims.ts";
 import type { KernelCode } from "./templates.ts";
-import type { AttentionTiling } from "./tiling.ts";
+import { SHUFFLE_LANES, type AttentionTiling } from "./tiling.ts";
 import { floatLiteral, type Code, type KernelWriter } from "./writer.ts";
 
 /**
@@ -40,12 +40,19 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
   const vec = lanes === 4 ? "vec4<f32>" : "f32";
   const channel = (d: Code): Code => `(h * ${dh}u + ${d})`;
   const rows = Array.from({ length: TQ }, (_, i) => i);
+  // Values every invocation needs (a query's channels, a query's probabilities) loaded once, by the
+  // query's own lane, and taken from it by subgroupBroadcast: on lavapipe a load costs a loop over
+  // the SIMD lanes even where they all read one address, a broadcast a register move.
+  const viaLanes = tiling.shared === "shuffle" && TQ <= SHUFFLE_LANES && !viaOutput;
+  if (viaLanes) w.enables.add("subgroups");
+  const fromLane = (own: Code, i: number): Code => w.let(`subgroupBroadcast(${own}, ${i}u)`, "q");
 
   w.line("let h = wid.y;");
   w.line("let b = wid.z;");
   w.line(`let tileStart = wid.x * ${TQ}u;`);
   // The tile's queries, clamped: past the end a query repeats the last one and is never stored.
   const ts = rows.map((i) => w.let(`min(tileStart + ${i}u, ${tDim} - 1u)`, "t"));
+  const ownQuery = viaLanes ? w.let(`min(tileStart + sgLane % ${TQ}u, ${tDim} - 1u)`, "tOwn") : "";
   const live = rows.map((i) => `tileStart + ${i}u < ${tDim}`);
 
   // Each query's keys: [start, end) of its segment, cut after the query itself when causal. Segments
@@ -113,8 +120,9 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
     w.block(`for (var c = 0u; c < ${dh / lanes}u; c = c + 1u) {`, () => {
       const load = (id: number, t: Code): Code => (lanes === 4 ? w.valueVec4(id, ["b", t, channel("c * 4u")]) : w.value(id, ["b", t, channel("c")]));
       const ks = scs.map((sc) => load(kId, sc));
+      const qOwn = viaLanes ? w.let(load(qId, ownQuery), "qOwn") : "";
       rows.forEach((i) => {
-        const q = load(qId, ts[i]);
+        const q = viaLanes ? fromLane(qOwn, i) : load(qId, ts[i]);
         mine.forEach((x) => w.line(`${accs[i][x]} = fma(${q}, ${ks[x]}, ${accs[i][x]});`));
       });
     });
@@ -160,9 +168,10 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
     w.block(`for (var j = 0u; j < ${KB}u; j = j + ${step}u) {`, () => {
       const keys = Array.from({ length: step }, (_, x) => x);
       const svs = keys.map((x) => w.let(`min(kb + j + ${x}u, ${sDim} - 1u)`, "sv"));
+      const pOwn = viaLanes && quads ? w.let(`probs[(sgLane % ${TQ}u) * ${KB / 4}u + j / 4u]`, "pOwn") : "";
       const ps = rows.map((i) => {
         if (!quads) return keys.map((x) => w.let(prob(i, `j + ${x}u`), "p"));
-        const four = w.let(`probs[${i * KB / 4}u + j / 4u]`, "p");
+        const four = viaLanes ? fromLane(pOwn, i) : w.let(`probs[${i * KB / 4}u + j / 4u]`, "p");
         return ["x", "y", "z", "w"].map((c) => `${four}.${c}`);
       });
       for (let r = 0; r < rounds; r++) {
@@ -193,7 +202,7 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
 var<workgroup> runSum: array<f32, ${TQ}>;
 var<workgroup> rescale: array<f32, ${TQ}>;
 @compute @workgroup_size(${threads})
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>${viaLanes ? ", @builtin(subgroup_invocation_id) sgLane: u32" : ""}) {
 ${body}
 }`;
   const x: Dim = ceilDiv(T, TQ);

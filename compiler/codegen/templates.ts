@@ -39,7 +39,7 @@ export function generateKernel(g: Graph, group: KernelGroup, storage: StorageTyp
       return { ...matmulKernel(w, tiling), tiling };
     }
     case "attention": {
-      const tiling = attentionTilingFor(tilings, key);
+      const tiling = attentionTilingFor(tilings, key, target);
       return { ...attentionKernel(w, tiling), tiling };
     }
   }

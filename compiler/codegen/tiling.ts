@@ -25,11 +25,13 @@ export interface KernelTarget {
 export const SHUFFLE_LANES = 8;
 
 /**
- * How attention is computed (attention.ts): queries per workgroup, keys per block, invocations, and
- * where the probabilities pass between the kernel's phases: workgroup memory, or the tile's own rows of
- * the output (f32 storage only).
+ * How attention is computed (attention.ts): queries per workgroup, keys per block, invocations, where
+ * the probabilities pass between the kernel's phases (workgroup memory, or the tile's own rows of the
+ * output, f32 storage only), and how the values every invocation needs (the tile's queries, its
+ * probabilities) reach them: loaded by each ("each"), or loaded once per query by its own lane and
+ * shared by subgroupShuffle ("shuffle": at most SHUFFLE_LANES queries, workgroup scratch).
  */
-export interface AttentionTiling { strategy: "flash"; queries: number; keys: number; threads: number; scratch: "workgroup" | "output" }
+export interface AttentionTiling { strategy: "flash"; queries: number; keys: number; threads: number; scratch: "workgroup" | "output"; shared: "each" | "shuffle" }
 
 export type KernelTiling = MatmulTiling | AttentionTiling;
 
@@ -72,14 +74,17 @@ export function defaultMatmulTiling(target?: KernelTarget): MatmulTiling {
 }
 
 /** Measured on lavapipe (ViT-B/16, 197 tokens, 12 heads of 64): 8 queries, workgroup scratch, 25-35 ms per layer. */
-export const DEFAULT_ATTENTION: AttentionTiling = { strategy: "flash", queries: 8, keys: 64, threads: 16, scratch: "workgroup" };
+export const DEFAULT_ATTENTION: AttentionTiling = { strategy: "flash", queries: 8, keys: 64, threads: 16, scratch: "workgroup", shared: "each" };
+
+/** The default where subgroups have at least SHUFFLE_LANES lanes (see SHUFFLE_TILING for why shuffles pay on lavapipe). */
+export const SHUFFLE_ATTENTION: AttentionTiling = { ...DEFAULT_ATTENTION, shared: "shuffle" };
 
 /**
  * For plans built before the adapter is known (the browser demo, compiled artifacts): two queries per
  * tile. Chromium's SwiftShader ran a Qwen2-VL fixture's page in 3.5 s with it, and did not finish in
  * two minutes with 4 or 8 queries per tile.
  */
-export const PORTABLE_ATTENTION: AttentionTiling = { strategy: "flash", queries: 2, keys: 64, threads: 16, scratch: "workgroup" };
+export const PORTABLE_ATTENTION: AttentionTiling = { strategy: "flash", queries: 2, keys: 64, threads: 16, scratch: "workgroup", shared: "each" };
 
 /** A table giving every attention key among `keys` the same tiling. */
 export function attentionEverywhere(keys: Iterable<string>, tiling: AttentionTiling): Map<string, KernelTiling> {
@@ -88,30 +93,32 @@ export function attentionEverywhere(keys: Iterable<string>, tiling: AttentionTil
 
 export const ATTENTION_CANDIDATES: readonly AttentionTiling[] = [
   DEFAULT_ATTENTION,
+  SHUFFLE_ATTENTION,
   PORTABLE_ATTENTION,
-  { strategy: "flash", queries: 8, keys: 64, threads: 16, scratch: "output" },
-  { strategy: "flash", queries: 8, keys: 128, threads: 16, scratch: "workgroup" },
-  { strategy: "flash", queries: 4, keys: 64, threads: 16, scratch: "workgroup" },
-  { strategy: "flash", queries: 8, keys: 32, threads: 8, scratch: "workgroup" },
-  { strategy: "flash", queries: 8, keys: 64, threads: 64, scratch: "workgroup" },
+  { strategy: "flash", queries: 8, keys: 64, threads: 16, scratch: "output", shared: "each" },
+  { strategy: "flash", queries: 8, keys: 128, threads: 16, scratch: "workgroup", shared: "shuffle" },
+  { strategy: "flash", queries: 4, keys: 64, threads: 16, scratch: "workgroup", shared: "shuffle" },
+  { strategy: "flash", queries: 8, keys: 32, threads: 8, scratch: "workgroup", shared: "shuffle" },
+  { strategy: "flash", queries: 8, keys: 64, threads: 64, scratch: "workgroup", shared: "each" },
 ];
 
 export function tilingName(t: KernelTiling): string {
   switch (t.strategy) {
     case "split-k": return "split-k";
     case "blocked": return `blocked ${t.threads}t ${t.tm}x${t.tn}x4 ${t.epilogue}${t.aLoads === "shuffle" ? " shuffle-a" : ""}`;
-    case "flash": return `flash ${t.threads}t ${t.queries}q ${t.keys}k ${t.scratch}`;
+    case "flash": return `flash ${t.threads}t ${t.queries}q ${t.keys}k ${t.scratch}${t.shared === "shuffle" ? " shuffle" : ""}`;
   }
 }
 
 /** Whether a tiling can run on this target (shuffled loads need subgroups of at least SHUFFLE_LANES). */
 export function tilingRunsOn(t: KernelTiling, target: KernelTarget): boolean {
-  return !(t.strategy === "blocked" && t.aLoads === "shuffle") || (target.features.includes("subgroups") && target.subgroupMinSize >= SHUFFLE_LANES);
+  const shuffles = (t.strategy === "blocked" && t.aLoads === "shuffle") || (t.strategy === "flash" && t.shared === "shuffle");
+  return !shuffles || (target.features.includes("subgroups") && target.subgroupMinSize >= SHUFFLE_LANES);
 }
 
 /** The candidates the autotuner measures for a kernel with this key on this target, the target's default first. */
 export function candidatesFor(key: string, target: KernelTarget): readonly KernelTiling[] {
-  const first = key.startsWith("attention") ? DEFAULT_ATTENTION : defaultMatmulTiling(target);
+  const first = key.startsWith("attention") ? defaultAttentionTiling(target) : defaultMatmulTiling(target);
   const rest = (key.startsWith("attention") ? ATTENTION_CANDIDATES : TILING_CANDIDATES).filter((t) => t !== first && tilingRunsOn(t, target));
   return [first, ...rest];
 }
@@ -141,7 +148,12 @@ export function matmulTilingFor(table: TilingTable | undefined, key: string | nu
   return t && t.strategy !== "flash" ? t : defaultMatmulTiling(target);
 }
 
-export function attentionTilingFor(table: TilingTable | undefined, key: string | null): AttentionTiling {
+export function attentionTilingFor(table: TilingTable | undefined, key: string | null, target?: KernelTarget): AttentionTiling {
   const t = key === null ? undefined : table?.get(key);
-  return t && t.strategy === "flash" ? t : DEFAULT_ATTENTION;
+  return t && t.strategy === "flash" ? t : defaultAttentionTiling(target);
+}
+
+/** The attention tiling a plan for this target gets where the autotuner has not chosen one (DEFAULT_ATTENTION without a target). */
+export function defaultAttentionTiling(target?: KernelTarget): AttentionTiling {
+  return target && tilingRunsOn(SHUFFLE_ATTENTION, target) ? SHUFFLE_ATTENTION : DEFAULT_ATTENTION;
 }

@@ -45,9 +45,9 @@ describe("every matmul tiling against the CPU reference", async () => {
   });
 });
 
-// The default on every case; the other candidates on the cases that exercise what they change (tile
+// The two defaults (without and with subgroups) on every case; the other candidates on the cases that exercise what they change (tile
 // sizes, key blocks, where the probabilities pass): each attention pipeline takes seconds to build on lavapipe.
-const attentionRuns = ATTENTION_CANDIDATES.flatMap((t, i) => attentionCases.filter((_, c) => i === 0 || c < 3).map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` })));
+const attentionRuns = ATTENTION_CANDIDATES.flatMap((t, i) => attentionCases.filter((_, c) => i <= 1 || c < 3).map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` })));
 
 describe("every attention tiling against the CPU reference", () => {
   it.each(attentionRuns)("$label", async ({ src, inputs, tiling, ints }) => {
