@@ -78,7 +78,7 @@ for (const c of CASES) {
   // Kernel tilings measured on this adapter (cached per adapter, so shapes measured before are not measured again).
   const tilings = tunes(c.label)
     ? (await autotune(gpu, { compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t, target: gpu }), weights, inputs, graph: c.label, runs: 1, log })).table
-    : loadTilings(gpu.adapterName).table;
+    : loadTilings(gpu.adapterName, undefined, gpu).table;
   const recs = await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs, engines, storage: "f32", tilings, log });
   records.push(...recs);
   if (c.f16 && gpu.features.includes("shader-f16")) {

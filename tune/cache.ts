@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { ATTENTION_CANDIDATES, TILING_CANDIDATES, tilingName, type KernelTiling, type TilingTable } from "../compiler/codegen/tiling.ts";
+import { ATTENTION_CANDIDATES, candidatesFor, TILING_CANDIDATES, tilingName, type KernelTarget, type KernelTiling, type TilingTable } from "../compiler/codegen/tiling.ts";
 
 /** One tuned kernel shape: the tiling chosen and what each candidate measured (GPU ms, summed over the kernels with this key). */
 export interface TunedChoice {
@@ -39,14 +39,17 @@ function readCache(path: string): CacheFile {
 
 /**
  * The tuned tilings for this adapter. Entries whose tiling is not one of the current candidates (a
- * cache written by another version) are left out, so their kernels get the defaults.
+ * cache written by another version) are left out, and so, given the target, are entries measured
+ * without some of the target's current candidates (tuned before a better one existed): their kernels
+ * get the defaults until they are tuned again.
  */
-export function loadTilings(adapter: string, path = tuningCachePath()): { table: Map<string, KernelTiling>; choices: Record<string, TunedChoice> } {
+export function loadTilings(adapter: string, path = tuningCachePath(), target?: KernelTarget): { table: Map<string, KernelTiling>; choices: Record<string, TunedChoice> } {
   const choices = readCache(path).adapters[adapter] ?? {};
   const table = new Map<string, KernelTiling>();
   for (const [key, choice] of Object.entries(choices)) {
     const known = KNOWN.get(tilingName(choice.tiling));
-    if (known) table.set(key, known);
+    const stale = target !== undefined && candidatesFor(key, target).some((t) => !(tilingName(t) in choice.measured));
+    if (known && !stale) table.set(key, known);
   }
   return { table, choices };
 }

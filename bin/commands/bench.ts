@@ -29,7 +29,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     // Tuned kernel choices for this adapter: measured now with --tune (shapes not cached yet), else as cached.
     const tilings = args.switches.has("tune")
       ? (await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }), weights, inputs, graph, log })).table
-      : loadTilings(ctx.adapterName).table;
+      : loadTilings(ctx.adapterName, undefined, ctx).table;
     records.push(...(await benchEngines(
       { name: graph, program, preset: one(args, "preset") ?? "", inputs, weights },
       { runs, tilings, engines: [...(args.switches.has("no-fuse") ? ["tesserae-unfused" as const] : ["tesserae" as const, "tesserae-unfused" as const]), ...(args.switches.has("peers") ? PEERS : [])], storage, log },

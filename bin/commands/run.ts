@@ -81,7 +81,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { program } = model;
   const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
   if (storage !== dtype) process.stderr.write(`tesserae: the adapter (${ctx.adapterName}) has no shader-f16: running in f32 instead\n`);
-  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse"), storage, tilings: loadTilings(ctx.adapterName).table, target: ctx });
+  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse"), storage, tilings: loadTilings(ctx.adapterName, undefined, ctx).table, target: ctx });
   const tCompile = performance.now();
 
   let pixels: HostTensor;

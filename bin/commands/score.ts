@@ -55,7 +55,7 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   const decoded = await Promise.all(images.map((p) => readImage(p)));
   const { inputs } = imageInputs(program, decoded, images, [], ids);
   inputs.set("input_ids", { shape: [ids.length * length], data: Float32Array.from(ids.flat()) });
-  const plan = compileProgram(program, { fuse: true, storage: "f32", tilings: loadTilings(ctx.adapterName).table, target: ctx });
+  const plan = compileProgram(program, { fuse: true, storage: "f32", tilings: loadTilings(ctx.adapterName, undefined, ctx).table, target: ctx });
   const executor = await Executor.load(ctx, plan, model.loadWeights(program.graph));
   const result = await executor.run(inputs);
   executor.dispose();

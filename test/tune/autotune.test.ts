@@ -32,6 +32,22 @@ describe("tuning cache", () => {
     writeFileSync(path, "{ not json");
     expect(() => loadTilings("g", path)).toThrow(`tuning cache ${path} is not valid JSON`);
   });
+
+  it("leaves out, for a target, choices measured without some of its current candidates", () => {
+    const path = scratch();
+    const target = { features: ["subgroups"], subgroupMinSize: 8 };
+    const key = "matmul 1x9x8x12";
+    const all = Object.fromEntries(candidatesFor(key, target).map((t) => [tilingName(t), 1]));
+    const { [tilingName(candidatesFor(key, target)[0])]: _newest, ...withoutOne } = all;
+    saveTilings("g", { [key]: { tiling: DEFAULT_TILING, measured: withoutOne, graph: "g", date: "d" } }, path);
+    expect(loadTilings("g", path).table.get(key)).toEqual(DEFAULT_TILING);
+    expect(loadTilings("g", path, target).table.has(key)).toBe(false);
+    saveTilings("g", { [key]: { tiling: DEFAULT_TILING, measured: all, graph: "g", date: "d" } }, path);
+    expect(loadTilings("g", path, target).table.get(key)).toEqual(DEFAULT_TILING);
+    // Without subgroups the shuffled candidates are not this target's, so the first entry was complete.
+    saveTilings("g", { [key]: { tiling: DEFAULT_TILING, measured: withoutOne, graph: "g", date: "d" } }, path);
+    expect(loadTilings("g", path, { features: [], subgroupMinSize: 0 }).table.get(key)).toEqual(DEFAULT_TILING);
+  });
 });
 
 describe("autotune", () => {
