@@ -8,6 +8,7 @@ import { exportOnnx } from "../compiler/emit/onnx.ts";
 import type { GpuContext } from "../runtime/gpu-context.ts";
 import { Executor } from "../runtime/executor.ts";
 import { randomTensor, randomWeights, rng } from "../runtime/weights/random.ts";
+import { benchEngines, type EngineName } from "./measure.ts";
 
 export interface Peaks {
   adapter: string;
@@ -19,27 +20,49 @@ export interface Peaks {
   /** ONNX Runtime CPU MatMul (2 threads here), or null where onnxruntime-node cannot be loaded. */
   cpu_sgemm_gflops: number | null;
   cpu_threads: number;
+  /**
+   * The same linear layers run whole by each WebGPU engine (Tesserae and the peers), timed by the
+   * wall clock around one run (inputs in, outputs back: what a peer lets one measure), best shape.
+   */
+  engine_matmul: Partial<Record<EngineName, { gflops: number; shape: string }>>;
 }
 
-const CHAINS = 8;
-const STEPS = 2048;
-const FMA_WGSL = `@group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;
+/**
+ * `chains` independent vec4 FMA chains, each advanced `depth` times per loop step before it is stored
+ * back: on lavapipe every update of a loop-carried variable is a masked store (blend and memory), so
+ * one FMA per update measured 30 GFLOP/s here, where 4 to 8 nested FMAs per update measured 60-69.
+ */
+function fmaKernel(chains: number, depth: number, steps: number): string {
+  const advance = (i: number): string => {
+    let e = `a${i}`;
+    for (let d = 0; d < depth; d++) e = `fma(${e}, m, c)`;
+    return `    a${i} = ${e};`;
+  };
+  return `@group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m = vec4<f32>(0.9999999);
   let c = vec4<f32>(1e-7);
-${Array.from({ length: CHAINS }, (_, i) => `  var a${i} = vec4<f32>(f32(gid.x + ${i}u) * 1e-9);`).join("\n")}
-  for (var i = 0u; i < ${STEPS}u; i = i + 1u) {
-${Array.from({ length: CHAINS }, (_, i) => `    a${i} = fma(a${i}, m, c);`).join("\n")}
+${Array.from({ length: chains }, (_, i) => `  var a${i} = vec4<f32>(f32(gid.x + ${i}u) * 1e-9);`).join("\n")}
+  for (var i = 0u; i < ${steps}u; i = i + 1u) {
+${Array.from({ length: chains }, (_, i) => advance(i)).join("\n")}
   }
-  out[gid.x] = ${Array.from({ length: CHAINS }, (_, i) => `a${i}`).join(" + ")};
+  out[gid.x] = ${Array.from({ length: chains }, (_, i) => `a${i}`).join(" + ")};
 }`;
+}
 
+/** The best of a few chain shapes, 16384 vec4 FMAs per invocation each. */
 async function fmaCeiling(ctx: GpuContext): Promise<number> {
+  let best = 0;
+  for (const [chains, depth] of [[8, 1], [8, 4], [4, 8]] as const) best = Math.max(best, await fmaRate(ctx, chains, depth, 16384 / (chains * depth)));
+  return best;
+}
+
+async function fmaRate(ctx: GpuContext, chains: number, depth: number, steps: number): Promise<number> {
   const device = ctx.device;
   const groups = 2048;
   const invocations = groups * 64;
-  const module = device.createShaderModule({ code: FMA_WGSL });
+  const module = device.createShaderModule({ code: fmaKernel(chains, depth, steps) });
   const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
   const out = device.createBuffer({ size: invocations * 16, usage: GPUBufferUsage.STORAGE });
   const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] });
@@ -57,15 +80,20 @@ async function fmaCeiling(ctx: GpuContext): Promise<number> {
     if (r > 0) best = Math.min(best, performance.now() - t0);
   }
   out.destroy();
-  return (invocations * STEPS * CHAINS * 4 * 2) / (best / 1e3) / 1e9;
+  return (invocations * steps * chains * depth * 4 * 2) / (best / 1e3) / 1e9;
+}
+
+/** The linear layer [m, k] x [k, n] as a graph, with its weights and input. */
+function linearCase([m, k, n]: readonly [number, number, number]): { program: ReturnType<typeof compileSource>; weights: ReturnType<typeof randomWeights>; inputs: Map<string, ReturnType<typeof randomTensor>> } {
+  const program = compileSource("peak.tsr", `model peak {\n  input x: f32[1, ${m}, ${k}]\n  output y = linear(x, "w", ${n}, bias = false)\n}`, {});
+  return { program, weights: randomWeights(program.graph, 1), inputs: new Map([["x", randomTensor([1, m, k], rng(2))]]) };
 }
 
 /** Tesserae's linear layer on [m, k] x [k, n]: GPU time of its matmul kernel, best of 3 after a warm-up. */
 async function matmulRate(ctx: GpuContext, [m, k, n]: readonly [number, number, number]): Promise<number> {
-  const program = compileSource("peak.tsr", `model peak {\n  input x: f32[1, ${m}, ${k}]\n  output y = linear(x, "w", ${n}, bias = false)\n}`, {});
+  const { program, weights, inputs } = linearCase([m, k, n]);
   const plan = compileProgram(program, { fuse: true, storage: "f32", target: ctx });
-  const ex = await Executor.load(ctx, plan, randomWeights(program.graph, 1));
-  const inputs = new Map([["x", randomTensor([1, m, k], rng(2))]]);
+  const ex = await Executor.load(ctx, plan, weights);
   let best = Infinity;
   try {
     for (let r = 0; r < 4; r++) {
@@ -100,20 +128,33 @@ async function cpuSgemm(n: number, threads: number): Promise<number | null> {
   return (2 * n * n * n) / (best / 1e3) / 1e9;
 }
 
+/** The shapes the towers' linears have (ViT-B fc1, CLIP-L fc1) and a square one; the best is the peak. */
+const SHAPES = [[197, 768, 3072], [577, 1024, 4096], [1024, 1024, 1024]] as const;
+
 export async function measurePeaks(ctx: GpuContext, log: (s: string) => void): Promise<Peaks> {
   const threads = 2;
   const n = 1024;
   const fma = await fmaCeiling(ctx);
   log(`  FMA ceiling: ${fma.toFixed(1)} GFLOP/s`);
-  // The shapes the towers' linears have (ViT-B fc1, CLIP-L fc1) and a square one; the best is the peak.
   let mm = 0;
   let shape = "";
-  for (const s of [[197, 768, 3072], [577, 1024, 4096], [1024, 1024, 1024]] as const) {
+  for (const s of SHAPES) {
     const rate = await matmulRate(ctx, s);
     log(`  Tesserae matmul ${s.join("x")}: ${rate.toFixed(1)} GFLOP/s`);
     if (rate > mm) [mm, shape] = [rate, s.join("x")];
   }
+  const engines: EngineName[] = ["tesserae", "ort-node-webgpu", "ort-web-webgpu"];
+  const engineMatmul: Peaks["engine_matmul"] = {};
+  for (const s of SHAPES) {
+    const { program, weights, inputs } = linearCase(s);
+    // Peers that cannot run are left out (benchEngines logs why).
+    for (const r of await benchEngines({ name: s.join("x"), program, preset: "", inputs, weights }, { runs: 3, engines, storage: "f32", log: () => {} })) {
+      log(`  ${r.engine} matmul ${s.join("x")}, whole run: ${r.gflops.toFixed(1)} GFLOP/s`);
+      const engine = r.engine as EngineName;
+      if (r.gflops > (engineMatmul[engine]?.gflops ?? 0)) engineMatmul[engine] = { gflops: r.gflops, shape: s.join("x") };
+    }
+  }
   const cpu = await cpuSgemm(n, threads);
   log(`  CPU sgemm (ONNX Runtime, ${threads} threads) ${n}^3: ${cpu === null ? "onnxruntime-node not available" : `${cpu.toFixed(1)} GFLOP/s`}`);
-  return { adapter: ctx.adapterName, fma_gflops: fma, matmul_gflops: mm, matmul_shape: shape, cpu_sgemm_gflops: cpu, cpu_threads: threads };
+  return { adapter: ctx.adapterName, fma_gflops: fma, matmul_gflops: mm, matmul_shape: shape, cpu_sgemm_gflops: cpu, cpu_threads: threads, engine_matmul: engineMatmul };
 }

@@ -1,10 +1,15 @@
 import type { BenchRecord } from "./measure.ts";
 import type { Peaks } from "./peak.ts";
 
+function engineRates(p: Peaks): string {
+  const rates = Object.entries(p.engine_matmul ?? {}).map(([engine, r]) => `${engine} ${r.gflops.toFixed(1)} GFLOP/s (${r.shape})`);
+  return rates.length ? rates.join(", ") : "not measured";
+}
+
 /** The measured limits, as a paragraph for the results. */
 export function peaksText(p: Peaks): string {
   const cpu = p.cpu_sgemm_gflops === null ? "not measured (no onnxruntime-node)" : `${p.cpu_sgemm_gflops.toFixed(1)} GFLOP/s`;
-  return `Measured limits on this adapter: FMA-only ceiling ${p.fma_gflops.toFixed(1)} GFLOP/s; Tesserae's best matmul (${p.matmul_shape}) ${p.matmul_gflops.toFixed(1)} GFLOP/s (${((100 * p.matmul_gflops) / p.fma_gflops).toFixed(0)}% of the ceiling); the host CPU's sgemm (ONNX Runtime CPU, ${p.cpu_threads} threads) ${cpu}. "of peak" reads each rate against the best matmul, or for ort-cpu against the CPU's sgemm.\n`;
+  return `Measured limits on this adapter: FMA-only ceiling ${p.fma_gflops.toFixed(1)} GFLOP/s; Tesserae's best matmul (${p.matmul_shape}) ${p.matmul_gflops.toFixed(1)} GFLOP/s (${((100 * p.matmul_gflops) / p.fma_gflops).toFixed(0)}% of the ceiling); the host CPU's sgemm (ONNX Runtime CPU, ${p.cpu_threads} threads) ${cpu}. The same linears run whole by each WebGPU engine (wall clock, inputs in and outputs back), best shape: ${engineRates(p)}. "of peak" reads each rate against Tesserae's best matmul kernel, or for ort-cpu against the CPU's sgemm.\n`;
 }
 
 /** Latency per graph and engine, with the fused/unfused ratio measured in the same run; with `peaks`, each rate as a fraction of them. */
