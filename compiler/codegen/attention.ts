@@ -75,9 +75,11 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
   const lastSegment = segmentOf(ts[TQ - 1]).end;
   const last = core.op.causal ? w.let(`min(${lastSegment}, ${ts[TQ - 1]} + 1u)`, "last") : lastSegment;
   const causal = core.op.causal;
+  // Each query's key range, read from workgroup memory once (after the barrier below), not per score.
+  const keyRanges: Code[] = [];
   const sees = (i: number, s: Code): Code => {
     const conditions = [`${s} < ${sDim}`];
-    if (segId !== undefined) conditions.push(`${s} >= keyRange[${i}].x`, `${s} < keyRange[${i}].y`);
+    if (segId !== undefined) conditions.push(`${s} >= ${keyRanges[i]}.x`, `${s} < ${keyRanges[i]}.y`);
     if (causal) conditions.push(`${s} <= ${ts[i]}`);
     return conditions.join(" && ");
   };
@@ -103,6 +105,7 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
     w.line("runSum[lid.x] = 0.0;");
   });
   w.line("workgroupBarrier();");
+  if (segId !== undefined) for (const i of rows) keyRanges.push(w.let(`keyRange[${i}]`, "range"));
   const groups = dh / lanes;
   const rounds = Math.ceil(groups / threads);
   const outs = rows.map((i) => Array.from({ length: rounds }, (_, r) => `out${i}_${r}`));
