@@ -18,8 +18,9 @@ export function transposedWeightOf(g: Graph, core: Node): number | null {
 
 /**
  * Register blocking for weights stored [K, N]: each invocation computes `tm` rows by `tn` groups of 4
- * consecutive columns, loading per step of K one value of A per row (the same for every invocation of
- * the workgroup) and one vec4 of B per column group. Tile sizes come from the autotuner (tiling.ts).
+ * consecutive columns, taking per step of K one value of A per row (the same for every invocation of
+ * the workgroup: loaded by each, or by one lane and shuffled) and loading one vec4 of B per column
+ * group. Tile sizes and how A is shared come from the tiling (tiling.ts: defaults, or the autotuner's).
  */
 export function blockedMatmulKernel(w: KernelWriter, transposed: number, tiling: Extract<MatmulTiling, { strategy: "blocked" }>): KernelCode {
   const { graph: g, group } = w;

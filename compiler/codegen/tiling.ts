@@ -29,7 +29,7 @@ export const SHUFFLE_LANES = 8;
  * the probabilities pass between the kernel's phases (workgroup memory, or the tile's own rows of the
  * output, f32 storage only), and how the values every invocation needs (the tile's queries, its
  * probabilities) reach them: loaded by each ("each"), or loaded once per query by its own lane and
- * shared by subgroupShuffle ("shuffle": at most SHUFFLE_LANES queries, workgroup scratch).
+ * taken from it by subgroupBroadcast ("shuffle": at most SHUFFLE_LANES queries, workgroup scratch).
  */
 export interface AttentionTiling { strategy: "flash"; queries: number; keys: number; threads: number; scratch: "workgroup" | "output"; shared: "each" | "shuffle" }
 
