@@ -6,7 +6,7 @@ import { imageInputs } from "../runtime/inputs.ts";
 import { randomWeights } from "../runtime/weights/random.ts";
 import { benchEngines, PEERS, type BenchRecord, type EngineName } from "./measure.ts";
 import { syntheticImage } from "./synthetic.ts";
-import { kernelBreakdownChart, latencyChart } from "./charts.ts";
+import { kernelBreakdownChart, latencyChart, rateChart } from "./charts.ts";
 import { markdownTable } from "./report.ts";
 import { measurePeaks } from "./peak.ts";
 import { getGpu } from "../runtime/device.ts";
@@ -67,6 +67,7 @@ function save(): void {
   writeFileSync(`${dir}/${new Date().toISOString().slice(0, 10)}.json`, json);
   writeFileSync(`${dir}/latency.svg`, latencyChart(all()));
   writeFileSync(`${dir}/kernels.svg`, kernelBreakdownChart(all().filter((r) => r.kernels.length > 0)));
+  writeFileSync(`${dir}/rates.svg`, rateChart(all(), peaks));
   writeFileSync(`${dir}/peaks.json`, JSON.stringify(peaks, null, 2) + "\n");
   // This adapter's tuned choices, for the record (the live cache is tuningCachePath()).
   writeFileSync(`${dir}/tuning.json`, JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2) + "\n");
