@@ -8,7 +8,7 @@ import { benchEngines, PEERS, type BenchRecord, type EngineName } from "./measur
 import { syntheticImage } from "./synthetic.ts";
 import { kernelBreakdownChart, latencyChart, rateChart } from "./charts.ts";
 import { markdownTable } from "./report.ts";
-import { measurePeaks } from "./peak.ts";
+import { measurePeaks, type Peaks } from "./peak.ts";
 import { getGpu } from "../runtime/device.ts";
 import { compileProgram } from "../compiler/compile.ts";
 import { autotune } from "../tune/autotune.ts";
@@ -19,15 +19,12 @@ import { loadTilings } from "../tune/cache.ts";
  * the label): every block of a tower compiles to the same kernels, so the ratio per block is the same,
  * and a full so400m or Qwen2-VL tower takes minutes per run on a CPU Vulkan device.
  */
-/**
- * `f16`: Tesserae also runs with f16 storage (f32 arithmetic) where the adapter has shader-f16.
- * `runs`: at most this many timed runs (the large inputs: a run of every engine is minutes on lavapipe).
- */
-interface Case { graph: string; preset?: string; set?: Record<string, string>; image: [number, number]; label: string; f16?: boolean; runs?: number }
+/** `runs`: at most this many timed runs (the large inputs: a run of every engine is minutes on lavapipe). */
+interface Case { graph: string; preset?: string; set?: Record<string, string>; image: [number, number]; label: string; runs?: number }
 
 const CASES: Case[] = [
-  { graph: "graphs/vit.tsr", preset: "base16", image: [224, 224], label: "ViT-B/16-224", f16: true },
-  { graph: "graphs/clip.tsr", preset: "b32", image: [224, 224], label: "CLIP ViT-B/32-224", f16: true },
+  { graph: "graphs/vit.tsr", preset: "base16", image: [224, 224], label: "ViT-B/16-224" },
+  { graph: "graphs/clip.tsr", preset: "b32", image: [224, 224], label: "CLIP ViT-B/32-224" },
   { graph: "graphs/clip.tsr", preset: "l14_336", set: { layers: "4" }, image: [336, 336], label: "CLIP ViT-L/14-336 (4 of 24 blocks)" },
   { graph: "graphs/siglip.tsr", preset: "so400m14_384", set: { layers: "2" }, image: [384, 384], label: "SigLIP so400m/14-384 (2 of 27 blocks)" },
   { graph: "graphs/llava-1.5.tsr", preset: "7b", set: { layers: "4" }, image: [336, 336], label: "LLaVA-1.5 tower + projector (4 of 23 blocks)" },
@@ -39,25 +36,32 @@ const CASES: Case[] = [
 ];
 
 const runs = Number(process.env.BENCH_RUNS ?? "3");
-process.stderr.write("machine limits\n");
 const gpu = await getGpu();
-const peaks = await measurePeaks(gpu, (s) => void process.stderr.write(s + "\n"));
 // BENCH_TUNE: "0" uses the cache (or the defaults) only; another value tunes only the matching graphs.
 const tuneOnly = process.env.BENCH_TUNE ?? "1";
 const tunes = (label: string): boolean => tuneOnly === "1" || (tuneOnly !== "0" && label.includes(tuneOnly));
 const only = process.env.BENCH_ONLY;
+// BENCH_DTYPES: "f32,f16" (the default) runs every engine in f32 and Tesserae again with f16 storage
+// (f32 arithmetic) where the adapter has shader-f16; "f16" runs only the latter.
+const dtypes = (process.env.BENCH_DTYPES ?? "f32,f16").split(",");
 // ONNX Runtime's CPU and both WebGPU providers on the exported graph, side by side (BENCH_PEERS=0 leaves them out).
 const peers = process.env.BENCH_PEERS !== "0";
 const log = (s: string): void => void process.stderr.write(s + "\n");
 // BENCH_OUT: another folder for the results (the device script writes them where they come back from).
 const dir = process.env.BENCH_OUT ?? "bench/results";
 mkdirSync(dir, { recursive: true });
-// A partial run (BENCH_ONLY) replaces its own graphs' records and keeps the others.
-const earlier = only && existsSync(`${dir}/latest.json`) ? (JSON.parse(readFileSync(`${dir}/latest.json`, "utf8")) as BenchRecord[]) : [];
+// A partial run (BENCH_ONLY, or not every dtype) replaces the records it makes, keeps the others and
+// the limits the full run measured beside them.
+const partial = only !== undefined || !dtypes.includes("f32") || !dtypes.includes("f16");
+const earlier = partial && existsSync(`${dir}/latest.json`) ? (JSON.parse(readFileSync(`${dir}/latest.json`, "utf8")) as BenchRecord[]) : [];
+const peaks: Peaks = partial && existsSync(`${dir}/peaks.json`)
+  ? (JSON.parse(readFileSync(`${dir}/peaks.json`, "utf8")) as Peaks)
+  : (log("machine limits"), await measurePeaks(gpu, log));
 const records: BenchRecord[] = [];
+const recordKey = (r: BenchRecord): string => `${r.graph}|${r.engine}|${r.dtype}`;
 const all = (): BenchRecord[] => {
-  const rerun = new Set(records.map((r) => r.graph));
-  const merged = [...earlier.filter((r) => !rerun.has(r.graph)), ...records];
+  const rerun = new Set(records.map(recordKey));
+  const merged = [...earlier.filter((r) => !rerun.has(recordKey(r))), ...records];
   return merged.sort((a, b) => CASES.findIndex((c) => c.label === a.graph) - CASES.findIndex((c) => c.label === b.graph));
 };
 /** Written after every graph, so a long run that stops keeps what it measured. */
@@ -85,9 +89,8 @@ for (const c of CASES) {
   const tilings = tunes(c.label)
     ? (await autotune(gpu, { compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t, target: gpu }), weights, inputs, graph: c.label, runs: 1, log })).table
     : loadTilings(gpu.adapterName, undefined, gpu).table;
-  const recs = await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs: caseRuns, engines, storage: "f32", tilings, log });
-  records.push(...recs);
-  if (c.f16 && gpu.features.includes("shader-f16")) {
+  if (dtypes.includes("f32")) records.push(...(await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs: caseRuns, engines, storage: "f32", tilings, log })));
+  if (dtypes.includes("f16") && gpu.features.includes("shader-f16")) {
     // Same tilings (tuned in f32): the kernels differ only in their loads and stores.
     records.push(...(await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs: caseRuns, engines: ["tesserae"], storage: "f16", tilings, log })));
   }
