@@ -81,9 +81,9 @@ export function rateChart(records: readonly BenchRecord[], peaks: Peaks): string
 <rect x="${left}" y="${y}" width="${(x(r.gflops) - left).toFixed(1)}" height="${rowH}" fill="${COLORS[r.engine] ?? "#999"}"/>
 <text x="${(x(r.gflops) + 6).toFixed(1)}" y="${y + 15}">${r.gflops.toFixed(1)}</text>`;
   });
-  for (const [value, label] of [[peaks.fma_gflops, "FMA-only ceiling"], [peaks.matmul_gflops, `best matmul kernel (${peaks.matmul_shape})`]] as const) {
+  for (const [value, name] of [[peaks.fma_gflops, "FMA-only ceiling"], [peaks.matmul_gflops, `best matmul kernel (${peaks.matmul_shape})`]] as const) {
     body.push(`<line x1="${x(value).toFixed(1)}" x2="${x(value).toFixed(1)}" y1="${top - 6}" y2="${bottom}" stroke="#0f172a" stroke-dasharray="4 3"/>
-<text x="${(x(value) - 4).toFixed(1)}" y="${bottom + 16}" text-anchor="end">${esc(`${label} ${value.toFixed(1)}`)}</text>`);
+<text x="${(x(value) - 4).toFixed(1)}" y="${bottom + 16}" text-anchor="end">${esc(`${name} ${value.toFixed(1)}`)}</text>`);
   }
   return frame(width, bottom + 28, `Achieved GFLOP/s against the adapter's measured limits — ${peaks.adapter.slice(0, 60)}`, body);
 }
