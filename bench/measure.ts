@@ -5,7 +5,8 @@ import type { Plan } from "../compiler/plan/plan.ts";
 import { getGpu } from "../runtime/device.ts";
 import { bindSymbols, Executor } from "../runtime/executor.ts";
 import { maxAbsDiff, type HostTensor } from "../runtime/tensor.ts";
-import * as ort from "onnxruntime-node";
+// Loaded when a peer runs: an installed package has no ONNX Runtime (a dev dependency of the checkout).
+const onnxRuntime = (): Promise<typeof import("onnxruntime-node")> => import("onnxruntime-node");
 import { exportOnnx, OnnxExportError } from "../compiler/emit/onnx.ts";
 import type { TilingTable } from "../compiler/codegen/tiling.ts";
 import { ortWeb, withEventLoopAwake } from "./ort-web.ts";
@@ -162,7 +163,7 @@ async function ortPeer(c: BenchCase, engine: PeerName, env: Record<string, numbe
   }
   const t0 = performance.now();
   // onnxruntime-node and onnxruntime-web have the same API; each session is fed its own package's tensors.
-  const api = engine === "ort-web-webgpu" ? await ortWeb() : ort;
+  const api = engine === "ort-web-webgpu" ? await ortWeb() : await onnxRuntime();
   const create = (): Promise<PeerSession> => api.InferenceSession.create(model, engine === "ort-cpu" ? { executionProviders: ["cpu"], intraOpNumThreads: 2 } : { executionProviders: ["webgpu"] });
   const created = engine === "ort-web-webgpu" ? await withEventLoopAwake(create) : await create();
   const session: PeerSession = engine === "ort-web-webgpu" ? { run: (f) => withEventLoopAwake(() => created.run(f)), release: () => created.release() } : created;

@@ -1,9 +1,5 @@
-import { UsageError } from "../compiler/frontend.ts";
 import { DiagnosticError } from "../dsl/diagnostics.ts";
-import { DeviceLostError, NoAdapterError } from "../runtime/device.ts";
-import { InputError } from "../runtime/executor.ts";
-import { ImageError } from "../runtime/image/decode.ts";
-import { WeightsError } from "../runtime/weights/safetensors.ts";
+import { TesseraeError } from "../runtime/errors.ts";
 import { benchCommand } from "./commands/bench.ts";
 import { tuneCommand } from "./commands/tune.ts";
 import { compileCommand } from "./commands/compile.ts";
@@ -12,8 +8,6 @@ import { checkCommand, irCommand } from "./commands/inspect.ts";
 import { layoutCommand } from "./commands/layout.ts";
 import { runCommand } from "./commands/run.ts";
 import { scoreCommand } from "./commands/score.ts";
-import { LayoutError } from "../runtime/layout/sequence.ts";
-import { TokenizerError } from "../runtime/layout/tokenizer.ts";
 
 const USAGE = `usage: tesserae <command> [options]
 
@@ -23,10 +17,10 @@ commands:
   explain <graph.tsr> the kernels in order: fused ops, source lines, FLOPs and bytes
                       (--format text|json|dot|html, --batch N, --no-fuse)
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
-  compile <graph.tsr> --out DIR   plan.json, kernels/*.wgsl and a typed TypeScript module (model.ts,
-                      generated with ts-morph) whose load(device, weights) and run(inputs) serve the
-                      compiled graph from Node without the compiler (--weights, --preset, --set,
-                      --dtype, --no-fuse, --runtime SPEC: how model.ts imports the runtime folder)
+  compile <graph.tsr> --out DIR   plan.json, kernels/*.wgsl and an ES module (model.js + model.d.ts,
+                      generated with ts-morph) that imports only tesserae/runtime: its load({ weights })
+                      serves the compiled graph in Node or a browser (--weights, --preset, --set, --dtype,
+                      --no-fuse, --runtime SPEC: the module model.js imports the runtime from)
   score <graph.tsr>   image-text probabilities of a contrastive graph (graphs/clip-score.tsr):
                       every --image against every --text "..." in one batch, as a table; --out FILE
   layout <graph.tsr>  the LLM token sequence for images and a prompt, as JSON: segments, length,
@@ -85,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(e.message + "\n");
       return 1;
     }
-    if (e instanceof UsageError || e instanceof InputError || e instanceof WeightsError || e instanceof ImageError || e instanceof LayoutError || e instanceof TokenizerError || e instanceof NoAdapterError || e instanceof DeviceLostError) {
+    if (e instanceof TesseraeError) {
       process.stderr.write(`tesserae: error: ${e.message}\n`);
       return 1;
     }

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { ModelDecl, SourceFile } from "../dsl/ast.ts";
 import { DiagnosticError, type Diagnostic } from "../dsl/diagnostics.ts";
 import { parseSource } from "../dsl/parse.ts";
+import { UsageError } from "../runtime/errors.ts";
 import { elaborate, type ElaborateOptions, type Program } from "./elaborate/elaborate.ts";
 
 const PRELUDE_PATH = fileURLToPath(new URL("../dsl/prelude.tsr", import.meta.url));
@@ -27,8 +28,8 @@ export function sourcesFor(path: string, text: string): Map<string, string> {
   return new Map([[path, text], preludeSource()]);
 }
 
-/** Graph-file text to a checked program (graph IR + config + preprocessing); throws DiagnosticError with every problem found. */
-export function compileSource(path: string, text: string, options: ElaborateOptions = {}): Program {
+/** Graph-file text to a checked program (graph IR + config + preprocessing) and its warnings; throws DiagnosticError with every problem found. */
+export function elaborateSource(path: string, text: string, options: ElaborateOptions = {}): { program: Program; diagnostics: Diagnostic[] } {
   const sources = sourcesFor(path, text);
   const parsed = parseSource(path, text);
   if (!parsed.ok) throw new DiagnosticError(parsed.diagnostics, sources);
@@ -39,7 +40,11 @@ export function compileSource(path: string, text: string, options: ElaborateOpti
   }
   const r = elaborate(models[0], parsed.file, [loadPrelude()], options);
   if (!r.ok) throw new DiagnosticError(r.diagnostics, sources);
-  return r.program;
+  return { program: r.program, diagnostics: r.diagnostics };
+}
+
+export function compileSource(path: string, text: string, options: ElaborateOptions = {}): Program {
+  return elaborateSource(path, text, options).program;
 }
 
 export function compileFile(path: string, options: ElaborateOptions = {}): Program {
@@ -53,5 +58,4 @@ export function compileFile(path: string, options: ElaborateOptions = {}): Progr
   return compileSource(path, text, options);
 }
 
-/** Bad input from the user that is not a graph-file diagnostic: one clear line, exit code 1. */
-export class UsageError extends Error {}
+export { UsageError } from "../runtime/errors.ts";

@@ -1,3 +1,4 @@
+import { TesseraeError } from "../runtime/errors.ts";
 import type { Loc } from "./ast.ts";
 
 export interface Diagnostic {
@@ -29,7 +30,7 @@ export function formatDiagnostics(ds: readonly Diagnostic[], sources: SourceMap)
 }
 
 /** Thrown only across phase boundaries: carries every diagnostic collected so far. */
-export class DiagnosticError extends Error {
+export class DiagnosticError extends TesseraeError {
   constructor(readonly diagnostics: Diagnostic[], readonly sources: SourceMap) {
     super(formatDiagnostics(diagnostics, sources));
   }

@@ -1,61 +1,106 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { deserializePlan, parsePlanFile, weightsGraph, type PlanFile } from "../compiler/plan/serialize.ts";
+// A compiled graph as `tesserae compile` ships it (plan.json and its kernels' WGSL), made into a Model.
+// Browser-safe: reading files, fetching URLs and opening a device are the entry points' business
+// (runtime/index.ts for browsers, runtime/node.ts for Node).
+import type { Program } from "../compiler/elaborate/elaborate.ts";
 import type { Plan } from "../compiler/plan/plan.ts";
-import { contextFor, getGpu, type GpuContext } from "./device.ts";
-import { Executor, InputError } from "./executor.ts";
+import { deserializePlan, parsePlanFile, weightsGraph, type PlanFile, type SerializedPlan } from "../compiler/plan/serialize.ts";
+import { InputError, UsageError, WeightsError } from "./errors.ts";
+import type { GpuContext } from "./gpu-context.ts";
+import { Model, type ModelOptions } from "./model.ts";
 import type { HostTensor, WeightSource } from "./tensor.ts";
-import { Checkpoint } from "./weights/checkpoint.ts";
+import { lazyRandomWeights } from "./weights/random.ts";
+import { tensorsFromBuffer } from "./weights/safetensors-buffer.ts";
 
-/** A compiled graph read back from `tesserae compile`'s folder: plan.json and kernels/*.wgsl. */
-export interface Artifact {
-  dir: string;
-  file: PlanFile;
-  plan: Plan;
-}
-
-export function readArtifact(dir: string): Artifact {
-  const where = join(dir, "plan.json");
-  let text: string;
-  try {
-    text = readFileSync(where, "utf8");
-  } catch {
-    throw new InputError(`${dir}: no plan.json (compile the graph with \`tesserae compile <graph> --out ${dir}\`)`);
-  }
-  const file = parsePlanFile(text, where);
-  return { dir, file, plan: deserializePlan(file.plan, (name) => readFileSync(join(dir, name), "utf8")) };
-}
-
-/** A compiled graph on a device with its weights. */
-export interface CompiledModel {
-  /** Inputs by name (the graph's own, computed ones included); outputs by name. */
-  run(inputs: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>>;
-  dispose(): void;
-  readonly adapter: string;
+/** A compiled graph in memory: plan.json's text (or parsed) and each kernel file's WGSL by its name in the plan. */
+export interface ArtifactSource {
+  plan: string | PlanFile;
+  kernels: Readonly<Record<string, string>>;
 }
 
 /**
- * Loads a compiled graph: its weights from a Hugging Face checkpoint folder (only the tensors the plan
- * binds are read) or given as tensors by name, on the caller's device or the process-wide one.
+ * Weights of a compiled graph: tensors by name (or a source of them), a whole safetensors file's bytes
+ * (or a sharded checkpoint's files), `{ seed }` for seeded random weights, or where to read them from:
+ * a URL (browser and Node) or a checkpoint folder or file (Node).
  */
-export async function loadCompiled(artifact: Artifact, weights: string | WeightSource, device?: GPUDevice): Promise<CompiledModel> {
-  const ctx: GpuContext = device ? contextFor(device) : await getGpu();
-  // A checkpoint is checked against the compiled graph's weights now and read tensor by tensor at upload.
-  const tensors = typeof weights === "string" ? Checkpoint.open(weights).sourceFor(weightsGraph(artifact.file), artifact.file.program.prefixes) : weights;
-  const executor = await Executor.load(ctx, artifact.plan, tensors);
-  return {
-    adapter: ctx.adapterName,
-    async run(inputs) {
-      const result = await executor.run(new Map(Object.entries(inputs)));
-      return Object.fromEntries(result.outputs);
-    },
-    dispose: () => executor.dispose(),
-  };
+export type WeightsInput = ReadonlyMap<string, HostTensor> | WeightSource | ArrayBuffer | readonly ArrayBuffer[] | { seed: number } | string | URL;
+
+export interface LoadArtifactOptions extends ModelOptions {
+  weights: WeightsInput;
+  /** The device to run on; default: the platform's own (navigator.gpu in a browser, Dawn in Node). */
+  device?: GPUDevice;
 }
 
-/** One output of a run, by name (a compiled module's typed `run` reads them this way). */
-export function outputOf(outputs: Readonly<Record<string, HostTensor>>, name: string): HostTensor {
-  const t = outputs[name];
-  if (!t) throw new InputError(`the compiled graph gave no output '${name}'`);
-  return t;
+/** The kernel files a plan names (its load-time preparation's too). */
+export function kernelFiles(file: PlanFile): string[] {
+  const names = new Set<string>();
+  for (let s: SerializedPlan | null = file.plan; s; s = s.prepare) for (const k of s.kernels) names.add(k.wgsl_file);
+  return [...names];
+}
+
+export function parseArtifact(source: ArtifactSource, where: string): { file: PlanFile; plan: Plan } {
+  const file = typeof source.plan === "string" ? parsePlanFile(source.plan, where) : source.plan;
+  const plan = deserializePlan(file.plan, (name) => {
+    const text = source.kernels[name];
+    if (typeof text !== "string") throw new InputError(`${where}: kernel file ${name} is missing`);
+    return text;
+  });
+  return { file, plan };
+}
+
+export function programOf(file: PlanFile, plan: Plan): Program {
+  return { name: file.model, graph: plan.graph, presets: [], ...file.program };
+}
+
+/** The checkpoint tensors the compiled graph reads, under the graph's names (the first of its prefixes that has each). */
+export function checkpointTensors(file: PlanFile, tensors: ReadonlyMap<string, HostTensor>, where: string): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const { name, shape } of file.weights) {
+    const prefix = file.program.prefixes.find((pre) => tensors.has(pre + name));
+    if (prefix === undefined) throw new WeightsError(`${where} has no tensor '${file.program.prefixes[0] ?? ""}${name}' that graph '${file.model}' needs`);
+    const t = tensors.get(prefix + name) as HostTensor;
+    const want = shape.map(Number);
+    if (want.every(Number.isFinite) && (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))) {
+      throw new WeightsError(`tensor '${prefix}${name}' in ${where} has shape [${t.shape.join(", ")}], but graph '${file.model}' expects [${want.join(", ")}]`);
+    }
+    out.set(name, t);
+  }
+  return out;
+}
+
+/** Weights that need no file access: tensors or a source as given, safetensors bytes, or seeded random ones. */
+export function inMemoryWeights(file: PlanFile, weights: WeightsInput): WeightSource | null {
+  if (weights instanceof Map) return checkpointTensors(file, weights, "the given tensors");
+  if (weights instanceof ArrayBuffer) return checkpointTensors(file, tensorsFromBuffer(weights, "the given safetensors bytes"), "the given safetensors bytes");
+  if (Array.isArray(weights) && weights.length > 0 && weights.every((b) => b instanceof ArrayBuffer)) {
+    return checkpointTensors(file, mergeShards(weights.map((b: ArrayBuffer, i) => tensorsFromBuffer(b, `safetensors buffer ${i}`))), "the given safetensors buffers");
+  }
+  if (typeof weights === "object" && weights !== null && "seed" in weights && typeof weights.seed === "number") return lazyRandomWeights(weightsGraph(file), weights.seed);
+  if (typeof weights === "object" && weights !== null && "get" in weights && typeof weights.get === "function") return weights as WeightSource;
+  return null;
+}
+
+/** The tensors of a sharded checkpoint's files, as one map. */
+function mergeShards(shards: readonly Map<string, HostTensor>[]): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const shard of shards) {
+    for (const [name, t] of shard) {
+      if (out.has(name)) throw new WeightsError(`tensor '${name}' is in more than one of the given safetensors buffers`);
+      out.set(name, t);
+    }
+  }
+  return out;
+}
+
+export function weightsUnreadable(weights: WeightsInput, platform: string): never {
+  throw new UsageError(`weights: ${platform} takes tensors by name, { seed }, ${platform === "a browser" ? "a URL of a safetensors file, or its bytes (ArrayBuffer)" : "a checkpoint folder or .safetensors file, a URL, or safetensors bytes (ArrayBuffer)"}; got ${describe(weights)}`);
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === "object") return v.constructor?.name ?? "an object";
+  return typeof v;
+}
+
+export async function modelFromArtifact(ctx: GpuContext, file: PlanFile, plan: Plan, weights: WeightSource, options: ModelOptions): Promise<Model> {
+  return Model.create(ctx, programOf(file, plan), plan, weights, options);
 }

@@ -1,12 +1,13 @@
-import { existsSync } from "node:fs";
+import { NoAdapterError } from "./errors.ts";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create, globals } from "webgpu";
 import type { GpuContext } from "./gpu-context.ts";
 
 export { checked, contextFor, DeviceLostError, requireDevice, type GpuContext } from "./gpu-context.ts";
 
-/** No WebGPU adapter could be had: the message says what to install. */
-export class NoAdapterError extends Error {}
+export { NoAdapterError };
 
 // dawn.node dies when the object create() returned is garbage-collected: keep it for the life of the process.
 let gpuInstance: GPU | undefined;
@@ -25,7 +26,8 @@ async function open(): Promise<GpuContext> {
   }
   Object.assign(globalThis, globals);
   gpuInstance ??= create([]);
-  const adapter = await gpuInstance.requestAdapter();
+  const gpu = gpuInstance;
+  const adapter = await withoutLimitNotices(() => gpu.requestAdapter());
   if (!adapter) throw new NoAdapterError(`no WebGPU adapter found. ${INSTALL_HINT}`);
   const wanted: GPUFeatureName[] = (["shader-f16", "timestamp-query", "subgroups"] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({
@@ -49,6 +51,39 @@ async function open(): Promise<GpuContext> {
     ctx.uncaptured.push((e as GPUUncapturedErrorEvent).error.message);
   });
   return ctx;
+}
+
+// Dawn prints "maxDynamic...PerPipelineLayout artificially reduced ..." to the process's stderr on every
+// adapter request (Vulkan reports limits beyond Dawn's dynamic-offset tables): noise users cannot act on.
+const LIMIT_NOTICE = /artificially reduced .* to fit dynamic offset allocation limit/;
+
+/**
+ * Runs `fn` with file descriptor 2 pointed at a temporary file, then puts stderr back and passes on
+ * whatever was written there except Dawn's limit notices. Node cannot dup(2), so stderr is reopened
+ * through /proc/self/fd; where that is not possible (not Linux, stderr a socket) nothing is changed.
+ */
+async function withoutLimitNotices<T>(fn: () => Promise<T>): Promise<T> {
+  if (process.platform !== "linux") return fn();
+  let saved: number;
+  try {
+    saved = openSync("/proc/self/fd/2", "a");
+  } catch {
+    return fn();
+  }
+  const capture = join(tmpdir(), `tesserae-dawn-${process.pid}-${Date.now()}.log`);
+  closeSync(2);
+  const fd = openSync(capture, "w+");
+  try {
+    return await fn();
+  } finally {
+    closeSync(fd);
+    const restored = openSync(`/proc/self/fd/${saved}`, "a");
+    closeSync(saved);
+    const text = readFileSync(capture, "utf8");
+    rmSync(capture, { force: true });
+    const rest = text.split("\n").filter((line) => line !== "" && !LIMIT_NOTICE.test(line));
+    if (rest.length > 0) writeSync(restored, rest.join("\n") + "\n");
+  }
 }
 
 function describeAdapter(adapter: GPUAdapter): string {

@@ -7,8 +7,8 @@ import { checked, requireDevice, type GpuContext } from "./gpu-context.ts";
 import { fromHalf, toHalf } from "./half.ts";
 import { rowsOf, sizeOf, type HostTensor, type WeightSource } from "./tensor.ts";
 
-/** An input or weight that does not fit what the graph declares. */
-export class InputError extends Error {}
+export { InputError } from "./errors.ts";
+import { InputError } from "./errors.ts";
 
 const MAX_GROUPS = 65535;
 

@@ -1,3 +1,4 @@
+import { TesseraeError } from "./errors.ts";
 /**
  * A WebGPU device as the runtime uses it, with nothing tied to Node: the executor runs the same in a
  * browser (navigator.gpu) and in Node (Dawn, opened by device.ts).
@@ -15,7 +16,7 @@ export interface GpuContext {
 }
 
 /** The device was lost (driver reset, destroyed): what was loaded on it is gone. */
-export class DeviceLostError extends Error {}
+export class DeviceLostError extends TesseraeError {}
 
 /** Throws DeviceLostError when the context's device is gone, naming what was attempted. */
 export function requireDevice(ctx: GpuContext, what: string): void {

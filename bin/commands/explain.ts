@@ -3,9 +3,9 @@ import { formatDot } from "../../compiler/explain/dot.ts";
 import { formatHtml } from "../../compiler/explain/html.ts";
 import { explainPlan } from "../../compiler/explain/report.ts";
 import { formatText } from "../../compiler/explain/text.ts";
-import { UsageError } from "../../compiler/frontend.ts";
+import { UsageError } from "../../runtime/errors.ts";
 import { one, parseArgs } from "../args.ts";
-import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
+import { compileFromArgs, MODEL_FLAGS, requireGraph } from "../load.ts";
 
 const FORMATS = ["text", "json", "dot", "html"];
 
@@ -17,7 +17,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got '${format}'`);
   const batch = Number(one(args, "batch") ?? "1");
   if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch must be a positive integer`);
-  const { program } = loadModel(graphPath, args);
+  const { program } = compileFromArgs(graphPath, args);
   const fused = !args.switches.has("no-fuse");
   const plan = compileProgram(program, { fuse: fused });
   const env = Object.fromEntries(program.symbols.map((s) => [s, batch]));

@@ -1,13 +1,11 @@
 import { writeFileSync } from "node:fs";
-import { UsageError } from "../../compiler/frontend.ts";
+import { layout as tokenLayout } from "../../api/layout.ts";
+import { UsageError } from "../../runtime/errors.ts";
 import { readImage, type RgbImage } from "../../runtime/image/decode.ts";
-import { imageInputs } from "../../runtime/inputs.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
-import { buildLayout } from "../../runtime/layout/sequence.ts";
-import { loadTokenizer } from "../../runtime/layout/tokenizer.ts";
 import { one, parseArgs } from "../args.ts";
 import { readFrames, videoFps } from "../frames.ts";
-import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
+import { compileFromArgs, MODEL_FLAGS, requireGraph, warn } from "../load.ts";
 
 const SIZE = /^(\d+)x(\d+)$/;
 
@@ -29,22 +27,17 @@ async function imageOrSize(spec: string): Promise<RgbImage> {
 export async function layoutCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "video", "video-fps", "prompt", "tokenizer", "out"], repeatable: ["set", "image", "video"] }, "layout");
   const graphPath = requireGraph(args, "layout");
-  const { program } = loadModel(graphPath, args);
-  if (!program.layout) throw new UsageError(`${graphPath} declares no layout section: its outputs are not placed in an LLM's sequence`);
-  const tokenizerPath = one(args, "tokenizer") ?? one(args, "weights");
-  const tokenizer = tokenizerPath === undefined ? null : loadTokenizer(tokenizerPath);
-  if (one(args, "tokenizer") && !tokenizer) throw new UsageError(`--tokenizer ${one(args, "tokenizer")}: no tokenizer.json there`);
+  const compiled = compileFromArgs(graphPath, args);
+  if (!compiled.program.layout) throw new UsageError(`${graphPath} declares no layout section: its outputs are not placed in an LLM's sequence`);
   const specs = args.values.get("image") ?? [];
   const images = await Promise.all(specs.map(imageOrSize));
   const fps = videoFps(one(args, "video-fps"));
   const clips = await Promise.all((args.values.get("video") ?? []).map(async (v) => ({ frames: await readFrames(v), name: v, fps })));
-  const { items } = imageInputs(program, images, specs, clips);
-  const prompt = one(args, "prompt");
-  const layout = buildLayout(program.layout, items, prompt, tokenizer);
+  const layout = await tokenLayout(compiled, images, one(args, "prompt"), { names: specs, videos: clips, tokenizer: one(args, "tokenizer") });
   if (layout.length === null) {
     process.stderr.write("tesserae: the prompt has text but no tokenizer was given (--weights DIR with tokenizer.json, or --tokenizer PATH): text segments have no ids, so the length and positions are left out\n");
   }
-  const json = layoutJson(program.name, layout);
+  const json = layoutJson(compiled.name, layout);
   const out = one(args, "out");
   if (out) writeFileSync(out, json);
   else process.stdout.write(json);

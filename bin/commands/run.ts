@@ -1,29 +1,21 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { resolve, sep } from "node:path";
-import { compileProgram } from "../../compiler/compile.ts";
-import { loadTilings } from "../../tune/cache.ts";
-import { UsageError } from "../../compiler/frontend.ts";
-import { getGpu } from "../../runtime/device.ts";
-import { Executor, InputError, type RunResult } from "../../runtime/executor.ts";
-import { itemsFromGeometry } from "../../runtime/layout/items.ts";
-import type { LayoutItem } from "../../runtime/layout/sequence.ts";
-import { framePaths, readFrames, videoFps } from "../frames.ts";
+import { load } from "../../api/load.ts";
+import { describeWeights } from "../../api/load.ts";
+import { UsageError } from "../../runtime/errors.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
-import { tokenLayout } from "../../runtime/layout/token-layout.ts";
-import { readImage } from "../../runtime/image/decode.ts";
-import type { Program } from "../../compiler/elaborate/elaborate.ts";
-import { imageInputs, providedInputs, type Grid } from "../../runtime/inputs.ts";
+import type { ModelOutput, PixelValues } from "../../runtime/model.ts";
+import type { Grid } from "../../runtime/inputs.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
 import { intFlag, one, parseArgs } from "../args.ts";
+import { framePaths, readFrames, videoFps } from "../frames.ts";
 import { progressReporter } from "../progress.ts";
-import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
+import { compileFromArgs, dtypeFlag, MODEL_FLAGS, requireGraph, seedOf, warn } from "../load.ts";
 import { describeTensor } from "../summary.ts";
 
-
-
 /** pixel_values from a safetensors file, with grid_thw (or image_grid_thw), images_spatial_crop and image_sizes when the file has them. */
-function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[]; tiles: [number, number][]; sizes: [number, number][] } {
+function pixelValuesFrom(path: string): PixelValues {
   const f = SafetensorsFile.open(path);
   try {
     if (!f.tensors.has("pixel_values")) throw new WeightsError(`${path}: no tensor 'pixel_values' (it has ${[...f.tensors.keys()].join(", ") || "none"})`);
@@ -40,13 +32,28 @@ function pixelValuesFrom(path: string): { tensor: HostTensor; grids: Grid[]; til
       if (shape.length !== 2 || shape[1] !== 2) throw new WeightsError(`${path}: tensor '${name}' must be [images, 2], got [${shape.join(", ")}]`);
       return Array.from({ length: shape[0] }, (_, i): [number, number] => [values[2 * i], values[2 * i + 1]]);
     };
-    return { tensor: f.read("pixel_values"), grids, tiles: pairs("images_spatial_crop"), sizes: pairs("image_sizes") };
+    return { pixel_values: f.read("pixel_values"), grid_thw: grids, images_spatial_crop: pairs("images_spatial_crop"), image_sizes: pairs("image_sizes") };
   } finally {
     f.close();
   }
 }
 
 const LONG_RUN_MS = 60_000;
+
+type Integers = { shape: number[]; data: BigInt64Array };
+const integers = (rows: readonly (readonly number[])[]): Integers => ({ shape: [rows.length, rows[0]?.length ?? 0], data: BigInt64Array.from(rows.flat().map(BigInt)) });
+
+/** The tensors `--out` writes: pixel values, outputs, and the geometry a Hugging Face processor gives. */
+function outTensors(last: ModelOutput): Map<string, HostTensor | Integers> {
+  const { grids, tiles, sizes, items } = last.prepared;
+  const tensors = new Map<string, HostTensor | Integers>([["pixel_values", last.pixelValues], ...Object.entries(last.outputs)]);
+  if (grids.length > 0) tensors.set("grid_thw", integers(grids));
+  const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
+  if (videoGrids.length > 0) tensors.set("video_grid_thw", integers(videoGrids));
+  if (sizes.length > 0) tensors.set("image_sizes", integers(sizes));
+  if (tiles.length > 0) tensors.set("images_spatial_crop", integers(tiles));
+  return tensors;
+}
 
 export async function runCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype", "runs", "prompt", "tokenizer", "video", "video-fps"], repeatable: ["set", "image", "video"], switches: ["no-fuse"] }, "run");
@@ -70,48 +77,23 @@ export async function runCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--out ${outPath} would overwrite a file of the checkpoint in ${weightsDir}`);
     }
   }
+  const dtype = dtypeFlag(args);
+  const fuse = !args.switches.has("no-fuse");
 
-  const dtype = one(args, "dtype") ?? "f32";
-  if (dtype !== "f32" && dtype !== "f16") throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
-
-  const tDevice = performance.now();
-  const ctx = await getGpu();
   const t0 = performance.now();
-  const model = loadModel(graphPath, args);
-  const { program } = model;
-  const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
-  if (storage !== dtype) process.stderr.write(`tesserae: the adapter (${ctx.adapterName}) has no shader-f16: running in f32 instead\n`);
-  const plan = compileProgram(program, { fuse: !args.switches.has("no-fuse"), storage, tilings: loadTilings(ctx.adapterName, undefined, ctx).table, target: ctx });
+  const compiled = compileFromArgs(graphPath, args, { dtype, fuse });
   const tCompile = performance.now();
-
-  let pixels: HostTensor;
-  let grids: Grid[];
-  let tiles: [number, number][];
-  let sizes: [number, number][];
-  let items: LayoutItem[];
-  let provided: Map<string, HostTensor>;
-  if (pixelPath) {
-    ({ tensor: pixels, grids, tiles, sizes } = pixelValuesFrom(pixelPath));
-    provided = providedInputs(program, { grids, tiles, sizes }, pixelPath);
-    const count = grids.length || tiles.length || pixels.shape[0];
-    items = itemsFromGeometry(Array.from({ length: count }, (_, i) => `${pixelPath}[${i}]`), grids, tiles);
-  } else {
-    const decoded = await Promise.all(images.map((p) => readImage(p)));
-    const clips = await Promise.all(videos.map(async (v) => ({ frames: await readFrames(v), name: v, fps })));
-    ({ pixels, grids, tiles, sizes, items, inputs: provided } = imageInputs(program, decoded, images, clips));
-  }
-  // The layout is computed before the run, so a prompt that does not fit the images fails early.
-  const layout = program.layout ? tokenLayout(program.layout, items, one(args, "prompt"), one(args, "tokenizer") ?? one(args, "weights"), pixelPath !== undefined) : null;
-  if (!program.layout && one(args, "prompt")) throw new UsageError(`--prompt: ${graphPath} declares no layout section`);
-  const tPre = performance.now();
-  const weights = model.loadWeights(program.graph);
-  const tWeights = performance.now();
-  const executor = await Executor.load(ctx, plan, weights);
+  const loadOptions = { seed: seedOf(args), tokenizer: one(args, "tokenizer"), onWarning: warn };
+  const model = await load(compiled, loadOptions);
   const tLoad = performance.now();
-  const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
-  const inputs = new Map([...provided, [inputName, pixels]]);
+  const prompt = one(args, "prompt");
+  if (!compiled.program.layout && prompt !== undefined) throw new UsageError(`--prompt: ${graphPath} declares no layout section`);
+  const clips = await Promise.all(videos.map(async (v) => ({ frames: await readFrames(v), name: v, fps })));
+  const prepared = await model.prepare(pixelPath ? pixelValuesFrom(pixelPath) : images, { names: images, videos: clips });
+  const tPre = performance.now();
+
   const times: number[] = [];
-  let result: RunResult | undefined;
+  let last: ModelOutput | undefined;
   let skippedWarm = false;
   for (let r = 0; r < runs; r++) {
     // A run of over a minute is not repeated just to time it, unless --runs asked for it.
@@ -120,27 +102,29 @@ export async function runCommand(argv: string[]): Promise<number> {
       break;
     }
     const progress = progressReporter(runs > 1 ? `run ${r + 1}/${runs}` : "running");
-    result = await executor.run(inputs, { onProgress: progress.update });
+    last = await model.run(prepared, { prompt, onProgress: progress.update });
     progress.finish();
-    times.push(result.ms);
+    times.push(last.ms);
   }
-  executor.dispose();
-  const last = result as RunResult;
+  model.dispose();
+  const result = last as ModelOutput;
 
   const err = process.stderr;
-  const cfg = Object.entries(program.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
-  err.write(`model      ${program.name} (${graphPath}), ${model.weightsNote}\n`);
+  const cfg = Object.entries(compiled.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
+  err.write(`model      ${compiled.name} (${graphPath}), ${describeWeights(compiled, loadOptions)}\n`);
   err.write(`config     ${cfg}\n`);
-  err.write(`adapter    ${ctx.adapterName}\n`);
+  err.write(`adapter    ${model.adapter}\n`);
+  const { grids, tiles } = prepared;
+  const inputName = compiled.inputs[0]?.name ?? "pixel_values";
   const geometry = grids.length ? `  grids ${grids.map((g) => g.join("x")).join(", ")}` : tiles.length ? `  tiles ${tiles.map((t) => t.join("x")).join(", ")}` : "";
-  err.write(`input      ${describeTensor(inputName, pixels)}${geometry}\n`);
-  for (const [name, t] of last.outputs) err.write(`output     ${describeTensor(name, t)}\n`);
+  err.write(`input      ${describeTensor(inputName, prepared.pixels)}${geometry}\n`);
+  for (const [name, t] of Object.entries(result.outputs)) err.write(`output     ${describeTensor(name, t)}\n`);
   const kinds = new Map<string, number>();
-  for (const k of plan.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
-  const distinct = new Set(plan.kernels.map((k) => k.wgsl)).size;
-  err.write(`dtype      ${storage} storage, f32 arithmetic\n`);
-  err.write(`kernels    ${plan.kernels.length} dispatches (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}), ${distinct} distinct pipelines${args.switches.has("no-fuse") ? ", unfused" : ""}\n`);
-  err.write(`time       device ${(t0 - tDevice).toFixed(0)} ms, compile ${(tCompile - t0).toFixed(0)} ms, preprocess ${(tPre - tCompile).toFixed(0)} ms, weights checked ${(tWeights - tPre).toFixed(0)} ms, read+prepared+uploaded with pipelines ${(tLoad - tWeights).toFixed(0)} ms\n`);
+  for (const k of model.plan.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
+  const distinct = new Set(model.plan.kernels.map((k) => k.wgsl)).size;
+  err.write(`dtype      ${model.plan.storage} storage, f32 arithmetic\n`);
+  err.write(`kernels    ${model.plan.kernels.length} dispatches (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}), ${distinct} distinct pipelines${fuse ? "" : ", unfused"}\n`);
+  err.write(`time       compile ${(tCompile - t0).toFixed(0)} ms, device + weights checked, read, prepared and uploaded with pipelines ${(tLoad - tCompile).toFixed(0)} ms, preprocess ${(tPre - tLoad).toFixed(0)} ms\n`);
   const warm = times.slice(1).sort((a, b) => a - b);
   const warmNote = warm.length === 1 ? `, warm ${warm[0].toFixed(1)} ms`
     : warm.length > 1 ? `, warm median ${warm[Math.floor(warm.length / 2)].toFixed(1)} ms (min ${warm[0].toFixed(1)}) over ${warm.length} runs`
@@ -148,31 +132,20 @@ export async function runCommand(argv: string[]): Promise<number> {
   err.write(`run        cold ${times[0].toFixed(1)} ms${warmNote}\n`);
   err.write(`memory     peak resident ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
 
-  const embeds = last.outputs.get("image_embeds");
-  const embedRows = embeds ? embeds.shape.slice(0, -1).reduce((a, b) => a * b, 1) : 0;
-  if (layout && embeds && layout.image_rows !== embedRows) {
-    throw new InputError(`the graph's layout places ${layout.image_rows} image tokens, but image_embeds has ${embedRows} rows: the layout section of ${graphPath} does not match its outputs`);
-  }
-
   if (outPath) {
-    const tensors = new Map<string, HostTensor | { shape: number[]; data: BigInt64Array }>([["pixel_values", pixels], ...last.outputs]);
-    if (grids.length > 0) tensors.set("grid_thw", { shape: [grids.length, 3], data: BigInt64Array.from(grids.flat().map(BigInt)) });
-    const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
-    if (videoGrids.length > 0) tensors.set("video_grid_thw", { shape: [videoGrids.length, 3], data: BigInt64Array.from(videoGrids.flat().map(BigInt)) });
-    if (sizes.length > 0) tensors.set("image_sizes", { shape: [sizes.length, 2], data: BigInt64Array.from(sizes.flat().map(BigInt)) });
-    if (tiles.length > 0) tensors.set("images_spatial_crop", { shape: [tiles.length, 2], data: BigInt64Array.from(tiles.flat().map(BigInt)) });
+    const tensors = outTensors(result);
     const tmp = `${outPath}.tmp-${process.pid}`;
     try {
-      writeSafetensors(tmp, tensors, { graph: graphPath, model: program.name });
+      writeSafetensors(tmp, tensors, { graph: graphPath, model: compiled.name });
       renameSync(tmp, outPath);
     } finally {
       rmSync(tmp, { force: true });
     }
     err.write(`wrote      ${outPath} (${[...tensors.keys()].join(", ")})\n`);
-    if (layout) {
+    if (result.layout) {
       const layoutPath = outPath.replace(/(\.safetensors)?$/, ".layout.json");
-      writeFileSync(layoutPath, layoutJson(program.name, layout));
-      err.write(`wrote      ${layoutPath} (the token layout: ${layout.length ?? "unknown"} tokens, ${layout.image_rows} of them image tokens)\n`);
+      writeFileSync(layoutPath, layoutJson(compiled.name, result.layout));
+      err.write(`wrote      ${layoutPath} (the token layout: ${result.layout.length ?? "unknown"} tokens, ${result.layout.image_rows} of them image tokens)\n`);
     }
   } else {
     err.write("(use --out FILE to save the tensors as safetensors)\n");

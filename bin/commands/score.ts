@@ -1,17 +1,11 @@
 import { renameSync, rmSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { compileProgram } from "../../compiler/compile.ts";
-import { loadTilings } from "../../tune/cache.ts";
-import { UsageError } from "../../compiler/frontend.ts";
-import { getGpu } from "../../runtime/device.ts";
-import { Executor, InputError } from "../../runtime/executor.ts";
-import { readImage } from "../../runtime/image/decode.ts";
-import { imageInputs } from "../../runtime/inputs.ts";
-import { encodeTexts, loadTokenizer } from "../../runtime/layout/tokenizer.ts";
+import { describeWeights, load } from "../../api/load.ts";
+import { UsageError } from "../../runtime/errors.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { writeSafetensors } from "../../runtime/weights/safetensors.ts";
 import { one, parseArgs } from "../args.ts";
-import { loadModel, MODEL_FLAGS, requireGraph } from "../load.ts";
+import { compileFromArgs, MODEL_FLAGS, requireGraph, seedOf, warn } from "../load.ts";
 
 const COLUMN = 22;
 
@@ -40,46 +34,37 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   const outPath = one(args, "out");
   if (outPath && [...images, graphPath].some((p) => resolve(p) === resolve(outPath))) throw new UsageError(`--out ${outPath} would overwrite one of the inputs`);
 
-  const model = loadModel(graphPath, args);
-  const { program } = model;
-  const length = program.config.context;
-  if (!program.graph.inputs.some((i) => i.name === "input_ids") || typeof length !== "number") {
+  const compiled = compileFromArgs(graphPath, args);
+  const length = compiled.config.context;
+  if (!compiled.inputs.some((i) => i.name === "input_ids") || typeof length !== "number") {
     throw new UsageError(`${graphPath} is not an image-text graph: it needs an input_ids input and a 'context' config value (the text length)`);
   }
-  const tokenizerPath = one(args, "tokenizer") ?? one(args, "weights");
-  const tokenizer = tokenizerPath === undefined ? null : loadTokenizer(tokenizerPath);
-  if (!tokenizer) throw new UsageError("score needs the checkpoint's tokenizer: --weights DIR with tokenizer.json, or --tokenizer PATH");
-  const ids = encodeTexts(tokenizer, texts, length);
+  if (one(args, "tokenizer") === undefined && one(args, "weights") === undefined) throw new UsageError("score needs the checkpoint's tokenizer: --weights DIR with tokenizer.json, or --tokenizer PATH");
+  const loadOptions = { seed: seedOf(args), tokenizer: one(args, "tokenizer"), onWarning: warn };
+  const model = await load(compiled, loadOptions);
+  const t0 = performance.now();
+  const scores = await model.score(images, texts);
+  const ms = performance.now() - t0;
+  model.dispose();
 
-  const ctx = await getGpu();
-  const decoded = await Promise.all(images.map((p) => readImage(p)));
-  const { inputs } = imageInputs(program, decoded, images, [], ids);
-  inputs.set("input_ids", { shape: [ids.length * length], data: Float32Array.from(ids.flat()) });
-  const plan = compileProgram(program, { fuse: true, storage: "f32", tilings: loadTilings(ctx.adapterName, undefined, ctx).table, target: ctx });
-  const executor = await Executor.load(ctx, plan, model.loadWeights(program.graph));
-  const result = await executor.run(inputs);
-  executor.dispose();
-
-  const probs = result.outputs.get("probs");
-  if (!probs) throw new InputError(`${graphPath} has no 'probs' output`);
   const out = process.stdout;
   out.write(`${"".padStart(COLUMN)} ${texts.map((t) => cell(t)).join(" ")}\n`);
   images.forEach((img, i) => {
-    const row = texts.map((_, j) => probs.data[i * texts.length + j]);
+    const row = scores.probs[i];
     const best = row.indexOf(Math.max(...row));
     out.write(`${cell(basename(img))} ${row.map((p, j) => cell(`${j === best ? "*" : ""}${percent(p)}`)).join(" ")}\n`);
   });
-  const loss = result.outputs.get("loss");
+  const loss = scores.outputs.loss;
   if (loss && images.length === texts.length) out.write(`loss over the ${images.length} pairs (image i with text i): ${loss.data[0].toFixed(6)}\n`);
-  process.stderr.write(`model ${program.name} (${graphPath}), ${model.weightsNote}; ${texts.length} texts of ${length} tokens, adapter ${ctx.adapterName}, ${result.ms.toFixed(0)} ms\n`);
+  process.stderr.write(`model ${compiled.name} (${graphPath}), ${describeWeights(compiled, loadOptions)}; ${texts.length} texts of ${length} tokens, adapter ${model.adapter}, ${ms.toFixed(0)} ms\n`);
 
   if (outPath) {
-    const tensors = new Map<string, HostTensor | { shape: number[]; data: BigInt64Array }>([["pixel_values", inputs.get(program.graph.inputs[0].name) as HostTensor]]);
-    tensors.set("input_ids", { shape: [ids.length, length], data: BigInt64Array.from(ids.flat().map(BigInt)) });
-    for (const [name, t] of result.outputs) if (name !== "loss" || images.length === texts.length) tensors.set(name, t);
+    const tensors = new Map<string, HostTensor | { shape: number[]; data: BigInt64Array }>([["pixel_values", scores.pixelValues]]);
+    tensors.set("input_ids", { shape: [scores.inputIds.length, length], data: BigInt64Array.from(scores.inputIds.flat().map(BigInt)) });
+    for (const [name, t] of Object.entries(scores.outputs)) if (name !== "loss" || images.length === texts.length) tensors.set(name, t);
     const tmp = `${outPath}.tmp-${process.pid}`;
     try {
-      writeSafetensors(tmp, tensors, { graph: graphPath, model: program.name, texts: JSON.stringify(texts) });
+      writeSafetensors(tmp, tensors, { graph: graphPath, model: compiled.name, texts: JSON.stringify(texts) });
       renameSync(tmp, outPath);
     } finally {
       rmSync(tmp, { force: true });

@@ -1,6 +1,6 @@
-import { IndentationText, Project, QuoteKind, StructureKind, VariableDeclarationKind, type OptionalKind, type PropertySignatureStructure } from "ts-morph";
+import { IndentationText, Project, QuoteKind, StructureKind, VariableDeclarationKind, ts } from "ts-morph";
 import { dimToString, type Dim } from "../ir/dims.ts";
-import type { PlanFile } from "../plan/serialize.ts";
+import { stringifyPlanFile, type PlanFile } from "../plan/serialize.ts";
 
 /** `vit` -> `Vit`, `qwen2_5_vl` -> `Qwen25Vl`: a type-name prefix. */
 function typeName(model: string): string {
@@ -11,43 +11,45 @@ const shapeText = (shape: readonly Dim[]): string => `[${shape.map(dimToString).
 /** A shape as a TypeScript literal: numbers stay numbers, symbolic dims become their formula as a string. */
 const shapeLiteral = (shape: readonly Dim[]): string => `[${shape.map((d) => (typeof d === "number" ? String(d) : JSON.stringify(dimToString(d)))).join(", ")}]`;
 
-/**
- * The TypeScript module `tesserae compile` writes next to plan.json: `load(device, weights)` returning a
- * model whose `run(inputs)` takes and gives the graph's own inputs and outputs by name, typed, with their
- * symbolic shapes as documentation and as `inputShapes` / `outputShapes` constants. It imports the
- * runtime only (through `runtimeImport`, a path or package specifier ending in the runtime folder).
- */
-export function emitModule(file: PlanFile, runtimeImport: string): string {
+/** The module's source text, generated with ts-morph. */
+function moduleSource(file: PlanFile, kernels: ReadonlyMap<string, string>, runtimeImport: string): string {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
   const src = project.createSourceFile("model.ts");
   const name = typeName(file.model);
   const computed = new Map(file.program.providers.map((p) => [p.input, p.provider.kind]));
 
-  src.addImportDeclaration({ moduleSpecifier: "node:url", namedImports: ["fileURLToPath"] });
-  src.addImportDeclaration({ moduleSpecifier: `${runtimeImport}/artifact.ts`, namedImports: ["loadCompiled", "outputOf", "readArtifact"] });
-  src.addImportDeclaration({ moduleSpecifier: `${runtimeImport}/tensor.ts`, isTypeOnly: true, namedImports: ["HostTensor"] });
+  src.addImportDeclaration({ moduleSpecifier: runtimeImport, namedImports: ["loadArtifact"] });
+  src.addImportDeclaration({ moduleSpecifier: runtimeImport, isTypeOnly: true, namedImports: ["ArtifactSource", "HostTensor", "LoadArtifactOptions", "Model"] });
 
-  const inputProps: OptionalKind<PropertySignatureStructure>[] = file.inputs.map((i) => ({
-    name: i.name,
-    type: "HostTensor",
-    docs: [`${i.dtype}${shapeText(i.shape)}${computed.has(i.name) ? ` — computed by the runtime (${computed.get(i.name)}) from the images' preprocessing` : ""}`],
-  }));
-  src.addInterface({ name: `${name}Inputs`, isExported: true, docs: [`Inputs of ${file.model}; symbolic dims (${file.program.symbols.join(", ") || "none"}) are bound from their shapes.`], properties: inputProps });
-  src.addInterface({
+  // Type aliases, not interfaces: they are assignable to the runtime's tensors-by-name records.
+  src.addTypeAlias({
+    name: `${name}Inputs`,
+    isExported: true,
+    docs: [`Inputs of ${file.model}; symbolic dims (${file.program.symbols.join(", ") || "none"}) are bound from their shapes.`],
+    type: (w) => w.inlineBlock(() => {
+      for (const i of file.inputs) {
+        w.writeLine(`/** ${i.dtype}${shapeText(i.shape)}${computed.has(i.name) ? ` — computed by the runtime (${computed.get(i.name)}) from the images' preprocessing` : ""} */`);
+        w.writeLine(`${i.name}: HostTensor;`);
+      }
+    }),
+  });
+  src.addTypeAlias({
     name: `${name}Outputs`,
     isExported: true,
     docs: [`Outputs of ${file.model}.`],
-    properties: file.outputs.map((o) => ({ name: o.name, type: "HostTensor", docs: [shapeText(o.shape)] })),
+    type: (w) => w.inlineBlock(() => {
+      for (const o of file.outputs) {
+        w.writeLine(`/** ${shapeText(o.shape)} */`);
+        w.writeLine(`${o.name}: HostTensor;`);
+      }
+    }),
   });
   src.addInterface({
     name: `${name}Model`,
     isExported: true,
-    docs: [`${file.model} loaded on a device with its weights.`],
-    methods: [
-      { name: "run", parameters: [{ name: "inputs", type: `${name}Inputs` }], returnType: `Promise<${name}Outputs>` },
-      { name: "dispose", returnType: "void" },
-    ],
-    properties: [{ name: "adapter", type: "string", isReadonly: true }],
+    extends: ["Model"],
+    docs: [`${file.model} loaded on a device with its weights: \`run(images | { pixel_values })\`, \`layout(...)\`, and \`runTensors\` typed with the graph's own inputs and outputs.`],
+    methods: [{ name: "runTensors", parameters: [{ name: "inputs", type: `${name}Inputs` }], returnType: `Promise<${name}Outputs>` }],
   });
   for (const [constName, list] of [["inputShapes", file.inputs], ["outputShapes", file.outputs]] as const) {
     src.addVariableStatement({
@@ -57,41 +59,50 @@ export function emitModule(file: PlanFile, runtimeImport: string): string {
       declarations: [{ name: constName, initializer: `{ ${list.map((t) => `${JSON.stringify(t.name)}: ${shapeLiteral(t.shape)}`).join(", ")} } as const` }],
     });
   }
-  src.addVariableStatement({ declarationKind: VariableDeclarationKind.Let, declarations: [{ name: "current", type: `${name}Model | undefined` }] });
+  src.addVariableStatement({
+    isExported: true,
+    declarationKind: VariableDeclarationKind.Const,
+    docs: ["The compiled graph itself (plan and kernels), for `loadArtifact` from `tesserae/runtime`."],
+    declarations: [{
+      name: "artifact",
+      type: "ArtifactSource",
+      initializer: `{ plan: ${JSON.stringify(stringifyPlanFile(file))}, kernels: { ${[...kernels].map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")} } }`,
+    }],
+  });
   src.addFunction({
     name: "load",
     isExported: true,
     isAsync: true,
-    docs: ["Loads the compiled graph in this folder. `weights`: a Hugging Face checkpoint folder, or tensors by name; `device`: yours, or the process-wide one."],
-    parameters: [
-      { name: "device", type: "GPUDevice | undefined" },
-      { name: "weights", type: "string | ReadonlyMap<string, HostTensor>" },
+    docs: [
+      `Loads ${file.model} on a device. \`options.weights\`: a Hugging Face checkpoint folder (Node), a URL of a safetensors file, its bytes, tensors by name, or \`{ seed }\`; \`options.device\`: yours, or the platform's own.`,
     ],
+    parameters: [{ name: "options", type: "LoadArtifactOptions" }],
     returnType: `Promise<${name}Model>`,
-    statements: (writer) => {
-      writer.writeLine(`const model = await loadCompiled(readArtifact(fileURLToPath(new URL(".", import.meta.url))), weights, device);`);
-      writer.write("current = ").inlineBlock(() => {
-        writer.writeLine("adapter: model.adapter,");
-        writer.write(`async run(inputs: ${name}Inputs): Promise<${name}Outputs> `).inlineBlock(() => {
-          writer.writeLine(`const out = await model.run({ ${file.inputs.map((i) => `${JSON.stringify(i.name)}: inputs.${i.name}`).join(", ")} });`);
-          writer.writeLine(`return { ${file.outputs.map((o) => `${o.name}: outputOf(out, ${JSON.stringify(o.name)})`).join(", ")} };`);
-        });
-        writer.write(",").newLine();
-        writer.writeLine("dispose: () => model.dispose(),");
-      });
-      writer.write(";").newLine();
-      writer.writeLine("return current;");
-    },
-  });
-  src.addFunction({
-    name: "run",
-    isExported: true,
-    docs: ["Runs the model `load` loaded last (the returned model's own `run` serves several loaded at once)."],
-    parameters: [{ name: "inputs", type: `${name}Inputs` }],
-    returnType: `Promise<${name}Outputs>`,
-    statements: [`if (!current) throw new Error("${file.model}: call load(device, weights) before run(inputs)");`, "return current.run(inputs);"],
+    statements: [`return (await loadArtifact(artifact, options)) as ${name}Model;`],
   });
   src.formatText({ indentSize: 2 });
   src.insertStatements(0, `// Generated by \`tesserae compile\` from ${file.source} (model ${file.model}). Do not edit: compile again instead.`);
   return src.getFullText();
+}
+
+/**
+ * The ES module `tesserae compile` writes next to plan.json, as JavaScript and declarations: the plan and
+ * kernels embedded (so a bundler needs nothing else), `load(options)` giving a model typed with the
+ * graph's inputs and outputs, and `inputShapes` / `outputShapes`. It imports `runtimeImport` only
+ * (`tesserae/runtime` by default: Node and browsers each get their own entry of it).
+ */
+export function emitModule(file: PlanFile, kernels: ReadonlyMap<string, string>, runtimeImport: string): { js: string; dts: string } {
+  const source = moduleSource(file, kernels, runtimeImport);
+  const project = new Project({
+    useInMemoryFileSystem: true,
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, declaration: true, strict: true, noResolve: true, skipLibCheck: true },
+  });
+  project.createSourceFile("model.ts", source);
+  const out = project.emitToMemory();
+  const text = (ext: string): string => {
+    const f = out.getFiles().find((o) => o.filePath.endsWith(ext));
+    if (!f) throw new Error(`emitting the compiled module gave no ${ext}`);
+    return f.text;
+  };
+  return { js: text("model.js"), dts: text("model.d.ts") };
 }

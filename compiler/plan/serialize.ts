@@ -1,3 +1,4 @@
+import { InputError } from "../../runtime/errors.ts";
 import type { Program } from "../elaborate/elaborate.ts";
 import type { Dim } from "../ir/dims.ts";
 import type { Graph } from "../ir/graph.ts";
@@ -73,7 +74,12 @@ export function stringifyPlanFile(file: PlanFile): string {
 }
 
 export function parsePlanFile(text: string, where: string): PlanFile {
-  const file = JSON.parse(text, (_k, v: unknown) => (typeof v === "string" && v.startsWith(NON_FINITE) ? Number(v.slice(NON_FINITE.length)) : v)) as PlanFile;
-  if (file.format !== PLAN_FORMAT) throw new Error(`${where}: format '${String(file.format)}' is not ${PLAN_FORMAT}; recompile the graph with this version of tesserae`);
+  let file: PlanFile;
+  try {
+    file = JSON.parse(text, (_k, v: unknown) => (typeof v === "string" && v.startsWith(NON_FINITE) ? Number(v.slice(NON_FINITE.length)) : v)) as PlanFile;
+  } catch (e) {
+    throw new InputError(`${where}: not a plan.json tesserae compile wrote (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (file?.format !== PLAN_FORMAT) throw new InputError(`${where}: format '${String(file.format)}' is not ${PLAN_FORMAT}; recompile the graph with this version of tesserae`);
   return file;
 }

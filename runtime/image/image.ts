@@ -1,3 +1,4 @@
+import { TesseraeError } from "../errors.ts";
 /** 8-bit RGB pixels, row-major, 3 bytes a pixel. */
 export interface RgbImage {
   width: number;
@@ -6,4 +7,4 @@ export interface RgbImage {
 }
 
 /** An image that cannot be read or decoded; the message names the file. */
-export class ImageError extends Error {}
+export class ImageError extends TesseraeError {}

@@ -1,8 +1,9 @@
+import { TesseraeError } from "../errors.ts";
 import { evalDim, type DimEnv } from "../../compiler/ir/dims.ts";
 import type { Layout, LayoutPiece } from "../../compiler/ir/layout.ts";
 import type { Grid } from "../inputs.ts";
 import { mropePositions } from "./mrope.ts";
-import type { TextTokenizer } from "./tokenizer.ts";
+import type { TextTokenizer } from "./encode.ts";
 
 /** An image or video as the layout sees it: what preprocessing made of it. */
 export interface LayoutItem {
@@ -35,7 +36,7 @@ export interface TokenLayout {
   image_rows: number;
 }
 
-export class LayoutError extends Error {}
+export class LayoutError extends TesseraeError {}
 
 const MARKS = { image: "<image>", video: "<video>" } as const;
 

@@ -2,20 +2,9 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { sentencePieceTokenizer } from "./sentencepiece.ts";
+import { TokenizerError, type TextTokenizer } from "./encode.ts";
 
-/** A checkpoint's own tokenizer (`tokenizer.json`, with `tokenizer_config.json` when present). */
-export interface TextTokenizer {
-  /** Where it was read from, for messages. */
-  source: string;
-  /** Ids of `text` as the HF tokenizer gives them by default (added tokens matched, BOS etc. added). */
-  encode(text: string): number[];
-  idOf(token: string): number | undefined;
-  decode(ids: readonly number[]): string;
-  /** The padding token's id (tokenizer_config.json's pad_token), if it names one. */
-  padId: number | undefined;
-}
-
-export class TokenizerError extends Error {}
+export { encodeTexts, TokenizerError, type TextTokenizer } from "./encode.ts";
 
 /**
  * `path` is a checkpoint folder or a tokenizer.json; a folder without tokenizer.json may hold a
@@ -72,18 +61,4 @@ function wrap(file: string, json: object, config: TokenizerConfig): TextTokenize
     decode: (ids) => tokenizer.decode([...ids]),
     padId: ((pad) => (pad === undefined ? undefined : tokenizer.token_to_id(pad)))(tokenText(config.pad_token)),
   };
-}
-
-/**
- * Texts as a text tower takes them: each encoded as the tokenizer does by default, cut to `length`
- * keeping its last (end) token, and padded to `length` with the pad token, like a Hugging Face processor
- * with padding="max_length" and truncation.
- */
-export function encodeTexts(tokenizer: TextTokenizer, texts: readonly string[], length: number): number[][] {
-  return texts.map((text) => {
-    const ids = tokenizer.encode(text);
-    const cut = ids.length > length ? [...ids.slice(0, length - 1), ids[ids.length - 1]] : ids;
-    const pad = tokenizer.padId ?? cut[cut.length - 1];
-    return [...cut, ...Array<number>(length - cut.length).fill(pad)];
-  });
 }

@@ -98,7 +98,7 @@ export class Checkpoint {
   loadFor(
     g: Graph,
     prefixes: readonly string[],
-    warn: (message: string) => void = (m) => void process.stderr.write(`tesserae: ${m}\n`),
+    warn: (message: string) => void = () => {},
     progress: (done: number, total: number) => void = () => {},
   ): Map<string, HostTensor> {
     const source = this.sourceFor(g, prefixes, warn);
@@ -116,7 +116,7 @@ export class Checkpoint {
    * headers, and each tensor is read when the executor uploads it, so the host never holds the whole
    * checkpoint (a real-size model loads in the memory of its largest tensor, not of all of them).
    */
-  sourceFor(g: Graph, prefixes: readonly string[], warn: (message: string) => void = (m) => void process.stderr.write(`tesserae: ${m}\n`)): WeightSource {
+  sourceFor(g: Graph, prefixes: readonly string[], warn: (message: string) => void = () => {}): WeightSource {
     const params = g.nodes.filter((n) => n.op.kind === "param");
     const names = params.map((n) => (n.op.kind === "param" ? n.op.name : ""));
     const prefix = this.choosePrefix(prefixes, names);

@@ -1,3 +1,4 @@
+import { WeightsError } from "../errors.ts";
 import { fromHalf } from "../half.ts";
 import type { HostTensor } from "../tensor.ts";
 
@@ -6,10 +7,16 @@ import type { HostTensor } from "../tensor.ts";
  * float ones as f32, by name. Node reads files through SafetensorsFile instead, tensor by tensor.
  */
 export function tensorsFromBuffer(buffer: ArrayBuffer, where: string): Map<string, HostTensor> {
+  if (buffer.byteLength < 8) throw new WeightsError(`${where}: not a safetensors file (${buffer.byteLength} bytes)`);
   const view = new DataView(buffer);
   const headerLength = Number(view.getBigUint64(0, true));
-  if (8 + headerLength > buffer.byteLength) throw new Error(`${where}: not a safetensors file (its header runs past the end)`);
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, headerLength))) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  if (8 + headerLength > buffer.byteLength) throw new WeightsError(`${where}: not a safetensors file (its header runs past the end)`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, headerLength))) as typeof header;
+  } catch (e) {
+    throw new WeightsError(`${where}: not a safetensors file (its header is not JSON: ${e instanceof Error ? e.message : String(e)})`);
+  }
   const base = 8 + headerLength;
   const out = new Map<string, HostTensor>();
   for (const [name, info] of Object.entries(header)) {

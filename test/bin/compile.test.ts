@@ -1,60 +1,42 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { maxAbsDiff, type HostTensor } from "../../runtime/tensor.ts";
+import { loadArtifact } from "../../runtime/node.ts";
+import { maxAbsDiff } from "../../runtime/tensor.ts";
 import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
 import { tesserae } from "../helpers/cli.ts";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
 const tmp = mkdtempSync(join(tmpdir(), "tesserae-compile-"));
 
-interface CompiledVit {
-  load(device: GPUDevice | undefined, weights: string): Promise<{ run(inputs: { pixel_values: HostTensor }): Promise<{ last_hidden_state: HostTensor; image_embeds: HostTensor }>; dispose(): void }>;
-  run(inputs: { pixel_values: HostTensor }): Promise<{ last_hidden_state: HostTensor; image_embeds: HostTensor }>;
-  inputShapes: Record<string, readonly (number | string)[]>;
-}
-
-describe("tesserae compile: plan.json, kernels/*.wgsl and a typed TypeScript module", () => {
+describe("tesserae compile: plan.json, kernels/*.wgsl and an ES module with declarations", () => {
   const out = join(tmp, "vit");
 
-  it("writes the artifact; the module type-checks with tsc --strict on its own", async () => {
+  it("writes the artifact; model.js imports the runtime package and nothing outside the folder", async () => {
     const r = await tesserae("compile", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--out", out);
     expect(r.code, r.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(["kernels", "model.ts", "package.json", "plan.json"]);
+    expect(readdirSync(out).sort()).toEqual(["kernels", "model.d.ts", "model.js", "package.json", "plan.json"]);
     const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8")) as { format: string; plan: { kernels: { wgsl_file: string }[] } };
     expect(plan.format).toBe("tesserae-plan/1");
     for (const k of plan.plan.kernels) expect(readFileSync(join(out, k.wgsl_file), "utf8")).toContain("@compute");
-    const module = readFileSync(join(out, "model.ts"), "utf8");
-    expect(module).toContain("export async function load(device: GPUDevice | undefined");
-    expect(module).toContain("pixel_values: HostTensor");
-    expect(module).not.toMatch(/compiler\//);
-    writeFileSync(join(tmp, "tsconfig.json"), JSON.stringify({
-      compilerOptions: {
-        strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2022", "DOM"],
-        allowImportingTsExtensions: true, skipLibCheck: true, types: ["node", "webgpu-types"], typeRoots: [join(ROOT, "node_modules", "@types"), join(tmp, "types")],
-      },
-      files: [join(out, "model.ts")],
-    }));
-    // @webgpu/types, visible to the standalone check as a type root of its own.
-    mkdirSync(join(tmp, "types", "webgpu-types"), { recursive: true });
-    writeFileSync(join(tmp, "types", "webgpu-types", "index.d.ts"), `/// <reference path="${join(ROOT, "node_modules", "@webgpu", "types", "dist", "index.d.ts")}" />\n`);
-    execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(tmp, "tsconfig.json")], { stdio: "pipe" });
+    const js = readFileSync(join(out, "model.js"), "utf8");
+    expect([...js.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1])).toEqual(["tesserae/runtime"]);
+    expect(js).toContain("export async function load(options)");
+    const dts = readFileSync(join(out, "model.d.ts"), "utf8");
+    expect(dts).toContain("export declare function load(options: LoadArtifactOptions): Promise<VitModel>;");
+    expect(dts).toMatch(/pixel_values: HostTensor;/);
+    expect(dts).toContain('readonly pixel_values: readonly ["B", 3, 36, 36];');
+    expect(JSON.parse(readFileSync(join(out, "package.json"), "utf8"))).toMatchObject({ type: "module", main: "model.js", types: "model.d.ts" });
   });
 
-  it("the module, imported, loads the checkpoint and runs: the outputs match the PyTorch reference", async () => {
-    expect(existsSync(join(out, "model.ts"))).toBe(true);
-    const compiled = (await import(pathToFileURL(join(out, "model.ts")).href)) as CompiledVit;
-    expect(compiled.inputShapes.pixel_values).toEqual(["B", 3, 36, 36]);
+  it("the folder, loaded with the runtime alone, runs the checkpoint: the outputs match the PyTorch reference", async () => {
     const ref = SafetensorsFile.open("test/fixtures/reference/vit.safetensors");
-    const model = await compiled.load(undefined, "test/fixtures/vit");
-    const got = await model.run({ pixel_values: ref.read("pixel_values") });
-    // The module-level run() uses the model loaded last.
-    const again = await compiled.run({ pixel_values: ref.read("pixel_values") });
-    expect(maxAbsDiff(again.image_embeds, got.image_embeds)).toBe(0);
+    const model = await loadArtifact(out, { weights: "test/fixtures/vit" });
+    const got = await model.runTensors({ pixel_values: ref.read("pixel_values") });
+    // The same through preprocessing-free run() with ready pixel values.
+    const again = await model.run({ pixel_values: ref.read("pixel_values") });
     model.dispose();
+    expect(maxAbsDiff(again.outputs.image_embeds, got.image_embeds)).toBe(0);
     expect(maxAbsDiff(got.last_hidden_state, ref.read("last_hidden_state"))).toBeLessThan(1e-4);
     expect(maxAbsDiff(got.image_embeds, ref.read("image_embeds"))).toBeLessThan(1e-4);
   });

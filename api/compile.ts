@@ -1,0 +1,104 @@
+import { compileProgram } from "../compiler/compile.ts";
+import type { Program } from "../compiler/elaborate/elaborate.ts";
+import { explainPlan, type ExplainedKernel } from "../compiler/explain/report.ts";
+import { elaborateSource } from "../compiler/frontend.ts";
+import { dimToString } from "../compiler/ir/dims.ts";
+import { eliminateDeadCode } from "../compiler/passes/dce.ts";
+import type { Plan } from "../compiler/plan/plan.ts";
+import { UsageError } from "../runtime/errors.ts";
+import type { TensorSpec } from "../runtime/model.ts";
+import { Checkpoint } from "../runtime/weights/checkpoint.ts";
+import { readGraph, type GraphSpec } from "./graphs.ts";
+
+export type ConfigValue = string | number | boolean | readonly (string | number)[];
+
+export interface CompileOptions {
+  /**
+   * A Hugging Face checkpoint folder (or .safetensors file): its config.json and
+   * preprocessor_config.json set the graph's config, and `load` reads its weights.
+   */
+  weights?: string;
+  /** A published size the graph file declares (`preset "b32" { ... }`). */
+  preset?: string;
+  /** Config values by name, applied last (after the checkpoint's config and the preset). */
+  config?: Readonly<Record<string, ConfigValue>>;
+  /** How weights and activations are stored on the GPU; arithmetic stays f32. Default f32. */
+  dtype?: "f32" | "f16";
+  /** False: one primitive per kernel (the unfused baseline). Default true. */
+  fuse?: boolean;
+}
+
+/** A graph-file warning, where it is. */
+export interface GraphDiagnostic {
+  severity: "error" | "warning";
+  message: string;
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** A compiled graph, before it meets a device: what it takes, gives and runs, as data. */
+export interface Compiled {
+  name: string;
+  /** The graph file's path (bundled graphs: `graphs/NAME.tsr`), or `<source>`. */
+  source: string;
+  config: Program["config"];
+  presets: string[];
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Checkpoint tensors the graph reads (what its outputs depend on), with their shapes. */
+  weights: { name: string; shape: (number | string)[] }[];
+  /** The kernels in order (every symbolic dim 1): what each fuses, its graph-file lines, FLOPs and bytes. */
+  kernels: ExplainedKernel[];
+  diagnostics: GraphDiagnostic[];
+  options: { dtype: "f32" | "f16"; fuse: boolean; preset: string | null; config: Record<string, string>; weights: string | null };
+  /** The graph IR and the portable plan, for the runtime and the artifact writer. */
+  program: Program;
+  plan: Plan;
+  /** The checkpoint `options.weights` named, opened (headers only). */
+  checkpoint: Checkpoint | null;
+}
+
+function configText(v: ConfigValue): string {
+  return typeof v === "string" ? v : Array.isArray(v) ? JSON.stringify(v) : String(v);
+}
+
+const spec = (name: string, dtype: string, shape: Program["graph"]["nodes"][number]["shape"]): TensorSpec => ({ name, dtype, shape: shape.map((d) => (typeof d === "number" ? d : dimToString(d))) });
+
+/**
+ * Parses, elaborates and compiles a graph. Throws DiagnosticError (every problem, each with
+ * file:line:col), WeightsError (a checkpoint that cannot be read) or UsageError.
+ */
+export function compile(graph: GraphSpec, options: CompileOptions = {}): Compiled {
+  const dtype = options.dtype ?? "f32";
+  if (dtype !== "f32" && dtype !== "f16") throw new UsageError(`dtype must be f32 or f16, got '${String(dtype)}'`);
+  const fuse = options.fuse ?? true;
+  const { path, text } = readGraph(graph);
+  const checkpoint = options.weights === undefined ? null : Checkpoint.open(options.weights);
+  const overrides = Object.fromEntries(Object.entries(options.config ?? {}).map(([k, v]) => [k, configText(v)]));
+  const { program, diagnostics } = elaborateSource(path, text, {
+    preset: options.preset,
+    overrides,
+    checkpointConfig: checkpoint?.config,
+    preprocessorConfig: checkpoint?.preprocessorConfig,
+    hasWeight: checkpoint ? (name) => checkpoint.has(name) : undefined,
+  });
+  const plan = compileProgram(program, { fuse, storage: dtype });
+  const g = program.graph;
+  const batchOne = Object.fromEntries(program.symbols.map((s) => [s, 1]));
+  return {
+    name: program.name,
+    source: path,
+    config: program.config,
+    presets: program.presets,
+    inputs: g.inputs.map((i) => spec(i.name, g.nodes[i.node].dtype, g.nodes[i.node].shape)),
+    outputs: g.outputs.map((o) => spec(o.name, g.nodes[o.node].dtype, g.nodes[o.node].shape)),
+    weights: eliminateDeadCode(g).nodes.flatMap((n) => (n.op.kind === "param" ? [{ name: n.op.name, shape: spec("", "", n.shape).shape }] : [])),
+    kernels: explainPlan(plan, path, batchOne, fuse).kernels,
+    diagnostics: diagnostics.map((d) => ({ severity: d.severity, message: d.message, file: d.file, line: d.loc.start.line, column: d.loc.start.column })),
+    options: { dtype, fuse, preset: options.preset ?? null, config: overrides, weights: options.weights ?? null },
+    program,
+    plan,
+    checkpoint,
+  };
+}

@@ -1,0 +1,40 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { UsageError } from "../runtime/errors.ts";
+
+// The graph files the package ships: graphs/ beside api/ in a checkout and in dist/ alike.
+const GRAPHS_DIR = fileURLToPath(new URL("../graphs/", import.meta.url));
+
+/** A graph to compile: a file path, a bundled graph's name (`"qwen2-vl"`), or graph source text. */
+export type GraphSpec = string | { source: string; path?: string };
+
+/** The names of the bundled graphs (`graphs/*.tsr` in the package). */
+export function bundledGraphs(): string[] {
+  return readdirSync(GRAPHS_DIR).filter((f) => f.endsWith(".tsr")).map((f) => f.slice(0, -4)).sort();
+}
+
+/** Where a bundled graph's file is. */
+export function bundledGraphPath(name: string): string {
+  const path = `${GRAPHS_DIR}${name}.tsr`;
+  if (!/^[\w.-]+$/.test(name) || !existsSync(path)) throw new UsageError(`no bundled graph '${name}' (bundled: ${bundledGraphs().join(", ")})`);
+  return path;
+}
+
+/**
+ * The text of a graph and the name its diagnostics use. A string with a newline or a `{` is source
+ * text; one without a slash or an extension that names a bundled graph is that graph; anything else
+ * is a file path.
+ */
+export function readGraph(spec: GraphSpec): { path: string; text: string } {
+  if (typeof spec === "object" && spec !== null && typeof spec.source === "string") return { path: spec.path ?? "<source>", text: spec.source };
+  if (typeof spec !== "string") throw new UsageError("a graph is a file path, a bundled graph's name, or { source: text }");
+  if (/[\n{]/.test(spec)) return { path: "<source>", text: spec };
+  const bundled = /^[\w.-]+$/.test(spec) && !spec.endsWith(".tsr") && !existsSync(spec);
+  const path = bundled ? bundledGraphPath(spec) : spec;
+  try {
+    return { path: bundled ? `graphs/${spec}.tsr` : path, text: readFileSync(path, "utf8") };
+  } catch (e) {
+    const code = e instanceof Error && "code" in e ? e.code : undefined;
+    throw new UsageError(`cannot read graph file ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : String(e)}`);
+  }
+}

@@ -1,0 +1,72 @@
+import { compileProgram } from "../compiler/compile.ts";
+import { contextFor, getGpu } from "../runtime/device.ts";
+import { UsageError } from "../runtime/errors.ts";
+import type { TextTokenizer } from "../runtime/layout/encode.ts";
+import { decodeNode, resolveTokenizer } from "./layout.ts";
+import { Model, type ModelEvents } from "../runtime/model.ts";
+import type { HostTensor, WeightSource } from "../runtime/tensor.ts";
+import { lazyRandomWeights } from "../runtime/weights/random.ts";
+import { Checkpoint } from "../runtime/weights/checkpoint.ts";
+import { loadTilings } from "../tune/cache.ts";
+import type { Compiled } from "./compile.ts";
+
+export interface LoadOptions extends ModelEvents {
+  /**
+   * A checkpoint folder or .safetensors file, or tensors by name. Default: the checkpoint the graph
+   * was compiled with; without one, seeded random weights (and a warning).
+   */
+  weights?: string | ReadonlyMap<string, HostTensor>;
+  /** Seed of the random weights used when there are no weights (default 0). */
+  seed?: number;
+  /** Your device; default: the process-wide Dawn device. */
+  device?: GPUDevice;
+  /** tokenizer.json (or a folder with it, or SigLIP's spiece.model), or a loaded tokenizer; default: the checkpoint's. */
+  tokenizer?: string | TextTokenizer;
+  /** Use the autotuner's cached tilings for this adapter (`tesserae tune`); default true. */
+  tuned?: boolean;
+}
+
+/** Where the weights of a load came from, in words. */
+export function describeWeights(compiled: Compiled, options: LoadOptions): string {
+  const weights = options.weights ?? compiled.options.weights ?? undefined;
+  if (typeof weights === "string") return `weights from ${weights}`;
+  if (weights) return "weights given as tensors";
+  return `random weights (seed ${options.seed ?? 0})`;
+}
+
+function weightSource(compiled: Compiled, options: LoadOptions): WeightSource {
+  const { program } = compiled;
+  const weights = options.weights ?? compiled.options.weights ?? undefined;
+  if (weights instanceof Map) return weights;
+  if (typeof weights === "string") {
+    const checkpoint = weights === compiled.options.weights && compiled.checkpoint ? compiled.checkpoint : Checkpoint.open(weights);
+    // Names and shapes are checked now, from the headers; each tensor is read as it is uploaded.
+    return checkpoint.sourceFor(program.graph, program.prefixes, options.onWarning);
+  }
+  if (weights !== undefined) throw new UsageError("weights: give a checkpoint folder or file, or a Map of tensors by name");
+  const seed = options.seed ?? 0;
+  options.onWarning?.(`no weights given: using seeded random weights (seed ${seed}); outputs are not a real model's`);
+  return lazyRandomWeights(program.graph, seed);
+}
+
+/**
+ * A compiled graph on a device with its weights, ready to run: the plan is made for the device (its
+ * defaults per adapter class, and the autotuner's cached choices), the weights checked and uploaded.
+ */
+export async function load(compiled: Compiled, options: LoadOptions = {}): Promise<Model> {
+  const ctx = options.device ? contextFor(options.device) : await getGpu();
+  let storage = compiled.options.dtype;
+  if (storage === "f16" && !ctx.features.includes("shader-f16")) {
+    options.onWarning?.(`the adapter (${ctx.adapterName}) has no shader-f16: running in f32 instead`);
+    storage = "f32";
+  }
+  const tilings = options.tuned === false ? undefined : loadTilings(ctx.adapterName, undefined, ctx).table;
+  const plan = compileProgram(compiled.program, { fuse: compiled.options.fuse, storage, tilings, target: ctx });
+  const weights = weightSource(compiled, options);
+  return Model.create(ctx, compiled.program, plan, weights, {
+    onWarning: options.onWarning,
+    onProgress: options.onProgress,
+    tokenizer: resolveTokenizer(options.tokenizer, typeof options.weights === "string" ? options.weights : compiled.options.weights),
+    decode: decodeNode,
+  });
+}

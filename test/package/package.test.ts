@@ -1,0 +1,179 @@
+// The package as a user gets it: built, packed, installed into an empty project from npm's cache, then
+// used from that project with plain Node (no tsx, no loader flags) and from a page bundled with esbuild.
+import { execFile, execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { extname, join, resolve } from "node:path";
+import { build } from "esbuild";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readImage } from "../../runtime/image/decode.ts";
+import { maxAbsDiff, type HostTensor } from "../../runtime/tensor.ts";
+import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const tmp = mkdtempSync(join(tmpdir(), "tesserae-package-"));
+const app = join(tmp, "app");
+const VIT = join(ROOT, "test", "fixtures", "vit");
+const REFERENCE = join(ROOT, "test", "fixtures", "reference", "vit.safetensors");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? execFileSync("sh", ["-c", "command -v chromium || true"], { encoding: "utf8" }).trim();
+
+interface Run { code: number; stdout: string; stderr: string; ms: number }
+
+/** A command in the installed project, as a user types it. */
+function inApp(command: string, args: string[]): Promise<Run> {
+  const started = performance.now();
+  return new Promise((done) => {
+    execFile(command, args, { cwd: app, maxBuffer: 64 * 2 ** 20, env: { ...process.env, NODE_OPTIONS: "" } }, (err, stdout, stderr) => {
+      done({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr, ms: performance.now() - started });
+    });
+  });
+}
+
+const lines = (stdout: string): Map<string, HostTensor> =>
+  new Map(stdout.trim().split("\n").map((l) => JSON.parse(l) as { name: string; shape: number[]; data: number[] }).map((o) => [o.name, { shape: o.shape, data: Float32Array.from(o.data) }]));
+
+let tarball: { filename: string; size: number; unpackedSize: number; files: { path: string }[] };
+
+beforeAll(() => {
+  // npm pack runs the build (prepack): tsc into dist/, assets copied.
+  const packed = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })) as (typeof tarball)[];
+  tarball = packed[0];
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "tesserae-user", private: true, type: "module" }, null, 2));
+  execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--loglevel=error", join(tmp, tarball.filename)], { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
+}, 300_000);
+
+describe("the npm package, installed into an empty project", () => {
+  it("holds built JavaScript with declarations, the grammar, the prelude and the graphs; no TypeScript sources, tests or benchmarks' peers", () => {
+    const paths = tarball.files.map((f) => f.path);
+    for (const p of ["dist/api/index.js", "dist/api/index.d.ts", "dist/runtime/index.js", "dist/runtime/node.js", "dist/bin/main.js", "dist/dsl/grammar.peggy", "dist/dsl/prelude.tsr", "dist/graphs/qwen2-vl.tsr", "package.json", "README.md"]) expect(paths).toContain(p);
+    expect(paths.filter((p) => p.endsWith(".ts") && !p.endsWith(".d.ts"))).toEqual([]);
+    expect(paths.some((p) => p.startsWith("test/") || p.includes("fixtures"))).toBe(false);
+    const installed = JSON.parse(readFileSync(join(app, "node_modules", "tesserae", "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    for (const dev of ["tsx", "vitest", "onnxruntime-node", "onnxruntime-web", "@huggingface/transformers", "playwright-core", "esbuild"]) expect(Object.keys(installed.dependencies)).not.toContain(dev);
+    expect(readFileSync(join(app, "node_modules", "tesserae", "dist", "api", "compile.js"), "utf8")).not.toMatch(/from "[^"]+\.ts"/);
+  });
+
+  it("npx tesserae check on a bundled graph, with no Dawn start-up notices", async () => {
+    const cold = await inApp("npx", ["tesserae", "check", "node_modules/tesserae/dist/graphs/vit.tsr"]);
+    expect(cold.code, cold.stderr).toBe(0);
+    expect(cold.stdout).toContain("ok: model vit");
+    const warm = await inApp("npx", ["tesserae", "check", "node_modules/tesserae/dist/graphs/vit.tsr"]);
+    expect(warm.code).toBe(0);
+    console.log(`npx tesserae check vit.tsr from the installed package: cold ${cold.ms.toFixed(0)} ms, warm ${warm.ms.toFixed(0)} ms`);
+    const run = await inApp("npx", ["tesserae", "run", "vit", "--weights", VIT, "--image", join(ROOT, "test", "fixtures", "images", "demo.png"), "--runs", "1"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toContain("artificially reduced");
+  });
+
+  it("a plain node script (docs/examples/node.mjs) compiles and runs the tiny ViT: outputs match PyTorch within 1e-4", async () => {
+    copyFileSync(join(ROOT, "docs", "examples", "node.mjs"), join(app, "node.mjs"));
+    const r = await inApp(process.execPath, ["node.mjs", "vit", VIT, REFERENCE]);
+    expect(r.code, r.stderr).toBe(0);
+    const got = lines(r.stdout);
+    const ref = SafetensorsFile.open(REFERENCE);
+    for (const name of ["last_hidden_state", "image_embeds"]) expect(maxAbsDiff(got.get(name) as HostTensor, ref.read(name)), name).toBeLessThan(1e-4);
+  });
+
+  it("a compiled artifact imported from plain Node matches too, and its declarations type-check", async () => {
+    const c = await inApp("npx", ["tesserae", "compile", "vit", "--weights", VIT, "--out", "vit"]);
+    expect(c.code, c.stderr).toBe(0);
+    writeFileSync(join(app, "artifact.mjs"), [
+      'import { readTensors } from "tesserae/runtime";',
+      'import { load, inputShapes } from "./vit/model.js";',
+      "const model = await load({ weights: process.argv[2] });",
+      'const out = await model.runTensors({ pixel_values: readTensors(process.argv[3]).get("pixel_values") });',
+      "for (const [name, t] of Object.entries(out)) console.log(JSON.stringify({ name, shape: t.shape, data: Array.from(t.data) }));",
+      'console.error("inputs", JSON.stringify(inputShapes));',
+      "model.dispose();",
+    ].join("\n"));
+    const r = await inApp(process.execPath, ["artifact.mjs", VIT, REFERENCE]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('{"pixel_values":["B",3,36,36]}');
+    const got = lines(r.stdout);
+    const ref = SafetensorsFile.open(REFERENCE);
+    for (const name of ["last_hidden_state", "image_embeds"]) expect(maxAbsDiff(got.get(name) as HostTensor, ref.read(name)), name).toBeLessThan(1e-4);
+    // A TypeScript user of the artifact: the typed inputs, a wrong input name rejected.
+    writeFileSync(join(app, "use.ts"), [
+      'import { load } from "./vit/model.js";',
+      'const model = await load({ weights: "ckpt" });',
+      "const out = await model.runTensors({ pixel_values: { shape: [1, 3, 36, 36], data: new Float32Array(3888) } });",
+      "const rows: number[] = out.image_embeds.shape;",
+      "// @ts-expect-error: not an input of the graph",
+      "await model.runTensors({ pixels: { shape: [1], data: new Float32Array(1) } });",
+      "export { rows };",
+    ].join("\n"));
+    writeFileSync(join(app, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", lib: ["ES2022", "DOM"], types: [], skipLibCheck: true }, files: ["use.ts"] }));
+    const tsc = await inApp(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"]);
+    expect(tsc.code, tsc.stdout + tsc.stderr).toBe(0);
+  });
+
+  describe("the same artifact bundled with esbuild into a page (Chromium, WebGPU on SwiftShader)", () => {
+    let server: Server;
+    afterAll(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
+
+    it("docs/examples/browser.mjs gives Node's outputs within 1e-4", async () => {
+      if (!CHROMIUM) throw new Error("no chromium on PATH: run `npm run setup` as root (installs Debian's chromium) or set CHROMIUM_PATH");
+      copyFileSync(join(ROOT, "docs", "examples", "browser.mjs"), join(app, "browser.mjs"));
+      writeFileSync(join(app, "page.mjs"), [
+        'import { embed } from "./browser.mjs";',
+        "const bytes = new Uint8ClampedArray(await (await fetch('image.rgba')).arrayBuffer());",
+        "const [width, height] = (await (await fetch('image.size')).text()).split('x').map(Number);",
+        "try { const t = await embed(new ImageData(bytes, width, height)); window.__result = { shape: t.shape, data: Array.from(t.data) }; }",
+        "catch (e) { window.__result = { error: String(e && e.stack || e) }; }",
+      ].join("\n"));
+      const bundle = await build({ entryPoints: [join(app, "page.mjs")], absWorkingDir: app, bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, logLevel: "silent" });
+      // A bundler picks the runtime's browser entry: nothing of Node in the page.
+      const js = bundle.outputFiles[0].text;
+      expect(js).not.toMatch(/node:fs|require\("fs"\)|dawn\.node/);
+      const img = await readImage(join(ROOT, "test", "fixtures", "images", "demo.png"));
+      const rgba = new Uint8Array(img.width * img.height * 4).map((_, i) => (i % 4 === 3 ? 255 : img.data[(i >> 2) * 3 + (i % 4)]));
+      const files: Record<string, Buffer | string> = {
+        "/": "<!doctype html><meta charset=utf-8><script type=module src=page.js></script>",
+        "/page.js": js,
+        "/image.rgba": Buffer.from(rgba),
+        "/image.size": `${img.width}x${img.height}`,
+        "/vit/model.safetensors": readFileSync(join(VIT, "model.safetensors")),
+      };
+      server = createServer((req, res) => {
+        const body = files[new URL(req.url ?? "/", "http://x").pathname];
+        if (body === undefined) return void res.writeHead(404).end();
+        res.writeHead(200, { "Content-Type": { ".js": "text/javascript" }[extname(req.url ?? "")] ?? (req.url === "/" ? "text/html" : "application/octet-stream") }).end(body);
+      });
+      await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan", "--no-sandbox"] });
+      let result: { shape?: number[]; data?: number[]; error?: string };
+      try {
+        const page = await browser.newPage();
+        await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+        await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 90_000 });
+        result = await page.evaluate(() => (window as unknown as { __result: { shape?: number[]; data?: number[]; error?: string } }).__result);
+      } finally {
+        await browser.close();
+      }
+      expect(result.error).toBeUndefined();
+      // Node: the same artifact and the same RGBA pixels through the installed package.
+      writeFileSync(join(app, "rgba.mjs"), [
+        'import { readFileSync } from "node:fs";',
+        'import { load } from "./vit/model.js";',
+        "const [w, h] = process.argv[3].split('x').map(Number);",
+        "const model = await load({ weights: process.argv[2] });",
+        "const { outputs } = await model.run([{ width: w, height: h, data: new Uint8Array(readFileSync(process.argv[4])) }]);",
+        "console.log(JSON.stringify({ name: 'image_embeds', shape: outputs.image_embeds.shape, data: Array.from(outputs.image_embeds.data) }));",
+      ].join("\n"));
+      writeFileSync(join(app, "image.rgba"), rgba);
+      const node = await inApp(process.execPath, ["rgba.mjs", VIT, `${img.width}x${img.height}`, "image.rgba"]);
+      expect(node.code, node.stderr).toBe(0);
+      const want = lines(node.stdout).get("image_embeds") as HostTensor;
+      expect(result.shape).toEqual(want.shape);
+      expect(maxAbsDiff({ shape: want.shape, data: Float32Array.from(result.data ?? []) }, want)).toBeLessThan(1e-4);
+    }, 180_000);
+  });
+});
+
+afterAll(() => {
+  console.log(`tarball ${tarball?.filename}: ${((tarball?.size ?? 0) / 1024).toFixed(0)} KiB packed, ${((tarball?.unpackedSize ?? 0) / 1024).toFixed(0)} KiB unpacked, ${tarball?.files.length} files`);
+});
