@@ -2,11 +2,10 @@ import { compileProgram } from "../compiler/compile.ts";
 import type { Program } from "../compiler/elaborate/elaborate.ts";
 import { explainPlan, type ExplainedKernel } from "../compiler/explain/report.ts";
 import { elaborateSource } from "../compiler/frontend.ts";
-import { dimToString } from "../compiler/ir/dims.ts";
 import { eliminateDeadCode } from "../compiler/passes/dce.ts";
 import type { Plan } from "../compiler/plan/plan.ts";
 import { UsageError } from "../runtime/errors.ts";
-import type { TensorSpec } from "../runtime/model.ts";
+import { dimText, tensorSpecs, type TensorSpec } from "../runtime/model.ts";
 import { Checkpoint } from "../runtime/weights/checkpoint.ts";
 import { readGraph, type GraphSpec } from "./graphs.ts";
 
@@ -63,8 +62,6 @@ function configText(v: ConfigValue): string {
   return typeof v === "string" ? v : Array.isArray(v) ? JSON.stringify(v) : String(v);
 }
 
-const spec = (name: string, dtype: string, shape: Program["graph"]["nodes"][number]["shape"]): TensorSpec => ({ name, dtype, shape: shape.map((d) => (typeof d === "number" ? d : dimToString(d))) });
-
 /**
  * Parses, elaborates and compiles a graph. Throws DiagnosticError (every problem, each with
  * file:line:col), WeightsError (a checkpoint that cannot be read) or UsageError.
@@ -91,9 +88,9 @@ export function compile(graph: GraphSpec, options: CompileOptions = {}): Compile
     source: path,
     config: program.config,
     presets: program.presets,
-    inputs: g.inputs.map((i) => spec(i.name, g.nodes[i.node].dtype, g.nodes[i.node].shape)),
-    outputs: g.outputs.map((o) => spec(o.name, g.nodes[o.node].dtype, g.nodes[o.node].shape)),
-    weights: eliminateDeadCode(g).nodes.flatMap((n) => (n.op.kind === "param" ? [{ name: n.op.name, shape: spec("", "", n.shape).shape }] : [])),
+    inputs: tensorSpecs(g, g.inputs),
+    outputs: tensorSpecs(g, g.outputs),
+    weights: eliminateDeadCode(g).nodes.flatMap((n) => (n.op.kind === "param" ? [{ name: n.op.name, shape: n.shape.map(dimText) }] : [])),
     kernels: explainPlan(plan, path, batchOne, fuse).kernels,
     diagnostics: diagnostics.map((d) => ({ severity: d.severity, message: d.message, file: d.file, line: d.loc.start.line, column: d.loc.start.column })),
     options: { dtype, fuse, preset: options.preset ?? null, config: overrides, weights: options.weights ?? null },

@@ -20,19 +20,29 @@ export function bundledGraphPath(name: string): string {
   return path;
 }
 
+/** The bundled graph a spec names, if it names one rather than a file here. */
+function bundledName(spec: string): string | null {
+  if (existsSync(spec)) return null;
+  // A bare name can only be a bundled graph: an unknown one is an error that lists them.
+  if (/^[\w.-]+$/.test(spec) && !spec.endsWith(".tsr")) return spec;
+  // `graphs/NAME.tsr`, as a checkout and the README name them.
+  const m = /^(?:\.\/)?graphs\/([\w.-]+)\.tsr$/.exec(spec);
+  return m && bundledGraphs().includes(m[1]) ? m[1] : null;
+}
+
 /**
  * The text of a graph and the name its diagnostics use. A string with a newline or a `{` is source
- * text; one without a slash or an extension that names a bundled graph is that graph; anything else
- * is a file path.
+ * text; a bare name (no slash, no extension) is a bundled graph, and so is `graphs/NAME.tsr` where no
+ * such file exists; anything else is a file path.
  */
 export function readGraph(spec: GraphSpec): { path: string; text: string } {
   if (typeof spec === "object" && spec !== null && typeof spec.source === "string") return { path: spec.path ?? "<source>", text: spec.source };
   if (typeof spec !== "string") throw new UsageError("a graph is a file path, a bundled graph's name, or { source: text }");
   if (/[\n{]/.test(spec)) return { path: "<source>", text: spec };
-  const bundled = /^[\w.-]+$/.test(spec) && !spec.endsWith(".tsr") && !existsSync(spec);
-  const path = bundled ? bundledGraphPath(spec) : spec;
+  const name = bundledName(spec);
+  const path = name === null ? spec : bundledGraphPath(name);
   try {
-    return { path: bundled ? `graphs/${spec}.tsr` : path, text: readFileSync(path, "utf8") };
+    return { path: name === null ? path : `graphs/${name}.tsr`, text: readFileSync(path, "utf8") };
   } catch (e) {
     const code = e instanceof Error && "code" in e ? e.code : undefined;
     throw new UsageError(`cannot read graph file ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : String(e)}`);

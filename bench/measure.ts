@@ -6,7 +6,13 @@ import { getGpu } from "../runtime/device.ts";
 import { bindSymbols, Executor } from "../runtime/executor.ts";
 import { maxAbsDiff, type HostTensor } from "../runtime/tensor.ts";
 // Loaded when a peer runs: an installed package has no ONNX Runtime (a dev dependency of the checkout).
-const onnxRuntime = (): Promise<typeof import("onnxruntime-node")> => import("onnxruntime-node");
+async function onnxRuntime(): Promise<typeof import("onnxruntime-node")> {
+  try {
+    return await import("onnxruntime-node");
+  } catch {
+    throw new Error("onnxruntime-node is not installed (the checkout has it as a dev dependency; elsewhere: npm install onnxruntime-node)");
+  }
+}
 import { exportOnnx, OnnxExportError } from "../compiler/emit/onnx.ts";
 import type { TilingTable } from "../compiler/codegen/tiling.ts";
 import { ortWeb, withEventLoopAwake } from "./ort-web.ts";

@@ -60,7 +60,8 @@ const LIMIT_NOTICE = /artificially reduced .* to fit dynamic offset allocation l
 /**
  * Runs `fn` with file descriptor 2 pointed at a temporary file, then puts stderr back and passes on
  * whatever was written there except Dawn's limit notices. Node cannot dup(2), so stderr is reopened
- * through /proc/self/fd; where that is not possible (not Linux, stderr a socket) nothing is changed.
+ * through /proc/self/fd; where that is not possible (not Linux; stderr a socket, as the default stdio of a
+ * child process that Node spawned is) nothing is changed and the notices pass.
  */
 async function withoutLimitNotices<T>(fn: () => Promise<T>): Promise<T> {
   if (process.platform !== "linux") return fn();

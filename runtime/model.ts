@@ -2,6 +2,7 @@
 // with nothing tied to Node, so the same class serves the library API, compiled artifacts and a page.
 import type { Program } from "../compiler/elaborate/elaborate.ts";
 import { dimToString, type Dim } from "../compiler/ir/dims.ts";
+import type { Graph } from "../compiler/ir/graph.ts";
 import type { Plan } from "../compiler/plan/plan.ts";
 import { InputError, UsageError } from "./errors.ts";
 import { Executor } from "./executor.ts";
@@ -94,7 +95,13 @@ export interface Scores {
   outputs: Record<string, HostTensor>;
 }
 
-const dimText = (d: Dim): number | string => (typeof d === "number" ? d : dimToString(d));
+/** A dim as data: a number, or a symbolic dim's formula (`"B"`, `"(N/4)"`). */
+export const dimText = (d: Dim): number | string => (typeof d === "number" ? d : dimToString(d));
+
+/** Inputs or outputs of a graph as data. */
+export function tensorSpecs(g: Graph, list: readonly { name: string; node: number }[]): TensorSpec[] {
+  return list.map(({ name, node }) => ({ name, dtype: g.nodes[node].dtype, shape: g.nodes[node].shape.map(dimText) }));
+}
 
 export class Model {
   private constructor(
@@ -116,13 +123,11 @@ export class Model {
   }
 
   get inputs(): TensorSpec[] {
-    const g = this.program.graph;
-    return g.inputs.map((i) => ({ name: i.name, dtype: g.nodes[i.node].dtype, shape: g.nodes[i.node].shape.map(dimText) }));
+    return tensorSpecs(this.program.graph, this.program.graph.inputs);
   }
 
   get outputs(): TensorSpec[] {
-    const g = this.program.graph;
-    return g.outputs.map((o) => ({ name: o.name, dtype: g.nodes[o.node].dtype, shape: g.nodes[o.node].shape.map(dimText) }));
+    return tensorSpecs(this.program.graph, this.program.graph.outputs);
   }
 
   /** Preprocessing as the graph declares it, or the computed inputs of ready pixel values. */

@@ -4,7 +4,9 @@ import type { Program } from "../compiler/elaborate/elaborate.ts";
 import type { Plan } from "../compiler/plan/plan.ts";
 import { deserializePlan, parsePlanFile, type PlanFile } from "../compiler/plan/serialize.ts";
 import { Executor } from "../runtime/executor.ts";
-import { contextFor, type GpuContext } from "../runtime/gpu-context.ts";
+import { checkpointTensors, kernelFiles, programOf } from "../runtime/artifact.ts";
+import { browserGpu } from "../runtime/browser-device.ts";
+import type { GpuContext } from "../runtime/gpu-context.ts";
 import type { RgbImage } from "../runtime/image/image.ts";
 import { imageInputs, type Grid } from "../runtime/inputs.ts";
 import { buildLayout, type TokenLayout } from "../runtime/layout/sequence.ts";
@@ -46,19 +48,7 @@ async function fetchOk(url: string): Promise<Response> {
   return r;
 }
 
-let gpu: Promise<GpuContext> | undefined;
-function device(): Promise<GpuContext> {
-  gpu ??= (async () => {
-    if (!navigator.gpu) throw new Error("this browser has no WebGPU (navigator.gpu); in Chromium on Linux start it with --enable-unsafe-webgpu");
-    const adapter = await navigator.gpu.requestAdapter();
-    if (!adapter) throw new Error("no WebGPU adapter");
-    const features = (["timestamp-query", "shader-f16"] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
-    const dev = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize } });
-    const info = adapter.info;
-    return contextFor(dev, [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") || "WebGPU adapter");
-  })();
-  return gpu;
-}
+const device = browserGpu;
 
 const loaded = new Map<string, Promise<Loaded>>();
 function load(name: string): Promise<Loaded> {
@@ -67,31 +57,18 @@ function load(name: string): Promise<Loaded> {
     p = (async () => {
       const base = `/artifacts/${name}/`;
       const file = parsePlanFile(await (await fetchOk(base + "plan.json")).text(), base + "plan.json");
-      const names = new Set<string>();
-      for (let s: PlanFile["plan"] | null = file.plan; s; s = s.prepare) for (const k of s.kernels) names.add(k.wgsl_file);
-      const texts = new Map(await Promise.all([...names].map(async (n) => [n, await (await fetchOk(base + n)).text()] as const)));
+      const texts = new Map(await Promise.all(kernelFiles(file).map(async (n) => [n, await (await fetchOk(base + n)).text()] as const)));
       const plan = deserializePlan(file.plan, (n) => texts.get(n) as string);
       const tensors = tensorsFromBuffer(await (await fetchOk(base + "model.safetensors")).arrayBuffer(), base + "model.safetensors");
       const ctx = await device();
-      const executor = await Executor.load(ctx, plan, weightsFor(file, tensors));
-      const program: Program = { name: file.model, graph: plan.graph, presets: [], ...file.program };
+      const executor = await Executor.load(ctx, plan, checkpointTensors(file, tensors, base + "model.safetensors"));
+      const program = programOf(file, plan);
       return { name, file, plan, program, executor, ctx };
     })();
     loaded.set(name, p);
     p.catch(() => loaded.delete(name));
   }
   return p;
-}
-
-/** The checkpoint tensors the compiled graph reads, under the graph's names (the first prefix that has each). */
-function weightsFor(file: PlanFile, tensors: Map<string, HostTensor>): Map<string, HostTensor> {
-  const out = new Map<string, HostTensor>();
-  for (const { name } of file.weights) {
-    const prefix = file.program.prefixes.find((pre) => tensors.has(pre + name));
-    if (prefix === undefined) throw new Error(`the checkpoint has no tensor '${name}'`);
-    out.set(name, tensors.get(prefix + name) as HostTensor);
-  }
-  return out;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
-import { compileFile, UsageError } from "../../compiler/frontend.ts";
+import { compile } from "../../api/compile.ts";
+import { UsageError } from "../../runtime/errors.ts";
 import { benchEngines, PEERS, type BenchRecord } from "../../bench/measure.ts";
 import { markdownTable } from "../../bench/report.ts";
 import { getGpu } from "../../runtime/device.ts";
@@ -21,7 +22,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const { runs, batch, ctx, storage, log } = await measuring(args, 3);
   const records: BenchRecord[] = [];
   for (const graph of args.positional) {
-    const program = compileFile(graph, { preset: one(args, "preset"), overrides: overrides(args) });
+    // The program only: the benchmark compiles it its own ways (fused, unfused, per tiling).
+    const { program } = compile(graph, { preset: one(args, "preset"), config: overrides(args) });
     const inputs = benchInputs(program, batch, one(args, "image"));
     const shape = (inputs.get(program.graph.inputs[0].name) as HostTensor).shape;
     log(`${graph}: ${program.name} [${shape.join(", ")}], ${runs} runs per engine, random weights`);

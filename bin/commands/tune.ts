@@ -1,6 +1,7 @@
 import { compileProgram } from "../../compiler/compile.ts";
 import { tilingName } from "../../compiler/codegen/tiling.ts";
-import { compileFile, UsageError } from "../../compiler/frontend.ts";
+import { compile } from "../../api/compile.ts";
+import { UsageError } from "../../runtime/errors.ts";
 import { randomWeights } from "../../runtime/weights/random.ts";
 import { autotune } from "../../tune/autotune.ts";
 import { tuningCachePath } from "../../tune/cache.ts";
@@ -16,7 +17,8 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   if (args.positional.length === 0) throw new UsageError("usage: tesserae tune <graph.tsr>... [--preset NAME] [--set key=value] [--dtype f32|f16] [--batch N] [--image WxH] [--runs N] [--retune]");
   const { runs, batch, ctx, storage, log } = await measuring(args, 2);
   for (const graph of args.positional) {
-    const program = compileFile(graph, { preset: one(args, "preset"), overrides: overrides(args) });
+    // The program only: the benchmark compiles it its own ways (fused, unfused, per tiling).
+    const { program } = compile(graph, { preset: one(args, "preset"), config: overrides(args) });
     const inputs = benchInputs(program, batch, one(args, "image"));
     log(`${graph}: tuning on ${ctx.adapterName} (${storage}), random weights`);
     const report = await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }), weights: randomWeights(program.graph, 0), inputs, runs, retune: args.switches.has("retune"), graph, log });

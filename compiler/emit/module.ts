@@ -66,7 +66,7 @@ function moduleSource(file: PlanFile, kernels: ReadonlyMap<string, string>, runt
     declarations: [{
       name: "artifact",
       type: "ArtifactSource",
-      initializer: `{ plan: ${JSON.stringify(stringifyPlanFile(file))}, kernels: { ${[...kernels].map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")} } }`,
+      initializer: `{ plan: ${JSON.stringify(stringifyPlanFile(file, true))}, kernels: { ${[...kernels].map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")} } }`,
     }],
   });
   src.addFunction({

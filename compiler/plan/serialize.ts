@@ -69,8 +69,9 @@ export function weightsGraph(file: PlanFile): Graph {
 // JSON has no Infinity or NaN (masks and padding constants use them): they travel as tagged strings.
 const NON_FINITE = "@number:";
 
-export function stringifyPlanFile(file: PlanFile): string {
-  return JSON.stringify(file, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? `${NON_FINITE}${v}` : v), 1) + "\n";
+/** plan.json's text; `compact` leaves out the indentation (for a plan embedded in a module). */
+export function stringifyPlanFile(file: PlanFile, compact = false): string {
+  return JSON.stringify(file, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? `${NON_FINITE}${v}` : v), compact ? undefined : 1) + "\n";
 }
 
 export function parsePlanFile(text: string, where: string): PlanFile {

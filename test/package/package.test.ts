@@ -35,15 +35,40 @@ function inApp(command: string, args: string[]): Promise<Run> {
 const lines = (stdout: string): Map<string, HostTensor> =>
   new Map(stdout.trim().split("\n").map((l) => JSON.parse(l) as { name: string; shape: number[]; data: number[] }).map((o) => [o.name, { shape: o.shape, data: Float32Array.from(o.data) }]));
 
-let tarball: { filename: string; size: number; unpackedSize: number; files: { path: string }[] };
+let tarball: { filename: string; integrity: string; size: number; unpackedSize: number; files: { path: string }[] };
+
+interface LockEntry { version?: string; resolved?: string; integrity?: string; dev?: boolean; dependencies?: Record<string, string>; bin?: Record<string, string> }
+
+/**
+ * The empty project's package-lock.json: the tarball, and the checkout's own locked entries of every
+ * package it depends on at run time. `npm ci --offline` then installs from npm's cache alone (the
+ * tarballs `npm ci` fetched for the checkout), with the versions the checkout was tested with.
+ */
+function userLock(tgz: string): object {
+  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, LockEntry> };
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; dependencies: Record<string, string>; bin: Record<string, string>; license: string };
+  const runtime = Object.entries(lock.packages).filter(([path, entry]) => path.startsWith("node_modules/") && !entry.dev);
+  return {
+    name: "tesserae-user",
+    lockfileVersion: 3,
+    requires: true,
+    packages: {
+      "": { name: "tesserae-user", dependencies: { tesserae: `file:${tgz}` } },
+      "node_modules/tesserae": { version: pkg.version, resolved: `file:${tgz}`, integrity: tarball.integrity, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin },
+      ...Object.fromEntries(runtime),
+    },
+  };
+}
 
 beforeAll(() => {
   // npm pack runs the build (prepack): tsc into dist/, assets copied.
   const packed = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })) as (typeof tarball)[];
   tarball = packed[0];
   mkdirSync(app);
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "tesserae-user", private: true, type: "module" }, null, 2));
-  execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--loglevel=error", join(tmp, tarball.filename)], { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
+  const tgz = `../${tarball.filename}`;
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "tesserae-user", private: true, type: "module", dependencies: { tesserae: `file:${tgz}` } }, null, 2));
+  writeFileSync(join(app, "package-lock.json"), JSON.stringify(userLock(tgz), null, 2));
+  execFileSync("npm", ["ci", "--offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
 }, 300_000);
 
 describe("the npm package, installed into an empty project", () => {
@@ -57,16 +82,31 @@ describe("the npm package, installed into an empty project", () => {
     expect(readFileSync(join(app, "node_modules", "tesserae", "dist", "api", "compile.js"), "utf8")).not.toMatch(/from "[^"]+\.ts"/);
   });
 
+  it("README and docs/API.md show exactly the examples these tests run", () => {
+    for (const example of ["node.mjs", "browser.mjs"]) {
+      const code = readFileSync(join(ROOT, "docs", "examples", example), "utf8");
+      for (const doc of ["README.md", "docs/API.md"]) expect(readFileSync(join(ROOT, doc), "utf8"), `${doc} shows docs/examples/${example}`).toContain("```js\n" + code + "```");
+    }
+  });
+
   it("npx tesserae check on a bundled graph, with no Dawn start-up notices", async () => {
-    const cold = await inApp("npx", ["tesserae", "check", "node_modules/tesserae/dist/graphs/vit.tsr"]);
+    // graphs/vit.tsr as the README writes it: no such file here, so the bundled one.
+    const cold = await inApp("npx", ["tesserae", "check", "graphs/vit.tsr"]);
     expect(cold.code, cold.stderr).toBe(0);
     expect(cold.stdout).toContain("ok: model vit");
-    const warm = await inApp("npx", ["tesserae", "check", "node_modules/tesserae/dist/graphs/vit.tsr"]);
+    const warm = await inApp("npx", ["tesserae", "check", "qwen2-vl"]);
     expect(warm.code).toBe(0);
-    console.log(`npx tesserae check vit.tsr from the installed package: cold ${cold.ms.toFixed(0)} ms, warm ${warm.ms.toFixed(0)} ms`);
-    const run = await inApp("npx", ["tesserae", "run", "vit", "--weights", VIT, "--image", join(ROOT, "test", "fixtures", "images", "demo.png"), "--runs", "1"]);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).not.toContain("artificially reduced");
+    expect(warm.stdout).toContain("ok: model qwen2_vl");
+    const missing = await inApp("npx", ["tesserae", "check", "graphs/nope.tsr"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("tesserae: error: cannot read graph file graphs/nope.tsr: no such file");
+    // stderr to a file, as a shell redirect gives it (a socket, what Node gives its children by default, cannot be reopened: see runtime/device.ts).
+    const image = join(ROOT, "test", "fixtures", "images", "demo.png");
+    const run = await inApp("sh", ["-c", `npx tesserae run vit --weights '${VIT}' --image '${image}' --runs 1 2> run.log`]);
+    const log = readFileSync(join(app, "run.log"), "utf8");
+    expect(run.code, log).toBe(0);
+    expect(log).toContain("output     image_embeds       [1, 36]");
+    expect(log).not.toContain("artificially reduced");
   });
 
   it("a plain node script (docs/examples/node.mjs) compiles and runs the tiny ViT: outputs match PyTorch within 1e-4", async () => {
