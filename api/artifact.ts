@@ -29,7 +29,7 @@ export interface Written {
  * built beside `dir` and moved into place, so a failed write leaves an earlier artifact whole; a
  * folder holding anything else is refused.
  */
-export function writeArtifact(compiled: Compiled, dir: string, options: WriteOptions = {}): Written {
+export async function writeArtifact(compiled: Compiled, dir: string, options: WriteOptions = {}): Promise<Written> {
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new UsageError(`${dir} is a file, not a folder`);
     const foreign = readdirSync(dir).filter((e) => !ARTIFACT_ENTRIES.has(e));
@@ -43,7 +43,7 @@ export function writeArtifact(compiled: Compiled, dir: string, options: WriteOpt
   const compiledWith = { fuse, storage: dtype, preset: compiled.options.preset, set: Object.entries(compiled.options.config).map(([k, v]) => `${k}=${v}`), weights };
   const { file, files, plan } = buildArtifact(compiled.program, compiled.source, { fuse, storage: dtype }, compiledWith);
   const runtime = options.runtime ?? "tesserae/runtime";
-  const { js, dts } = emitModule(file, files, runtime);
+  const { js, dts } = await emitModule(file, files, runtime);
   const tmp = `${resolve(dir)}.tmp-${process.pid}`;
   const written = ["plan.json", ...files.keys(), "model.js", "model.d.ts", "package.json"];
   try {

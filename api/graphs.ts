@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../runtime/errors.ts";
 
@@ -22,7 +22,8 @@ export function bundledGraphPath(name: string): string {
 
 /** The bundled graph a spec names, if it names one rather than a file here. */
 function bundledName(spec: string): string | null {
-  if (existsSync(spec)) return null;
+  // A folder is never a graph: `vit` beside a compiled `vit/` is still the bundled ViT.
+  if (existsSync(spec) && statSync(spec).isFile()) return null;
   // A bare name can only be a bundled graph: an unknown one is an error that lists them.
   if (/^[\w.-]+$/.test(spec) && !spec.endsWith(".tsr")) return spec;
   // `graphs/NAME.tsr`, as a checkout and the README name them.

@@ -1,7 +1,5 @@
 import { DiagnosticError } from "../dsl/diagnostics.ts";
 import { TesseraeError } from "../runtime/errors.ts";
-import { benchCommand } from "./commands/bench.ts";
-import { tuneCommand } from "./commands/tune.ts";
 import { compileCommand } from "./commands/compile.ts";
 import { explainCommand } from "./commands/explain.ts";
 import { checkCommand, irCommand } from "./commands/inspect.ts";
@@ -57,6 +55,10 @@ run options:
   --dtype f32|f16     how weights and activations are stored on the GPU (f16 needs shader-f16;
                       arithmetic, statistics and softmax stay f32)
 `;
+
+// The benchmark's modules (the ONNX exporter, the peers) load only for the commands that use them.
+const benchCommand = async (argv: string[]): Promise<number> => (await import("./commands/bench.ts")).benchCommand(argv);
+const tuneCommand = async (argv: string[]): Promise<number> => (await import("./commands/tune.ts")).tuneCommand(argv);
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, compile: compileCommand, layout: layoutCommand, score: scoreCommand, bench: benchCommand, tune: tuneCommand };
 

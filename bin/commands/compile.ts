@@ -13,7 +13,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
   const runtime = one(args, "runtime") ?? "tesserae/runtime";
   let w;
   try {
-    w = writeArtifact(compiled, out, { runtime });
+    w = await writeArtifact(compiled, out, { runtime });
   } catch (e) {
     // The folder checks name the folder; the CLI names its flag.
     if (e instanceof UsageError) throw new UsageError(`--out ${e.message}`);

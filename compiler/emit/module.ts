@@ -1,4 +1,5 @@
-import { IndentationText, Project, QuoteKind, StructureKind, VariableDeclarationKind, ts } from "ts-morph";
+// ts-morph (TypeScript inside) takes most of a second to import: loaded only when a module is written.
+type TsMorph = typeof import("ts-morph");
 import { dimToString, type Dim } from "../ir/dims.ts";
 import { stringifyPlanFile, type PlanFile } from "../plan/serialize.ts";
 
@@ -12,7 +13,7 @@ const shapeText = (shape: readonly Dim[]): string => `[${shape.map(dimToString).
 const shapeLiteral = (shape: readonly Dim[]): string => `[${shape.map((d) => (typeof d === "number" ? String(d) : JSON.stringify(dimToString(d)))).join(", ")}]`;
 
 /** The module's source text, generated with ts-morph. */
-function moduleSource(file: PlanFile, kernels: ReadonlyMap<string, string>, runtimeImport: string): string {
+function moduleSource({ IndentationText, Project, QuoteKind, StructureKind, VariableDeclarationKind }: TsMorph, file: PlanFile, kernels: ReadonlyMap<string, string>, runtimeImport: string): string {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
   const src = project.createSourceFile("model.ts");
   const name = typeName(file.model);
@@ -91,8 +92,10 @@ function moduleSource(file: PlanFile, kernels: ReadonlyMap<string, string>, runt
  * graph's inputs and outputs, and `inputShapes` / `outputShapes`. It imports `runtimeImport` only
  * (`tesserae/runtime` by default: Node and browsers each get their own entry of it).
  */
-export function emitModule(file: PlanFile, kernels: ReadonlyMap<string, string>, runtimeImport: string): { js: string; dts: string } {
-  const source = moduleSource(file, kernels, runtimeImport);
+export async function emitModule(file: PlanFile, kernels: ReadonlyMap<string, string>, runtimeImport: string): Promise<{ js: string; dts: string }> {
+  const morph = await import("ts-morph");
+  const { Project, ts } = morph;
+  const source = moduleSource(morph, file, kernels, runtimeImport);
   const project = new Project({
     useInMemoryFileSystem: true,
     compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, declaration: true, strict: true, noResolve: true, skipLibCheck: true },

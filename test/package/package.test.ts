@@ -131,6 +131,8 @@ describe("the npm package, installed into an empty project", () => {
       "model.dispose();",
     ].join("\n"));
     const r = await inApp(process.execPath, ["artifact.mjs", VIT, REFERENCE]);
+    // A bare name is the bundled graph even beside a folder of that name.
+    expect((await inApp("npx", ["tesserae", "check", "vit"])).stdout).toContain("ok: model vit");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('{"pixel_values":["B",3,36,36]}');
     const got = lines(r.stdout);
