@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { dirname, join, resolve, sep } from "node:path";
 import { buildArtifact } from "../compiler/emit/artifact.ts";
 import { emitModule } from "../compiler/emit/module.ts";
-import { stringifyPlanFile } from "../compiler/plan/serialize.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { stringifyPlanFile } from "../core/serialize.ts";
+import { UsageError } from "../core/errors.ts";
 import type { Compiled } from "./compile.ts";
 
 /** What a compiled folder holds; `model.ts` is what earlier versions wrote, replaced on a new compile. */

@@ -1,10 +1,10 @@
 import { compileProgram } from "../compiler/compile.ts";
-import type { Program } from "../compiler/elaborate/elaborate.ts";
+import type { Program } from "../core/program.ts";
 import { explainPlan, type ExplainedKernel } from "../compiler/explain/report.ts";
 import { elaborateSource } from "../compiler/frontend.ts";
 import { eliminateDeadCode } from "../compiler/passes/dce.ts";
-import type { Plan } from "../compiler/plan/plan.ts";
-import { UsageError } from "../runtime/errors.ts";
+import type { Plan } from "../core/plan.ts";
+import { UsageError } from "../core/errors.ts";
 import { dimText, tensorSpecs, type TensorSpec } from "../runtime/model.ts";
 import { Checkpoint } from "../runtime/weights/checkpoint.ts";
 import { readGraph, type GraphSpec } from "./graphs.ts";

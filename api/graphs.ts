@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../core/errors.ts";
 
 // The graph files the package ships: graphs/ beside api/ in a checkout and in dist/ alike.
 const GRAPHS_DIR = fileURLToPath(new URL("../graphs/", import.meta.url));

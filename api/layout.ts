@@ -1,9 +1,9 @@
 import { decodeImage, readImage } from "../runtime/image/decode.ts";
 import type { TextTokenizer } from "../runtime/layout/encode.ts";
-import type { TokenLayout } from "../runtime/layout/sequence.ts";
+import type { TokenLayout } from "../runtime/layout/types.ts";
 import { loadTokenizer } from "../runtime/layout/tokenizer.ts";
 import { layoutOf, prepareInputs, type InputOptions, type ModelInput } from "../runtime/model.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import type { Compiled } from "./compile.ts";
 
 /** Node's image decoder for paths and encoded bytes. */

@@ -1,6 +1,6 @@
 import { compileProgram } from "../compiler/compile.ts";
 import { contextFor, getGpu } from "../runtime/device.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import type { TextTokenizer } from "../runtime/layout/encode.ts";
 import { decodeNode, resolveTokenizer } from "./layout.ts";
 import { Model, type ModelEvents } from "../runtime/model.ts";

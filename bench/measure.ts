@@ -1,7 +1,7 @@
 import { compileProgram } from "../compiler/compile.ts";
-import type { Program } from "../compiler/elaborate/elaborate.ts";
-import { kernelCost } from "../compiler/plan/cost.ts";
-import type { Plan } from "../compiler/plan/plan.ts";
+import type { Program } from "../core/program.ts";
+import { kernelCost } from "../core/cost.ts";
+import type { Plan } from "../core/plan.ts";
 import { getGpu } from "../runtime/device.ts";
 import { bindSymbols, Executor } from "../runtime/executor.ts";
 import { maxAbsDiff, type HostTensor } from "../runtime/tensor.ts";

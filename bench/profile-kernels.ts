@@ -1,7 +1,7 @@
 // Per-kernel GPU times of one graph, fused and unfused: `tsx bench/profile-kernels.ts graphs/clip.tsr [layers]`.
 import { compileProgram } from "../compiler/compile.ts";
 import { compileFile } from "../compiler/frontend.ts";
-import { kernelCost } from "../compiler/plan/cost.ts";
+import { kernelCost } from "../core/cost.ts";
 import { getGpu } from "../runtime/device.ts";
 import { Executor } from "../runtime/executor.ts";
 import { randomTensor, randomWeights, rng } from "../runtime/weights/random.ts";

@@ -1,5 +1,5 @@
 import { DiagnosticError } from "../dsl/diagnostics.ts";
-import { TesseraeError } from "../runtime/errors.ts";
+import { TesseraeError } from "../core/errors.ts";
 import { compileCommand } from "./commands/compile.ts";
 import { explainCommand } from "./commands/explain.ts";
 import { checkCommand, irCommand } from "./commands/inspect.ts";

@@ -1,5 +1,5 @@
 import { compile, type Compiled, type CompileOptions } from "../api/compile.ts";
-import { UsageError } from "../runtime/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import { intFlag, one, overrides, type ParsedArgs } from "./args.ts";
 
 export const MODEL_FLAGS = ["weights", "preset", "set", "seed"];

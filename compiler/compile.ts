@@ -1,9 +1,8 @@
 import { generateKernel } from "./codegen/templates.ts";
-import type { StorageType } from "./codegen/writer.ts";
 import { tilingName, tuningKey, type KernelTarget, type TilingTable } from "./codegen/tiling.ts";
-import type { Program } from "./elaborate/elaborate.ts";
+import type { Program } from "../core/program.ts";
 import { groupKernels } from "./fusion/groups.ts";
-import type { Graph } from "./ir/graph.ts";
+import type { Graph } from "../core/graph.ts";
 import { eliminateDeadCode } from "./passes/dce.ts";
 import { duplicateSharedViews } from "./passes/duplicate-views.ts";
 import { foldNormsIntoLinears } from "./passes/fold-norms.ts";
@@ -12,7 +11,8 @@ import { pushGathersIntoMatmuls } from "./passes/push-gathers.ts";
 import { splitWeightPreparation } from "./passes/prepare-weights.ts";
 import { splitSlicedParams } from "./passes/split-params.ts";
 import { transposeWeights } from "./passes/transpose-weights.ts";
-import { assignSlots, type Plan, type PlanKernel } from "./plan/plan.ts";
+import type { Plan, PlanKernel, StorageType } from "../core/plan.ts";
+import { assignSlots } from "./plan/slots.ts";
 
 export interface CompileOptions {
   fuse: boolean;

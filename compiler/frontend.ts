@@ -3,8 +3,9 @@ import { fileURLToPath } from "node:url";
 import type { ModelDecl, SourceFile } from "../dsl/ast.ts";
 import { DiagnosticError, type Diagnostic } from "../dsl/diagnostics.ts";
 import { parseSource } from "../dsl/parse.ts";
-import { UsageError } from "../runtime/errors.ts";
-import { elaborate, type ElaborateOptions, type Program } from "./elaborate/elaborate.ts";
+import { UsageError } from "../core/errors.ts";
+import type { Program } from "../core/program.ts";
+import { elaborate, type ElaborateOptions } from "./elaborate/elaborate.ts";
 
 const PRELUDE_PATH = fileURLToPath(new URL("../dsl/prelude.tsr", import.meta.url));
 const PRELUDE_NAME = "<prelude>";
@@ -58,4 +59,4 @@ export function compileFile(path: string, options: ElaborateOptions = {}): Progr
   return compileSource(path, text, options);
 }
 
-export { UsageError } from "../runtime/errors.ts";
+export { UsageError } from "../core/errors.ts";

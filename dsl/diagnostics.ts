@@ -1,4 +1,4 @@
-import { TesseraeError } from "../runtime/errors.ts";
+import { TesseraeError } from "../core/errors.ts";
 import type { Loc } from "./ast.ts";
 
 export interface Diagnostic {

@@ -1,10 +1,10 @@
 // A compiled graph as `tesserae compile` ships it (plan.json and its kernels' WGSL), made into a Model.
 // Browser-safe: reading files, fetching URLs and opening a device are the entry points' business
 // (runtime/index.ts for browsers, runtime/node.ts for Node).
-import type { Program } from "../compiler/elaborate/elaborate.ts";
-import type { Plan } from "../compiler/plan/plan.ts";
-import { deserializePlan, parsePlanFile, weightsGraph, type PlanFile, type SerializedPlan } from "../compiler/plan/serialize.ts";
-import { InputError, UsageError, WeightsError } from "./errors.ts";
+import type { Program } from "../core/program.ts";
+import type { Plan } from "../core/plan.ts";
+import { deserializePlan, parsePlanFile, weightsGraph, type PlanFile, type SerializedPlan } from "../core/serialize.ts";
+import { InputError, UsageError, WeightsError } from "../core/errors.ts";
 import type { GpuContext } from "./gpu-context.ts";
 import { Model, type ModelOptions } from "./model.ts";
 import type { HostTensor, WeightSource } from "./tensor.ts";

@@ -1,4 +1,4 @@
-import { NoAdapterError } from "./errors.ts";
+import { NoAdapterError } from "../core/errors.ts";
 import { contextFor, type GpuContext } from "./gpu-context.ts";
 
 let shared: Promise<GpuContext> | undefined;

@@ -1,4 +1,4 @@
-import { NoAdapterError } from "./errors.ts";
+import { NoAdapterError } from "../core/errors.ts";
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,14 +1,13 @@
-import { evalDim, shapeToString, type DimEnv } from "../compiler/ir/dims.ts";
-import type { Node } from "../compiler/ir/graph.ts";
-import type { Dispatch } from "../compiler/codegen/templates.ts";
-import type { Plan, PlanKernel } from "../compiler/plan/plan.ts";
-import { kernelCost } from "../compiler/plan/cost.ts";
+import { evalDim, shapeToString, type DimEnv } from "../core/dims.ts";
+import type { Node } from "../core/graph.ts";
+import type { Dispatch, Plan, PlanKernel } from "../core/plan.ts";
+import { kernelCost } from "../core/cost.ts";
 import { checked, requireDevice, type GpuContext } from "./gpu-context.ts";
 import { fromHalf, toHalf } from "./half.ts";
 import { rowsOf, sizeOf, type HostTensor, type WeightSource } from "./tensor.ts";
 
-export { InputError } from "./errors.ts";
-import { InputError } from "./errors.ts";
+export { InputError } from "../core/errors.ts";
+import { InputError } from "../core/errors.ts";
 
 const MAX_GROUPS = 65535;
 

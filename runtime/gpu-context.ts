@@ -1,4 +1,4 @@
-import { TesseraeError } from "./errors.ts";
+import { TesseraeError } from "../core/errors.ts";
 /**
  * A WebGPU device as the runtime uses it, with nothing tied to Node: the executor runs the same in a
  * browser (navigator.gpu) and in Node (Dawn, opened by device.ts).

@@ -3,12 +3,12 @@
 // Nothing here imports Node; runtime/node.ts is the same API for Node, with files and Dawn.
 import { checkpointTensors, inMemoryWeights, kernelFiles, modelFromArtifact, parseArtifact, weightsUnreadable, type ArtifactSource, type LoadArtifactOptions } from "./artifact.ts";
 import { browserGpu } from "./browser-device.ts";
-import { InputError } from "./errors.ts";
+import { InputError } from "../core/errors.ts";
 import { contextFor } from "./gpu-context.ts";
 import type { Model } from "./model.ts";
 import type { WeightSource } from "./tensor.ts";
 import { tensorsFromBuffer } from "./weights/safetensors-buffer.ts";
-import { parsePlanFile, type PlanFile } from "../compiler/plan/serialize.ts";
+import { parsePlanFile, type PlanFile } from "../core/serialize.ts";
 
 export * from "./exports.ts";
 

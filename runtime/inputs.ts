@@ -1,16 +1,16 @@
-import type { Program } from "../compiler/elaborate/elaborate.ts";
-import type { InputProvider } from "../compiler/ir/preprocess.ts";
+import type { Program } from "../core/program.ts";
+import type { InputProvider } from "../core/preprocess.ts";
 import { InputError } from "./executor.ts";
 import type { RgbImage } from "./image/image.ts";
 import { qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows } from "./image/qwen.ts";
 import { deepseekAssembly } from "./image/tiles.ts";
 import { llavaNextAssembly } from "./image/anyres.ts";
 import { itemsFromGeometry } from "./layout/items.ts";
-import type { LayoutItem } from "./layout/sequence.ts";
+import type { Grid } from "./geometry.ts";
+import type { LayoutItem } from "./layout/types.ts";
 import { batchImages, preprocessImage, preprocessVideo } from "./preprocess.ts";
 import type { HostTensor } from "./tensor.ts";
 
-export type Grid = [number, number, number];
 
 /** What inputs computed by the runtime are computed from. */
 export interface ProviderSources {

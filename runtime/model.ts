@@ -1,19 +1,21 @@
 // A compiled graph on a device with its weights: preprocessing, the run, the token layout and scores,
 // with nothing tied to Node, so the same class serves the library API, compiled artifacts and a page.
-import type { Program } from "../compiler/elaborate/elaborate.ts";
-import { dimToString, type Dim } from "../compiler/ir/dims.ts";
-import type { Graph } from "../compiler/ir/graph.ts";
-import type { Plan } from "../compiler/plan/plan.ts";
-import { InputError, UsageError } from "./errors.ts";
+import type { Program } from "../core/program.ts";
+import { dimToString, type Dim } from "../core/dims.ts";
+import type { Graph } from "../core/graph.ts";
+import type { Plan } from "../core/plan.ts";
+import { InputError, UsageError } from "../core/errors.ts";
 import { Executor } from "./executor.ts";
 import type { GpuContext } from "./gpu-context.ts";
 import type { RgbImage } from "./image/image.ts";
 import { ImageError } from "./image/image.ts";
 import { toRgb, type ImageLike } from "./image/rgb.ts";
-import { imageInputs, providedInputs, type Grid, type MediaInputs, type VideoFrames } from "./inputs.ts";
+import type { Grid } from "./geometry.ts";
+import { imageInputs, providedInputs, type MediaInputs, type VideoFrames } from "./inputs.ts";
 import { encodeTexts, type TextTokenizer } from "./layout/encode.ts";
 import { itemsFromGeometry } from "./layout/items.ts";
-import { buildLayout, LayoutError, type TokenLayout } from "./layout/sequence.ts";
+import { buildLayout, LayoutError } from "./layout/sequence.ts";
+import type { TokenLayout } from "./layout/types.ts";
 import type { HostTensor, WeightSource } from "./tensor.ts";
 
 /** What a caller hears about while a model loads and runs; nothing is written to stderr. */

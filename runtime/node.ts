@@ -6,13 +6,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inMemoryWeights, kernelFiles, modelFromArtifact, parseArtifact, weightsUnreadable, type ArtifactSource, type LoadArtifactOptions, checkpointTensors } from "./artifact.ts";
 import { contextFor, getGpu } from "./device.ts";
-import { InputError } from "./errors.ts";
+import { InputError } from "../core/errors.ts";
 import type { Model } from "./model.ts";
 import type { HostTensor, WeightSource } from "./tensor.ts";
 import { SafetensorsFile } from "./weights/safetensors.ts";
 import { Checkpoint } from "./weights/checkpoint.ts";
 import { tensorsFromBuffer } from "./weights/safetensors-buffer.ts";
-import { parsePlanFile, weightsGraph, type PlanFile } from "../compiler/plan/serialize.ts";
+import { parsePlanFile, weightsGraph, type PlanFile } from "../core/serialize.ts";
 
 export * from "./exports.ts";
 export { getGpu } from "./device.ts";

@@ -1,4 +1,4 @@
-import type { PreprocessStep } from "../compiler/ir/preprocess.ts";
+import type { PreprocessStep } from "../core/preprocess.ts";
 import { ImageError, type RgbImage } from "./image/image.ts";
 import { qwenPatches, smartResize } from "./image/qwen.ts";
 import { frameIndices, framePixelCap, smartNframes } from "./image/video.ts";

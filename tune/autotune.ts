@@ -2,7 +2,7 @@
 // into the whole plan and timed per kernel (timestamp queries) on the device; the fastest per shape
 // is kept, in the per-adapter cache (cache.ts).
 import { candidatesFor, tilingName, type KernelTiling } from "../compiler/codegen/tiling.ts";
-import type { Plan } from "../compiler/plan/plan.ts";
+import type { Plan } from "../core/plan.ts";
 import { Executor } from "../runtime/executor.ts";
 import type { GpuContext } from "../runtime/gpu-context.ts";
 import { maxAbsDiff, type HostTensor, type WeightSource } from "../runtime/tensor.ts";

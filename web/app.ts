@@ -1,15 +1,17 @@
 // The demo page: a compiled graph (plan.json + kernels from the server) run on navigator.gpu with the
 // same runtime as in Node; the image as the model sees it, the token layout, and the kernels' times.
-import type { Program } from "../compiler/elaborate/elaborate.ts";
-import type { Plan } from "../compiler/plan/plan.ts";
-import { deserializePlan, parsePlanFile, type PlanFile } from "../compiler/plan/serialize.ts";
+import type { Program } from "../core/program.ts";
+import type { Plan } from "../core/plan.ts";
+import { deserializePlan, parsePlanFile, type PlanFile } from "../core/serialize.ts";
 import { Executor } from "../runtime/executor.ts";
 import { checkpointTensors, kernelFiles, programOf } from "../runtime/artifact.ts";
 import { browserGpu } from "../runtime/browser-device.ts";
 import type { GpuContext } from "../runtime/gpu-context.ts";
 import type { RgbImage } from "../runtime/image/image.ts";
-import { imageInputs, type Grid } from "../runtime/inputs.ts";
-import { buildLayout, type TokenLayout } from "../runtime/layout/sequence.ts";
+import type { Grid } from "../runtime/geometry.ts";
+import { imageInputs } from "../runtime/inputs.ts";
+import { buildLayout } from "../runtime/layout/sequence.ts";
+import type { TokenLayout } from "../runtime/layout/types.ts";
 import type { HostTensor } from "../runtime/tensor.ts";
 import { tensorsFromBuffer } from "../runtime/weights/safetensors-buffer.ts";
 import { assembledTokenSource, qwenTokenSource, qwenView, squareView, type TokenSource, type View } from "./views.ts";

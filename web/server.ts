@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { buildArtifact } from "../compiler/emit/artifact.ts";
 import { compileFile } from "../compiler/frontend.ts";
-import { stringifyPlanFile } from "../compiler/plan/serialize.ts";
+import { stringifyPlanFile } from "../core/serialize.ts";
 import { Checkpoint } from "../runtime/weights/checkpoint.ts";
 import { DEMOS } from "./demos.ts";
 

@@ -1,4 +1,4 @@
-import type { Grid } from "../runtime/inputs.ts";
+import type { Grid } from "../runtime/geometry.ts";
 import type { HostTensor } from "../runtime/tensor.ts";
 
 /** One picture of what the model sees, with where a token's pixels are on it. */

@@ -1,11 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { compile } from "../../api/compile.ts";
-import { UsageError } from "../../runtime/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import { benchEngines, PEERS, type BenchRecord } from "../../bench/measure.ts";
 import { markdownTable } from "../../bench/report.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { syntheticImage } from "../../bench/synthetic.ts";
-import type { Program } from "../../compiler/elaborate/elaborate.ts";
+import type { Program } from "../../core/program.ts";
 import { imageInputs } from "../../runtime/inputs.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";

@@ -1,5 +1,5 @@
 import { writeArtifact } from "../../api/artifact.ts";
-import { UsageError } from "../../runtime/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import { one, parseArgs } from "../args.ts";
 import { compileFromArgs, dtypeFlag, MODEL_FLAGS, requireGraph } from "../load.ts";
 

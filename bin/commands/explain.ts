@@ -3,7 +3,7 @@ import { formatDot } from "../../compiler/explain/dot.ts";
 import { formatHtml } from "../../compiler/explain/html.ts";
 import { explainPlan } from "../../compiler/explain/report.ts";
 import { formatText } from "../../compiler/explain/text.ts";
-import { UsageError } from "../../runtime/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import { one, parseArgs } from "../args.ts";
 import { compileFromArgs, MODEL_FLAGS, requireGraph } from "../load.ts";
 

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { layout as tokenLayout } from "../../api/layout.ts";
-import { UsageError } from "../../runtime/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import { readImage, type RgbImage } from "../../runtime/image/decode.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
 import { one, parseArgs } from "../args.ts";

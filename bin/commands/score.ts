@@ -1,7 +1,7 @@
 import { renameSync, rmSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { describeWeights, load } from "../../api/load.ts";
-import { UsageError } from "../../runtime/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { writeSafetensors } from "../../runtime/weights/safetensors.ts";
 import { one, parseArgs } from "../args.ts";

@@ -1,7 +1,7 @@
 import { compileProgram } from "../../compiler/compile.ts";
 import { tilingName } from "../../compiler/codegen/tiling.ts";
 import { compile } from "../../api/compile.ts";
-import { UsageError } from "../../runtime/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import { randomWeights } from "../../runtime/weights/random.ts";
 import { autotune } from "../../tune/autotune.ts";
 import { tuningCachePath } from "../../tune/cache.ts";

@@ -1,5 +1,5 @@
-import { dimCeilDiv as ceilDiv, type Dim } from "../ir/dims.ts";
-import type { KernelCode } from "./templates.ts";
+import { dimCeilDiv as ceilDiv, type Dim } from "../../core/dims.ts";
+import type { KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type AttentionTiling } from "./tiling.ts";
 import { floatLiteral, type Code, type KernelWriter } from "./writer.ts";
 

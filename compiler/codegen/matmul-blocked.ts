@@ -1,20 +1,11 @@
-import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
-import type { Graph, Node } from "../ir/graph.ts";
+import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
+import type { Graph, Node } from "../../core/graph.ts";
 import { emitSharedPrologueStats } from "./matmul-prologue.ts";
-import type { KernelCode } from "./templates.ts";
+import { transposedWeightOf } from "./weight-layout.ts";
+import type { KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type MatmulTiling } from "./tiling.ts";
 import type { Code, KernelWriter } from "./writer.ts";
 
-/** The [K, N] buffer that a matmul's B [N, K] is a transposed view of (a weight stored transposed at load time), when N is a multiple of 4. */
-export function transposedWeightOf(g: Graph, core: Node): number | null {
-  if (core.op.kind !== "matmul") return null;
-  const b = g.nodes[core.inputs[1]];
-  if (b.op.kind !== "permute" || b.op.perm[0] !== 1 || b.shape.length !== 2) return null;
-  const t = g.nodes[b.inputs[0]];
-  const n = b.shape[0];
-  if ((t.op.kind !== "param" && t.op.kind !== "input") || typeof n !== "number" || n % 4 !== 0) return null;
-  return t.id;
-}
 
 /**
  * Register blocking for weights stored [K, N]: each invocation computes `tm` rows by `tn` groups of 4

@@ -1,4 +1,4 @@
-import type { Dim } from "../ir/dims.ts";
+import type { Dim } from "../../core/dims.ts";
 import type { Code, KernelWriter } from "./writer.ts";
 
 /** A row statistic from its total over `length` elements: a mean divides, a sum or max is the total. */

@@ -1,6 +1,7 @@
-import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
-import type { KernelCode } from "./templates.ts";
-import { blockedMatmulKernel, transposedWeightOf } from "./matmul-blocked.ts";
+import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
+import type { KernelCode } from "./kernel-code.ts";
+import { blockedMatmulKernel } from "./matmul-blocked.ts";
+import { transposedWeightOf } from "./weight-layout.ts";
 import { emitPrologueStats, statisticOf } from "./matmul-prologue.ts";
 import type { MatmulTiling } from "./tiling.ts";
 import { statKey, type Code, type KernelWriter } from "./writer.ts";

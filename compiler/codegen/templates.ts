@@ -1,25 +1,14 @@
-import { dimCeilDiv as ceilDiv, numel, type Dim } from "../ir/dims.ts";
-import type { Graph } from "../ir/graph.ts";
+import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
+import type { Graph } from "../../core/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { matmulKernel } from "./matmul.ts";
 import { attentionKernel } from "./attention.ts";
 import { attentionTilingFor, matmulTilingFor, tuningKey, type KernelTarget, type KernelTiling, type TilingTable } from "./tiling.ts";
-import { KernelWriter, statKey, type Binding, type Code, type StorageType } from "./writer.ts";
+import type { Dispatch, StorageType } from "../../core/plan.ts";
+import type { KernelCode } from "./kernel-code.ts";
+import { KernelWriter, statKey, type Code } from "./writer.ts";
 
-/** How many workgroups to launch, as functions of the symbolic dims. */
-export type Dispatch =
-  /** `count` workgroups in a line, folded into x and y when past the per-dimension limit. */
-  | { kind: "linear"; count: Dim }
-  | { kind: "grid"; x: Dim; y: Dim; z: Dim };
 
-export interface KernelCode {
-  wgsl: string;
-  /** The tiling a matmul or attention kernel was generated with. */
-  tiling?: KernelTiling;
-  bindings: Binding[];
-  uniforms: Dim[];
-  dispatch: Dispatch;
-}
 
 export const POINTWISE_THREADS = 256;
 export const ROW_THREADS = 64;

@@ -1,7 +1,7 @@
-import { dimToString } from "../ir/dims.ts";
-import type { Graph } from "../ir/graph.ts";
+import { dimToString } from "../../core/dims.ts";
+import type { Graph } from "../../core/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
-import { transposedWeightOf } from "./matmul-blocked.ts";
+import { transposedWeightOf } from "./weight-layout.ts";
 
 /**
  * How a matmul whose weights are stored [K, N] is computed. "blocked": each invocation computes `tm`

@@ -1,6 +1,7 @@
-import { dimToString, dimsEqual, type Dim } from "../ir/dims.ts";
-import type { BinaryFn, Graph, Node, UnaryFn } from "../ir/graph.ts";
+import { dimToString, dimsEqual, type Dim } from "../../core/dims.ts";
+import type { BinaryFn, Graph, Node, UnaryFn } from "../../core/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
+import type { StorageType } from "../../core/plan.ts";
 
 /** WGSL for one coordinate or value: an expression string. */
 export type Code = string;
@@ -50,8 +51,6 @@ export function floatLiteral(v: number): Code {
 
 export interface Binding { node: number; name: string; vec4: boolean }
 
-/** How tensors are stored in GPU buffers. Arithmetic is always f32. */
-export type StorageType = "f32" | "f16";
 
 /**
  * Builds one kernel's WGSL: bindings for the buffers it reads, uniform slots for every symbolic

@@ -1,7 +1,7 @@
 import type { BinaryOp } from "../../dsl/ast.ts";
 import { ShapeError, type GraphBuilder } from "../ir/builder.ts";
-import { dimAdd, dimFloorDiv, dimMod, dimMul, dimsEqual, dimSub, type Dim } from "../ir/dims.ts";
-import type { BinaryFn } from "../ir/graph.ts";
+import { dimAdd, dimFloorDiv, dimMod, dimMul, dimsEqual, dimSub, type Dim } from "../../core/dims.ts";
+import type { BinaryFn } from "../../core/graph.ts";
 import { ERROR, describe, type Value } from "./values.ts";
 
 const TENSOR_FNS: Partial<Record<BinaryOp, BinaryFn>> = { "+": "add", "-": "sub", "*": "mul", "/": "div" };

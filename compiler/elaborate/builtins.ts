@@ -1,6 +1,6 @@
 import { ShapeError, normalizeAxis, type GraphBuilder } from "../ir/builder.ts";
-import type { Dim } from "../ir/dims.ts";
-import { UNARY_FNS, type ReduceFn } from "../ir/graph.ts";
+import type { Dim } from "../../core/dims.ts";
+import { UNARY_FNS, type ReduceFn } from "../../core/graph.ts";
 import { describe, toPlain as toPlainValue, type Value } from "./values.ts";
 
 export interface BuiltinContext {

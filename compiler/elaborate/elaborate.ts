@@ -1,36 +1,23 @@
 import type { Arg, BlockDecl, CallExpr, Expr, InputDecl, Loc, ModelDecl, SourceFile, Stmt } from "../../dsl/ast.ts";
 import type { Diagnostic } from "../../dsl/diagnostics.ts";
 import { GraphBuilder, ShapeError } from "../ir/builder.ts";
-import { sym, type Dim } from "../ir/dims.ts";
-import type { Graph } from "../ir/graph.ts";
-import type { InputProvider, PreprocessStep } from "../ir/preprocess.ts";
-import { LAYOUT_SYMBOLS, type Layout } from "../ir/layout.ts";
+import { sym, type Dim } from "../../core/dims.ts";
+import type { Graph } from "../../core/graph.ts";
+import type { InputProvider, PreprocessStep } from "../../core/preprocess.ts";
+import { LAYOUT_SYMBOLS, type Layout } from "../../core/layout.ts";
 import { toLayout } from "./layout.ts";
 import { applyBinary, applyUnaryMinus } from "./arithmetic.ts";
 import { BUILTINS, type BuiltinContext } from "./builtins.ts";
 import { resolveConfig, type ConfigSources } from "./config.ts";
 import { toInputProvider, toPreprocessStep } from "./preprocess.ts";
-import { ERROR, NONE, describe, toPlain, type PlainValue, type Value } from "./values.ts";
+import { ERROR, NONE, describe, toPlain, type Value } from "./values.ts";
+import type { PlainValue, Program } from "../../core/program.ts";
 
 export interface ElaborateOptions extends ConfigSources {
   /** Whether the checkpoint has a tensor; without a checkpoint every declared parameter exists. */
   hasWeight?: (name: string) => boolean;
 }
 
-export interface Program {
-  name: string;
-  graph: Graph;
-  config: Record<string, PlainValue>;
-  presets: string[];
-  preprocess: PreprocessStep[];
-  prefixes: string[];
-  /** Symbolic dimensions of the inputs, bound at run time (e.g. the batch size B). */
-  symbols: string[];
-  /** Inputs the runtime computes from the preprocessed images (segments, rotary tables). */
-  providers: { input: string; provider: InputProvider }[];
-  /** The token layout, when the graph file declares one. */
-  layout: Layout | null;
-}
 
 export type ElaborateResult = { ok: true; program: Program; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
 

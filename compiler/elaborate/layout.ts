@@ -1,5 +1,5 @@
 import type { CallExpr, Expr, Loc } from "../../dsl/ast.ts";
-import type { Layout, LayoutPiece, PositionScheme } from "../ir/layout.ts";
+import type { Layout, LayoutPiece, PositionScheme } from "../../core/layout.ts";
 import { describe, type Value } from "./values.ts";
 
 type Report = (loc: Loc, message: string) => void;

@@ -1,4 +1,4 @@
-import type { InputProvider, PreprocessStep, ResampleFilter } from "../ir/preprocess.ts";
+import type { InputProvider, PreprocessStep, ResampleFilter } from "../../core/preprocess.ts";
 import { describe, type Value } from "./values.ts";
 
 const FILTERS: readonly ResampleFilter[] = ["nearest", "bilinear", "bicubic"];

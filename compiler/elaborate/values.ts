@@ -1,4 +1,5 @@
-import { dimToString, type Dim } from "../ir/dims.ts";
+import { dimToString, type Dim } from "../../core/dims.ts";
+import type { PlainValue } from "../../core/program.ts";
 
 /** What a DSL expression evaluates to during elaboration. */
 export type Value =
@@ -29,7 +30,7 @@ export function describe(v: Value): string {
 }
 
 /** Plain JSON-like view of a config value, for printing and for the runtime. */
-export type PlainValue = number | string | boolean | null | PlainValue[];
+
 
 export function toPlain(v: Value): PlainValue {
   switch (v.t) {

@@ -1,8 +1,8 @@
 import { attentionEverywhere, PORTABLE_ATTENTION } from "../codegen/tiling.ts";
 import { compileProgram } from "../compile.ts";
-import type { Program } from "../elaborate/elaborate.ts";
-import type { Plan } from "../plan/plan.ts";
-import { PLAN_FORMAT, serializePlan, type PlanFile } from "../plan/serialize.ts";
+import type { Program } from "../../core/program.ts";
+import type { Plan } from "../../core/plan.ts";
+import { PLAN_FORMAT, serializePlan, type PlanFile } from "../../core/serialize.ts";
 
 /** A compiled graph as plan.json content and its kernel files (what `compile` writes, what the web demo serves). */
 export function buildArtifact(program: Program, graphPath: string, options: { fuse: boolean; storage: "f32" | "f16" }, compiledWith: Record<string, unknown>): { file: PlanFile; files: Map<string, string>; plan: Plan } {

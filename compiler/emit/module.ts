@@ -1,7 +1,7 @@
 // ts-morph (TypeScript inside) takes most of a second to import: loaded only when a module is written.
 type TsMorph = typeof import("ts-morph");
-import { dimToString, type Dim } from "../ir/dims.ts";
-import { stringifyPlanFile, type PlanFile } from "../plan/serialize.ts";
+import { dimToString, type Dim } from "../../core/dims.ts";
+import { stringifyPlanFile, type PlanFile } from "../../core/serialize.ts";
 
 /** `vit` -> `Vit`, `qwen2_5_vl` -> `Qwen25Vl`: a type-name prefix. */
 function typeName(model: string): string {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import protobuf from "protobufjs";
-import { evalDim, type DimEnv } from "../ir/dims.ts";
-import type { BinaryFn, Graph, Node, UnaryFn } from "../ir/graph.ts";
+import { evalDim, type DimEnv } from "../../core/dims.ts";
+import type { BinaryFn, Graph, Node, UnaryFn } from "../../core/graph.ts";
 
 /** A graph that uses an operation the exporter does not write. */
 export class OnnxExportError extends Error {}

@@ -1,6 +1,6 @@
-import { shapeToString } from "../ir/dims.ts";
-import type { Graph } from "../ir/graph.ts";
-import type { Plan } from "../plan/plan.ts";
+import { shapeToString } from "../../core/dims.ts";
+import type { Graph } from "../../core/graph.ts";
+import type { Plan } from "../../core/plan.ts";
 import { opName } from "./report.ts";
 
 const COLORS: Record<string, string> = { matmul: "#dbeafe", attention: "#fde68a", row: "#dcfce7", pointwise: "#f3e8ff" };

@@ -1,7 +1,7 @@
-import { evalDim, shapeToString, type DimEnv } from "../ir/dims.ts";
-import type { Graph, Node } from "../ir/graph.ts";
-import { kernelCost } from "../plan/cost.ts";
-import type { Plan } from "../plan/plan.ts";
+import { evalDim, shapeToString, type DimEnv } from "../../core/dims.ts";
+import type { Graph, Node } from "../../core/graph.ts";
+import { kernelCost } from "../../core/cost.ts";
+import type { Plan } from "../../core/plan.ts";
 
 export interface ExplainedKernel {
   index: number;

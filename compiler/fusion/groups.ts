@@ -1,16 +1,8 @@
-import { dimsEqual, type Dim } from "../ir/dims.ts";
+import { dimsEqual, type Dim } from "../../core/dims.ts";
 import { INLINE_MAX_K, STAGE_MAX_ROW } from "./limits.ts";
-import { consumersOf, isElementwise, isMovement, type Graph, type Node } from "../ir/graph.ts";
+import { consumersOf, isElementwise, isMovement, type Graph, type Node } from "../../core/graph.ts";
+import type { KernelKind } from "../../core/plan.ts";
 
-/**
- * Kernel templates:
- * - pointwise: one thread per output element, any DAG of elementwise ops and views inlined;
- * - row: reductions along one axis with their elementwise neighbours, one workgroup per row;
- * - matmul: a tiled contraction whose operands load through views and whose epilogue is the
- *   elementwise chain up to the kernel's output (bias, activation, residual add, ...);
- * - attention: softmax(q k^T) v per head with online softmax, q/k/v loaded through views.
- */
-export type KernelKind = "pointwise" | "row" | "matmul" | "attention";
 
 export interface KernelGroup {
   kind: KernelKind;

@@ -1,5 +1,5 @@
-import { dimAdd, dimFloorDiv, dimMul, dimsEqual, dimToString, numel, shapeToString, type Dim } from "./dims.ts";
-import type { BinaryFn, DType, Graph, Node, Op, ReduceFn, SourceRef, UnaryFn } from "./graph.ts";
+import { dimAdd, dimFloorDiv, dimMul, dimsEqual, dimToString, numel, shapeToString, type Dim } from "../../core/dims.ts";
+import type { BinaryFn, DType, Graph, Node, Op, ReduceFn, SourceRef, UnaryFn } from "../../core/graph.ts";
 
 /** A bound on graph size: the largest published towers unroll to about 2,000 primitives a layer. */
 export const MAX_NODES = 1_000_000;

@@ -1,5 +1,5 @@
-import { shapeToString } from "./dims.ts";
-import type { Graph, Node } from "./graph.ts";
+import { shapeToString } from "../../core/dims.ts";
+import type { Graph, Node } from "../../core/graph.ts";
 
 function opText(n: Node): string {
   const op = n.op;

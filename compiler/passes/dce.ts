@@ -1,4 +1,4 @@
-import type { Graph, Node } from "../ir/graph.ts";
+import type { Graph, Node } from "../../core/graph.ts";
 
 /** Drops nodes no output depends on (and renumbers), so unused checkpoint tensors are never read. */
 export function eliminateDeadCode(g: Graph): Graph {

@@ -1,6 +1,6 @@
 import { GraphBuilder } from "../ir/builder.ts";
-import { dimsEqual, type Dim } from "../ir/dims.ts";
-import { consumersOf, type Graph, type Node } from "../ir/graph.ts";
+import { dimsEqual, type Dim } from "../../core/dims.ts";
+import { consumersOf, type Graph, type Node } from "../../core/graph.ts";
 import { rebuild } from "./rebuild.ts";
 
 /**

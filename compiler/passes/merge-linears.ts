@@ -1,6 +1,6 @@
 import { GraphBuilder } from "../ir/builder.ts";
-import { dimAdd, dimsEqual, type Dim } from "../ir/dims.ts";
-import { consumersOf, isElementwise, type Graph, type Node } from "../ir/graph.ts";
+import { dimAdd, dimsEqual, type Dim } from "../../core/dims.ts";
+import { consumersOf, isElementwise, type Graph, type Node } from "../../core/graph.ts";
 import { rebuild } from "./rebuild.ts";
 
 /** One linear layer reading the shared input: matmul_nt(x, W) with W a parameter, and optionally + bias. */

@@ -1,7 +1,7 @@
-import { consumersOf, isMovement, type Graph, type Node } from "../ir/graph.ts";
+import { consumersOf, isMovement, type Graph, type Node } from "../../core/graph.ts";
 import { eliminateDeadCode } from "./dce.ts";
 import { parameterOnly } from "./fold-norms.ts";
-import { PREPARED_PREFIX } from "../plan/plan.ts";
+import { PREPARED_PREFIX } from "../../core/plan.ts";
 
 export interface PreparedSplit {
   /** The graph run for every input, with derived weights as parameters named PREPARED_PREFIX + i. */

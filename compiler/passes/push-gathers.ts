@@ -1,5 +1,5 @@
 import { GraphBuilder } from "../ir/builder.ts";
-import { consumersOf, type Graph, type Node } from "../ir/graph.ts";
+import { consumersOf, type Graph, type Node } from "../../core/graph.ts";
 import { rebuild } from "./rebuild.ts";
 
 /**

@@ -1,5 +1,5 @@
 import type { GraphBuilder } from "../ir/builder.ts";
-import type { Graph, Node } from "../ir/graph.ts";
+import type { Graph, Node } from "../../core/graph.ts";
 
 /**
  * Copies a graph into `b` node by node, in an order that respects dependencies even when a rewrite

@@ -1,4 +1,4 @@
-import { consumersOf, type Graph, type Node } from "../ir/graph.ts";
+import { consumersOf, type Graph, type Node } from "../../core/graph.ts";
 
 /**
  * A parameter read only through slices of its first axis (Qwen-VL's packed q/k/v projection,

@@ -1,6 +1,6 @@
 import { GraphBuilder } from "../ir/builder.ts";
 import { INLINE_MAX_K } from "../fusion/limits.ts";
-import { consumersOf, isElementwise, type Graph } from "../ir/graph.ts";
+import { consumersOf, isElementwise, type Graph } from "../../core/graph.ts";
 import { parameterOnly } from "./fold-norms.ts";
 import { rebuild } from "./rebuild.ts";
 

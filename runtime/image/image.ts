@@ -1,4 +1,4 @@
-import { TesseraeError } from "../errors.ts";
+import { TesseraeError } from "../../core/errors.ts";
 /** 8-bit RGB pixels, row-major, 3 bytes a pixel. */
 export interface RgbImage {
   width: number;

@@ -1,4 +1,4 @@
-import type { ResampleFilter } from "../../compiler/ir/preprocess.ts";
+import type { ResampleFilter } from "../../core/preprocess.ts";
 import type { RgbImage } from "./image.ts";
 
 /**

@@ -1,5 +1,5 @@
 // Text to token ids with a tokenizer already loaded: no file access, so it runs in a browser too.
-import { TesseraeError } from "../errors.ts";
+import { TesseraeError } from "../../core/errors.ts";
 
 /** A checkpoint's own tokenizer (`tokenizer.json`, with `tokenizer_config.json` when present). */
 export interface TextTokenizer {

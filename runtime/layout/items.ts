@@ -1,5 +1,5 @@
-import type { Grid } from "../inputs.ts";
-import type { LayoutItem } from "./sequence.ts";
+import type { Grid } from "../geometry.ts";
+import type { LayoutItem } from "./types.ts";
 
 /** What the layout needs of images that have been preprocessed: their grids or tiles, in order. */
 export function itemsFromGeometry(sources: readonly string[], grids: readonly Grid[], tiles: readonly [number, number][], tokens: readonly (number | undefined)[] = []): LayoutItem[] {

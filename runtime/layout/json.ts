@@ -1,4 +1,4 @@
-import type { TokenLayout } from "./sequence.ts";
+import type { TokenLayout } from "./types.ts";
 
 /** The layout as JSON: objects indented, arrays of numbers on one line (position ids run to thousands). */
 export function layoutJson(model: string, layout: TokenLayout): string {

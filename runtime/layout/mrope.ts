@@ -1,4 +1,4 @@
-import type { LayoutItem, Segment } from "./sequence.ts";
+import type { LayoutItem, Segment } from "./types.ts";
 
 /**
  * Qwen2-VL's get_rope_index for one unpadded sequence: text tokens take the next position on all three

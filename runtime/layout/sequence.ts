@@ -1,40 +1,9 @@
-import { TesseraeError } from "../errors.ts";
-import { evalDim, type DimEnv } from "../../compiler/ir/dims.ts";
-import type { Layout, LayoutPiece } from "../../compiler/ir/layout.ts";
-import type { Grid } from "../inputs.ts";
+import { TesseraeError } from "../../core/errors.ts";
+import { evalDim, type DimEnv } from "../../core/dims.ts";
+import type { Layout, LayoutPiece } from "../../core/layout.ts";
+import type { LayoutItem, Segment, TokenLayout } from "./types.ts";
 import { mropePositions } from "./mrope.ts";
 import type { TextTokenizer } from "./encode.ts";
-
-/** An image or video as the layout sees it: what preprocessing made of it. */
-export interface LayoutItem {
-  kind: "image" | "video";
-  source: string;
-  /** Qwen patch grid (t, h, w). */
-  grid?: Grid;
-  /** DeepSeek-VL2 local tiles (width, height). */
-  tiles?: [number, number];
-  /** Image tokens, where preprocessing decides them (LLaVA-NeXT): the layout's `image_tokens`. */
-  tokens?: number;
-  /** Qwen2.5-VL videos: seconds per temporal grid step (temporal_patch_size / fps). */
-  secondsPerGrid?: number;
-}
-
-export type Segment =
-  | { kind: "text"; start: number | null; length: number | null; text: string; ids: number[] | null }
-  | { kind: "special"; start: number | null; length: 1; token: string; id: number | null }
-  | { kind: "image" | "video"; start: number | null; length: number; index: number; source: string; token: string; id: number | null; grid_thw?: Grid; tiles?: [number, number] };
-
-export interface TokenLayout {
-  segments: Segment[];
-  /** Sequence length; null when text is present but no tokenizer was given. */
-  length: number | null;
-  input_ids: number[] | null;
-  /** M-RoPE (t, h, w) position ids, 3 x length, for graphs whose layout declares them. */
-  position_ids?: [number[], number[], number[]];
-  rope_delta?: number;
-  /** Rows the items' spans take in total: the rows of image_embeds, in order. */
-  image_rows: number;
-}
 
 export class LayoutError extends TesseraeError {}
 

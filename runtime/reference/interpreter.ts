@@ -1,5 +1,5 @@
-import { evalDim, type DimEnv } from "../../compiler/ir/dims.ts";
-import type { BinaryFn, Graph, Node, UnaryFn } from "../../compiler/ir/graph.ts";
+import { evalDim, type DimEnv } from "../../core/dims.ts";
+import type { BinaryFn, Graph, Node, UnaryFn } from "../../core/graph.ts";
 import { rowsOf, sizeOf, stridesOf, type HostTensor } from "../tensor.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { evalDim } from "../../compiler/ir/dims.ts";
-import type { Graph } from "../../compiler/ir/graph.ts";
+import { evalDim } from "../../core/dims.ts";
+import type { Graph } from "../../core/graph.ts";
 import type { HostTensor, WeightSource } from "../tensor.ts";
 import { SafetensorsFile, WeightsError } from "./safetensors.ts";
 

@@ -1,5 +1,5 @@
-import { evalDim } from "../../compiler/ir/dims.ts";
-import type { Graph } from "../../compiler/ir/graph.ts";
+import { evalDim } from "../../core/dims.ts";
+import type { Graph } from "../../core/graph.ts";
 import { sizeOf, type HostTensor, type WeightSource } from "../tensor.ts";
 
 /** Small, fast, seedable PRNG (mulberry32). */

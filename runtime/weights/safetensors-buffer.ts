@@ -1,4 +1,4 @@
-import { WeightsError } from "../errors.ts";
+import { WeightsError } from "../../core/errors.ts";
 import { fromHalf } from "../half.ts";
 import type { HostTensor } from "../tensor.ts";
 

@@ -2,8 +2,8 @@ import { closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs
 import type { HostTensor } from "../tensor.ts";
 
 /** A checkpoint file that is not a valid safetensors file, or lacks what was asked; the message names file and tensor. */
-export { WeightsError } from "../errors.ts";
-import { WeightsError } from "../errors.ts";
+export { WeightsError } from "../../core/errors.ts";
+import { WeightsError } from "../../core/errors.ts";
 
 export type SafeDType = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 const ITEM_SIZE: Record<SafeDType, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compileFile } from "../../compiler/frontend.ts";
-import { dimToString } from "../../compiler/ir/dims.ts";
+import { dimToString } from "../../core/dims.ts";
 import { compileOk, tryCompile } from "../helpers/compile.ts";
 import { reliable } from "../helpers/reliability.ts";
 

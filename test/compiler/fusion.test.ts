@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compileGraph } from "../../compiler/compile.ts";
 import { compileFile } from "../../compiler/frontend.ts";
-import type { Plan } from "../../compiler/plan/plan.ts";
+import type { Plan } from "../../core/plan.ts";
 import { compileOk } from "../helpers/compile.ts";
 
 const kernelsOf = (body: string): Plan => compileGraph(compileOk(`model m {\n  input x: f32[B, 9, 12]\n${body}\n}`).graph, { fuse: true });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GraphBuilder, ShapeError } from "../../compiler/ir/builder.ts";
-import { dimFloorDiv, dimMul, dimsEqual, dimToString, evalDim, sym, type Dim } from "../../compiler/ir/dims.ts";
+import { dimFloorDiv, dimMul, dimsEqual, dimToString, evalDim, sym, type Dim } from "../../core/dims.ts";
 import { printGraph } from "../../compiler/ir/printer.ts";
 
 const B = sym("B");

@@ -1,5 +1,5 @@
 import { compileSource } from "../../compiler/frontend.ts";
-import type { Program } from "../../compiler/elaborate/elaborate.ts";
+import type { Program } from "../../core/program.ts";
 import { DiagnosticError } from "../../dsl/diagnostics.ts";
 import type { ElaborateOptions } from "../../compiler/elaborate/elaborate.ts";
 

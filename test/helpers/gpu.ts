@@ -1,5 +1,5 @@
 import { compileGraph } from "../../compiler/compile.ts";
-import type { Graph } from "../../compiler/ir/graph.ts";
+import type { Graph } from "../../core/graph.ts";
 import type { TilingTable } from "../../compiler/codegen/tiling.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { Executor } from "../../runtime/executor.ts";

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { Qwen2VLForConditionalGeneration, Tensor } from "@huggingface/transformers";
 import { compileFile } from "../../compiler/frontend.ts";
-import type { Layout } from "../../compiler/ir/layout.ts";
-import type { Grid } from "../../runtime/inputs.ts";
-import { buildLayout, LayoutError, type LayoutItem } from "../../runtime/layout/sequence.ts";
+import type { Layout } from "../../core/layout.ts";
+import type { Grid } from "../../runtime/geometry.ts";
+import { buildLayout, LayoutError } from "../../runtime/layout/sequence.ts";
+import type { LayoutItem } from "../../runtime/layout/types.ts";
 import { mropeAngles } from "../../runtime/layout/mrope.ts";
 import { loadTokenizer, type TextTokenizer } from "../../runtime/layout/tokenizer.ts";
 import { imageInputs } from "../../runtime/inputs.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compileGraph } from "../../compiler/compile.ts";
 import { ATTENTION_CANDIDATES, TILING_CANDIDATES, tilingName, tilingRunsOn, type KernelTiling } from "../../compiler/codegen/tiling.ts";
-import type { Graph } from "../../compiler/ir/graph.ts";
+import type { Graph } from "../../core/graph.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { compileOk } from "../helpers/compile.ts";
 import { compareWithReference } from "../helpers/gpu.ts";

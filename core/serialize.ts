@@ -1,7 +1,7 @@
-import { InputError } from "../../runtime/errors.ts";
-import type { Program } from "../elaborate/elaborate.ts";
-import type { Dim } from "../ir/dims.ts";
-import type { Graph } from "../ir/graph.ts";
+import { InputError } from "./errors.ts";
+import type { Program } from "./program.ts";
+import type { Dim } from "./dims.ts";
+import type { Graph } from "./graph.ts";
 import type { Plan, PlanKernel } from "./plan.ts";
 
 /** plan.json's format tag: readers refuse other versions by name. */

@@ -1,8 +1,24 @@
-import type { Dim } from "../ir/dims.ts";
-import type { Graph } from "../ir/graph.ts";
-import type { Dispatch } from "../codegen/templates.ts";
-import type { KernelKind } from "../fusion/groups.ts";
-import type { StorageType } from "../codegen/writer.ts";
+import type { Dim } from "./dims.ts";
+import type { Graph } from "./graph.ts";
+
+/**
+ * Kernel templates:
+ * - pointwise: one thread per output element, any DAG of elementwise ops and views inlined;
+ * - row: reductions along one axis with their elementwise neighbours, one workgroup per row;
+ * - matmul: a tiled contraction whose operands load through views and whose epilogue is the
+ *   elementwise chain up to the kernel's output (bias, activation, residual add, ...);
+ * - attention: softmax(q k^T) v per head with online softmax, q/k/v loaded through views.
+ */
+export type KernelKind = "pointwise" | "row" | "matmul" | "attention";
+
+/** How tensors are stored in GPU buffers. Arithmetic is always f32. */
+export type StorageType = "f32" | "f16";
+
+/** How many workgroups to launch, as functions of the symbolic dims. */
+export type Dispatch =
+  /** `count` workgroups in a line, folded into x and y when past the per-dimension limit. */
+  | { kind: "linear"; count: Dim }
+  | { kind: "grid"; x: Dim; y: Dim; z: Dim };
 
 /** Derived weights are named so no checkpoint tensor can be mistaken for one. */
 export const PREPARED_PREFIX = "~prepared/";
@@ -35,27 +51,4 @@ export interface Plan {
   storage: StorageType;
   /** Run once when the weights are loaded: computes the derived weights (named PREPARED_PREFIX + i) from the checkpoint's. */
   prepare: Plan | null;
-}
-
-/** Greedy interval allocation: a slot is free again after the last kernel that reads its tenant. */
-export function assignSlots(g: Graph, kernels: readonly PlanKernel[]): { slotOf: Map<number, number>; slotCount: number } {
-  const lastUse = new Map<number, number>();
-  kernels.forEach((k, i) => k.reads.forEach((r) => lastUse.set(r.node, i)));
-  for (const o of g.outputs) lastUse.set(o.node, Infinity);
-  const slotOf = new Map<number, number>();
-  const free: number[] = [];
-  const live: { node: number; slot: number }[] = [];
-  let slotCount = 0;
-  kernels.forEach((k, i) => {
-    for (let j = live.length - 1; j >= 0; j--) {
-      if ((lastUse.get(live[j].node) ?? -1) < i) {
-        free.push(live[j].slot);
-        live.splice(j, 1);
-      }
-    }
-    const slot = free.pop() ?? slotCount++;
-    slotOf.set(k.write, slot);
-    live.push({ node: k.write, slot });
-  });
-  return { slotOf, slotCount };
 }

@@ -1,5 +1,5 @@
-import { dimMul, evalDim, numel, type Dim, type DimEnv } from "../ir/dims.ts";
-import type { Graph, Node } from "../ir/graph.ts";
+import { dimMul, evalDim, numel, type Dim, type DimEnv } from "./dims.ts";
+import type { Graph, Node } from "./graph.ts";
 import type { PlanKernel } from "./plan.ts";
 
 /** Floating-point operations of one primitive (a multiply-add counts 2), as a function of the dims. */

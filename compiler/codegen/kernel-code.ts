@@ -1,0 +1,14 @@
+import type { Dim } from "../../core/dims.ts";
+import type { Dispatch } from "../../core/plan.ts";
+import type { KernelTiling } from "./tiling.ts";
+import type { Binding } from "./writer.ts";
+
+/** What a kernel generator gives: WGSL, its bindings and uniforms, and how to dispatch it. */
+export interface KernelCode {
+  wgsl: string;
+  /** The tiling a matmul or attention kernel was generated with. */
+  tiling?: KernelTiling;
+  bindings: Binding[];
+  uniforms: Dim[];
+  dispatch: Dispatch;
+}
