@@ -33,14 +33,26 @@ export async function writeArtifact(compiled: Compiled, dir: string, options: Wr
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new UsageError(`${dir} is a file, not a folder`);
     const foreign = readdirSync(dir).filter((e) => !ARTIFACT_ENTRIES.has(e));
-    if (foreign.length > 0) throw new UsageError(`${dir} holds files tesserae compile did not write (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", ..." : ""}); give a new folder`);
+    if (foreign.length > 0)
+      throw new UsageError(
+        `${dir} holds files tesserae compile did not write (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", ..." : ""}); give a new folder`,
+      );
   }
   const weights = compiled.options.weights;
-  if (weights && (resolve(dir) + sep).startsWith(resolve(existsSync(weights) && statSync(weights).isDirectory() ? weights : dirname(weights)) + sep)) {
+  if (
+    weights &&
+    (resolve(dir) + sep).startsWith(resolve(existsSync(weights) && statSync(weights).isDirectory() ? weights : dirname(weights)) + sep)
+  ) {
     throw new UsageError(`${dir} is inside the checkpoint folder of ${weights}`);
   }
   const { fuse, dtype } = compiled.options;
-  const compiledWith = { fuse, storage: dtype, preset: compiled.options.preset, set: Object.entries(compiled.options.config).map(([k, v]) => `${k}=${v}`), weights };
+  const compiledWith = {
+    fuse,
+    storage: dtype,
+    preset: compiled.options.preset,
+    set: Object.entries(compiled.options.config).map(([k, v]) => `${k}=${v}`),
+    weights,
+  };
   const { file, files, plan } = buildArtifact(compiled.program, compiled.source, { fuse, storage: dtype }, compiledWith);
   const runtime = options.runtime ?? "tesserae/runtime";
   const { js, dts } = await emitModule(file, files, runtime);
@@ -52,12 +64,25 @@ export async function writeArtifact(compiled: Compiled, dir: string, options: Wr
     for (const [name, text] of files) writeFileSync(join(tmp, name), text);
     writeFileSync(join(tmp, "model.js"), js);
     writeFileSync(join(tmp, "model.d.ts"), dts);
-    const pkg = { name: `${file.model.replace(/[^a-z0-9._-]/gi, "-").toLowerCase()}-compiled`, private: true, type: "module", main: "model.js", types: "model.d.ts", exports: { ".": { types: "./model.d.ts", default: "./model.js" } } };
+    const pkg = {
+      name: `${file.model.replace(/[^a-z0-9._-]/gi, "-").toLowerCase()}-compiled`,
+      private: true,
+      type: "module",
+      main: "model.js",
+      types: "model.d.ts",
+      exports: { ".": { types: "./model.d.ts", default: "./model.js" } },
+    };
     writeFileSync(join(tmp, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  return { dir, files: written, kernels: plan.kernels.length, distinctKernels: new Set(plan.kernels.map((k) => k.wgsl)).size, loadKernels: plan.prepare?.kernels.length ?? 0 };
+  return {
+    dir,
+    files: written,
+    kernels: plan.kernels.length,
+    distinctKernels: new Set(plan.kernels.map((k) => k.wgsl)).size,
+    loadKernels: plan.prepare?.kernels.length ?? 0,
+  };
 }

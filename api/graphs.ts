@@ -10,13 +10,17 @@ export type GraphSpec = string | { source: string; path?: string };
 
 /** The names of the bundled graphs (`graphs/*.tsr` in the package). */
 export function bundledGraphs(): string[] {
-  return readdirSync(GRAPHS_DIR).filter((f) => f.endsWith(".tsr")).map((f) => f.slice(0, -4)).sort();
+  return readdirSync(GRAPHS_DIR)
+    .filter((f) => f.endsWith(".tsr"))
+    .map((f) => f.slice(0, -4))
+    .sort();
 }
 
 /** Where a bundled graph's file is. */
 export function bundledGraphPath(name: string): string {
   const path = `${GRAPHS_DIR}${name}.tsr`;
-  if (!/^[\w.-]+$/.test(name) || !existsSync(path)) throw new UsageError(`no bundled graph '${name}' (bundled: ${bundledGraphs().join(", ")})`);
+  if (!/^[\w.-]+$/.test(name) || !existsSync(path))
+    throw new UsageError(`no bundled graph '${name}' (bundled: ${bundledGraphs().join(", ")})`);
   return path;
 }
 
@@ -37,7 +41,8 @@ function bundledName(spec: string): string | null {
  * such file exists; anything else is a file path.
  */
 export function readGraph(spec: GraphSpec): { path: string; text: string } {
-  if (typeof spec === "object" && spec !== null && typeof spec.source === "string") return { path: spec.path ?? "<source>", text: spec.source };
+  if (typeof spec === "object" && spec !== null && typeof spec.source === "string")
+    return { path: spec.path ?? "<source>", text: spec.source };
   if (typeof spec !== "string") throw new UsageError("a graph is a file path, a bundled graph's name, or { source: text }");
   if (/[\n{]/.test(spec)) return { path: "<source>", text: spec };
   const name = bundledName(spec);
@@ -46,6 +51,8 @@ export function readGraph(spec: GraphSpec): { path: string; text: string } {
     return { path: name === null ? path : `graphs/${name}.tsr`, text: readFileSync(path, "utf8") };
   } catch (e) {
     const code = e instanceof Error && "code" in e ? e.code : undefined;
-    throw new UsageError(`cannot read graph file ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : String(e)}`);
+    throw new UsageError(
+      `cannot read graph file ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : String(e)}`,
+    );
   }
 }

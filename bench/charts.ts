@@ -1,7 +1,17 @@
 import type { BenchRecord } from "./measure.ts";
 import type { Peaks } from "./peak.ts";
 
-const COLORS: Record<string, string> = { tesserae: "#2563eb", "tesserae-unfused": "#94a3b8", "ort-cpu": "#16a34a", "ort-node-webgpu": "#dc2626", "ort-web-webgpu": "#f97316", matmul: "#60a5fa", attention: "#f59e0b", row: "#34d399", pointwise: "#c084fc" };
+const COLORS: Record<string, string> = {
+  tesserae: "#2563eb",
+  "tesserae-unfused": "#94a3b8",
+  "ort-cpu": "#16a34a",
+  "ort-node-webgpu": "#dc2626",
+  "ort-web-webgpu": "#f97316",
+  matmul: "#60a5fa",
+  attention: "#f59e0b",
+  row: "#34d399",
+  pointwise: "#c084fc",
+};
 const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 
 const label = (r: BenchRecord): string => `${r.graph} ${r.dtype} · ${r.engine}`;
@@ -32,7 +42,12 @@ export function latencyChart(records: readonly BenchRecord[]): string {
 <line x1="${(left + scale(r.min_ms)).toFixed(1)}" x2="${(left + scale(r.min_ms)).toFixed(1)}" y1="${y - 2}" y2="${y + rowH + 2}" stroke="#0f172a"/>
 <text x="${(left + scale(r.median_ms) + 6).toFixed(1)}" y="${y + 15}">${r.median_ms.toFixed(0)} ms</text>`;
   });
-  return frame(width, 50 + records.length * (rowH + 6), `Latency, median of ${records[0]?.runs ?? "?"} runs (tick: min) — ${records[0]?.adapter.slice(0, 60) ?? ""}`, body);
+  return frame(
+    width,
+    50 + records.length * (rowH + 6),
+    `Latency, median of ${records[0]?.runs ?? "?"} runs (tick: min) — ${records[0]?.adapter.slice(0, 60) ?? ""}`,
+    body,
+  );
 }
 
 /** GPU time per engine split by kernel kind (from timestamp queries). */
@@ -51,13 +66,20 @@ export function kernelBreakdownChart(records: readonly BenchRecord[]): string {
     for (const kind of kinds) {
       const ms = r.kernels.filter((k) => k.kind === kind).reduce((a, k) => a + k.gpu_ms, 0);
       const w = ((width - left - 90) * ms) / max;
-      if (w > 0) body.push(`<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH}" fill="${COLORS[kind]}"><title>${kind}: ${ms.toFixed(1)} ms</title></rect>`);
+      if (w > 0)
+        body.push(
+          `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH}" fill="${COLORS[kind]}"><title>${kind}: ${ms.toFixed(1)} ms</title></rect>`,
+        );
       x += w;
     }
     body.push(`<text x="${(x + 6).toFixed(1)}" y="${y + 15}">${totals[i].toFixed(0)} ms</text>`);
   });
   const legendY = 48 + records.length * (rowH + 6);
-  kinds.forEach((k, i) => body.push(`<rect x="${left + i * 110}" y="${legendY}" width="12" height="12" fill="${COLORS[k]}"/><text x="${left + i * 110 + 16}" y="${legendY + 11}">${k}</text>`));
+  kinds.forEach((k, i) =>
+    body.push(
+      `<rect x="${left + i * 110}" y="${legendY}" width="12" height="12" fill="${COLORS[k]}"/><text x="${left + i * 110 + 16}" y="${legendY + 11}">${k}</text>`,
+    ),
+  );
   return frame(width, legendY + 24, "Summed kernel GPU time by kernel kind (timestamp queries)", body);
 }
 
@@ -81,7 +103,10 @@ export function rateChart(records: readonly BenchRecord[], peaks: Peaks): string
 <rect x="${left}" y="${y}" width="${(x(r.gflops) - left).toFixed(1)}" height="${rowH}" fill="${COLORS[r.engine] ?? "#999"}"/>
 <text x="${(x(r.gflops) + 6).toFixed(1)}" y="${y + 15}">${r.gflops.toFixed(1)}</text>`;
   });
-  for (const [value, name] of [[peaks.fma_gflops, "FMA-only ceiling"], [peaks.matmul_gflops, `best matmul kernel (${peaks.matmul_shape})`]] as const) {
+  for (const [value, name] of [
+    [peaks.fma_gflops, "FMA-only ceiling"],
+    [peaks.matmul_gflops, `best matmul kernel (${peaks.matmul_shape})`],
+  ] as const) {
     body.push(`<line x1="${x(value).toFixed(1)}" x2="${x(value).toFixed(1)}" y1="${top - 6}" y2="${bottom}" stroke="#0f172a" stroke-dasharray="4 3"/>
 <text x="${(x(value) - 4).toFixed(1)}" y="${bottom + 16}" text-anchor="end">${esc(`${name} ${value.toFixed(1)}`)}</text>`);
   }

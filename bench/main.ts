@@ -20,19 +20,65 @@ import { loadTilings } from "../tune/cache.ts";
  * and a full so400m or Qwen2-VL tower takes minutes per run on a CPU Vulkan device.
  */
 /** `runs`: at most this many timed runs (the large inputs: a run of every engine is minutes on lavapipe). */
-interface Case { graph: string; preset?: string; set?: Record<string, string>; image: [number, number]; label: string; runs?: number }
+interface Case {
+  graph: string;
+  preset?: string;
+  set?: Record<string, string>;
+  image: [number, number];
+  label: string;
+  runs?: number;
+}
 
 const CASES: Case[] = [
   { graph: "graphs/vit.tsr", preset: "base16", image: [224, 224], label: "ViT-B/16-224" },
   { graph: "graphs/clip.tsr", preset: "b32", image: [224, 224], label: "CLIP ViT-B/32-224" },
   { graph: "graphs/clip.tsr", preset: "l14_336", set: { layers: "4" }, image: [336, 336], label: "CLIP ViT-L/14-336 (4 of 24 blocks)" },
-  { graph: "graphs/siglip.tsr", preset: "so400m14_384", set: { layers: "2" }, image: [384, 384], label: "SigLIP so400m/14-384 (2 of 27 blocks)" },
-  { graph: "graphs/llava-1.5.tsr", preset: "7b", set: { layers: "4" }, image: [336, 336], label: "LLaVA-1.5 tower + projector (4 of 23 blocks)" },
+  {
+    graph: "graphs/siglip.tsr",
+    preset: "so400m14_384",
+    set: { layers: "2" },
+    image: [384, 384],
+    label: "SigLIP so400m/14-384 (2 of 27 blocks)",
+  },
+  {
+    graph: "graphs/llava-1.5.tsr",
+    preset: "7b",
+    set: { layers: "4" },
+    image: [336, 336],
+    label: "LLaVA-1.5 tower + projector (4 of 23 blocks)",
+  },
   { graph: "graphs/qwen-vl.tsr", set: { layers: "1" }, image: [448, 448], label: "Qwen-VL bigG/14-448 + resampler (1 of 48 blocks)" },
-  { graph: "graphs/qwen2-vl.tsr", preset: "7b", set: { depth: "2" }, image: [448, 448], label: "Qwen2-VL-7B 448x448 + merger (2 of 32 blocks)", runs: 2 },
-  { graph: "graphs/qwen2-vl.tsr", preset: "7b", set: { depth: "1" }, image: [1280, 720], label: "Qwen2-VL-7B 1280x720 + merger (1 of 32 blocks)", runs: 1 },
-  { graph: "graphs/qwen2.5-vl.tsr", preset: "7b", set: { depth: "2" }, image: [224, 224], label: "Qwen2.5-VL-7B 224x224 + merger (2 of 32 blocks)" },
-  { graph: "graphs/deepseek-vl2.tsr", preset: "tiny", set: { layers: "1" }, image: [768, 768], label: "DeepSeek-VL2-tiny 2x2 tiles + global view + projector (1 of 27 blocks)", runs: 1 },
+  {
+    graph: "graphs/qwen2-vl.tsr",
+    preset: "7b",
+    set: { depth: "2" },
+    image: [448, 448],
+    label: "Qwen2-VL-7B 448x448 + merger (2 of 32 blocks)",
+    runs: 2,
+  },
+  {
+    graph: "graphs/qwen2-vl.tsr",
+    preset: "7b",
+    set: { depth: "1" },
+    image: [1280, 720],
+    label: "Qwen2-VL-7B 1280x720 + merger (1 of 32 blocks)",
+    runs: 1,
+  },
+  {
+    graph: "graphs/qwen2.5-vl.tsr",
+    preset: "7b",
+    set: { depth: "2" },
+    image: [224, 224],
+    label: "Qwen2.5-VL-7B 224x224 + merger (2 of 32 blocks)",
+  },
+  {
+    graph: "graphs/deepseek-vl2.tsr",
+    preset: "tiny",
+    set: { layers: "1" },
+    image: [768, 768],
+    label: "DeepSeek-VL2-tiny 2x2 tiles + global view + projector (1 of 27 blocks)",
+    runs: 1,
+  },
 ];
 
 const runs = Number(process.env.BENCH_RUNS ?? "3");
@@ -53,10 +99,12 @@ mkdirSync(dir, { recursive: true });
 // A partial run (BENCH_ONLY, or not every dtype) replaces the records it makes, keeps the others and
 // the limits the full run measured beside them.
 const partial = only !== undefined || !dtypes.includes("f32") || !dtypes.includes("f16");
-const earlier = partial && existsSync(`${dir}/latest.json`) ? (JSON.parse(readFileSync(`${dir}/latest.json`, "utf8")) as BenchRecord[]) : [];
-const peaks: Peaks = partial && existsSync(`${dir}/peaks.json`)
-  ? (JSON.parse(readFileSync(`${dir}/peaks.json`, "utf8")) as Peaks)
-  : (log("machine limits"), await measurePeaks(gpu, log));
+const earlier =
+  partial && existsSync(`${dir}/latest.json`) ? (JSON.parse(readFileSync(`${dir}/latest.json`, "utf8")) as BenchRecord[]) : [];
+const peaks: Peaks =
+  partial && existsSync(`${dir}/peaks.json`)
+    ? (JSON.parse(readFileSync(`${dir}/peaks.json`, "utf8")) as Peaks)
+    : (log("machine limits"), await measurePeaks(gpu, log));
 const records: BenchRecord[] = [];
 const recordKey = (r: BenchRecord): string => `${r.graph}|${r.engine}|${r.dtype}`;
 const all = (): BenchRecord[] => {
@@ -74,25 +122,52 @@ function save(): void {
   writeFileSync(`${dir}/rates.svg`, rateChart(all(), peaks));
   writeFileSync(`${dir}/peaks.json`, JSON.stringify(peaks, null, 2) + "\n");
   // This adapter's tuned choices, for the record (the live cache is tuningCachePath()).
-  writeFileSync(`${dir}/tuning.json`, JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2) + "\n");
+  writeFileSync(
+    `${dir}/tuning.json`,
+    JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2) + "\n",
+  );
   writeFileSync(`${dir}/latest.md`, markdownTable(all(), peaks));
 }
 for (const c of CASES) {
   if (only && !c.label.includes(only) && !c.graph.includes(only)) continue;
   const program = compileFile(c.graph, { preset: c.preset, overrides: c.set ?? {} });
   const caseRuns = Math.min(runs, c.runs ?? runs);
-  log(`${c.label} (${c.graph}${c.preset ? ` --preset ${c.preset}` : ""}${Object.entries(c.set ?? {}).map(([k, v]) => ` --set ${k}=${v}`).join("")}), ${caseRuns} runs each`);
+  log(
+    `${c.label} (${c.graph}${c.preset ? ` --preset ${c.preset}` : ""}${Object.entries(c.set ?? {})
+      .map(([k, v]) => ` --set ${k}=${v}`)
+      .join("")}), ${caseRuns} runs each`,
+  );
   const { inputs } = imageInputs(program, [syntheticImage(...c.image)], ["synthetic"]);
   const engines: EngineName[] = peers ? ["tesserae", "tesserae-unfused", ...PEERS] : ["tesserae", "tesserae-unfused"];
   const weights = randomWeights(program.graph, 0);
   // Kernel tilings measured on this adapter (cached per adapter, so shapes measured before are not measured again).
   const tilings = tunes(c.label)
-    ? (await autotune(gpu, { compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t, target: gpu }), weights, inputs, graph: c.label, runs: 1, log })).table
+    ? (
+        await autotune(gpu, {
+          compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t, target: gpu }),
+          weights,
+          inputs,
+          graph: c.label,
+          runs: 1,
+          log,
+        })
+      ).table
     : loadTilings(gpu.adapterName, undefined, gpu).table;
-  if (dtypes.includes("f32")) records.push(...(await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs: caseRuns, engines, storage: "f32", tilings, log })));
+  if (dtypes.includes("f32"))
+    records.push(
+      ...(await benchEngines(
+        { name: c.label, program, preset: c.preset ?? "", inputs, weights },
+        { runs: caseRuns, engines, storage: "f32", tilings, log },
+      )),
+    );
   if (dtypes.includes("f16") && gpu.features.includes("shader-f16")) {
     // Same tilings (tuned in f32): the kernels differ only in their loads and stores.
-    records.push(...(await benchEngines({ name: c.label, program, preset: c.preset ?? "", inputs, weights }, { runs: caseRuns, engines: ["tesserae"], storage: "f16", tilings, log })));
+    records.push(
+      ...(await benchEngines(
+        { name: c.label, program, preset: c.preset ?? "", inputs, weights },
+        { runs: caseRuns, engines: ["tesserae"], storage: "f16", tilings, log },
+      )),
+    );
   }
   save();
 }

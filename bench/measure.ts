@@ -59,7 +59,12 @@ interface PeerSession {
 }
 
 /** An ONNX Runtime peer: the same graph exported to ONNX with the same weights, checked against Tesserae before it is timed. */
-interface Peer { record: BenchRecord; session: PeerSession; feeds: Record<string, unknown>; times: number[] }
+interface Peer {
+  record: BenchRecord;
+  session: PeerSession;
+  feeds: Record<string, unknown>;
+  times: number[];
+}
 
 /** Largest |difference| a peer may show against Tesserae's fused outputs, relative to the largest value. */
 const PEER_AGREEMENT = 1e-3;
@@ -69,7 +74,12 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-interface Engine { record: BenchRecord; executor: Executor; plan: Plan; times: number[] }
+interface Engine {
+  record: BenchRecord;
+  executor: Executor;
+  plan: Plan;
+  times: number[];
+}
 
 /**
  * Runs of one graph by each engine (fused, unfused), interleaved run by run so that the machine's noise hits both
@@ -101,13 +111,30 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
     const t1 = performance.now();
     const cold = await executor.run(c.inputs);
     const flops = plan.kernels.reduce((a, k) => a + kernelCost(plan.graph, k, env).flops, 0);
-    const weightBytes = plan.graph.nodes.reduce((a, n) => a + (n.op.kind === "param" ? n.shape.reduce<number>((x, d) => x * (d as number), 4) : 0), 0);
+    const weightBytes = plan.graph.nodes.reduce(
+      (a, n) => a + (n.op.kind === "param" ? n.shape.reduce<number>((x, d) => x * (d as number), 4) : 0),
+      0,
+    );
     const record: BenchRecord = {
-      graph: c.name, preset: c.preset, input: `${shape.join("x")}`, dtype: storage, engine,
-      adapter: ctx.adapterName, runs, median_ms: 0, min_ms: 0, gflops: flops / 1e9, kernels: [], compile_ms: t1 - t0, cold_ms: cold.ms, weight_bytes: weightBytes,
+      graph: c.name,
+      preset: c.preset,
+      input: `${shape.join("x")}`,
+      dtype: storage,
+      engine,
+      adapter: ctx.adapterName,
+      runs,
+      median_ms: 0,
+      min_ms: 0,
+      gflops: flops / 1e9,
+      kernels: [],
+      compile_ms: t1 - t0,
+      cold_ms: cold.ms,
+      weight_bytes: weightBytes,
     };
     engines.push({ record, executor, plan, times: [] });
-    log(`  ${record.engine}: ${plan.kernels.length} kernels, pipelines+upload ${(t1 - t0).toFixed(0)} ms, cold run ${cold.ms.toFixed(0)} ms`);
+    log(
+      `  ${record.engine}: ${plan.kernels.length} kernels, pipelines+upload ${(t1 - t0).toFixed(0)} ms, cold run ${cold.ms.toFixed(0)} ms`,
+    );
   }
   const peers: Peer[] = [];
   const reference = engines.length > 0 ? (await engines[0].executor.run(c.inputs)).outputs : null;
@@ -145,10 +172,19 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
     e.record.kernels = e.plan.kernels.map((k, i) => {
       const cost = kernelCost(e.plan.graph, k, env);
       const ms = profiled.kernelMs?.[i] ?? NaN;
-      return { name: k.name, kind: k.kind, gpu_ms: ms, gflops: cost.flops / 1e6 / ms, gbps: cost.bytes / 1e6 / ms, ...(k.tuning ? { tiling: k.tuning.tiling } : {}) };
+      return {
+        name: k.name,
+        kind: k.kind,
+        gpu_ms: ms,
+        gflops: cost.flops / 1e6 / ms,
+        gbps: cost.bytes / 1e6 / ms,
+        ...(k.tuning ? { tiling: k.tuning.tiling } : {}),
+      };
     });
     e.executor.dispose();
-    log(`  ${e.record.engine}: median ${e.record.median_ms.toFixed(1)} ms, min ${e.record.min_ms.toFixed(1)} ms, ${e.record.gflops.toFixed(2)} GFLOP/s`);
+    log(
+      `  ${e.record.engine}: median ${e.record.median_ms.toFixed(1)} ms, min ${e.record.min_ms.toFixed(1)} ms, ${e.record.gflops.toFixed(2)} GFLOP/s`,
+    );
   }
   return [...engines.map((e) => e.record), ...peers.map((p) => p.record)];
 }
@@ -157,7 +193,15 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
  * An ONNX Runtime session on the graph exported to ONNX (same weights, same inputs), after a warm-up
  * run whose outputs must agree with Tesserae's; null (with a line in the log) when it cannot run.
  */
-async function ortPeer(c: BenchCase, engine: PeerName, env: Record<string, number>, shape: number[], runs: number, reference: Map<string, HostTensor> | null, log: (s: string) => void): Promise<Peer | null> {
+async function ortPeer(
+  c: BenchCase,
+  engine: PeerName,
+  env: Record<string, number>,
+  shape: number[],
+  runs: number,
+  reference: Map<string, HostTensor> | null,
+  log: (s: string) => void,
+): Promise<Peer | null> {
   const g = c.program.graph;
   let model: Uint8Array;
   try {
@@ -170,13 +214,25 @@ async function ortPeer(c: BenchCase, engine: PeerName, env: Record<string, numbe
   const t0 = performance.now();
   // onnxruntime-node and onnxruntime-web have the same API; each session is fed its own package's tensors.
   const api = engine === "ort-web-webgpu" ? await ortWeb() : await onnxRuntime();
-  const create = (): Promise<PeerSession> => api.InferenceSession.create(model, engine === "ort-cpu" ? { executionProviders: ["cpu"], intraOpNumThreads: 2 } : { executionProviders: ["webgpu"] });
+  const create = (): Promise<PeerSession> =>
+    api.InferenceSession.create(
+      model,
+      engine === "ort-cpu" ? { executionProviders: ["cpu"], intraOpNumThreads: 2 } : { executionProviders: ["webgpu"] },
+    );
   const created = engine === "ort-web-webgpu" ? await withEventLoopAwake(create) : await create();
-  const session: PeerSession = engine === "ort-web-webgpu" ? { run: (f) => withEventLoopAwake(() => created.run(f)), release: () => created.release() } : created;
-  const feeds = Object.fromEntries(g.inputs.map((i) => {
-    const t = c.inputs.get(i.name) as HostTensor;
-    return [i.name, g.nodes[i.node].dtype === "i32" ? new api.Tensor("int32", Int32Array.from(t.data), t.shape) : new api.Tensor("float32", t.data as Float32Array, t.shape)];
-  }));
+  const session: PeerSession =
+    engine === "ort-web-webgpu" ? { run: (f) => withEventLoopAwake(() => created.run(f)), release: () => created.release() } : created;
+  const feeds = Object.fromEntries(
+    g.inputs.map((i) => {
+      const t = c.inputs.get(i.name) as HostTensor;
+      return [
+        i.name,
+        g.nodes[i.node].dtype === "i32"
+          ? new api.Tensor("int32", Int32Array.from(t.data), t.shape)
+          : new api.Tensor("float32", t.data as Float32Array, t.shape),
+      ];
+    }),
+  );
   const cold = performance.now();
   const out = await session.run(feeds);
   const t1 = performance.now();
@@ -185,12 +241,25 @@ async function ortPeer(c: BenchCase, engine: PeerName, env: Record<string, numbe
       const got = out[name];
       const scale = want.data.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-6);
       const diff = maxAbsDiff({ shape: [...got.dims], data: Float32Array.from(got.data as Float32Array) }, want);
-      if (!(diff <= PEER_AGREEMENT * scale)) throw new Error(`${engine} disagrees with Tesserae on '${name}' of ${c.name}: max |diff| ${diff} (largest value ${scale})`);
+      if (!(diff <= PEER_AGREEMENT * scale))
+        throw new Error(`${engine} disagrees with Tesserae on '${name}' of ${c.name}: max |diff| ${diff} (largest value ${scale})`);
     }
   }
   const record: BenchRecord = {
-    graph: c.name, preset: c.preset, input: shape.join("x"), dtype: "f32", engine, adapter: PEER_ADAPTERS[engine],
-    runs, median_ms: 0, min_ms: 0, gflops: graphFlops(c.program, env) / 1e9, kernels: [], compile_ms: cold - t0, cold_ms: t1 - cold, weight_bytes: 0,
+    graph: c.name,
+    preset: c.preset,
+    input: shape.join("x"),
+    dtype: "f32",
+    engine,
+    adapter: PEER_ADAPTERS[engine],
+    runs,
+    median_ms: 0,
+    min_ms: 0,
+    gflops: graphFlops(c.program, env) / 1e9,
+    kernels: [],
+    compile_ms: cold - t0,
+    cold_ms: t1 - cold,
+    weight_bytes: 0,
   };
   log(`  ${engine}: session ${(cold - t0).toFixed(0)} ms, cold run ${(t1 - cold).toFixed(0)} ms, outputs agree with Tesserae`);
   return { record, session, feeds, times: [] };

@@ -54,7 +54,12 @@ ${Array.from({ length: chains }, (_, i) => advance(i)).join("\n")}
 /** The best of a few chain shapes, 16384 vec4 FMAs per invocation each. */
 async function fmaCeiling(ctx: GpuContext): Promise<number> {
   let best = 0;
-  for (const [chains, depth] of [[8, 1], [8, 4], [4, 8]] as const) best = Math.max(best, await fmaRate(ctx, chains, depth, 16384 / (chains * depth)));
+  for (const [chains, depth] of [
+    [8, 1],
+    [8, 4],
+    [4, 8],
+  ] as const)
+    best = Math.max(best, await fmaRate(ctx, chains, depth, 16384 / (chains * depth)));
   return best;
 }
 
@@ -85,7 +90,11 @@ async function fmaRate(ctx: GpuContext, chains: number, depth: number, steps: nu
 
 /** The linear layer [m, k] x [k, n] as a graph, with its weights and input. */
 function linearCase([m, k, n]: readonly [number, number, number]) {
-  const program = compileSource("peak.tsr", `model peak {\n  input x: f32[1, ${m}, ${k}]\n  output y = linear(x, "w", ${n}, bias = false)\n}`, {});
+  const program = compileSource(
+    "peak.tsr",
+    `model peak {\n  input x: f32[1, ${m}, ${k}]\n  output y = linear(x, "w", ${n}, bias = false)\n}`,
+    {},
+  );
   return { program, weights: randomWeights(program.graph, 1), inputs: new Map([["x", randomTensor([1, m, k], rng(2))]]) };
 }
 
@@ -115,8 +124,15 @@ async function cpuSgemm(n: number, threads: number): Promise<number | null> {
     return null;
   }
   // The same linear layer exported to ONNX: ONNX Runtime folds the weight's transpose at load, leaving one MatMul.
-  const program = compileSource("sgemm.tsr", `model sgemm {\n  input x: f32[${n}, ${n}]\n  output y = linear(x, "w", ${n}, bias = false)\n}`, {});
-  const session = await ort.InferenceSession.create(exportOnnx(program.graph, randomWeights(program.graph, 4), {}), { executionProviders: ["cpu"], intraOpNumThreads: threads });
+  const program = compileSource(
+    "sgemm.tsr",
+    `model sgemm {\n  input x: f32[${n}, ${n}]\n  output y = linear(x, "w", ${n}, bias = false)\n}`,
+    {},
+  );
+  const session = await ort.InferenceSession.create(exportOnnx(program.graph, randomWeights(program.graph, 4), {}), {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: threads,
+  });
   const feeds = { x: new ort.Tensor("float32", randomTensor([n, n], rng(3)).data, [n, n]) };
   let best = Infinity;
   for (let r = 0; r < 5; r++) {
@@ -129,7 +145,11 @@ async function cpuSgemm(n: number, threads: number): Promise<number | null> {
 }
 
 /** The shapes the towers' linears have (ViT-B fc1, CLIP-L fc1) and a square one; the best is the peak. */
-const SHAPES = [[197, 768, 3072], [577, 1024, 4096], [1024, 1024, 1024]] as const;
+const SHAPES = [
+  [197, 768, 3072],
+  [577, 1024, 4096],
+  [1024, 1024, 1024],
+] as const;
 
 export async function measurePeaks(ctx: GpuContext, log: (s: string) => void): Promise<Peaks> {
   const threads = 2;
@@ -149,13 +169,26 @@ export async function measurePeaks(ctx: GpuContext, log: (s: string) => void): P
     const { program, weights, inputs } = linearCase(s);
     // Peers that cannot run are left out, with a line saying why.
     const quiet = (line: string): void => void (line.includes("FAILED") && log(line));
-    for (const r of await benchEngines({ name: s.join("x"), program, preset: "", inputs, weights }, { runs: 3, engines, storage: "f32", log: quiet })) {
+    for (const r of await benchEngines(
+      { name: s.join("x"), program, preset: "", inputs, weights },
+      { runs: 3, engines, storage: "f32", log: quiet },
+    )) {
       log(`  ${r.engine} matmul ${s.join("x")}, whole run: ${r.gflops.toFixed(1)} GFLOP/s`);
       const engine = r.engine as EngineName;
       if (r.gflops > (engineMatmul[engine]?.gflops ?? 0)) engineMatmul[engine] = { gflops: r.gflops, shape: s.join("x") };
     }
   }
   const cpu = await cpuSgemm(n, threads);
-  log(`  CPU sgemm (ONNX Runtime, ${threads} threads) ${n}^3: ${cpu === null ? "onnxruntime-node not available" : `${cpu.toFixed(1)} GFLOP/s`}`);
-  return { adapter: ctx.adapterName, fma_gflops: fma, matmul_gflops: mm, matmul_shape: shape, cpu_sgemm_gflops: cpu, cpu_threads: threads, engine_matmul: engineMatmul };
+  log(
+    `  CPU sgemm (ONNX Runtime, ${threads} threads) ${n}^3: ${cpu === null ? "onnxruntime-node not available" : `${cpu.toFixed(1)} GFLOP/s`}`,
+  );
+  return {
+    adapter: ctx.adapterName,
+    fma_gflops: fma,
+    matmul_gflops: mm,
+    matmul_shape: shape,
+    cpu_sgemm_gflops: cpu,
+    cpu_threads: threads,
+    engine_matmul: engineMatmul,
+  };
 }

@@ -17,7 +17,9 @@ for (const fuse of [true, false]) {
   await ex.run(x);
   const r = await ex.run(x, { profile: true });
   const ms = r.kernelMs ?? [];
-  console.log(`${fuse ? "fused" : "unfused"}: ${plan.kernels.length} kernels, GPU ${ms.reduce((a, b) => a + b, 0).toFixed(1)} ms, wall ${r.ms.toFixed(1)} ms`);
+  console.log(
+    `${fuse ? "fused" : "unfused"}: ${plan.kernels.length} kernels, GPU ${ms.reduce((a, b) => a + b, 0).toFixed(1)} ms, wall ${r.ms.toFixed(1)} ms`,
+  );
   if (fuse) {
     plan.kernels.forEach((k, i) => {
       const c = kernelCost(plan.graph, k, { B: 1 });

@@ -23,7 +23,8 @@ export function markdownTable(records: readonly BenchRecord[], peaks?: Peaks): s
   ];
   for (const r of records) {
     // Ratios against the f32 runs of the same graph in the same run (f16 rows against f32 ones too).
-    const same = (engine: string): BenchRecord | undefined => records.find((u) => u.graph === r.graph && u.dtype === "f32" && u.engine === engine);
+    const same = (engine: string): BenchRecord | undefined =>
+      records.find((u) => u.graph === r.graph && u.dtype === "f32" && u.engine === engine);
     const unfused = same("tesserae-unfused");
     const fused = same("tesserae");
     const ratio = unfused ? `${(unfused.median_ms / r.median_ms).toFixed(2)}x` : "";
@@ -33,7 +34,9 @@ export function markdownTable(records: readonly BenchRecord[], peaks?: Peaks): s
     // A rate reads against the peak of the device it ran on: the CPU's sgemm for ONNX Runtime's CPU provider.
     const peak = peaks ? (r.engine === "ort-cpu" ? peaks.cpu_sgemm_gflops : peaks.matmul_gflops) : null;
     const share = peaks ? ` ${peak ? `${((100 * r.gflops) / peak).toFixed(0)}%` : "-"} |` : "";
-    lines.push(`| ${r.graph} | ${r.input} | ${r.dtype} | ${r.engine} | ${peer ? "-" : r.kernels.length} | ${r.median_ms.toFixed(1)} | ${r.min_ms.toFixed(1)} | ${r.gflops.toFixed(2)} |${share} ${gpu} | ${ratio} | ${versus} |`);
+    lines.push(
+      `| ${r.graph} | ${r.input} | ${r.dtype} | ${r.engine} | ${peer ? "-" : r.kernels.length} | ${r.median_ms.toFixed(1)} | ${r.min_ms.toFixed(1)} | ${r.gflops.toFixed(2)} |${share} ${gpu} | ${ratio} | ${versus} |`,
+    );
   }
   return lines.join("\n") + "\n";
 }

@@ -60,7 +60,17 @@ run options:
 const benchCommand = async (argv: string[]): Promise<number> => (await import("./commands/bench.ts")).benchCommand(argv);
 const tuneCommand = async (argv: string[]): Promise<number> => (await import("./commands/tune.ts")).tuneCommand(argv);
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { check: checkCommand, ir: irCommand, explain: explainCommand, run: runCommand, compile: compileCommand, layout: layoutCommand, score: scoreCommand, bench: benchCommand, tune: tuneCommand };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  check: checkCommand,
+  ir: irCommand,
+  explain: explainCommand,
+  run: runCommand,
+  compile: compileCommand,
+  layout: layoutCommand,
+  score: scoreCommand,
+  bench: benchCommand,
+  tune: tuneCommand,
+};
 
 /** Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2). */
 export async function main(argv: string[]): Promise<number> {
@@ -85,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`tesserae: error: ${e.message}\n`);
       return 1;
     }
-    const msg = e instanceof Error ? (process.env.TESSERAE_DEBUG ? e.stack ?? e.message : e.message) : String(e);
+    const msg = e instanceof Error ? (process.env.TESSERAE_DEBUG ? (e.stack ?? e.message) : e.message) : String(e);
     process.stderr.write(`tesserae: internal error: ${msg}\n(this is a bug in Tesserae; set TESSERAE_DEBUG=1 for a stack trace)\n`);
     return 2;
   }

@@ -28,7 +28,13 @@ export interface CompileOptions {
  * Graph rewrites of the fused plan, in order: the ones that match patterns (sibling linears, a
  * normalisation before a linear) run before the ones that change what they would match.
  */
-const FUSED_PASSES: readonly ((g: Graph) => Graph)[] = [pushGathersIntoMatmuls, duplicateSharedViews, mergeSiblingLinears, foldNormsIntoLinears, transposeWeights];
+const FUSED_PASSES: readonly ((g: Graph) => Graph)[] = [
+  pushGathersIntoMatmuls,
+  duplicateSharedViews,
+  mergeSiblingLinears,
+  foldNormsIntoLinears,
+  transposeWeights,
+];
 
 /** The compiler after elaboration, as one flat list of passes. */
 export function compileGraph(input: Graph, options: CompileOptions = { fuse: true }): Plan {

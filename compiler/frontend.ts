@@ -30,13 +30,22 @@ export function sourcesFor(path: string, text: string): Map<string, string> {
 }
 
 /** Graph-file text to a checked program (graph IR + config + preprocessing) and its warnings; throws DiagnosticError with every problem found. */
-export function elaborateSource(path: string, text: string, options: ElaborateOptions = {}): { program: Program; diagnostics: Diagnostic[] } {
+export function elaborateSource(
+  path: string,
+  text: string,
+  options: ElaborateOptions = {},
+): { program: Program; diagnostics: Diagnostic[] } {
   const sources = sourcesFor(path, text);
   const parsed = parseSource(path, text);
   if (!parsed.ok) throw new DiagnosticError(parsed.diagnostics, sources);
   const models = parsed.file.items.filter((i): i is ModelDecl => i.kind === "model");
   if (models.length !== 1) {
-    const d: Diagnostic = { severity: "error", message: `a graph file must contain exactly one model, found ${models.length}`, file: path, loc: { start: { offset: 0, line: 1, column: 1 }, end: { offset: 0, line: 1, column: 1 } } };
+    const d: Diagnostic = {
+      severity: "error",
+      message: `a graph file must contain exactly one model, found ${models.length}`,
+      file: path,
+      loc: { start: { offset: 0, line: 1, column: 1 }, end: { offset: 0, line: 1, column: 1 } },
+    };
     throw new DiagnosticError([d], sources);
   }
   const r = elaborate(models[0], parsed.file, [loadPrelude()], options);

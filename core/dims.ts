@@ -4,9 +4,7 @@
  * so the same compiled kernel serves every image size.
  */
 export type Dim = number | SymDim;
-export type SymDim =
-  | { op: "sym"; name: string }
-  | { op: "+" | "*" | "//" | "%"; a: Dim; b: Dim };
+export type SymDim = { op: "sym"; name: string } | { op: "+" | "*" | "//" | "%"; a: Dim; b: Dim };
 
 export type DimEnv = Readonly<Record<string, number>>;
 
@@ -65,10 +63,14 @@ export function evalDim(d: Dim, env: DimEnv): number {
   const a = evalDim(d.a, env);
   const b = evalDim(d.b, env);
   switch (d.op) {
-    case "+": return a + b;
-    case "*": return a * b;
-    case "//": return Math.floor(a / b);
-    case "%": return ((a % b) + b) % b;
+    case "+":
+      return a + b;
+    case "*":
+      return a * b;
+    case "//":
+      return Math.floor(a / b);
+    case "%":
+      return ((a % b) + b) % b;
   }
 }
 
@@ -77,7 +79,6 @@ export function dimToString(d: Dim): string {
   if (d.op === "sym") return d.name;
   return `(${dimToString(d.a)}${d.op}${dimToString(d.b)})`;
 }
-
 
 /** Products of dims as `coefficient * sorted symbolic factors`, so reshape checks see B*3*224*224 == B*150528. */
 function monomial(d: Dim): { coef: number; factors: string[] } {

@@ -9,7 +9,11 @@ export type ReduceFn = "sum" | "mean" | "max";
 export const UNARY_FNS: readonly UnaryFn[] = ["neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "sigmoid", "recip", "abs", "relu"];
 
 /** Where a node came from: the graph-file call that created it (and the call chain through blocks). */
-export interface SourceRef { file: string; line: number; column: number }
+export interface SourceRef {
+  file: string;
+  line: number;
+  column: number;
+}
 
 export type Op =
   | { kind: "input"; name: string }
@@ -91,4 +95,3 @@ export function consumersOf(g: Graph): number[][] {
   for (const n of g.nodes) for (const i of n.inputs) out[i].push(n.id);
   return out;
 }
-

@@ -17,8 +17,7 @@ export type StorageType = "f32" | "f16";
 /** How many workgroups to launch, as functions of the symbolic dims. */
 export type Dispatch =
   /** `count` workgroups in a line, folded into x and y when past the per-dimension limit. */
-  | { kind: "linear"; count: Dim }
-  | { kind: "grid"; x: Dim; y: Dim; z: Dim };
+  { kind: "linear"; count: Dim } | { kind: "grid"; x: Dim; y: Dim; z: Dim };
 
 /** Derived weights are named so no checkpoint tensor can be mistaken for one. */
 export const PREPARED_PREFIX = "~prepared/";

@@ -14,7 +14,16 @@ export type PreprocessStep =
    * Videos only (still images skip it): frames sampled at `fps` from the source rate when it is known,
    * then each frame sized by smart_resize within [minPixels, a cap that shares totalPixels out over the frames].
    */
-  | { op: "video_frames"; fps: number; minFrames: number; maxFrames: number; rounding: "round" | "floor"; minPixels: number; maxPixels: number; totalPixels: number }
+  | {
+      op: "video_frames";
+      fps: number;
+      minFrames: number;
+      maxFrames: number;
+      rounding: "round" | "floor";
+      minPixels: number;
+      maxPixels: number;
+      totalPixels: number;
+    }
   /** Flatten into Qwen2-VL's patch rows (a still image duplicated to `temporal` frames); images concatenate. */
   | { op: "qwen_patches"; temporal: number; patch: number; merge: number }
   /**

@@ -31,7 +31,11 @@ export interface PlanFile {
 }
 
 /** The plan with each distinct WGSL text in one file (`kernels/NNN-name.wgsl`); returns the files to write. */
-export function serializePlan(plan: Plan, files = new Map<string, string>(), prefix = ""): { plan: SerializedPlan; files: Map<string, string> } {
+export function serializePlan(
+  plan: Plan,
+  files = new Map<string, string>(),
+  prefix = "",
+): { plan: SerializedPlan; files: Map<string, string> } {
   const byText = new Map<string, string>([...files].map(([name, text]) => [text, name]));
   const kernels = plan.kernels.map((k, i) => {
     let file = byText.get(k.wgsl);
@@ -44,7 +48,10 @@ export function serializePlan(plan: Plan, files = new Map<string, string>(), pre
     return { ...rest, wgsl_file: file };
   });
   const prepare = plan.prepare ? serializePlan(plan.prepare, files, "prepare-").plan : null;
-  return { plan: { graph: plan.graph, kernels, slots: [...plan.slotOf], slot_count: plan.slotCount, storage: plan.storage, prepare }, files };
+  return {
+    plan: { graph: plan.graph, kernels, slots: [...plan.slotOf], slot_count: plan.slotCount, storage: plan.storage, prepare },
+    files,
+  };
 }
 
 export function deserializePlan(p: SerializedPlan, readKernel: (file: string) => string): Plan {
@@ -63,7 +70,12 @@ export function deserializePlan(p: SerializedPlan, readKernel: (file: string) =>
  * the source graph declared them): what a checkpoint is checked and read against.
  */
 export function weightsGraph(file: PlanFile): Graph {
-  return { name: file.model, nodes: file.weights.map((w, id) => ({ id, op: { kind: "param", name: w.name }, inputs: [], shape: w.shape, dtype: "f32", source: [] })), inputs: [], outputs: [] };
+  return {
+    name: file.model,
+    nodes: file.weights.map((w, id) => ({ id, op: { kind: "param", name: w.name }, inputs: [], shape: w.shape, dtype: "f32", source: [] })),
+    inputs: [],
+    outputs: [],
+  };
 }
 
 // JSON has no Infinity or NaN (masks and padding constants use them): they travel as tagged strings.
@@ -71,16 +83,27 @@ const NON_FINITE = "@number:";
 
 /** plan.json's text; `compact` leaves out the indentation (for a plan embedded in a module). */
 export function stringifyPlanFile(file: PlanFile, compact = false): string {
-  return JSON.stringify(file, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? `${NON_FINITE}${v}` : v), compact ? undefined : 1) + "\n";
+  return (
+    JSON.stringify(
+      file,
+      (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? `${NON_FINITE}${v}` : v),
+      compact ? undefined : 1,
+    ) + "\n"
+  );
 }
 
 export function parsePlanFile(text: string, where: string): PlanFile {
   let file: PlanFile;
   try {
-    file = JSON.parse(text, (_k, v: unknown) => (typeof v === "string" && v.startsWith(NON_FINITE) ? Number(v.slice(NON_FINITE.length)) : v)) as PlanFile;
+    file = JSON.parse(text, (_k, v: unknown) =>
+      typeof v === "string" && v.startsWith(NON_FINITE) ? Number(v.slice(NON_FINITE.length)) : v,
+    ) as PlanFile;
   } catch (e) {
     throw new InputError(`${where}: not a plan.json tesserae compile wrote (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (file?.format !== PLAN_FORMAT) throw new InputError(`${where}: format '${String(file.format)}' is not ${PLAN_FORMAT}; recompile the graph with this version of tesserae`);
+  if (file?.format !== PLAN_FORMAT)
+    throw new InputError(
+      `${where}: format '${String(file.format)}' is not ${PLAN_FORMAT}; recompile the graph with this version of tesserae`,
+    );
   return file;
 }

@@ -1,5 +1,12 @@
-export interface Position { offset: number; line: number; column: number }
-export interface Loc { start: Position; end: Position }
+export interface Position {
+  offset: number;
+  line: number;
+  column: number;
+}
+export interface Loc {
+  start: Position;
+  end: Position;
+}
 
 export type Expr =
   | { kind: "number"; value: number; isInt: boolean; loc: Loc }
@@ -13,7 +20,11 @@ export type Expr =
   | { kind: "unary"; op: "-"; operand: Expr; loc: Loc };
 
 export type BinaryOp = "+" | "-" | "*" | "/" | "%" | "==" | "!=" | "<" | "<=" | ">" | ">=";
-export interface Arg { name: string | null; value: Expr; loc: Loc }
+export interface Arg {
+  name: string | null;
+  value: Expr;
+  loc: Loc;
+}
 export type CallExpr = Extract<Expr, { kind: "call" }>;
 
 export type Stmt =
@@ -26,21 +37,81 @@ export type Stmt =
 export type ValueType = "int" | "float" | "bool" | "string" | "list";
 export type ParamType = ValueType | "tensor";
 
-export interface ConfigEntry { name: string; type: ValueType; value: Expr; from: string[]; loc: Loc }
-export interface PresetEntry { name: string; value: Expr; loc: Loc }
-export interface BlockParam { name: string; type: ParamType | null; default: Expr | null; loc: Loc }
+export interface ConfigEntry {
+  name: string;
+  type: ValueType;
+  value: Expr;
+  from: string[];
+  loc: Loc;
+}
+export interface PresetEntry {
+  name: string;
+  value: Expr;
+  loc: Loc;
+}
+export interface BlockParam {
+  name: string;
+  type: ParamType | null;
+  default: Expr | null;
+  loc: Loc;
+}
 
-export interface BlockDecl { kind: "block"; name: string; params: BlockParam[]; body: Stmt[]; loc: Loc; file: string }
-export interface ConfigDecl { kind: "config"; entries: ConfigEntry[]; loc: Loc }
-export interface PresetDecl { kind: "preset"; name: string; entries: PresetEntry[]; loc: Loc }
-export interface PreprocessDecl { kind: "preprocess"; steps: CallExpr[]; loc: Loc }
+export interface BlockDecl {
+  kind: "block";
+  name: string;
+  params: BlockParam[];
+  body: Stmt[];
+  loc: Loc;
+  file: string;
+}
+export interface ConfigDecl {
+  kind: "config";
+  entries: ConfigEntry[];
+  loc: Loc;
+}
+export interface PresetDecl {
+  kind: "preset";
+  name: string;
+  entries: PresetEntry[];
+  loc: Loc;
+}
+export interface PreprocessDecl {
+  kind: "preprocess";
+  steps: CallExpr[];
+  loc: Loc;
+}
 /** The token layout: `token(...)`, `image(...)`, `video(...)`, `positions(...)` calls. */
-export interface LayoutDecl { kind: "layout"; steps: CallExpr[]; loc: Loc }
+export interface LayoutDecl {
+  kind: "layout";
+  steps: CallExpr[];
+  loc: Loc;
+}
 /** A graph input; with a provider (`= image_segments()`), the runtime computes it from the preprocessed images. */
-export interface InputDecl { kind: "input"; name: string; dtype: "f32" | "f16" | "i32" | "u8"; dims: Expr[]; provider: CallExpr | null; loc: Loc }
-export interface WeightsDecl { kind: "weights"; prefixes: string[]; loc: Loc }
+export interface InputDecl {
+  kind: "input";
+  name: string;
+  dtype: "f32" | "f16" | "i32" | "u8";
+  dims: Expr[];
+  provider: CallExpr | null;
+  loc: Loc;
+}
+export interface WeightsDecl {
+  kind: "weights";
+  prefixes: string[];
+  loc: Loc;
+}
 
 export type ModelItem = ConfigDecl | PresetDecl | PreprocessDecl | LayoutDecl | InputDecl | WeightsDecl | BlockDecl | Stmt;
 
-export interface ModelDecl { kind: "model"; name: string; items: ModelItem[]; loc: Loc }
-export interface SourceFile { kind: "file"; path: string; text: string; items: (ModelDecl | BlockDecl)[] }
+export interface ModelDecl {
+  kind: "model";
+  name: string;
+  items: ModelItem[];
+  loc: Loc;
+}
+export interface SourceFile {
+  kind: "file";
+  path: string;
+  text: string;
+  items: (ModelDecl | BlockDecl)[];
+}

@@ -31,7 +31,10 @@ export function formatDiagnostics(ds: readonly Diagnostic[], sources: SourceMap)
 
 /** Thrown only across phase boundaries: carries every diagnostic collected so far. */
 export class DiagnosticError extends TesseraeError {
-  constructor(readonly diagnostics: Diagnostic[], readonly sources: SourceMap) {
+  constructor(
+    readonly diagnostics: Diagnostic[],
+    readonly sources: SourceMap,
+  ) {
     super(formatDiagnostics(diagnostics, sources));
   }
 }

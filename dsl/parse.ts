@@ -4,9 +4,19 @@ import peggy from "peggy";
 import type { BlockDecl, ModelDecl, SourceFile } from "./ast.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 
-interface PeggyLocation { start: { offset: number; line: number; column: number }; end: { offset: number; line: number; column: number } }
-interface PeggySyntaxError { message: string; location: PeggyLocation; expected?: unknown; found?: string | null }
-interface RawFile { items: (Omit<ModelDecl, never> | Omit<BlockDecl, "file">)[] }
+interface PeggyLocation {
+  start: { offset: number; line: number; column: number };
+  end: { offset: number; line: number; column: number };
+}
+interface PeggySyntaxError {
+  message: string;
+  location: PeggyLocation;
+  expected?: unknown;
+  found?: string | null;
+}
+interface RawFile {
+  items: (Omit<ModelDecl, never> | Omit<BlockDecl, "file">)[];
+}
 
 const grammarPath = fileURLToPath(new URL("./grammar.peggy", import.meta.url));
 let parser: peggy.Parser | undefined;

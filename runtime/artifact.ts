@@ -22,7 +22,14 @@ export interface ArtifactSource {
  * (or a sharded checkpoint's files), `{ seed }` for seeded random weights, or where to read them from:
  * a URL (browser and Node) or a checkpoint folder or file (Node).
  */
-export type WeightsInput = ReadonlyMap<string, HostTensor> | WeightSource | ArrayBuffer | readonly ArrayBuffer[] | { seed: number } | string | URL;
+export type WeightsInput =
+  | ReadonlyMap<string, HostTensor>
+  | WeightSource
+  | ArrayBuffer
+  | readonly ArrayBuffer[]
+  | { seed: number }
+  | string
+  | URL;
 
 export interface LoadArtifactOptions extends ModelOptions {
   weights: WeightsInput;
@@ -56,11 +63,14 @@ export function checkpointTensors(file: PlanFile, tensors: ReadonlyMap<string, H
   const out = new Map<string, HostTensor>();
   for (const { name, shape } of file.weights) {
     const prefix = file.program.prefixes.find((pre) => tensors.has(pre + name));
-    if (prefix === undefined) throw new WeightsError(`${where} has no tensor '${file.program.prefixes[0] ?? ""}${name}' that graph '${file.model}' needs`);
+    if (prefix === undefined)
+      throw new WeightsError(`${where} has no tensor '${file.program.prefixes[0] ?? ""}${name}' that graph '${file.model}' needs`);
     const t = tensors.get(prefix + name) as HostTensor;
     const want = shape.map(Number);
     if (want.every(Number.isFinite) && (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))) {
-      throw new WeightsError(`tensor '${prefix}${name}' in ${where} has shape [${t.shape.join(", ")}], but graph '${file.model}' expects [${want.join(", ")}]`);
+      throw new WeightsError(
+        `tensor '${prefix}${name}' in ${where} has shape [${t.shape.join(", ")}], but graph '${file.model}' expects [${want.join(", ")}]`,
+      );
     }
     out.set(name, t);
   }
@@ -70,12 +80,19 @@ export function checkpointTensors(file: PlanFile, tensors: ReadonlyMap<string, H
 /** Weights that need no file access: tensors or a source as given, safetensors bytes, or seeded random ones. */
 export function inMemoryWeights(file: PlanFile, weights: WeightsInput): WeightSource | null {
   if (weights instanceof Map) return checkpointTensors(file, weights, "the given tensors");
-  if (weights instanceof ArrayBuffer) return checkpointTensors(file, tensorsFromBuffer(weights, "the given safetensors bytes"), "the given safetensors bytes");
+  if (weights instanceof ArrayBuffer)
+    return checkpointTensors(file, tensorsFromBuffer(weights, "the given safetensors bytes"), "the given safetensors bytes");
   if (Array.isArray(weights) && weights.length > 0 && weights.every((b) => b instanceof ArrayBuffer)) {
-    return checkpointTensors(file, mergeShards(weights.map((b: ArrayBuffer, i) => tensorsFromBuffer(b, `safetensors buffer ${i}`))), "the given safetensors buffers");
+    return checkpointTensors(
+      file,
+      mergeShards(weights.map((b: ArrayBuffer, i) => tensorsFromBuffer(b, `safetensors buffer ${i}`))),
+      "the given safetensors buffers",
+    );
   }
-  if (typeof weights === "object" && weights !== null && "seed" in weights && typeof weights.seed === "number") return lazyRandomWeights(weightsGraph(file), weights.seed);
-  if (typeof weights === "object" && weights !== null && "get" in weights && typeof weights.get === "function") return weights as WeightSource;
+  if (typeof weights === "object" && weights !== null && "seed" in weights && typeof weights.seed === "number")
+    return lazyRandomWeights(weightsGraph(file), weights.seed);
+  if (typeof weights === "object" && weights !== null && "get" in weights && typeof weights.get === "function")
+    return weights as WeightSource;
   return null;
 }
 
@@ -92,7 +109,9 @@ function mergeShards(shards: readonly Map<string, HostTensor>[]): Map<string, Ho
 }
 
 export function weightsUnreadable(weights: WeightsInput, platform: string): never {
-  throw new UsageError(`weights: ${platform} takes tensors by name, { seed }, ${platform === "a browser" ? "a URL of a safetensors file, or its bytes (ArrayBuffer)" : "a checkpoint folder or .safetensors file, a URL, or safetensors bytes (ArrayBuffer)"}; got ${describe(weights)}`);
+  throw new UsageError(
+    `weights: ${platform} takes tensors by name, { seed }, ${platform === "a browser" ? "a URL of a safetensors file, or its bytes (ArrayBuffer)" : "a checkpoint folder or .safetensors file, a URL, or safetensors bytes (ArrayBuffer)"}; got ${describe(weights)}`,
+  );
 }
 
 function describe(v: unknown): string {
@@ -101,6 +120,12 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-export async function modelFromArtifact(ctx: GpuContext, file: PlanFile, plan: Plan, weights: WeightSource, options: ModelOptions): Promise<Model> {
+export async function modelFromArtifact(
+  ctx: GpuContext,
+  file: PlanFile,
+  plan: Plan,
+  weights: WeightSource,
+  options: ModelOptions,
+): Promise<Model> {
   return Model.create(ctx, programOf(file, plan), plan, weights, options);
 }

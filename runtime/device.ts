@@ -21,7 +21,15 @@ const INSTALL_HINT =
 
 async function open(): Promise<GpuContext> {
   process.env.XDG_RUNTIME_DIR ??= tmpdir();
-  if (process.platform === "linux" && !["/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "/usr/lib/aarch64-linux-gnu/libvulkan.so.1", "/usr/lib/libvulkan.so.1", "/usr/lib64/libvulkan.so.1"].some(existsSync)) {
+  if (
+    process.platform === "linux" &&
+    ![
+      "/usr/lib/x86_64-linux-gnu/libvulkan.so.1",
+      "/usr/lib/aarch64-linux-gnu/libvulkan.so.1",
+      "/usr/lib/libvulkan.so.1",
+      "/usr/lib64/libvulkan.so.1",
+    ].some(existsSync)
+  ) {
     throw new NoAdapterError(`no Vulkan loader (libvulkan.so.1) found. ${INSTALL_HINT}`);
   }
   Object.assign(globalThis, globals);
@@ -29,7 +37,9 @@ async function open(): Promise<GpuContext> {
   const gpu = gpuInstance;
   const adapter = await withoutLimitNotices(() => gpu.requestAdapter());
   if (!adapter) throw new NoAdapterError(`no WebGPU adapter found. ${INSTALL_HINT}`);
-  const wanted: GPUFeatureName[] = (["shader-f16", "timestamp-query", "subgroups"] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  const wanted: GPUFeatureName[] = (["shader-f16", "timestamp-query", "subgroups"] as GPUFeatureName[]).filter((f) =>
+    adapter.features.has(f),
+  );
   const device = await adapter.requestDevice({
     requiredFeatures: wanted,
     requiredLimits: {

@@ -66,7 +66,9 @@ async function pipelineFor(device: GPUDevice, wgsl: string, label: string, reads
         const text = info.messages.map((m) => `${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join("\n");
         throw new Error(`generated WGSL for ${label} did not pass Dawn's validation cleanly:\n${text}\n--- WGSL ---\n${wgsl}`);
       }
-      return checked(device, `pipeline creation for ${label}`, () => device.createComputePipelineAsync({ layout: layoutFor(device, reads), compute: { module, entryPoint: "main" }, label }));
+      return checked(device, `pipeline creation for ${label}`, () =>
+        device.createComputePipelineAsync({ layout: layoutFor(device, reads), compute: { module, entryPoint: "main" }, label }),
+      );
     })();
     cache.set(wgsl, p);
     p.catch(() => cache?.delete(wgsl));
@@ -96,7 +98,12 @@ export function bindSymbols(node: Node, name: string, shape: readonly number[], 
     const product = d.op === "*" ? [d.a, d.b] : null;
     const constant = product?.find((x): x is number => typeof x === "number");
     const symbol = product?.find((x) => typeof x !== "number" && x.op === "sym");
-    const scaled = d.op === "sym" ? { c: 1, s: d.name } : constant !== undefined && symbol !== undefined && typeof symbol !== "number" && symbol.op === "sym" ? { c: constant, s: symbol.name } : null;
+    const scaled =
+      d.op === "sym"
+        ? { c: 1, s: d.name }
+        : constant !== undefined && symbol !== undefined && typeof symbol !== "number" && symbol.op === "sym"
+          ? { c: constant, s: symbol.name }
+          : null;
     if (!scaled || env[scaled.s] !== undefined) return;
     if (shape[i] % scaled.c !== 0) fail(` (axis ${i} must be a multiple of ${scaled.c})`);
     env[scaled.s] = shape[i] / scaled.c;
@@ -128,9 +135,13 @@ export class Executor {
 
   private readonly bytesPer: number;
 
-  private constructor(readonly ctx: GpuContext, readonly plan: Plan) {
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly plan: Plan,
+  ) {
     this.bytesPer = plan.storage === "f16" ? 2 : 4;
-    if (plan.storage === "f16" && !ctx.device.features.has("shader-f16")) throw new InputError("this plan stores f16 but the adapter has no shader-f16; compile it with f32 storage");
+    if (plan.storage === "f16" && !ctx.device.features.has("shader-f16"))
+      throw new InputError("this plan stores f16 but the adapter has no shader-f16; compile it with f32 storage");
   }
 
   /** Host f32 data in the plan's storage type, ready for writeBuffer. */
@@ -152,7 +163,10 @@ export class Executor {
 
   private checkBindable(bytes: number, what: string): void {
     const limit = this.device.limits.maxStorageBufferBindingSize;
-    if (bytes > limit) throw new InputError(`${what} needs ${(bytes / 2 ** 20).toFixed(1)} MiB in one binding, more than this adapter's limit of ${(limit / 2 ** 20).toFixed(0)} MiB`);
+    if (bytes > limit)
+      throw new InputError(
+        `${what} needs ${(bytes / 2 ** 20).toFixed(1)} MiB in one binding, more than this adapter's limit of ${(limit / 2 ** 20).toFixed(0)} MiB`,
+      );
   }
 
   /**
@@ -214,7 +228,11 @@ export class Executor {
       this.plan.kernels.map(async (kernel) => ({
         kernel,
         pipeline: await pipelineFor(this.device, kernel.wgsl, kernel.name, kernel.reads.length),
-        uniform: this.device.createBuffer({ size: Math.max(16, Math.ceil(kernel.uniforms.length / 4) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: `${kernel.name} dims` }),
+        uniform: this.device.createBuffer({
+          size: Math.max(16, Math.ceil(kernel.uniforms.length / 4) * 16),
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+          label: `${kernel.name} dims`,
+        }),
       })),
     );
   }
@@ -237,10 +255,12 @@ export class Executor {
     if (!full) throw new InputError(`weight '${n.op.name}' is missing`);
     const rows = n.op.rows;
     const name = rows ? `${n.op.name}[${rows[0]}:${rows[1]}]` : n.op.name;
-    if (rows && (full.shape.length === 0 || full.shape[0] < rows[1])) throw new InputError(`weight '${n.op.name}' has shape [${full.shape.join(", ")}], too few rows for ${name}`);
+    if (rows && (full.shape.length === 0 || full.shape[0] < rows[1]))
+      throw new InputError(`weight '${n.op.name}' has shape [${full.shape.join(", ")}], too few rows for ${name}`);
     const data = rows ? rowsOf(full, rows) : full.data;
     const expected = n.shape.map((d) => evalDim(d, {}));
-    if (data.length !== sizeOf(expected)) throw new InputError(`weight '${name}' has shape [${full.shape.join(", ")}], the graph expects [${expected.join(", ")}]`);
+    if (data.length !== sizeOf(expected))
+      throw new InputError(`weight '${name}' has shape [${full.shape.join(", ")}], the graph expects [${expected.join(", ")}]`);
     const bytes = paddedBytes(data.length, this.bytesPer);
     this.checkBindable(bytes, `weight '${name}'`);
     const buf = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: name });
@@ -270,14 +290,22 @@ export class Executor {
     need.forEach((bytes, slot) => {
       if ((this.slotBytes[slot] ?? 0) >= bytes) return;
       this.slotBuffers[slot]?.destroy();
-      this.slotBuffers[slot] = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, label: `arena slot ${slot}` });
+      this.slotBuffers[slot] = this.device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+        label: `arena slot ${slot}`,
+      });
       this.slotBytes[slot] = bytes;
       this.bindGroups.clear();
     });
   }
 
   private bufferOf(node: number): GPUBuffer {
-    const b = this.ownBuffers.get(node) ?? this.weightBuffers.get(node) ?? this.inputBuffers.get(node) ?? this.slotBuffers[this.plan.slotOf.get(node) ?? -1];
+    const b =
+      this.ownBuffers.get(node) ??
+      this.weightBuffers.get(node) ??
+      this.inputBuffers.get(node) ??
+      this.slotBuffers[this.plan.slotOf.get(node) ?? -1];
     if (!b) throw new Error(`internal: no buffer for node %${node}`);
     return b;
   }
@@ -289,7 +317,10 @@ export class Executor {
     if (!bg) {
       bg = this.device.createBindGroup({
         layout: p.pipeline.getBindGroupLayout(0),
-        entries: [...buffers.map((buffer, binding) => ({ binding, resource: { buffer } })), { binding: buffers.length, resource: { buffer: p.uniform } }],
+        entries: [
+          ...buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+          { binding: buffers.length, resource: { buffer: p.uniform } },
+        ],
       });
       this.bindGroups.set(key, bg);
     }
@@ -297,7 +328,8 @@ export class Executor {
   }
 
   private timer(): { querySet: GPUQuerySet; resolve: GPUBuffer; readback: GPUBuffer } {
-    if (!this.device.features.has("timestamp-query")) throw new InputError("this adapter has no timestamp-query feature, so per-kernel times cannot be measured");
+    if (!this.device.features.has("timestamp-query"))
+      throw new InputError("this adapter has no timestamp-query feature, so per-kernel times cannot be measured");
     const count = 2 * this.prepared.length;
     return {
       querySet: this.device.createQuerySet({ type: "timestamp", count }),
@@ -311,7 +343,10 @@ export class Executor {
    * `onProgress`, the kernels go to the queue in about `PROGRESS_STEPS` submissions of equal FLOPs, and
    * the callback hears the fraction of the work done after each (a long run shows where it is).
    */
-  async run(inputs: ReadonlyMap<string, HostTensor>, { profile = false, onProgress, kernelWallTimes = false }: RunOptions = {}): Promise<RunResult> {
+  async run(
+    inputs: ReadonlyMap<string, HostTensor>,
+    { profile = false, onProgress, kernelWallTimes = false }: RunOptions = {},
+  ): Promise<RunResult> {
     if (this.disposed) throw new Error("executor was disposed");
     const g = this.plan.graph;
     requireDevice(this.ctx, `running ${g.name}`);
@@ -373,19 +408,27 @@ export class Executor {
         await r.rb.mapAsync(GPUMapMode.READ);
         const raw = r.rb.getMappedRange(0, r.bytes).slice(0);
         const n = sizeOf(r.shape);
-        result.set(r.name, { shape: r.shape, data: this.plan.storage === "f16" ? fromHalf(new Uint16Array(raw, 0, n)) : new Float32Array(raw, 0, n) });
+        result.set(r.name, {
+          shape: r.shape,
+          data: this.plan.storage === "f16" ? fromHalf(new Uint16Array(raw, 0, n)) : new Float32Array(raw, 0, n),
+        });
         r.rb.unmap();
         r.rb.destroy();
       }
       return result;
     });
     requireDevice(this.ctx, `reading the results of ${g.name}`);
-    if (this.ctx.uncaptured.length > 0) throw new Error(`WebGPU error while running ${g.name}: ${this.ctx.uncaptured.splice(0).join("; ")}`);
+    if (this.ctx.uncaptured.length > 0)
+      throw new Error(`WebGPU error while running ${g.name}: ${this.ctx.uncaptured.splice(0).join("; ")}`);
     return { outputs, ms: performance.now() - started, kernelMs };
   }
 
   /** The kernels in chunks of about equal FLOPs, each submitted and waited for; returns a fresh encoder for what follows. */
-  private async submitWithProgress(first: GPUCommandEncoder, env: DimEnv, onProgress: (fraction: number) => void): Promise<GPUCommandEncoder> {
+  private async submitWithProgress(
+    first: GPUCommandEncoder,
+    env: DimEnv,
+    onProgress: (fraction: number) => void,
+  ): Promise<GPUCommandEncoder> {
     const flops = this.prepared.map((p) => kernelCost(this.plan.graph, p.kernel, env).flops + 1);
     const total = flops.reduce((a, b) => a + b, 0);
     let encoder = first;
@@ -407,7 +450,13 @@ export class Executor {
   }
 
   /** Kernels `from`..`to` of the plan into `encoder`: one pass for all of them, or with timestamps, one pass per kernel. */
-  private encodeKernels(encoder: GPUCommandEncoder, env: DimEnv, timestamps: GPUQuerySet | null, from = 0, to = this.prepared.length): void {
+  private encodeKernels(
+    encoder: GPUCommandEncoder,
+    env: DimEnv,
+    timestamps: GPUQuerySet | null,
+    from = 0,
+    to = this.prepared.length,
+  ): void {
     this.ensureSlots(env);
     const pass = timestamps ? null : encoder.beginComputePass();
     this.prepared.slice(from, to).forEach((p, j) => {
@@ -415,7 +464,11 @@ export class Executor {
       const values = new Uint32Array(Math.max(4, Math.ceil(p.kernel.uniforms.length / 4) * 4));
       p.kernel.uniforms.forEach((d, j) => (values[j] = evalDim(d, env)));
       this.device.queue.writeBuffer(p.uniform, 0, values);
-      const kpass = pass ?? encoder.beginComputePass(timestamps ? { timestampWrites: { querySet: timestamps, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {});
+      const kpass =
+        pass ??
+        encoder.beginComputePass(
+          timestamps ? { timestampWrites: { querySet: timestamps, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {},
+        );
       kpass.setPipeline(p.pipeline);
       kpass.setBindGroup(0, this.bindGroup(p));
       const [x, y, z] = workgroups(p.kernel.dispatch, env, p.kernel.name);
@@ -427,7 +480,13 @@ export class Executor {
 
   dispose(): void {
     this.disposed = true;
-    for (const b of [...this.weightBuffers.values(), ...this.inputBuffers.values(), ...this.slotBuffers, ...this.prepared.map((p) => p.uniform)]) b.destroy();
+    for (const b of [
+      ...this.weightBuffers.values(),
+      ...this.inputBuffers.values(),
+      ...this.slotBuffers,
+      ...this.prepared.map((p) => p.uniform),
+    ])
+      b.destroy();
   }
 }
 
@@ -446,10 +505,13 @@ function checkIndexInputs(plan: Plan, inputs: ReadonlyMap<string, HostTensor>, e
     if (src.op.kind !== "input") continue;
     const name = src.op.name;
     const values = (inputs.get(name) as HostTensor).data;
-    const limit = n.op.kind === "gather" ? evalDim(g.nodes[n.inputs[0]].shape[n.op.axis], env) : evalDim(g.nodes[n.inputs[1]].shape[1], env) + 1;
+    const limit =
+      n.op.kind === "gather" ? evalDim(g.nodes[n.inputs[0]].shape[n.op.axis], env) : evalDim(g.nodes[n.inputs[1]].shape[1], env) + 1;
     values.forEach((v, i) => {
-      if (!Number.isInteger(v) || v < 0 || v >= limit) throw new InputError(`input '${name}'[${i}] = ${v} is not an index in [0, ${limit})`);
-      if (n.op.kind === "attention" && i > 0 && v < values[i - 1]) throw new InputError(`input '${name}' must be non-decreasing segment boundaries`);
+      if (!Number.isInteger(v) || v < 0 || v >= limit)
+        throw new InputError(`input '${name}'[${i}] = ${v} is not an index in [0, ${limit})`);
+      if (n.op.kind === "attention" && i > 0 && v < values[i - 1])
+        throw new InputError(`input '${name}' must be non-decreasing segment boundaries`);
     });
   }
 }
@@ -463,6 +525,7 @@ export function workgroups(d: Dispatch, env: DimEnv, name: string): [number, num
     return [MAX_GROUPS, y, 1];
   }
   const xyz: [number, number, number] = [evalDim(d.x, env), evalDim(d.y, env), evalDim(d.z, env)];
-  if (xyz.some((v) => v > MAX_GROUPS)) throw new InputError(`${name} needs a ${xyz.join("x")} workgroup grid; each dimension is limited to ${MAX_GROUPS}`);
+  if (xyz.some((v) => v > MAX_GROUPS))
+    throw new InputError(`${name} needs a ${xyz.join("x")} workgroup grid; each dimension is limited to ${MAX_GROUPS}`);
   return xyz;
 }

@@ -1,5 +1,18 @@
 // What both entry points of `tesserae/runtime` (browser and Node) export.
-export { Model, type ImageInput, type InputOptions, type ModelEvents, type ModelInput, type ModelOptions, type ModelOutput, type PixelValues, type Prepared, type RunOptions, type Scores, type TensorSpec } from "./model.ts";
+export {
+  Model,
+  type ImageInput,
+  type InputOptions,
+  type ModelEvents,
+  type ModelInput,
+  type ModelOptions,
+  type ModelOutput,
+  type PixelValues,
+  type Prepared,
+  type RunOptions,
+  type Scores,
+  type TensorSpec,
+} from "./model.ts";
 export { kernelFiles, type ArtifactSource, type LoadArtifactOptions, type WeightsInput } from "./artifact.ts";
 export { InputError, NoAdapterError, TesseraeError, UsageError, WeightsError } from "../core/errors.ts";
 export { ImageError, type RgbImage } from "./image/image.ts";

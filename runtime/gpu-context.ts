@@ -20,7 +20,10 @@ export class DeviceLostError extends TesseraeError {}
 
 /** Throws DeviceLostError when the context's device is gone, naming what was attempted. */
 export function requireDevice(ctx: GpuContext, what: string): void {
-  if (ctx.lost !== null) throw new DeviceLostError(`the WebGPU device was lost (${ctx.lost}) before ${what}; load the plan again (a new device is opened on the next load)`);
+  if (ctx.lost !== null)
+    throw new DeviceLostError(
+      `the WebGPU device was lost (${ctx.lost}) before ${what}; load the plan again (a new device is opened on the next load)`,
+    );
 }
 
 /** Runs `fn` inside validation and out-of-memory error scopes and throws what they caught. */

@@ -1,7 +1,16 @@
 /// <reference types="@webgpu/types" />
 // `tesserae/runtime` in a browser (and for bundlers): load a compiled graph and run it on navigator.gpu.
 // Nothing here imports Node; runtime/node.ts is the same API for Node, with files and Dawn.
-import { checkpointTensors, inMemoryWeights, kernelFiles, modelFromArtifact, parseArtifact, weightsUnreadable, type ArtifactSource, type LoadArtifactOptions } from "./artifact.ts";
+import {
+  checkpointTensors,
+  inMemoryWeights,
+  kernelFiles,
+  modelFromArtifact,
+  parseArtifact,
+  weightsUnreadable,
+  type ArtifactSource,
+  type LoadArtifactOptions,
+} from "./artifact.ts";
 import { browserGpu } from "./browser-device.ts";
 import { InputError } from "../core/errors.ts";
 import { contextFor } from "./gpu-context.ts";
@@ -28,9 +37,11 @@ async function fetchArtifact(base: URL): Promise<ArtifactSource> {
   const planUrl = new URL("plan.json", base);
   const text = await (await fetchOk(planUrl, "compiled graph")).text();
   const kernels: Record<string, string> = {};
-  await Promise.all(kernelFiles(parsePlanFile(text, planUrl.href)).map(async (name) => {
-    kernels[name] = await (await fetchOk(new URL(name, base), "kernel")).text();
-  }));
+  await Promise.all(
+    kernelFiles(parsePlanFile(text, planUrl.href)).map(async (name) => {
+      kernels[name] = await (await fetchOk(new URL(name, base), "kernel")).text();
+    }),
+  );
   return { plan: text, kernels };
 }
 

@@ -11,7 +11,6 @@ import type { LayoutItem } from "./layout/types.ts";
 import { batchImages, preprocessImage, preprocessVideo } from "./preprocess.ts";
 import type { HostTensor } from "./tensor.ts";
 
-
 /** What inputs computed by the runtime are computed from. */
 export interface ProviderSources {
   grids: Grid[];
@@ -31,19 +30,26 @@ function provide(p: InputProvider, { grids, tiles, sizes = [], texts = [], image
       return { shape: [rows.length], data: new Float32Array(rows) };
     }
     case "anyres_assembly": {
-      const rows = llavaNextAssembly(tiles.map((t, i) => ({ tiles: t, size: sizes[i] })), p.side);
+      const rows = llavaNextAssembly(
+        tiles.map((t, i) => ({ tiles: t, size: sizes[i] })),
+        p.side,
+      );
       return { shape: [rows.length], data: new Float32Array(rows) };
     }
-    case "image_segments": return qwenSegments(grids);
-    case "raster_order": return qwenRasterOrder(grids, p.merge, p.window);
-    case "rope2d": return qwenRope(grids, p.headDim, p.theta, p.merge, p.part);
+    case "image_segments":
+      return qwenSegments(grids);
+    case "raster_order":
+      return qwenRasterOrder(grids, p.merge, p.window);
+    case "rope2d":
+      return qwenRope(grids, p.headDim, p.theta, p.merge, p.part);
     case "windows": {
       if (p.part === "order") return qwenWindowPatchOrder(grids, p.merge, p.window);
       const w = qwenWindows(grids, p.merge, p.window);
       const values = p.part === "unorder" ? w.inverse : w.bounds;
       return { shape: [values.length], data: new Float32Array(values) };
     }
-    case "text_pool": return textPoolRows(texts, p.eos);
+    case "text_pool":
+      return textPoolRows(texts, p.eos);
     case "relative_index": {
       const n = p.size;
       return { shape: [n * n], data: Float32Array.from({ length: n * n }, (_, i) => Math.floor(i / n) - (i % n) + n - 1) };
@@ -58,8 +64,12 @@ function provide(p: InputProvider, { grids, tiles, sizes = [], texts = [], image
 
 /** The needs of each provider, for a clear message when they are missing. */
 function missing(p: InputProvider, s: ProviderSources): string | null {
-  if (p.kind === "tile_assembly") return s.tiles.length === 0 ? "the images' tiles (a --pixel-values file needs images_spatial_crop)" : null;
-  if (p.kind === "anyres_assembly") return s.tiles.length === 0 || (s.sizes ?? []).length !== s.tiles.length ? "the images' tiles and sizes (a --pixel-values file needs images_spatial_crop and image_sizes)" : null;
+  if (p.kind === "tile_assembly")
+    return s.tiles.length === 0 ? "the images' tiles (a --pixel-values file needs images_spatial_crop)" : null;
+  if (p.kind === "anyres_assembly")
+    return s.tiles.length === 0 || (s.sizes ?? []).length !== s.tiles.length
+      ? "the images' tiles and sizes (a --pixel-values file needs images_spatial_crop and image_sizes)"
+      : null;
   if (p.kind === "relative_index") return null;
   if (p.kind === "text_pool" || p.kind === "pairs") return (s.texts ?? []).length === 0 ? "the texts' token ids" : null;
   return s.grids.length === 0 ? "the images' grids (a --pixel-values file needs grid_thw)" : null;
@@ -80,7 +90,10 @@ export function providedInputs(program: Program, sources: ProviderSources, sourc
 export function textPoolRows(texts: readonly number[][], eos: number): HostTensor {
   const rows = texts.map((ids, t) => {
     let at = 0;
-    if (eos === 2) ids.forEach((id, i) => { if (id > ids[at]) at = i; });
+    if (eos === 2)
+      ids.forEach((id, i) => {
+        if (id > ids[at]) at = i;
+      });
     else at = Math.max(0, ids.indexOf(eos));
     return t * ids.length + at;
   });
@@ -109,15 +122,40 @@ export interface MediaInputs {
  * Every input of a graph for decoded images (and videos, for graphs that take them): preprocessed
  * pixel values, images' rows first, then videos', and the inputs computed from their grids or tiles.
  */
-export function imageInputs(program: Program, images: readonly RgbImage[], names: readonly string[], videos: readonly VideoFrames[] = [], texts: number[][] = []): MediaInputs {
+export function imageInputs(
+  program: Program,
+  images: readonly RgbImage[],
+  names: readonly string[],
+  videos: readonly VideoFrames[] = [],
+  texts: number[][] = [],
+): MediaInputs {
   const options = { cropping: images.length <= 2 };
   const stills = images.map((img, i) => preprocessImage(program.preprocess, img, names[i], options));
   const clips = videos.map((v) => preprocessVideo(program.preprocess, v.frames, v.name, v.fps));
   const { tensor, grids, tiles, sizes } = batchImages([...stills, ...clips], [...names, ...videos.map((v) => v.name)]);
   const items: LayoutItem[] = [
-    ...itemsFromGeometry(names, stills.map((s) => s.grid as Grid), stills.map((s) => s.tiles as [number, number]), stills.map((s) => s.tokens)),
+    ...itemsFromGeometry(
+      names,
+      stills.map((s) => s.grid as Grid),
+      stills.map((s) => s.tiles as [number, number]),
+      stills.map((s) => s.tokens),
+    ),
     ...clips.map((c, i): LayoutItem => ({ kind: "video", source: videos[i].name, grid: c.grid, secondsPerGrid: c.secondsPerGrid })),
   ];
   const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
-  return { sizes, inputs: new Map([[inputName, tensor], ...providedInputs(program, { grids, tiles, sizes, texts, images: images.length }, texts.length ? "the images and texts" : "the images")]), pixels: tensor, grids, tiles, items };
+  return {
+    sizes,
+    inputs: new Map([
+      [inputName, tensor],
+      ...providedInputs(
+        program,
+        { grids, tiles, sizes, texts, images: images.length },
+        texts.length ? "the images and texts" : "the images",
+      ),
+    ]),
+    pixels: tensor,
+    grids,
+    tiles,
+    items,
+  };
 }

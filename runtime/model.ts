@@ -152,7 +152,8 @@ export class Model {
   /** Runs the graph on images or pixel values: every output, the pixel values and the token layout. */
   async run(input: ModelInput | Prepared, options: RunOptions = {}): Promise<ModelOutput> {
     const prepared = isPrepared(input) ? input : await this.prepare(input, options);
-    if (!this.program.layout && options.prompt !== undefined) throw new UsageError(`a prompt was given, but ${this.name} declares no layout section`);
+    if (!this.program.layout && options.prompt !== undefined)
+      throw new UsageError(`a prompt was given, but ${this.name} declares no layout section`);
     // Made before the run, so a prompt that does not fit the images fails before any GPU work.
     const layout = this.tokenLayout(prepared, options.prompt);
     const result = await this.executor.run(prepared.inputs, { onProgress: options.onProgress ?? this.options.onProgress });
@@ -160,7 +161,9 @@ export class Model {
     const embeds = outputs.image_embeds;
     const rows = embeds ? embeds.shape.slice(0, -1).reduce((a, b) => a * b, 1) : 0;
     if (layout && embeds && layout.image_rows !== rows) {
-      throw new InputError(`the layout of ${this.name} places ${layout.image_rows} image tokens, but image_embeds has ${rows} rows: the graph's layout section does not match its outputs`);
+      throw new InputError(
+        `the layout of ${this.name} places ${layout.image_rows} image tokens, but image_embeds has ${rows} rows: the graph's layout section does not match its outputs`,
+      );
     }
     return { outputs, pixelValues: prepared.pixels, prepared, layout, ms: result.ms };
   }
@@ -191,10 +194,14 @@ export class Model {
   async score(images: readonly ImageInput[], texts: readonly string[] | readonly number[][], options: InputOptions = {}): Promise<Scores> {
     const length = this.program.config.context;
     if (!this.program.graph.inputs.some((i) => i.name === "input_ids") || typeof length !== "number") {
-      throw new UsageError(`${this.name} is not an image-text graph: it needs an input_ids input and a 'context' config value (the text length)`);
+      throw new UsageError(
+        `${this.name} is not an image-text graph: it needs an input_ids input and a 'context' config value (the text length)`,
+      );
     }
     if (images.length === 0 || texts.length === 0) throw new InputError(`${this.name}: score needs at least one image and one text`);
-    const ids = texts.every((t): t is string => typeof t === "string") ? encodeTexts(this.requireTokenizer(), texts, length) : (texts as readonly number[][]).map((t) => [...t]);
+    const ids = texts.every((t): t is string => typeof t === "string")
+      ? encodeTexts(this.requireTokenizer(), texts, length)
+      : (texts as readonly number[][]).map((t) => [...t]);
     const bad = ids.findIndex((t) => t.length !== length);
     if (bad >= 0) throw new InputError(`${this.name}: text ${bad} has ${ids[bad].length} token ids, but the text tower takes ${length}`);
     const prepared = await this.prepare(images, options, ids);
@@ -203,11 +210,19 @@ export class Model {
     const outputs = Object.fromEntries(result.outputs);
     const probs = outputs.probs;
     if (!probs) throw new UsageError(`${this.name} has no 'probs' output`);
-    return { probs: images.map((_, i) => Array.from(probs.data.subarray(i * ids.length, (i + 1) * ids.length))), inputIds: ids, pixelValues: prepared.pixels, outputs };
+    return {
+      probs: images.map((_, i) => Array.from(probs.data.subarray(i * ids.length, (i + 1) * ids.length))),
+      inputIds: ids,
+      pixelValues: prepared.pixels,
+      outputs,
+    };
   }
 
   private requireTokenizer(): TextTokenizer {
-    if (!this.options.tokenizer) throw new UsageError(`${this.name}: score needs the checkpoint's tokenizer (tokenizer.json or spiece.model) to encode texts; give one, or give token ids`);
+    if (!this.options.tokenizer)
+      throw new UsageError(
+        `${this.name}: score needs the checkpoint's tokenizer (tokenizer.json or spiece.model) to encode texts; give one, or give token ids`,
+      );
     return this.options.tokenizer;
   }
 
@@ -217,12 +232,19 @@ export class Model {
 }
 
 /** The graph's inputs for images (decoded with `decode` where they are paths or bytes) or pixel values. */
-export async function prepareInputs(program: Program, input: ModelInput, options: InputOptions = {}, decode?: ModelOptions["decode"], texts: number[][] = []): Promise<Prepared> {
+export async function prepareInputs(
+  program: Program,
+  input: ModelInput,
+  options: InputOptions = {},
+  decode?: ModelOptions["decode"],
+  texts: number[][] = [],
+): Promise<Prepared> {
   if (isPixelValues(input)) return fromPixelValues(program, input);
   if (!Array.isArray(input)) throw new InputError(`${program.name}: give a list of images, or { pixel_values }`);
   const names = input.map((img, i) => options.names?.[i] ?? (typeof img === "string" ? img : `image ${i}`));
   const images = await Promise.all(input.map((img, i) => decoded(img, names[i], decode)));
-  if (images.length + (options.videos?.length ?? 0) === 0) throw new InputError(`${program.name}: nothing to run on: give at least one image`);
+  if (images.length + (options.videos?.length ?? 0) === 0)
+    throw new InputError(`${program.name}: nothing to run on: give at least one image`);
   return { ...imageInputs(program, images, names, options.videos ?? [], texts), names, fromPixelValues: false };
 }
 
@@ -235,14 +257,19 @@ export function layoutOf(program: Program, prepared: Prepared, prompt: string | 
 async function decoded(image: ImageInput, name: string, decode: ModelOptions["decode"]): Promise<RgbImage> {
   if (typeof image === "object" && image !== null && "width" in image) return toRgb(image, name);
   const encoded = image instanceof ArrayBuffer ? new Uint8Array(image) : image;
-  if (typeof encoded !== "string" && !(encoded instanceof Uint8Array)) throw new ImageError(`image ${name}: not an image (give decoded pixels, encoded bytes or a path)`);
-  if (!decode) throw new ImageError(`image ${name}: ${typeof encoded === "string" ? "paths and URLs" : "encoded images"} cannot be decoded here; give decoded pixels (ImageData or { width, height, data })`);
+  if (typeof encoded !== "string" && !(encoded instanceof Uint8Array))
+    throw new ImageError(`image ${name}: not an image (give decoded pixels, encoded bytes or a path)`);
+  if (!decode)
+    throw new ImageError(
+      `image ${name}: ${typeof encoded === "string" ? "paths and URLs" : "encoded images"} cannot be decoded here; give decoded pixels (ImageData or { width, height, data })`,
+    );
   return decode(encoded, name);
 }
 
 function fromPixelValues(program: Program, input: PixelValues): Prepared {
   const pixels = input.pixel_values;
-  if (!pixels || !(pixels.data instanceof Float32Array) || !Array.isArray(pixels.shape)) throw new InputError(`${program.name}: pixel_values must be a tensor ({ shape, data: Float32Array })`);
+  if (!pixels || !(pixels.data instanceof Float32Array) || !Array.isArray(pixels.shape))
+    throw new InputError(`${program.name}: pixel_values must be a tensor ({ shape, data: Float32Array })`);
   const grids = [...(input.grid_thw ?? [])];
   const tiles = [...(input.images_spatial_crop ?? [])];
   const sizes = [...(input.image_sizes ?? [])];

@@ -4,7 +4,16 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { inMemoryWeights, kernelFiles, modelFromArtifact, parseArtifact, weightsUnreadable, type ArtifactSource, type LoadArtifactOptions, checkpointTensors } from "./artifact.ts";
+import {
+  inMemoryWeights,
+  kernelFiles,
+  modelFromArtifact,
+  parseArtifact,
+  weightsUnreadable,
+  type ArtifactSource,
+  type LoadArtifactOptions,
+  checkpointTensors,
+} from "./artifact.ts";
 import { contextFor, getGpu } from "./device.ts";
 import { InputError } from "../core/errors.ts";
 import type { Model } from "./model.ts";
@@ -43,7 +52,11 @@ const isUrl = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) && !s.s
 const asPath = (s: string | URL): string => (s instanceof URL || s.startsWith("file:") ? fileURLToPath(s) : s);
 
 /** Weights in memory, a checkpoint on disk (read tensor by tensor as they upload), or a safetensors file at a URL. */
-async function nodeWeights(file: PlanFile, weights: LoadArtifactOptions["weights"], onWarning?: (m: string) => void): Promise<WeightSource> {
+async function nodeWeights(
+  file: PlanFile,
+  weights: LoadArtifactOptions["weights"],
+  onWarning?: (m: string) => void,
+): Promise<WeightSource> {
   const inMemory = inMemoryWeights(file, weights);
   if (inMemory) return inMemory;
   if ((typeof weights === "string" && isUrl(weights)) || (weights instanceof URL && weights.protocol !== "file:")) {
@@ -54,7 +67,8 @@ async function nodeWeights(file: PlanFile, weights: LoadArtifactOptions["weights
     if (!r.ok) throw new InputError(`weights ${url}: HTTP ${r.status}`);
     return checkpointTensors(file, tensorsFromBuffer(await r.arrayBuffer(), url), url);
   }
-  if (typeof weights === "string" || weights instanceof URL) return Checkpoint.open(asPath(weights)).sourceFor(weightsGraph(file), file.program.prefixes, onWarning);
+  if (typeof weights === "string" || weights instanceof URL)
+    return Checkpoint.open(asPath(weights)).sourceFor(weightsGraph(file), file.program.prefixes, onWarning);
   return weightsUnreadable(weights, "Node");
 }
 
@@ -65,7 +79,8 @@ async function nodeWeights(file: PlanFile, weights: LoadArtifactOptions["weights
 export async function loadArtifact(source: ArtifactSource | string | URL, options: LoadArtifactOptions): Promise<Model> {
   const local = typeof source === "string" || source instanceof URL;
   const dir = local ? asPath(source) : "";
-  if (local && !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`${dir}: not a folder tesserae compile wrote`);
+  if (local && !statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new InputError(`${dir}: not a folder tesserae compile wrote`);
   const { file, plan } = parseArtifact(local ? readArtifact(dir) : source, local ? join(dir, "plan.json") : "the compiled graph");
   const weights = await nodeWeights(file, options.weights, options.onWarning);
   const ctx = options.device ? contextFor(options.device) : await getGpu();
@@ -76,7 +91,11 @@ export async function loadArtifact(source: ArtifactSource | string | URL, option
 export function readTensors(path: string): Map<string, HostTensor> {
   const f = SafetensorsFile.open(path);
   try {
-    return new Map([...f.tensors.keys()].flatMap((name) => (f.tensors.get(name)?.dtype.startsWith("F") || f.tensors.get(name)?.dtype === "BF16" ? [[name, f.read(name)] as const] : [])));
+    return new Map(
+      [...f.tensors.keys()].flatMap((name) =>
+        f.tensors.get(name)?.dtype.startsWith("F") || f.tensors.get(name)?.dtype === "BF16" ? [[name, f.read(name)] as const] : [],
+      ),
+    );
   } finally {
     f.close();
   }

@@ -61,7 +61,12 @@ export interface PreprocessOptions {
 }
 
 /** Runs a graph file's preprocess steps on one image. */
-export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImage, name: string, options: PreprocessOptions = { cropping: true }): Preprocessed {
+export function preprocessImage(
+  steps: readonly PreprocessStep[],
+  image: RgbImage,
+  name: string,
+  options: PreprocessOptions = { cropping: true },
+): Preprocessed {
   let stage: Stage = { kind: "pixels", img: image };
   let grid: [number, number, number] | null = null;
   const pixels = (op: string): RgbImage => {
@@ -80,14 +85,30 @@ export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImag
         const rest = steps.slice(index + 1);
         const done = views.map((v) => preprocessImage(rest, v, name, options).tensor);
         const size: [number, number] = [img.height, img.width];
-        return { tensor: stackImages(done, done.map(() => name)), grid: null, tiles, size, tokens: llavaNextTokens(size[0], size[1], tiles, step.side) };
+        return {
+          tensor: stackImages(
+            done,
+            done.map(() => name),
+          ),
+          grid: null,
+          tiles,
+          size,
+          tokens: llavaNextTokens(size[0], size[1], tiles, step.side),
+        };
       }
       case "tiles": {
         // Every view goes through the steps that follow, then the views are stacked.
         const { views, tiles } = deepseekViews(pixels(step.op), step.tile, step.maxTiles, step.fill, options.cropping);
         const rest = steps.slice(index + 1);
         const done = views.map((v) => preprocessImage(rest, v, name, options).tensor);
-        return { tensor: stackImages(done, done.map(() => name)), grid: null, tiles };
+        return {
+          tensor: stackImages(
+            done,
+            done.map(() => name),
+          ),
+          grid: null,
+          tiles,
+        };
       }
       case "convert_rgb":
         pixels(step.op);
@@ -98,7 +119,8 @@ export function preprocessImage(steps: readonly PreprocessStep[], image: RgbImag
       case "resize_shortest": {
         const img = pixels(step.op);
         const [w, h] = shortestEdgeSize(img.width, img.height, step.size);
-        if (w < 1 || h < 1) throw new ImageError(`image ${name}: ${img.width}x${img.height} is too thin to resize to a short side of ${step.size}`);
+        if (w < 1 || h < 1)
+          throw new ImageError(`image ${name}: ${img.width}x${img.height} is too thin to resize to a short side of ${step.size}`);
         stage = { kind: "pixels", img: resize(img, w, h, step.filter) };
         break;
       }
@@ -153,10 +175,16 @@ export interface PreprocessedVideo extends Preprocessed {
  * used, at the default rate), each frame resized within the video pixel bounds, padded to a multiple of
  * the temporal patch by repeating the last frame, then patchified together.
  */
-export function preprocessVideo(steps: readonly PreprocessStep[], frames: readonly RgbImage[], name: string, sourceFps?: number): PreprocessedVideo {
+export function preprocessVideo(
+  steps: readonly PreprocessStep[],
+  frames: readonly RgbImage[],
+  name: string,
+  sourceFps?: number,
+): PreprocessedVideo {
   const rules = steps.find((s) => s.op === "video_frames");
   const patches = steps.find((s) => s.op === "qwen_patches");
-  if (!rules || !patches) throw new ImageError(`video ${name}: this graph takes no video (its preprocess section has no video_frames and qwen_patches steps)`);
+  if (!rules || !patches)
+    throw new ImageError(`video ${name}: this graph takes no video (its preprocess section has no video_frames and qwen_patches steps)`);
   if (frames.length === 0) throw new ImageError(`video ${name}: no frames`);
   let picked = frames;
   let fps = rules.fps;
@@ -168,7 +196,10 @@ export function preprocessVideo(steps: readonly PreprocessStep[], frames: readon
   const frame = { minPixels: rules.minPixels, maxPixels: framePixelCap(picked.length, rules) };
   const first = picked[0];
   picked.forEach((f, i) => {
-    if (f.width !== first.width || f.height !== first.height) throw new ImageError(`video ${name}: frame ${i + 1} is ${f.width}x${f.height}, frame 1 is ${first.width}x${first.height}; all frames need one size`);
+    if (f.width !== first.width || f.height !== first.height)
+      throw new ImageError(
+        `video ${name}: frame ${i + 1} is ${f.width}x${f.height}, frame 1 is ${first.width}x${first.height}; all frames need one size`,
+      );
   });
   const upToPatches = steps.slice(0, steps.indexOf(patches));
   const done = picked.map((f) => preprocessImage(upToPatches, f, name, { cropping: false, frame }).tensor);
@@ -181,7 +212,10 @@ export function preprocessVideo(steps: readonly PreprocessStep[], frames: readon
  * Several images as one input: patch rows are concatenated (images of any size, their grids kept in
  * order); [3, H, W] images are stacked into [N, 3, H, W] and must come out at the same size.
  */
-export function batchImages(images: readonly Preprocessed[], names: readonly string[]): { tensor: HostTensor; grids: [number, number, number][]; tiles: [number, number][]; sizes: [number, number][] } {
+export function batchImages(
+  images: readonly Preprocessed[],
+  names: readonly string[],
+): { tensor: HostTensor; grids: [number, number, number][]; tiles: [number, number][]; sizes: [number, number][] } {
   const grids = images.flatMap((i) => (i.grid ? [i.grid] : []));
   const tiles = images.flatMap((i) => (i.tiles ? [i.tiles] : []));
   const sizes = images.flatMap((i) => (i.size ? [i.size] : []));
@@ -208,13 +242,24 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
     }
     return { tensor: { shape: [rows, cols], data }, grids, tiles, sizes };
   }
-  return { tensor: stackImages(images.map((i) => i.tensor), names), grids: [], tiles, sizes };
+  return {
+    tensor: stackImages(
+      images.map((i) => i.tensor),
+      names,
+    ),
+    grids: [],
+    tiles,
+    sizes,
+  };
 }
 
 function stackImages(tensors: readonly HostTensor[], names: readonly string[]): HostTensor {
   const [c, h, w] = tensors[0].shape;
   tensors.forEach((t, i) => {
-    if (t.shape[1] !== h || t.shape[2] !== w) throw new ImageError(`image ${names[i]} preprocesses to ${t.shape[2]}x${t.shape[1]}, but ${names[0]} to ${w}x${h}; one batch needs one size`);
+    if (t.shape[1] !== h || t.shape[2] !== w)
+      throw new ImageError(
+        `image ${names[i]} preprocesses to ${t.shape[2]}x${t.shape[1]}, but ${names[0]} to ${w}x${h}; one batch needs one size`,
+      );
   });
   const data = new Float32Array(tensors.length * c * h * w);
   tensors.forEach((t, i) => data.set(t.data, i * c * h * w));

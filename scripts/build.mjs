@@ -16,6 +16,7 @@ const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { cwd: root, stdio: "inherit" });
 for (const file of ["dsl/grammar.peggy", "dsl/prelude.tsr", "compiler/emit/onnx.proto"]) cpSync(join(root, file), join(dist, file));
 mkdirSync(join(dist, "graphs"), { recursive: true });
-for (const g of readdirSync(join(root, "graphs")).filter((f) => f.endsWith(".tsr"))) cpSync(join(root, "graphs", g), join(dist, "graphs", g));
+for (const g of readdirSync(join(root, "graphs")).filter((f) => f.endsWith(".tsr")))
+  cpSync(join(root, "graphs", g), join(dist, "graphs", g));
 chmodSync(join(dist, "bin", "main.js"), 0o755);
 process.stderr.write(`build: dist/ written\n`);

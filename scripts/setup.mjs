@@ -25,7 +25,11 @@ function nodeModulesFresh() {
 if (!nodeModulesFresh()) {
   say("installing Node dependencies (npm ci)");
   // onnxruntime-node (under transformers.js, a test oracle) would otherwise try to download CUDA parts.
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" } });
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" },
+  });
 }
 
 if (process.platform === "linux" && existsSync("/etc/debian_version")) {

@@ -10,7 +10,13 @@ const graph = importGraph(ROOT, SOURCES);
 
 describe("import boundaries", () => {
   it("core/ (plan format, symbolic dims, graph IR types, cost model, errors) imports only core/", () => {
-    expect(crossings(graph, "core", SOURCES.filter((s) => s !== "core"))).toEqual([]);
+    expect(
+      crossings(
+        graph,
+        "core",
+        SOURCES.filter((s) => s !== "core"),
+      ),
+    ).toEqual([]);
   });
 
   it("runtime/ imports neither compiler/ nor dsl/ (nor the API, the CLI or the tuner)", () => {
@@ -27,7 +33,12 @@ describe("import boundaries", () => {
   });
 
   it("the checks see what they look for: a crossing and a cycle in a made-up graph", () => {
-    const made = new Map([["runtime/a.ts", ["compiler/b.ts"]], ["compiler/b.ts", ["compiler/c.ts"]], ["compiler/c.ts", ["compiler/b.ts"]], ["core/d.ts", []]]);
+    const made = new Map([
+      ["runtime/a.ts", ["compiler/b.ts"]],
+      ["compiler/b.ts", ["compiler/c.ts"]],
+      ["compiler/c.ts", ["compiler/b.ts"]],
+      ["core/d.ts", []],
+    ]);
     expect(crossings(made, "runtime", ["compiler"])).toEqual(["runtime/a.ts -> compiler/b.ts"]);
     expect(importCycles(made)).toEqual([["compiler/b.ts", "compiler/c.ts"]]);
     expect(graph.get("runtime/model.ts")).toContain("core/program.ts");

@@ -51,7 +51,8 @@ function worstDisagreement(got: ReadonlyMap<string, HostTensor>, want: ReadonlyM
 
 export async function autotune(ctx: GpuContext, options: TuneOptions): Promise<TuneReport> {
   const log = options.log ?? (() => {});
-  if (!ctx.device.features.has("timestamp-query")) throw new Error(`autotuning needs the adapter's timestamp-query feature, which '${ctx.adapterName}' lacks`);
+  if (!ctx.device.features.has("timestamp-query"))
+    throw new Error(`autotuning needs the adapter's timestamp-query feature, which '${ctx.adapterName}' lacks`);
   const { table, choices } = loadTilings(ctx.adapterName, undefined, ctx);
   const keys = [...new Set(options.compile(table).kernels.flatMap((k) => (k.tuning ? [k.tuning.key] : [])))];
   const todo = keys.filter((k) => options.retune || !table.has(k));
@@ -82,7 +83,9 @@ export async function autotune(ctx: GpuContext, options: TuneOptions): Promise<T
           if (reference === null) reference = outputs;
           const diff = worstDisagreement(outputs, reference);
           if (!(diff <= AGREEMENT)) {
-            log(`  candidate set ${c + 1}/${rounds} left out: its outputs differ from the defaults' by ${diff.toExponential(2)} (relative)`);
+            log(
+              `  candidate set ${c + 1}/${rounds} left out: its outputs differ from the defaults' by ${diff.toExponential(2)} (relative)`,
+            );
             excluded.add(c);
             // Recorded as never fastest (null in the cache), so the entry still lists every candidate.
             for (const key of todo) if (candidates(key)[c]) (measured.get(key) as Map<number, number>).set(c, Infinity);
@@ -119,8 +122,15 @@ export async function autotune(ctx: GpuContext, options: TuneOptions): Promise<T
     const winner = m.has(0) && fastestMs > (1 - NOISE_MARGIN) * (m.get(0) as number) ? 0 : fastest;
     const tiling = candidates(key)[winner];
     table.set(key, tiling);
-    tuned[key] = { tiling, measured: Object.fromEntries([...m].map(([c, ms]) => [tilingName(candidates(key)[c]), Number(ms.toFixed(3))])), graph: options.graph, date };
-    log(`  ${key}: ${tilingName(tiling)} (${[...m].map(([c, ms]) => `${tilingName(candidates(key)[c])} ${Number.isFinite(ms) ? `${ms.toFixed(1)} ms` : "left out"}`).join(", ")})`);
+    tuned[key] = {
+      tiling,
+      measured: Object.fromEntries([...m].map(([c, ms]) => [tilingName(candidates(key)[c]), Number(ms.toFixed(3))])),
+      graph: options.graph,
+      date,
+    };
+    log(
+      `  ${key}: ${tilingName(tiling)} (${[...m].map(([c, ms]) => `${tilingName(candidates(key)[c])} ${Number.isFinite(ms) ? `${ms.toFixed(1)} ms` : "left out"}`).join(", ")})`,
+    );
   }
   saveTilings(ctx.adapterName, tuned);
   return { table, tuned, cached };

@@ -3,7 +3,15 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { ATTENTION_CANDIDATES, candidatesFor, TILING_CANDIDATES, tilingName, type KernelTarget, type KernelTiling, type TilingTable } from "../compiler/codegen/tiling.ts";
+import {
+  ATTENTION_CANDIDATES,
+  candidatesFor,
+  TILING_CANDIDATES,
+  tilingName,
+  type KernelTarget,
+  type KernelTiling,
+  type TilingTable,
+} from "../compiler/codegen/tiling.ts";
 
 /** One tuned kernel shape: the tiling chosen and what each candidate measured (GPU ms, summed over the kernels with this key). */
 export interface TunedChoice {
@@ -13,7 +21,10 @@ export interface TunedChoice {
   date: string;
 }
 
-interface CacheFile { version: 1; adapters: Record<string, Record<string, TunedChoice>> }
+interface CacheFile {
+  version: 1;
+  adapters: Record<string, Record<string, TunedChoice>>;
+}
 
 export function tuningCachePath(): string {
   if (process.env.TESSERAE_TUNING) return process.env.TESSERAE_TUNING;
@@ -43,7 +54,11 @@ function readCache(path: string): CacheFile {
  * without some of the target's current candidates (tuned before a better one existed): their kernels
  * get the defaults until they are tuned again.
  */
-export function loadTilings(adapter: string, path = tuningCachePath(), target?: KernelTarget): { table: Map<string, KernelTiling>; choices: Record<string, TunedChoice> } {
+export function loadTilings(
+  adapter: string,
+  path = tuningCachePath(),
+  target?: KernelTarget,
+): { table: Map<string, KernelTiling>; choices: Record<string, TunedChoice> } {
   const choices = readCache(path).adapters[adapter] ?? {};
   const table = new Map<string, KernelTiling>();
   for (const [key, choice] of Object.entries(choices)) {

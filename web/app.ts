@@ -82,7 +82,11 @@ async function decode(blob: Blob): Promise<RgbImage> {
   const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none", imageOrientation: "from-image" });
   const { device: dev } = await device();
   const [width, height] = [bitmap.width, bitmap.height];
-  const texture = dev.createTexture({ size: [width, height], format: "rgba8unorm", usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC | GPUTextureUsage.RENDER_ATTACHMENT });
+  const texture = dev.createTexture({
+    size: [width, height],
+    format: "rgba8unorm",
+    usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC | GPUTextureUsage.RENDER_ATTACHMENT,
+  });
   dev.queue.copyExternalImageToTexture({ source: bitmap }, { texture, premultipliedAlpha: false }, [width, height]);
   const bytesPerRow = Math.ceil((width * 4) / 256) * 256;
   const buffer = dev.createBuffer({ size: bytesPerRow * height, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
@@ -92,17 +96,25 @@ async function decode(blob: Blob): Promise<RgbImage> {
   await buffer.mapAsync(GPUMapMode.READ);
   const rgba = new Uint8Array(buffer.getMappedRange());
   const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set(rgba.subarray(y * bytesPerRow + x * 4, y * bytesPerRow + x * 4 + 3), (y * width + x) * 3);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) data.set(rgba.subarray(y * bytesPerRow + x * 4, y * bytesPerRow + x * 4 + 3), (y * width + x) * 3);
   buffer.unmap();
   buffer.destroy();
   texture.destroy();
   return { width, height, data };
 }
 
-const numbers = (v: unknown, fallback: number[]): number[] => (Array.isArray(v) && v.every((x) => typeof x === "number") ? (v as number[]) : fallback);
+const numbers = (v: unknown, fallback: number[]): number[] =>
+  Array.isArray(v) && v.every((x) => typeof x === "number") ? (v as number[]) : fallback;
 
 /** The views to draw and, per image token of the layout, where it came from. */
-function viewsOf(m: Loaded, pixels: HostTensor, grids: Grid[], tiles: [number, number][], inputs: Map<string, HostTensor>): { views: View[]; source: (imageToken: number) => TokenSource | null } {
+function viewsOf(
+  m: Loaded,
+  pixels: HostTensor,
+  grids: Grid[],
+  tiles: [number, number][],
+  inputs: Map<string, HostTensor>,
+): { views: View[]; source: (imageToken: number) => TokenSource | null } {
   const cfg = m.program.config;
   const mean = numbers(cfg.mean, [0.5, 0.5, 0.5]);
   const std = numbers(cfg.std, [0.5, 0.5, 0.5]);
@@ -113,7 +125,16 @@ function viewsOf(m: Loaded, pixels: HostTensor, grids: Grid[], tiles: [number, n
     return { views: [view], source: (j) => qwenTokenSource(j, grids[0], patch, merge) };
   }
   const count = pixels.shape[0];
-  const views = Array.from({ length: count }, (_, v) => squareView(pixels, v, patch, tiles.length > 0 ? (v === 0 ? "global / base view" : `tile ${v} of ${tiles[0][0]}x${tiles[0][1]}`) : `image ${v + 1}`, mean, std));
+  const views = Array.from({ length: count }, (_, v) =>
+    squareView(
+      pixels,
+      v,
+      patch,
+      tiles.length > 0 ? (v === 0 ? "global / base view" : `tile ${v} of ${tiles[0][0]}x${tiles[0][1]}`) : `image ${v + 1}`,
+      mean,
+      std,
+    ),
+  );
   const assembly = inputs.get("assembly");
   const side = Number(cfg.side ?? Math.ceil(Number(cfg.image ?? pixels.shape[2]) / patch));
   return { views, source: (j) => (assembly ? assembledTokenSource(assembly.data[j], count, side, pixels.shape[2]) : null) };
@@ -137,7 +158,13 @@ function drawViews(views: View[]): HTMLCanvasElement[] {
     g.imageSmoothingEnabled = false;
     g.drawImage(tmp, 0, 0, canvas.width, canvas.height);
     // Patch lines, then the coarser unit (Qwen's merge windows) over them when there is one.
-    const grids = v.unit !== v.patch ? ([[v.patch, "rgba(255,255,255,0.45)", 1], [v.unit, "rgba(255,210,0,0.9)", 2]] as const) : ([[v.patch, "rgba(255,255,255,0.45)", 1]] as const);
+    const grids =
+      v.unit !== v.patch
+        ? ([
+            [v.patch, "rgba(255,255,255,0.45)", 1],
+            [v.unit, "rgba(255,210,0,0.9)", 2],
+          ] as const)
+        : ([[v.patch, "rgba(255,255,255,0.45)", 1]] as const);
     for (const [step, style, width] of grids) {
       g.strokeStyle = style;
       g.lineWidth = width;
@@ -205,13 +232,15 @@ function drawTokens(layout: TokenLayout | null, canvases: HTMLCanvasElement[], s
 function drawTimings(names: string[], ms: number[], how: string): void {
   $("timing-note").textContent = how;
   const max = Math.max(...ms, 1e-3);
-  $("timings").replaceChildren(...names.map((n, i) => {
-    const d = document.createElement("div");
-    d.className = "bar";
-    d.style.width = `${Math.max(2, (600 * ms[i]) / max)}px`;
-    d.textContent = `${ms[i].toFixed(2)} ms  ${n}`;
-    return d;
-  }));
+  $("timings").replaceChildren(
+    ...names.map((n, i) => {
+      const d = document.createElement("div");
+      d.className = "bar";
+      d.style.width = `${Math.max(2, (600 * ms[i]) / max)}px`;
+      d.textContent = `${ms[i].toFixed(2)} ms  ${n}`;
+      return d;
+    }),
+  );
 }
 
 async function run(name: string, image: Blob, imageName: string): Promise<void> {
@@ -228,8 +257,14 @@ async function run(name: string, image: Blob, imageName: string): Promise<void> 
   drawTokens(layout, drawViews(views), source);
   const kernelNames = m.plan.kernels.map((k) => k.name);
   const ms = result.kernelMs ?? [];
-  drawTimings(kernelNames, ms, timestamps ? "(GPU time from timestamp queries)" : "(this adapter has no timestamp queries: wall time of each kernel submitted alone)");
-  status(`${m.file.model} on ${m.ctx.adapterName}: ${img.width}x${img.height} image, ${kernelNames.length} kernels, ${result.ms.toFixed(1)} ms${layout ? `, ${layout.image_rows} image tokens` : ""}`);
+  drawTimings(
+    kernelNames,
+    ms,
+    timestamps ? "(GPU time from timestamp queries)" : "(this adapter has no timestamp queries: wall time of each kernel submitted alone)",
+  );
+  status(
+    `${m.file.model} on ${m.ctx.adapterName}: ${img.width}x${img.height} image, ${kernelNames.length} kernels, ${result.ms.toFixed(1)} ms${layout ? `, ${layout.image_rows} image tokens` : ""}`,
+  );
   page.__tesserae = {
     ready: true,
     model: m.file.model,
@@ -247,11 +282,15 @@ async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   select.value = params.get("graph") ?? demos[0].name;
   ($("prompt") as HTMLInputElement).value = params.get("prompt") ?? "";
-  let current: { blob: Blob; name: string } = { blob: await (await fetchOk(params.get("image") ?? "/images/demo.png")).blob(), name: params.get("image") ?? "demo.png" };
-  const go = (): void => void run(select.value, current.blob, current.name).catch((e: unknown) => {
-    status(`error: ${(e as Error).message}`, true);
-    page.__tesserae = { ready: true, error: (e as Error).message };
-  });
+  let current: { blob: Blob; name: string } = {
+    blob: await (await fetchOk(params.get("image") ?? "/images/demo.png")).blob(),
+    name: params.get("image") ?? "demo.png",
+  };
+  const go = (): void =>
+    void run(select.value, current.blob, current.name).catch((e: unknown) => {
+      status(`error: ${(e as Error).message}`, true);
+      page.__tesserae = { ready: true, error: (e as Error).message };
+    });
   select.onchange = go;
   ($("prompt") as HTMLInputElement).onchange = go;
   ($("file") as HTMLInputElement).onchange = (e) => {

@@ -11,7 +11,14 @@ import { Checkpoint } from "../runtime/weights/checkpoint.ts";
 import { DEMOS } from "./demos.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".json": "application/json", ".wgsl": "text/plain; charset=utf-8", ".png": "image/png", ".jpg": "image/jpeg" };
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript",
+  ".json": "application/json",
+  ".wgsl": "text/plain; charset=utf-8",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+};
 
 interface Served {
   body: Buffer | string;
@@ -21,13 +28,30 @@ interface Served {
 /** Everything the page fetches except weights and images: the bundle, the page, each demo's plan and kernels. */
 async function prepare(log: (s: string) => void): Promise<Map<string, Served>> {
   const files = new Map<string, Served>();
-  const bundle = await build({ entryPoints: [join(ROOT, "web", "app.ts")], bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, logLevel: "silent" });
+  const bundle = await build({
+    entryPoints: [join(ROOT, "web", "app.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+  });
   files.set("/app.js", { body: Buffer.from(bundle.outputFiles[0].contents), type: TYPES[".js"] });
   files.set("/", { body: readFileSync(join(ROOT, "web", "index.html")), type: TYPES[".html"] });
   for (const demo of DEMOS) {
     const checkpoint = Checkpoint.open(join(ROOT, demo.weights));
-    const program = compileFile(join(ROOT, demo.graph), { checkpointConfig: checkpoint.config, preprocessorConfig: checkpoint.preprocessorConfig, hasWeight: (n) => checkpoint.has(n) });
-    const { file, files: kernels } = buildArtifact(program, demo.graph, { fuse: true, storage: "f32" }, { fuse: true, storage: "f32", weights: demo.weights });
+    const program = compileFile(join(ROOT, demo.graph), {
+      checkpointConfig: checkpoint.config,
+      preprocessorConfig: checkpoint.preprocessorConfig,
+      hasWeight: (n) => checkpoint.has(n),
+    });
+    const { file, files: kernels } = buildArtifact(
+      program,
+      demo.graph,
+      { fuse: true, storage: "f32" },
+      { fuse: true, storage: "f32", weights: demo.weights },
+    );
     files.set(`/artifacts/${demo.name}/plan.json`, { body: stringifyPlanFile(file), type: TYPES[".json"] });
     for (const [name, text] of kernels) files.set(`/artifacts/${demo.name}/${name}`, { body: text, type: TYPES[".wgsl"] });
     log(`  ${demo.name}: ${demo.graph} with ${demo.weights}, ${file.plan.kernels.length} kernels`);
@@ -45,7 +69,12 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void
     const start = Number(range[1]);
     const end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
     if (start > end) return void res.writeHead(416, { "Content-Range": `bytes */${size}` }).end();
-    res.writeHead(206, { "Content-Type": type, "Content-Range": `bytes ${start}-${end}/${size}`, "Content-Length": end - start + 1, "Accept-Ranges": "bytes" });
+    res.writeHead(206, {
+      "Content-Type": type,
+      "Content-Range": `bytes ${start}-${end}/${size}`,
+      "Content-Length": end - start + 1,
+      "Accept-Ranges": "bytes",
+    });
     createReadStream(path, { start, end }).pipe(res);
     return;
   }

@@ -25,7 +25,16 @@ function toByte(v: number, c: number, mean: number[], std: number[]): number {
 }
 
 /** Qwen patch rows (merge-window order, first temporal frame) back into the resized image. */
-export function qwenView(pixels: HostTensor, grid: Grid, rowOffset: number, patch: number, merge: number, temporal: number, mean: number[], std: number[]): View {
+export function qwenView(
+  pixels: HostTensor,
+  grid: Grid,
+  rowOffset: number,
+  patch: number,
+  merge: number,
+  temporal: number,
+  mean: number[],
+  std: number[],
+): View {
   const [, gh, gw] = grid;
   const [H, W] = [gh * patch, gw * patch];
   const rgba = new Uint8ClampedArray(W * H * 4).fill(255);
@@ -38,13 +47,20 @@ export function qwenView(pixels: HostTensor, grid: Grid, rowOffset: number, patc
     for (let c = 0; c < 3; c++) {
       for (let py = 0; py < patch; py++) {
         for (let px = 0; px < patch; px++) {
-          const v = pixels.data[(rowOffset + r) * cols + ((c * temporal) * patch + py) * patch + px];
+          const v = pixels.data[(rowOffset + r) * cols + (c * temporal * patch + py) * patch + px];
           rgba[((y0 + py) * W + x0 + px) * 4 + c] = toByte(v, c, mean, std);
         }
       }
     }
   }
-  return { label: `resized to ${W}x${H}: grid ${gh}x${gw} patches of ${patch} px, ${merge}x${merge} merge windows`, width: W, height: H, rgba, patch, unit: patch * merge };
+  return {
+    label: `resized to ${W}x${H}: grid ${gh}x${gw} patches of ${patch} px, ${merge}x${merge} merge windows`,
+    width: W,
+    height: H,
+    rgba,
+    patch,
+    unit: patch * merge,
+  };
 }
 
 /** View v of [V, 3, S, S] pixel values. */
@@ -52,7 +68,7 @@ export function squareView(pixels: HostTensor, v: number, patch: number, label: 
   const [, , H, W] = pixels.shape;
   const rgba = new Uint8ClampedArray(W * H * 4).fill(255);
   for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < H * W; i++) rgba[i * 4 + c] = toByte(pixels.data[((v * 3 + c) * H * W) + i], c, mean, std);
+    for (let i = 0; i < H * W; i++) rgba[i * 4 + c] = toByte(pixels.data[(v * 3 + c) * H * W + i], c, mean, std);
   }
   return { label, width: W, height: H, rgba, patch, unit: patch };
 }

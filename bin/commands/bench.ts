@@ -17,8 +17,15 @@ import { loadTilings } from "../../tune/cache.ts";
 
 /** `tesserae bench <graph>...`: fused and unfused latency side by side, per-kernel GPU time, GFLOP/s. */
 export async function benchCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "out", "image"], repeatable: ["set"], switches: ["no-fuse", "peers", "tune"] }, "bench");
-  if (args.positional.length === 0) throw new UsageError("usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse] [--peers] [--tune]");
+  const args = parseArgs(
+    argv,
+    { values: ["preset", "set", "runs", "dtype", "batch", "out", "image"], repeatable: ["set"], switches: ["no-fuse", "peers", "tune"] },
+    "bench",
+  );
+  if (args.positional.length === 0)
+    throw new UsageError(
+      "usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse] [--peers] [--tune]",
+    );
   const { runs, batch, ctx, storage, log } = await measuring(args, 3);
   const records: BenchRecord[] = [];
   for (const graph of args.positional) {
@@ -30,12 +37,31 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const weights = randomWeights(program.graph, 0);
     // Tuned kernel choices for this adapter: measured now with --tune (shapes not cached yet), else as cached.
     const tilings = args.switches.has("tune")
-      ? (await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }), weights, inputs, graph, log })).table
+      ? (
+          await autotune(ctx, {
+            compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }),
+            weights,
+            inputs,
+            graph,
+            log,
+          })
+        ).table
       : loadTilings(ctx.adapterName, undefined, ctx).table;
-    records.push(...(await benchEngines(
-      { name: graph, program, preset: one(args, "preset") ?? "", inputs, weights },
-      { runs, tilings, engines: [...(args.switches.has("no-fuse") ? ["tesserae-unfused" as const] : ["tesserae" as const, "tesserae-unfused" as const]), ...(args.switches.has("peers") ? PEERS : [])], storage, log },
-    )));
+    records.push(
+      ...(await benchEngines(
+        { name: graph, program, preset: one(args, "preset") ?? "", inputs, weights },
+        {
+          runs,
+          tilings,
+          engines: [
+            ...(args.switches.has("no-fuse") ? ["tesserae-unfused" as const] : ["tesserae" as const, "tesserae-unfused" as const]),
+            ...(args.switches.has("peers") ? PEERS : []),
+          ],
+          storage,
+          log,
+        },
+      )),
+    );
   }
   process.stdout.write(markdownTable(records));
   const out = one(args, "out");
@@ -44,7 +70,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
 }
 
 /** What bench and tune share: --runs, --batch, the device and the storage type (f16 where the adapter has shader-f16). */
-export async function measuring(args: ParsedArgs, defaultRuns: number): Promise<{ runs: number; batch: number; ctx: GpuContext; storage: "f32" | "f16"; log: (s: string) => void }> {
+export async function measuring(
+  args: ParsedArgs,
+  defaultRuns: number,
+): Promise<{ runs: number; batch: number; ctx: GpuContext; storage: "f32" | "f16"; log: (s: string) => void }> {
   const runs = intFlag(args, "runs", defaultRuns);
   const batch = intFlag(args, "batch", 1);
   if (runs < 1 || batch < 1) throw new UsageError("--runs and --batch must be at least 1");
@@ -64,10 +93,22 @@ export async function measuring(args: ParsedArgs, defaultRuns: number): Promise<
 export function benchInputs(program: Program, batch: number, image: string | undefined): Map<string, HostTensor> {
   if (program.providers.length === 0 && image === undefined) {
     const input = program.graph.nodes[program.graph.inputs[0].node];
-    return new Map([[program.graph.inputs[0].name, randomTensor(input.shape.map((d) => (typeof d === "number" ? d : batch)), rng(1))]]);
+    return new Map([
+      [
+        program.graph.inputs[0].name,
+        randomTensor(
+          input.shape.map((d) => (typeof d === "number" ? d : batch)),
+          rng(1),
+        ),
+      ],
+    ]);
   }
   const size = /^(\d+)x(\d+)$/.exec(image ?? "224x224");
   if (!size) throw new UsageError(`--image must be WxH (e.g. 1280x720), got '${image}'`);
   const [w, h] = [Number(size[1]), Number(size[2])];
-  return imageInputs(program, Array.from({ length: batch }, () => syntheticImage(w, h)), Array.from({ length: batch }, (_, i) => `synthetic ${i + 1}`)).inputs;
+  return imageInputs(
+    program,
+    Array.from({ length: batch }, () => syntheticImage(w, h)),
+    Array.from({ length: batch }, (_, i) => `synthetic ${i + 1}`),
+  ).inputs;
 }

@@ -5,7 +5,11 @@ import { compileFromArgs, dtypeFlag, MODEL_FLAGS, requireGraph } from "../load.t
 
 /** `tesserae compile <graph> --out DIR`: plan.json, kernels/*.wgsl and model.js with its declarations, importing tesserae/runtime. */
 export async function compileCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "out", "dtype", "runtime"], repeatable: ["set"], switches: ["no-fuse"] }, "compile");
+  const args = parseArgs(
+    argv,
+    { values: [...MODEL_FLAGS, "out", "dtype", "runtime"], repeatable: ["set"], switches: ["no-fuse"] },
+    "compile",
+  );
   const graphPath = requireGraph(args, "compile");
   const out = one(args, "out");
   if (!out) throw new UsageError("compile needs --out DIR (a new folder, or one an earlier compile wrote)");
@@ -19,6 +23,8 @@ export async function compileCommand(argv: string[]): Promise<number> {
     if (e instanceof UsageError) throw new UsageError(`--out ${e.message}`);
     throw e;
   }
-  process.stderr.write(`compiled ${compiled.name} (${graphPath}) to ${out}: ${w.kernels} kernels (${w.distinctKernels} distinct WGSL files${w.loadKernels ? `, and ${w.loadKernels} run once at load` : ""}), ${compiled.options.dtype} storage; model.js imports the runtime from '${runtime}'\n`);
+  process.stderr.write(
+    `compiled ${compiled.name} (${graphPath}) to ${out}: ${w.kernels} kernels (${w.distinctKernels} distinct WGSL files${w.loadKernels ? `, and ${w.loadKernels} run once at load` : ""}), ${compiled.options.dtype} storage; model.js imports the runtime from '${runtime}'\n`,
+  );
   return 0;
 }

@@ -23,7 +23,13 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const env = Object.fromEntries(program.symbols.map((s) => [s, batch]));
   const report = explainPlan(plan, graphPath, env, fused);
   const text =
-    format === "json" ? JSON.stringify(report, null, 2) + "\n" : format === "dot" ? formatDot(plan) : format === "html" ? formatHtml(report) : formatText(report);
+    format === "json"
+      ? JSON.stringify(report, null, 2) + "\n"
+      : format === "dot"
+        ? formatDot(plan)
+        : format === "html"
+          ? formatHtml(report)
+          : formatText(report);
   process.stdout.write(text);
   return 0;
 }

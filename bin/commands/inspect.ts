@@ -10,8 +10,10 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const count = c.weights.reduce((a, w) => a + w.shape.reduce<number>((x, d) => x * Number(d), 1), 0);
   const inputs = c.inputs.map((i) => `${i.name}${JSON.stringify(i.shape.map((d) => (typeof d === "number" ? d : "?")))}`).join(", ");
   const prepared = c.plan.prepare ? ` (and ${c.plan.prepare.kernels.length} run once at load, deriving weights)` : "";
-  process.stdout.write(`${graphPath}: ok: model ${c.name}, inputs ${inputs}, outputs ${c.outputs.map((o) => o.name).join(", ")}, ` +
-    `${c.plan.graph.nodes.length} primitive ops, ${c.weights.length} weight tensors (${count.toLocaleString("en-US")} parameters), ${c.kernels.length} kernels${prepared}\n`);
+  process.stdout.write(
+    `${graphPath}: ok: model ${c.name}, inputs ${inputs}, outputs ${c.outputs.map((o) => o.name).join(", ")}, ` +
+      `${c.plan.graph.nodes.length} primitive ops, ${c.weights.length} weight tensors (${count.toLocaleString("en-US")} parameters), ${c.kernels.length} kernels${prepared}\n`,
+  );
   return 0;
 }
 

@@ -18,21 +18,29 @@ import { describeTensor } from "../summary.ts";
 function pixelValuesFrom(path: string): PixelValues {
   const f = SafetensorsFile.open(path);
   try {
-    if (!f.tensors.has("pixel_values")) throw new WeightsError(`${path}: no tensor 'pixel_values' (it has ${[...f.tensors.keys()].join(", ") || "none"})`);
+    if (!f.tensors.has("pixel_values"))
+      throw new WeightsError(`${path}: no tensor 'pixel_values' (it has ${[...f.tensors.keys()].join(", ") || "none"})`);
     const gridName = ["grid_thw", "image_grid_thw"].find((n) => f.tensors.has(n));
     const grids: Grid[] = [];
     if (gridName) {
       const { shape, values } = f.readIntegers(gridName);
-      if (shape.length !== 2 || shape[1] !== 3) throw new WeightsError(`${path}: tensor '${gridName}' must be [images, 3], got [${shape.join(", ")}]`);
+      if (shape.length !== 2 || shape[1] !== 3)
+        throw new WeightsError(`${path}: tensor '${gridName}' must be [images, 3], got [${shape.join(", ")}]`);
       for (let i = 0; i < shape[0]; i++) grids.push([values[3 * i], values[3 * i + 1], values[3 * i + 2]]);
     }
     const pairs = (name: string): [number, number][] => {
       if (!f.tensors.has(name)) return [];
       const { shape, values } = f.readIntegers(name);
-      if (shape.length !== 2 || shape[1] !== 2) throw new WeightsError(`${path}: tensor '${name}' must be [images, 2], got [${shape.join(", ")}]`);
+      if (shape.length !== 2 || shape[1] !== 2)
+        throw new WeightsError(`${path}: tensor '${name}' must be [images, 2], got [${shape.join(", ")}]`);
       return Array.from({ length: shape[0] }, (_, i): [number, number] => [values[2 * i], values[2 * i + 1]]);
     };
-    return { pixel_values: f.read("pixel_values"), grid_thw: grids, images_spatial_crop: pairs("images_spatial_crop"), image_sizes: pairs("image_sizes") };
+    return {
+      pixel_values: f.read("pixel_values"),
+      grid_thw: grids,
+      images_spatial_crop: pairs("images_spatial_crop"),
+      image_sizes: pairs("image_sizes"),
+    };
   } finally {
     f.close();
   }
@@ -41,7 +49,10 @@ function pixelValuesFrom(path: string): PixelValues {
 const LONG_RUN_MS = 60_000;
 
 type Integers = { shape: number[]; data: BigInt64Array };
-const integers = (rows: readonly (readonly number[])[]): Integers => ({ shape: [rows.length, rows[0]?.length ?? 0], data: BigInt64Array.from(rows.flat().map(BigInt)) });
+const integers = (rows: readonly (readonly number[])[]): Integers => ({
+  shape: [rows.length, rows[0]?.length ?? 0],
+  data: BigInt64Array.from(rows.flat().map(BigInt)),
+});
 
 /** The tensors `--out` writes: pixel values, outputs, and the geometry a Hugging Face processor gives. */
 function outTensors(last: ModelOutput): Map<string, HostTensor | Integers> {
@@ -56,7 +67,15 @@ function outTensors(last: ModelOutput): Map<string, HostTensor | Integers> {
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype", "runs", "prompt", "tokenizer", "video", "video-fps"], repeatable: ["set", "image", "video"], switches: ["no-fuse"] }, "run");
+  const args = parseArgs(
+    argv,
+    {
+      values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype", "runs", "prompt", "tokenizer", "video", "video-fps"],
+      repeatable: ["set", "image", "video"],
+      switches: ["no-fuse"],
+    },
+    "run",
+  );
   // Cold (pipelines compiled by the driver on first use) and warm, unless --runs says otherwise.
   const runsGiven = one(args, "runs") !== undefined;
   const runs = intFlag(args, "runs", 2);
@@ -68,9 +87,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   const pixelPath = one(args, "pixel-values");
   const outPath = one(args, "out");
   if (images.length + videos.length > 0 && pixelPath) throw new UsageError("give either --image/--video or --pixel-values, not both");
-  if (images.length + videos.length === 0 && !pixelPath) throw new UsageError("nothing to run on: give --image PATH (repeatable), --video FRAMES or --pixel-values FILE");
+  if (images.length + videos.length === 0 && !pixelPath)
+    throw new UsageError("nothing to run on: give --image PATH (repeatable), --video FRAMES or --pixel-values FILE");
   if (outPath) {
-    const inputsGiven = [...images, ...videos.flatMap(framePaths), pixelPath, one(args, "weights"), graphPath].filter((p): p is string => p !== undefined).map((p) => resolve(p));
+    const inputsGiven = [...images, ...videos.flatMap(framePaths), pixelPath, one(args, "weights"), graphPath]
+      .filter((p): p is string => p !== undefined)
+      .map((p) => resolve(p));
     if (inputsGiven.includes(resolve(outPath))) throw new UsageError(`--out ${outPath} would overwrite one of the inputs`);
     const weightsDir = one(args, "weights");
     if (weightsDir && existsSync(outPath) && resolve(outPath).startsWith(resolve(weightsDir) + sep)) {
@@ -110,25 +132,40 @@ export async function runCommand(argv: string[]): Promise<number> {
   const result = last as ModelOutput;
 
   const err = process.stderr;
-  const cfg = Object.entries(compiled.config).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
+  const cfg = Object.entries(compiled.config)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(" ");
   err.write(`model      ${compiled.name} (${graphPath}), ${describeWeights(compiled, loadOptions)}\n`);
   err.write(`config     ${cfg}\n`);
   err.write(`adapter    ${model.adapter}\n`);
   const { grids, tiles } = prepared;
   const inputName = compiled.inputs[0]?.name ?? "pixel_values";
-  const geometry = grids.length ? `  grids ${grids.map((g) => g.join("x")).join(", ")}` : tiles.length ? `  tiles ${tiles.map((t) => t.join("x")).join(", ")}` : "";
+  const geometry = grids.length
+    ? `  grids ${grids.map((g) => g.join("x")).join(", ")}`
+    : tiles.length
+      ? `  tiles ${tiles.map((t) => t.join("x")).join(", ")}`
+      : "";
   err.write(`input      ${describeTensor(inputName, prepared.pixels)}${geometry}\n`);
   for (const [name, t] of Object.entries(result.outputs)) err.write(`output     ${describeTensor(name, t)}\n`);
   const kinds = new Map<string, number>();
   for (const k of model.plan.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
   const distinct = new Set(model.plan.kernels.map((k) => k.wgsl)).size;
   err.write(`dtype      ${model.plan.storage} storage, f32 arithmetic\n`);
-  err.write(`kernels    ${model.plan.kernels.length} dispatches (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}), ${distinct} distinct pipelines${fuse ? "" : ", unfused"}\n`);
-  err.write(`time       compile ${(tCompile - t0).toFixed(0)} ms, device + weights checked, read, prepared and uploaded with pipelines ${(tLoad - tCompile).toFixed(0)} ms, preprocess ${(tPre - tLoad).toFixed(0)} ms\n`);
+  err.write(
+    `kernels    ${model.plan.kernels.length} dispatches (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}), ${distinct} distinct pipelines${fuse ? "" : ", unfused"}\n`,
+  );
+  err.write(
+    `time       compile ${(tCompile - t0).toFixed(0)} ms, device + weights checked, read, prepared and uploaded with pipelines ${(tLoad - tCompile).toFixed(0)} ms, preprocess ${(tPre - tLoad).toFixed(0)} ms\n`,
+  );
   const warm = times.slice(1).sort((a, b) => a - b);
-  const warmNote = warm.length === 1 ? `, warm ${warm[0].toFixed(1)} ms`
-    : warm.length > 1 ? `, warm median ${warm[Math.floor(warm.length / 2)].toFixed(1)} ms (min ${warm[0].toFixed(1)}) over ${warm.length} runs`
-    : skippedWarm ? " (no warm rerun of a run this long; --runs 2 times one)" : "";
+  const warmNote =
+    warm.length === 1
+      ? `, warm ${warm[0].toFixed(1)} ms`
+      : warm.length > 1
+        ? `, warm median ${warm[Math.floor(warm.length / 2)].toFixed(1)} ms (min ${warm[0].toFixed(1)}) over ${warm.length} runs`
+        : skippedWarm
+          ? " (no warm rerun of a run this long; --runs 2 times one)"
+          : "";
   err.write(`run        cold ${times[0].toFixed(1)} ms${warmNote}\n`);
   err.write(`memory     peak resident ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
 
@@ -145,7 +182,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (result.layout) {
       const layoutPath = outPath.replace(/(\.safetensors)?$/, ".layout.json");
       writeFileSync(layoutPath, layoutJson(compiled.name, result.layout));
-      err.write(`wrote      ${layoutPath} (the token layout: ${result.layout.length ?? "unknown"} tokens, ${result.layout.image_rows} of them image tokens)\n`);
+      err.write(
+        `wrote      ${layoutPath} (the token layout: ${result.layout.length ?? "unknown"} tokens, ${result.layout.image_rows} of them image tokens)\n`,
+      );
     }
   } else {
     err.write("(use --out FILE to save the tensors as safetensors)\n");

@@ -26,20 +26,28 @@ function cell(text: string, width = COLUMN): string {
  * `--out FILE` writes the embeddings, logits, probabilities and loss.
  */
 export async function scoreCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "image", "text", "tokenizer", "out"], repeatable: ["set", "image", "text"] }, "score");
+  const args = parseArgs(
+    argv,
+    { values: [...MODEL_FLAGS, "image", "text", "tokenizer", "out"], repeatable: ["set", "image", "text"] },
+    "score",
+  );
   const graphPath = requireGraph(args, "score");
   const images = args.values.get("image") ?? [];
   const texts = args.values.get("text") ?? [];
-  if (images.length === 0 || texts.length === 0) throw new UsageError("score needs at least one --image PATH and one --text \"...\"");
+  if (images.length === 0 || texts.length === 0) throw new UsageError('score needs at least one --image PATH and one --text "..."');
   const outPath = one(args, "out");
-  if (outPath && [...images, graphPath].some((p) => resolve(p) === resolve(outPath))) throw new UsageError(`--out ${outPath} would overwrite one of the inputs`);
+  if (outPath && [...images, graphPath].some((p) => resolve(p) === resolve(outPath)))
+    throw new UsageError(`--out ${outPath} would overwrite one of the inputs`);
 
   const compiled = compileFromArgs(graphPath, args);
   const length = compiled.config.context;
   if (!compiled.inputs.some((i) => i.name === "input_ids") || typeof length !== "number") {
-    throw new UsageError(`${graphPath} is not an image-text graph: it needs an input_ids input and a 'context' config value (the text length)`);
+    throw new UsageError(
+      `${graphPath} is not an image-text graph: it needs an input_ids input and a 'context' config value (the text length)`,
+    );
   }
-  if (one(args, "tokenizer") === undefined && one(args, "weights") === undefined) throw new UsageError("score needs the checkpoint's tokenizer: --weights DIR with tokenizer.json, or --tokenizer PATH");
+  if (one(args, "tokenizer") === undefined && one(args, "weights") === undefined)
+    throw new UsageError("score needs the checkpoint's tokenizer: --weights DIR with tokenizer.json, or --tokenizer PATH");
   const loadOptions = { seed: seedOf(args), tokenizer: one(args, "tokenizer"), onWarning: warn };
   const model = await load(compiled, loadOptions);
   const t0 = performance.now();
@@ -55,8 +63,11 @@ export async function scoreCommand(argv: string[]): Promise<number> {
     out.write(`${cell(basename(img))} ${row.map((p, j) => cell(`${j === best ? "*" : ""}${percent(p)}`)).join(" ")}\n`);
   });
   const loss = scores.outputs.loss;
-  if (loss && images.length === texts.length) out.write(`loss over the ${images.length} pairs (image i with text i): ${loss.data[0].toFixed(6)}\n`);
-  process.stderr.write(`model ${compiled.name} (${graphPath}), ${describeWeights(compiled, loadOptions)}; ${texts.length} texts of ${length} tokens, adapter ${model.adapter}, ${ms.toFixed(0)} ms\n`);
+  if (loss && images.length === texts.length)
+    out.write(`loss over the ${images.length} pairs (image i with text i): ${loss.data[0].toFixed(6)}\n`);
+  process.stderr.write(
+    `model ${compiled.name} (${graphPath}), ${describeWeights(compiled, loadOptions)}; ${texts.length} texts of ${length} tokens, adapter ${model.adapter}, ${ms.toFixed(0)} ms\n`,
+  );
 
   if (outPath) {
     const tensors = new Map<string, HostTensor | { shape: number[]; data: BigInt64Array }>([["pixel_values", scores.pixelValues]]);

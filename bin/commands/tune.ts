@@ -13,15 +13,30 @@ import { benchInputs, measuring } from "./bench.ts";
  * graphs on this adapter and caches the fastest (run, score and bench then use them).
  */
 export async function tuneCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: ["preset", "set", "runs", "dtype", "batch", "image"], repeatable: ["set"], switches: ["retune"] }, "tune");
-  if (args.positional.length === 0) throw new UsageError("usage: tesserae tune <graph.tsr>... [--preset NAME] [--set key=value] [--dtype f32|f16] [--batch N] [--image WxH] [--runs N] [--retune]");
+  const args = parseArgs(
+    argv,
+    { values: ["preset", "set", "runs", "dtype", "batch", "image"], repeatable: ["set"], switches: ["retune"] },
+    "tune",
+  );
+  if (args.positional.length === 0)
+    throw new UsageError(
+      "usage: tesserae tune <graph.tsr>... [--preset NAME] [--set key=value] [--dtype f32|f16] [--batch N] [--image WxH] [--runs N] [--retune]",
+    );
   const { runs, batch, ctx, storage, log } = await measuring(args, 2);
   for (const graph of args.positional) {
     // The program only: the benchmark compiles it its own ways (fused, unfused, per tiling).
     const { program } = compile(graph, { preset: one(args, "preset"), config: overrides(args) });
     const inputs = benchInputs(program, batch, one(args, "image"));
     log(`${graph}: tuning on ${ctx.adapterName} (${storage}), random weights`);
-    const report = await autotune(ctx, { compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }), weights: randomWeights(program.graph, 0), inputs, runs, retune: args.switches.has("retune"), graph, log });
+    const report = await autotune(ctx, {
+      compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }),
+      weights: randomWeights(program.graph, 0),
+      inputs,
+      runs,
+      retune: args.switches.has("retune"),
+      graph,
+      log,
+    });
     for (const key of report.cached) {
       const tiling = report.table.get(key);
       if (tiling) process.stdout.write(`${key}: ${tilingName(tiling)} (cached)\n`);

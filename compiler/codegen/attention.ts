@@ -121,7 +121,8 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
     const accs = rows.map((i) => mine.map((x) => `score${i}_${x}`));
     for (const a of accs.flat()) w.line(`var ${a} = ${vec}(0.0);`);
     w.block(`for (var c = 0u; c < ${dh / lanes}u; c = c + 1u) {`, () => {
-      const load = (id: number, t: Code): Code => (lanes === 4 ? w.valueVec4(id, ["b", t, channel("c * 4u")]) : w.value(id, ["b", t, channel("c")]));
+      const load = (id: number, t: Code): Code =>
+        lanes === 4 ? w.valueVec4(id, ["b", t, channel("c * 4u")]) : w.value(id, ["b", t, channel("c")]);
       const ks = scs.map((sc) => load(kId, sc));
       const qOwn = viaLanes ? w.let(load(qId, ownQuery), "qOwn") : "";
       rows.forEach((i) => {
@@ -129,19 +130,21 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
         mine.forEach((x) => w.line(`${accs[i][x]} = fma(${q}, ${ks[x]}, ${accs[i][x]});`));
       });
     });
-    rows.forEach((i) => mine.forEach((x) => {
-      const a = accs[i][x];
-      let score: Code = `${lanes === 4 ? `((${a}.x + ${a}.y) + (${a}.z + ${a}.w))` : a} * ${scale}`;
-      if (core.op.kind === "attention" && core.op.relative) {
-        // Decomposed relative positions: the key's row and column in its KH x KW grid pick one bias each.
-        const [rowId, colId] = core.inputs.slice(-2);
-        const kw = (g.nodes[colId].shape[2] as number) / heads;
-        const kh = (g.nodes[rowId].shape[2] as number) / heads;
-        score = `${score} + ${w.value(rowId, ["b", ts[i], `(h * ${kh}u + ${scs[x]} / ${kw}u)`])} + ${w.value(colId, ["b", ts[i], `(h * ${kw}u + ${scs[x]} % ${kw}u)`])}`;
-      }
-      const write = `${prob(i, `lid.x * ${keysPer}u + ${x}u`)} = select(-3.402823e38, ${score}, ${sees(i, ss[x])});`;
-      w.line(viaOutput ? `if (${live[i]}) { ${write} }` : write);
-    }));
+    rows.forEach((i) =>
+      mine.forEach((x) => {
+        const a = accs[i][x];
+        let score: Code = `${lanes === 4 ? `((${a}.x + ${a}.y) + (${a}.z + ${a}.w))` : a} * ${scale}`;
+        if (core.op.kind === "attention" && core.op.relative) {
+          // Decomposed relative positions: the key's row and column in its KH x KW grid pick one bias each.
+          const [rowId, colId] = core.inputs.slice(-2);
+          const kw = (g.nodes[colId].shape[2] as number) / heads;
+          const kh = (g.nodes[rowId].shape[2] as number) / heads;
+          score = `${score} + ${w.value(rowId, ["b", ts[i], `(h * ${kh}u + ${scs[x]} / ${kw}u)`])} + ${w.value(colId, ["b", ts[i], `(h * ${kw}u + ${scs[x]} % ${kw}u)`])}`;
+        }
+        const write = `${prob(i, `lid.x * ${keysPer}u + ${x}u`)} = select(-3.402823e38, ${score}, ${sees(i, ss[x])});`;
+        w.line(viaOutput ? `if (${live[i]}) { ${write} }` : write);
+      }),
+    );
     w.line(barrier);
 
     // Online softmax, one invocation per query: the block's maximum, the rescale of the blocks before,
@@ -174,13 +177,15 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
       const pOwn = viaLanes && quads ? w.let(`probs[(sgLane % ${TQ}u) * ${KB / 4}u + j / 4u]`, "pOwn") : "";
       const ps = rows.map((i) => {
         if (!quads) return keys.map((x) => w.let(prob(i, `j + ${x}u`), "p"));
-        const four = viaLanes ? fromLane(pOwn, i) : w.let(`probs[${i * KB / 4}u + j / 4u]`, "p");
+        const four = viaLanes ? fromLane(pOwn, i) : w.let(`probs[${(i * KB) / 4}u + j / 4u]`, "p");
         return ["x", "y", "z", "w"].map((c) => `${four}.${c}`);
       });
       for (let r = 0; r < rounds; r++) {
         const d = w.let(`min(lid.x + ${r * threads}u, ${groups - 1}u) * ${lanes}u`, "d");
         const vs = svs.map((sv) => (lanes === 4 ? w.valueVec4(vId, ["b", sv, channel(d)]) : w.value(vId, ["b", sv, channel(d)])));
-        rows.forEach((i) => w.line(`${outs[i][r]} = ${keys.reduce((acc, x) => `fma(${vec}(${ps[i][x]}), ${vs[x]}, ${acc})`, outs[i][r])};`));
+        rows.forEach((i) =>
+          w.line(`${outs[i][r]} = ${keys.reduce((acc, x) => `fma(${vec}(${ps[i][x]}), ${vs[x]}, ${acc})`, outs[i][r])};`),
+        );
       }
     });
     w.line(barrier);
@@ -192,14 +197,21 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
         w.block(`if (${live[i]}) {`, () => {
           for (let c = 0; c < lanes; c++) {
             const value = lanes === 4 ? `${outs[i][r]}[${c}]` : outs[i][r];
-            w.store(w.offset(core.shape, ["b", ts[i], channel(`((lid.x + ${r * threads}u) * ${lanes}u + ${c}u)`)]), `${value} / runSum[${i}]`);
+            w.store(
+              w.offset(core.shape, ["b", ts[i], channel(`((lid.x + ${r * threads}u) * ${lanes}u + ${c}u)`)]),
+              `${value} / runSum[${i}]`,
+            );
           }
         });
       });
     });
   }
   const body = w.takeBody();
-  const shared = viaOutput ? "" : quads ? `var<workgroup> probs: array<vec4<f32>, ${TQ * KB / 4}>;\n` : `var<workgroup> probs: array<f32, ${TQ * KB}>;\n`;
+  const shared = viaOutput
+    ? ""
+    : quads
+      ? `var<workgroup> probs: array<vec4<f32>, ${(TQ * KB) / 4}>;\n`
+      : `var<workgroup> probs: array<f32, ${TQ * KB}>;\n`;
   const ranges = segId !== undefined ? `var<workgroup> keyRange: array<vec2<u32>, ${TQ}>;\n` : "";
   const entry = `${shared}${ranges}var<workgroup> runMax: array<f32, ${TQ}>;
 var<workgroup> runSum: array<f32, ${TQ}>;

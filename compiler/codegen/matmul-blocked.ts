@@ -6,14 +6,17 @@ import type { KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type MatmulTiling } from "./tiling.ts";
 import type { Code, KernelWriter } from "./writer.ts";
 
-
 /**
  * Register blocking for weights stored [K, N]: each invocation computes `tm` rows by `tn` groups of 4
  * consecutive columns, taking per step of K one value of A per row (the same for every invocation of
  * the workgroup: loaded by each, or by one lane and shuffled) and loading one vec4 of B per column
  * group. Tile sizes and how A is shared come from the tiling (tiling.ts: defaults, or the autotuner's).
  */
-export function blockedMatmulKernel(w: KernelWriter, transposed: number, tiling: Extract<MatmulTiling, { strategy: "blocked" }>): KernelCode {
+export function blockedMatmulKernel(
+  w: KernelWriter,
+  transposed: number,
+  tiling: Extract<MatmulTiling, { strategy: "blocked" }>,
+): KernelCode {
   const { graph: g, group } = w;
   const { threads, tm: TM } = tiling;
   const core = g.nodes[group.core ?? -1];
@@ -57,14 +60,26 @@ export function blockedMatmulKernel(w: KernelWriter, transposed: number, tiling:
       const kl = w.let(`k0 + sgLane % ${L}u`, "kl");
       // Past the end of K (when K is not a multiple of L) A reads as 0 and B at the last step.
       const exact = typeof K === "number" && K % L === 0;
-      const mine = ms.map((m) => (exact ? w.value(a.id, aRow(m, kl)) : w.let(`select(0.0, ${w.value(a.id, aRow(m, `min(${kl}, ${kDim} - 1u)`))}, ${kl} < ${kDim})`, "a")));
+      const mine = ms.map((m) =>
+        exact
+          ? w.value(a.id, aRow(m, kl))
+          : w.let(`select(0.0, ${w.value(a.id, aRow(m, `min(${kl}, ${kDim} - 1u)`))}, ${kl} < ${kDim})`, "a"),
+      );
       w.block(`for (var j = 0u; j < ${L}u; j = j + 1u) {`, () => {
         const k = exact ? w.let("k0 + j", "k") : w.let(`min(k0 + j, ${kDim} - 1u)`, "k");
-        step(k, mine.map((v) => w.let(`subgroupShuffle(${v}, j)`, "ab")));
+        step(
+          k,
+          mine.map((v) => w.let(`subgroupShuffle(${v}, j)`, "ab")),
+        );
       });
     });
   } else {
-    w.block(`for (var k = 0u; k < ${kDim}; k = k + 1u) {`, () => step("k", ms.map((m) => w.value(a.id, aRow(m, "k")))));
+    w.block(`for (var k = 0u; k < ${kDim}; k = k + 1u) {`, () =>
+      step(
+        "k",
+        ms.map((m) => w.value(a.id, aRow(m, "k"))),
+      ),
+    );
   }
 
   // Epilogue: one loop over the invocation's outputs, so the fused elementwise chain is written (and

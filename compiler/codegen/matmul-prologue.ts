@@ -18,7 +18,14 @@ export interface LaneSplit {
  * The rows of the normalised tensor a tile covers: `K / rowLength` consecutive rows per row of A (one
  * unless A is a reshape merging rows), starting at `first`, clamped to `lastRow`.
  */
-function normalizedRows(w: KernelWriter, statId: number, K: Dim, batch: readonly Code[], firstRow: Code, tm: number): { rowLength: Dim; count: number; lastRow: Code; first: Code; xBatch: Code[] } {
+function normalizedRows(
+  w: KernelWriter,
+  statId: number,
+  K: Dim,
+  batch: readonly Code[],
+  firstRow: Code,
+  tm: number,
+): { rowLength: Dim; count: number; lastRow: Code; first: Code; xBatch: Code[] } {
   const g = w.graph;
   const normalized = g.nodes[g.nodes[statId].inputs[0]];
   const rowLength = normalized.shape[normalized.shape.length - 1];
@@ -76,7 +83,15 @@ export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[
  * accumulating the statistics inside the main loop, where each is one more full-width vector operation
  * per step of K on CPU Vulkan. Returns the number of rows (0 without statistics).
  */
-export function emitSharedPrologueStats(w: KernelWriter, ids: readonly number[], K: Dim, batch: readonly Code[], firstRow: Code, tm: number, threads: number): number {
+export function emitSharedPrologueStats(
+  w: KernelWriter,
+  ids: readonly number[],
+  K: Dim,
+  batch: readonly Code[],
+  firstRow: Code,
+  tm: number,
+  threads: number,
+): number {
   const g = w.graph;
   if (ids.length === 0) return 0;
   const { rowLength, count, lastRow, first, xBatch } = normalizedRows(w, ids[0], K, batch, firstRow, tm);
@@ -101,7 +116,9 @@ export function emitSharedPrologueStats(w: KernelWriter, ids: readonly number[],
     w.block(`for (var t = 0u; t < ${count}u; t = t + 1u) {`, () => {
       const total = w.fresh("total");
       w.line(`var ${total} = ${init};`);
-      w.block(`for (var l = 0u; l < ${threads}u; l = l + 1u) {`, () => w.line(`${total} = ${combine(total, `statPartials[t * ${threads}u + l]`)};`));
+      w.block(`for (var l = 0u; l < ${threads}u; l = l + 1u) {`, () =>
+        w.line(`${total} = ${combine(total, `statPartials[t * ${threads}u + l]`)};`),
+      );
       w.line(`${array}[t] = ${statisticOf(w, id, total, rowLength)};`);
     });
     w.line("workgroupBarrier();");

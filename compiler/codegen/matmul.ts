@@ -70,7 +70,11 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
     return totals;
   };
 
-  const prologueRows = emitPrologueStats(w, K, batch, "mBase", TM, { start: "lane", step: S, combine: (partials, isMax) => combineLanes(partials, isMax) });
+  const prologueRows = emitPrologueStats(w, K, batch, "mBase", TM, {
+    start: "lane",
+    step: S,
+    combine: (partials, isMax) => combineLanes(partials, isMax),
+  });
 
   // Main loop over this lane's share of K; row statistics for the epilogue accumulate from the same loads of A.
   const accs = ms.map((_, i) => ns.map((_, j) => `acc${i}_${j}`));
@@ -88,7 +92,9 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
       const av = ms.map((m) => w.valueVec4(aId, aRow(m, "k")));
       const bv = ns.map((n) => w.valueVec4(bId, bRow(n, "k")));
       vaccs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${av[i]}, ${bv[j]}, ${acc});`)));
-      group.rowStats.forEach((id, s) => ms.forEach((m, i) => w.line(`${vstats[s][i]} = ${vstats[s][i]} + ${w.valueVec4(statInput(id), aRow(m, "k"))};`)));
+      group.rowStats.forEach((id, s) =>
+        ms.forEach((m, i) => w.line(`${vstats[s][i]} = ${vstats[s][i]} + ${w.valueVec4(statInput(id), aRow(m, "k"))};`)),
+      );
     });
     const horizontal = (v: string): string => `${v}.x + ${v}.y + ${v}.z + ${v}.w`;
     accs.forEach((row, i) => row.forEach((acc, j) => w.line(`var ${acc} = ${horizontal(vaccs[i][j])};`)));
@@ -103,7 +109,9 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
       const av = ms.map((m) => w.value(aId, aRow(m, "k")));
       const bv = ns.map((n) => w.value(bId, bRow(n, "k")));
       accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${av[i]}, ${bv[j]}, ${acc});`)));
-      group.rowStats.forEach((id, s) => ms.forEach((m, i) => w.line(`${stats[s][i]} = ${stats[s][i]} + ${w.value(statInput(id), aRow(m, "k"))};`)));
+      group.rowStats.forEach((id, s) =>
+        ms.forEach((m, i) => w.line(`${stats[s][i]} = ${stats[s][i]} + ${w.value(statInput(id), aRow(m, "k"))};`)),
+      );
     });
   }
   const totals = combineLanes([...accs.flat(), ...stats.flat()], false);
@@ -136,5 +144,10 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
 ${body}
 }`;
-  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch: { kind: "grid", x: ceilDiv(N, tilesX * TN), y: ceilDiv(M, tilesY * TM), z: numel(batchShape) } };
+  return {
+    wgsl: w.module(entry),
+    bindings: w.bindings,
+    uniforms: w.uniforms,
+    dispatch: { kind: "grid", x: ceilDiv(N, tilesX * TN), y: ceilDiv(M, tilesY * TM), z: numel(batchShape) },
+  };
 }

@@ -8,8 +8,6 @@ import type { Dispatch, StorageType } from "../../core/plan.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { KernelWriter, statKey, type Code } from "./writer.ts";
 
-
-
 export const POINTWISE_THREADS = 256;
 export const ROW_THREADS = 64;
 
@@ -17,12 +15,20 @@ export const ROW_THREADS = 64;
  * The WGSL of one kernel group; matmuls and attention take their tiling from `tilings` (the
  * autotuner's), or else the default for `target` (the portable default without one).
  */
-export function generateKernel(g: Graph, group: KernelGroup, storage: StorageType = "f32", tilings?: TilingTable, target?: KernelTarget): KernelCode {
+export function generateKernel(
+  g: Graph,
+  group: KernelGroup,
+  storage: StorageType = "f32",
+  tilings?: TilingTable,
+  target?: KernelTarget,
+): KernelCode {
   const w = new KernelWriter(g, group, storage);
   const key = tuningKey(g, group);
   switch (group.kind) {
-    case "pointwise": return pointwise(w);
-    case "row": return row(w);
+    case "pointwise":
+      return pointwise(w);
+    case "row":
+      return row(w);
     case "matmul": {
       const tiling = matmulTilingFor(tilings, key, target);
       return { ...matmulKernel(w, tiling), tiling };
@@ -122,4 +128,3 @@ ${body}
 }`;
   return finish(w, entry, { kind: "linear", count: rows });
 }
-

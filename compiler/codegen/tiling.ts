@@ -31,7 +31,14 @@ export const SHUFFLE_LANES = 8;
  * probabilities) reach them: loaded by each ("each"), or loaded once per query by its own lane and
  * taken from it by subgroupBroadcast ("shuffle": at most SHUFFLE_LANES queries, workgroup scratch).
  */
-export interface AttentionTiling { strategy: "flash"; queries: number; keys: number; threads: number; scratch: "workgroup" | "output"; shared: "each" | "shuffle" }
+export interface AttentionTiling {
+  strategy: "flash";
+  queries: number;
+  keys: number;
+  threads: number;
+  scratch: "workgroup" | "output";
+  shared: "each" | "shuffle";
+}
 
 export type KernelTiling = MatmulTiling | AttentionTiling;
 
@@ -74,7 +81,14 @@ export function defaultMatmulTiling(target?: KernelTarget): MatmulTiling {
 }
 
 /** Measured on lavapipe (ViT-B/16, 197 tokens, 12 heads of 64): 8 queries, workgroup scratch, 25-35 ms per layer. */
-export const DEFAULT_ATTENTION: AttentionTiling = { strategy: "flash", queries: 8, keys: 64, threads: 16, scratch: "workgroup", shared: "each" };
+export const DEFAULT_ATTENTION: AttentionTiling = {
+  strategy: "flash",
+  queries: 8,
+  keys: 64,
+  threads: 16,
+  scratch: "workgroup",
+  shared: "each",
+};
 
 /** The default where subgroups have at least SHUFFLE_LANES lanes (see SHUFFLE_TILING for why shuffles pay on lavapipe). */
 export const SHUFFLE_ATTENTION: AttentionTiling = { ...DEFAULT_ATTENTION, shared: "shuffle" };
@@ -84,7 +98,14 @@ export const SHUFFLE_ATTENTION: AttentionTiling = { ...DEFAULT_ATTENTION, shared
  * tile. Chromium's SwiftShader ran a Qwen2-VL fixture's page in 3.5 s with it, and did not finish in
  * two minutes with 4 or 8 queries per tile.
  */
-export const PORTABLE_ATTENTION: AttentionTiling = { strategy: "flash", queries: 2, keys: 64, threads: 16, scratch: "workgroup", shared: "each" };
+export const PORTABLE_ATTENTION: AttentionTiling = {
+  strategy: "flash",
+  queries: 2,
+  keys: 64,
+  threads: 16,
+  scratch: "workgroup",
+  shared: "each",
+};
 
 /** A table giving every attention key among `keys` the same tiling. */
 export function attentionEverywhere(keys: Iterable<string>, tiling: AttentionTiling): Map<string, KernelTiling> {
@@ -104,9 +125,12 @@ export const ATTENTION_CANDIDATES: readonly AttentionTiling[] = [
 
 export function tilingName(t: KernelTiling): string {
   switch (t.strategy) {
-    case "split-k": return "split-k";
-    case "blocked": return `blocked ${t.threads}t ${t.tm}x${t.tn}x4 ${t.epilogue}${t.aLoads === "shuffle" ? " shuffle-a" : ""}`;
-    case "flash": return `flash ${t.threads}t ${t.queries}q ${t.keys}k ${t.scratch}${t.shared === "shuffle" ? " shuffle" : ""}`;
+    case "split-k":
+      return "split-k";
+    case "blocked":
+      return `blocked ${t.threads}t ${t.tm}x${t.tn}x4 ${t.epilogue}${t.aLoads === "shuffle" ? " shuffle-a" : ""}`;
+    case "flash":
+      return `flash ${t.threads}t ${t.queries}q ${t.keys}k ${t.scratch}${t.shared === "shuffle" ? " shuffle" : ""}`;
   }
 }
 
@@ -119,7 +143,9 @@ export function tilingRunsOn(t: KernelTiling, target: KernelTarget): boolean {
 /** The candidates the autotuner measures for a kernel with this key on this target, the target's default first. */
 export function candidatesFor(key: string, target: KernelTarget): readonly KernelTiling[] {
   const first = key.startsWith("attention") ? defaultAttentionTiling(target) : defaultMatmulTiling(target);
-  const rest = (key.startsWith("attention") ? ATTENTION_CANDIDATES : TILING_CANDIDATES).filter((t) => t !== first && tilingRunsOn(t, target));
+  const rest = (key.startsWith("attention") ? ATTENTION_CANDIDATES : TILING_CANDIDATES).filter(
+    (t) => t !== first && tilingRunsOn(t, target),
+  );
   return [first, ...rest];
 }
 

@@ -49,8 +49,11 @@ export function floatLiteral(v: number): Code {
   return v < 0 ? `(${lit})` : lit;
 }
 
-export interface Binding { node: number; name: string; vec4: boolean }
-
+export interface Binding {
+  node: number;
+  name: string;
+  vec4: boolean;
+}
 
 /**
  * Builds one kernel's WGSL: bindings for the buffers it reads, uniform slots for every symbolic
@@ -79,7 +82,11 @@ export class KernelWriter {
   usesErf = false;
 
   /** `f16`: buffers hold half floats, converted to f32 on load and back on store; all math stays f32. */
-  constructor(readonly graph: Graph, readonly group: KernelGroup, readonly storage: StorageType = "f32") {
+  constructor(
+    readonly graph: Graph,
+    readonly group: KernelGroup,
+    readonly storage: StorageType = "f32",
+  ) {
     this.members = new Set(group.members);
   }
 
@@ -218,7 +225,10 @@ export class KernelWriter {
         return this.value(n.inputs[0], coords);
       case "gather": {
         const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
-        return this.value(n.inputs[0], coords.map((c, i) => (i === op.axis ? index : c)));
+        return this.value(
+          n.inputs[0],
+          coords.map((c, i) => (i === op.axis ? index : c)),
+        );
       }
       case "resize2d":
         return op.antialias ? this.resize2dAntialias(n, coords) : this.resize2d(n, op.mode, coords);
@@ -236,7 +246,8 @@ export class KernelWriter {
         const out = this.fresh();
         this.line(`var ${out} = 0.0;`);
         this.block(`if (${y} >= 0 && ${y} < i32(${this.dim(src.shape[2])}) && ${x} >= 0 && ${x} < i32(${this.dim(src.shape[3])})) {`, () =>
-          this.line(`${out} = ${this.value(src.id, [coords[0], c, `u32(${y})`, `u32(${x})`])};`));
+          this.line(`${out} = ${this.value(src.id, [coords[0], c, `u32(${y})`, `u32(${x})`])};`),
+        );
         return out;
       }
       case "pad": {
@@ -246,7 +257,13 @@ export class KernelWriter {
         const out = this.fresh();
         this.line(`var ${out} = ${floatLiteral(op.value)};`);
         this.block(`if (${c} >= ${op.before}u && ${c} < ${op.before}u + ${size}) {`, () =>
-          this.line(`${out} = ${this.value(n.inputs[0], coords.map((x, i) => (i === op.axis ? `(${x} - ${op.before}u)` : x)))};`));
+          this.line(
+            `${out} = ${this.value(
+              n.inputs[0],
+              coords.map((x, i) => (i === op.axis ? `(${x} - ${op.before}u)` : x)),
+            )};`,
+          ),
+        );
         return out;
       }
       case "permute": {
@@ -256,7 +273,10 @@ export class KernelWriter {
       }
       case "slice": {
         const start = this.dim(op.start);
-        return this.value(n.inputs[0], coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${start})` : c)));
+        return this.value(
+          n.inputs[0],
+          coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${start})` : c)),
+        );
       }
       case "reshape":
         return this.value(n.inputs[0], this.reshapeCoords(n.shape, input(0).shape, coords));
@@ -283,7 +303,12 @@ export class KernelWriter {
 
   private scalarsAsVec4(id: number, coords: readonly Code[]): Code {
     const last = coords.length - 1;
-    const lanes = [0, 1, 2, 3].map((i) => this.value(id, coords.map((c, j) => (j === last && i > 0 ? `(${c} + ${i}u)` : c))));
+    const lanes = [0, 1, 2, 3].map((i) =>
+      this.value(
+        id,
+        coords.map((c, j) => (j === last && i > 0 ? `(${c} + ${i}u)` : c)),
+      ),
+    );
     return this.let(`vec4<f32>(${lanes.join(", ")})`);
   }
 
@@ -298,7 +323,8 @@ export class KernelWriter {
     const last = coords.length - 1;
     const lastDim = n.shape[last];
     if (!this.members.has(n.id)) {
-      if (typeof lastDim === "number" && lastDim % 4 === 0) return this.let(this.load(this.buffer(n.id, true), `${this.offset(n.shape, coords)} / 4u`, true));
+      if (typeof lastDim === "number" && lastDim % 4 === 0)
+        return this.let(this.load(this.buffer(n.id, true), `${this.offset(n.shape, coords)} / 4u`, true));
       return this.scalarsAsVec4(n.id, coords);
     }
     const op = n.op;
@@ -313,11 +339,17 @@ export class KernelWriter {
         return this.operandVec4(input(0), coords);
       case "permute":
         if (op.perm[last] !== last) return this.scalarsAsVec4(n.id, coords);
-        return this.valueVec4(n.inputs[0], op.perm.map((_, i) => coords[op.perm.indexOf(i)]));
+        return this.valueVec4(
+          n.inputs[0],
+          op.perm.map((_, i) => coords[op.perm.indexOf(i)]),
+        );
       case "slice":
         // Along the last axis the vector stays aligned only when the start is a multiple of 4.
         if (op.axis === last && (typeof op.start !== "number" || op.start % 4 !== 0)) return this.scalarsAsVec4(n.id, coords);
-        return this.valueVec4(n.inputs[0], coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${this.dim(op.start)})` : c)));
+        return this.valueVec4(
+          n.inputs[0],
+          coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${this.dim(op.start)})` : c)),
+        );
       case "reshape": {
         const from = input(0).shape;
         if (!dimsEqual(from[from.length - 1], lastDim)) return this.scalarsAsVec4(n.id, coords);
@@ -327,7 +359,10 @@ export class KernelWriter {
       case "gather": {
         if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
         const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
-        return this.valueVec4(n.inputs[0], coords.map((c, i) => (i === op.axis ? index : c)));
+        return this.valueVec4(
+          n.inputs[0],
+          coords.map((c, i) => (i === op.axis ? index : c)),
+        );
       }
       case "concat":
         if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
@@ -359,9 +394,11 @@ export class KernelWriter {
     const ys = taps(rank - 2);
     const xs = taps(rank - 1);
     const terms: Code[] = [];
-    ys.index.forEach((yi, i) => xs.index.forEach((xj, j) => {
-      terms.push(`${ys.weight[i]} * ${xs.weight[j]} * ${this.value(src.id, [...coords.slice(0, rank - 2), yi, xj])}`);
-    }));
+    ys.index.forEach((yi, i) =>
+      xs.index.forEach((xj, j) => {
+        terms.push(`${ys.weight[i]} * ${xs.weight[j]} * ${this.value(src.id, [...coords.slice(0, rank - 2), yi, xj])}`);
+      }),
+    );
     return this.let(terms.join(" + "));
   }
 
@@ -419,12 +456,28 @@ export class KernelWriter {
   }
 
   /** A concat as a branch on the coordinate along its axis; each side computes only its own operand. */
-  private concat(n: Node, axis: number, coords: readonly Code[], type: string, valueOf: (id: number, coords: readonly Code[]) => Code): Code {
+  private concat(
+    n: Node,
+    axis: number,
+    coords: readonly Code[],
+    type: string,
+    valueOf: (id: number, coords: readonly Code[]) => Code,
+  ): Code {
     const split = this.dim(this.node(n.inputs[0]).shape[axis]);
     const out = this.fresh();
     this.line(`var ${out}: ${type};`);
     this.block(`if (${coords[axis]} < ${split}) {`, () => this.line(`${out} = ${valueOf(n.inputs[0], coords)};`), "} else {");
-    this.block("", () => this.line(`${out} = ${valueOf(n.inputs[1], coords.map((x, i) => (i === axis ? `(${x} - ${split})` : x)))};`), "}");
+    this.block(
+      "",
+      () =>
+        this.line(
+          `${out} = ${valueOf(
+            n.inputs[1],
+            coords.map((x, i) => (i === axis ? `(${x} - ${split})` : x)),
+          )};`,
+        ),
+      "}",
+    );
     return out;
   }
 

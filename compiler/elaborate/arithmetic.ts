@@ -39,13 +39,19 @@ function compare(op: BinaryOp, a: Value, b: Value): Value | null {
 function intOp(op: BinaryOp, a: Dim, b: Dim): Value | null {
   if ((op === "/" || op === "%") && b === 0) throw new ShapeError(`integer ${op === "/" ? "division" : "modulo"} by zero`);
   switch (op) {
-    case "+": return { t: "int", v: dimAdd(a, b) };
-    case "-": return { t: "int", v: dimSub(a, b) };
-    case "*": return { t: "int", v: dimMul(a, b) };
+    case "+":
+      return { t: "int", v: dimAdd(a, b) };
+    case "-":
+      return { t: "int", v: dimSub(a, b) };
+    case "*":
+      return { t: "int", v: dimMul(a, b) };
     // Ints divide to ints, rounding down, as shape arithmetic needs (a 384 px image has 27 patches of 14).
-    case "/": return { t: "int", v: dimFloorDiv(a, b) };
-    case "%": return { t: "int", v: dimMod(a, b) };
-    default: return null;
+    case "/":
+      return { t: "int", v: dimFloorDiv(a, b) };
+    case "%":
+      return { t: "int", v: dimMod(a, b) };
+    default:
+      return null;
   }
 }
 
@@ -54,7 +60,8 @@ export function applyBinary(b: GraphBuilder, op: BinaryOp, x: Value, y: Value): 
   if (x.t === "error" || y.t === "error") return ERROR;
   const r = applyBinaryUnchecked(b, op, x, y);
   if (r.t === "float" && !Number.isFinite(r.v)) throw new ShapeError(`'${op}' of ${describe(x)} and ${describe(y)} is not a finite number`);
-  if (r.t === "int" && typeof r.v === "number" && !Number.isFinite(r.v)) throw new ShapeError(`'${op}' of ${describe(x)} and ${describe(y)} is not a finite integer`);
+  if (r.t === "int" && typeof r.v === "number" && !Number.isFinite(r.v))
+    throw new ShapeError(`'${op}' of ${describe(x)} and ${describe(y)} is not a finite integer`);
   return r;
 }
 
@@ -80,11 +87,16 @@ function applyBinaryUnchecked(b: GraphBuilder, op: BinaryOp, x: Value, y: Value)
   const ny = numberOf(y);
   if (nx !== null && ny !== null) {
     switch (op) {
-      case "+": return { t: "float", v: nx + ny };
-      case "-": return { t: "float", v: nx - ny };
-      case "*": return { t: "float", v: nx * ny };
-      case "/": return { t: "float", v: nx / ny };
-      default: break;
+      case "+":
+        return { t: "float", v: nx + ny };
+      case "-":
+        return { t: "float", v: nx - ny };
+      case "*":
+        return { t: "float", v: nx * ny };
+      case "/":
+        return { t: "float", v: nx / ny };
+      default:
+        break;
     }
   }
   throw new ShapeError(`operator '${op}' is not defined for ${describe(x)} and ${describe(y)}`);
@@ -92,10 +104,15 @@ function applyBinaryUnchecked(b: GraphBuilder, op: BinaryOp, x: Value, y: Value)
 
 export function applyUnaryMinus(b: GraphBuilder, v: Value): Value {
   switch (v.t) {
-    case "error": return ERROR;
-    case "tensor": return { t: "tensor", id: b.unary("neg", v.id) };
-    case "int": return { t: "int", v: dimMul(v.v, -1) };
-    case "float": return { t: "float", v: -v.v };
-    default: throw new ShapeError(`cannot negate ${describe(v)}`);
+    case "error":
+      return ERROR;
+    case "tensor":
+      return { t: "tensor", id: b.unary("neg", v.id) };
+    case "int":
+      return { t: "int", v: dimMul(v.v, -1) };
+    case "float":
+      return { t: "float", v: -v.v };
+    default:
+      throw new ShapeError(`cannot negate ${describe(v)}`);
   }
 }

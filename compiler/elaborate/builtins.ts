@@ -12,9 +12,16 @@ type Builtin = (ctx: BuiltinContext, positional: Value[], named: Map<string, Val
 
 /** Positional-or-named argument access with type checks that name the function and argument. */
 class Args {
-  constructor(private readonly fn: string, private readonly names: string[], private readonly positional: Value[], private readonly named: Map<string, Value>) {
-    if (positional.length > names.length) throw new ShapeError(`${fn} takes at most ${names.length} arguments (${names.join(", ")}), got ${positional.length}`);
-    for (const k of named.keys()) if (!names.includes(k)) throw new ShapeError(`${fn} has no argument '${k}' (it takes ${names.join(", ")})`);
+  constructor(
+    private readonly fn: string,
+    private readonly names: string[],
+    private readonly positional: Value[],
+    private readonly named: Map<string, Value>,
+  ) {
+    if (positional.length > names.length)
+      throw new ShapeError(`${fn} takes at most ${names.length} arguments (${names.join(", ")}), got ${positional.length}`);
+    for (const k of named.keys())
+      if (!names.includes(k)) throw new ShapeError(`${fn} has no argument '${k}' (it takes ${names.join(", ")})`);
   }
   get(name: string): Value | undefined {
     const i = this.names.indexOf(name);
@@ -122,9 +129,11 @@ const table: Record<string, (fn: string) => Builtin> = {
   // A constant vector from a list of numbers (per-channel means and deviations normalised in the graph).
   vector: def(["values"], (a, { builder }) => {
     const list = a.get("values");
-    if (list?.t !== "list" || list.items.length === 0) throw new ShapeError(`vector: 'values' must be a non-empty list of numbers, got ${list ? describe(list) : "nothing"}`);
+    if (list?.t !== "list" || list.items.length === 0)
+      throw new ShapeError(`vector: 'values' must be a non-empty list of numbers, got ${list ? describe(list) : "nothing"}`);
     const ids = list.items.map((v, i) => {
-      if (v.t !== "float" && !(v.t === "int" && typeof v.v === "number")) throw new ShapeError(`vector: values[${i}] must be a number, got ${describe(v)}`);
+      if (v.t !== "float" && !(v.t === "int" && typeof v.v === "number"))
+        throw new ShapeError(`vector: values[${i}] must be a number, got ${describe(v)}`);
       return builder.reshape(builder.constant(v.v as number), [1]);
     });
     return tensor(builder.concat(ids, 0));
@@ -132,8 +141,12 @@ const table: Record<string, (fn: string) => Builtin> = {
   sum: reduction("sum"),
   mean: reduction("mean"),
   max: reduction("max"),
-  maximum: def(["a", "b"], (a, { builder }) => tensor(builder.binary("max", a.tensorOrScalar("a", builder), a.tensorOrScalar("b", builder)))),
-  minimum: def(["a", "b"], (a, { builder }) => tensor(builder.binary("min", a.tensorOrScalar("a", builder), a.tensorOrScalar("b", builder)))),
+  maximum: def(["a", "b"], (a, { builder }) =>
+    tensor(builder.binary("max", a.tensorOrScalar("a", builder), a.tensorOrScalar("b", builder))),
+  ),
+  minimum: def(["a", "b"], (a, { builder }) =>
+    tensor(builder.binary("min", a.tensorOrScalar("a", builder), a.tensorOrScalar("b", builder))),
+  ),
   matmul_nt: def(["a", "b"], (a, { builder }) => tensor(builder.matmul(a.tensor("a"), a.tensor("b")))),
   reshape: def(["x", "shape"], (a, { builder }) => tensor(builder.reshape(a.tensor("x"), a.dims("shape")))),
   permute: def(["x", "perm"], (a, { builder }) => {
@@ -141,25 +154,34 @@ const table: Record<string, (fn: string) => Builtin> = {
     if (perm.some((p) => typeof p !== "number")) throw new ShapeError("permute: the permutation must be fixed ints");
     return tensor(builder.permute(a.tensor("x"), perm as number[]));
   }),
-  slice: def(["x", "axis", "start", "end"], (a, { builder }) => tensor(builder.slice(a.tensor("x"), a.fixedInt("axis"), a.int("start"), a.int("end")))),
+  slice: def(["x", "axis", "start", "end"], (a, { builder }) =>
+    tensor(builder.slice(a.tensor("x"), a.fixedInt("axis"), a.int("start"), a.int("end"))),
+  ),
   select: def(["x", "axis", "index"], (a, { builder }) => {
     const x = a.tensor("x");
     const shape = builder.node(x).shape;
     const axis = normalizeAxis(a.fixedInt("axis"), shape.length);
     const index = a.fixedInt("index");
     const s = builder.slice(x, axis, index, index + 1);
-    return tensor(builder.reshape(s, shape.filter((_, i) => i !== axis)));
+    return tensor(
+      builder.reshape(
+        s,
+        shape.filter((_, i) => i !== axis),
+      ),
+    );
   }),
   concat: def(["xs", "axis"], (a, { builder }) => tensor(builder.concat(a.tensors("xs"), a.fixedInt("axis")))),
   pad: def(["x", "axis", "before", "after", "value"], (a, { builder }) =>
-    tensor(builder.pad(a.tensor("x"), a.fixedInt("axis"), a.fixedInt("before"), a.fixedInt("after"), a.float("value") ?? 0))),
+    tensor(builder.pad(a.tensor("x"), a.fixedInt("axis"), a.fixedInt("before"), a.fixedInt("after"), a.float("value") ?? 0)),
+  ),
   im2col: def(["x", "kernel", "stride", "padding"], (a, { builder }) => {
     const pair = (name: string, fallback: number): [number, number] => {
       const v = a.get(name);
       if (v === undefined) return [fallback, fallback];
       if (v.t === "int" && typeof v.v === "number") return [v.v, v.v];
       const d = a.dims(name);
-      if (d.length !== 2 || d.some((x) => typeof x !== "number")) throw new ShapeError(`im2col: '${name}' must be an int or a list of 2 ints`);
+      if (d.length !== 2 || d.some((x) => typeof x !== "number"))
+        throw new ShapeError(`im2col: '${name}' must be an int or a list of 2 ints`);
       return [d[0] as number, d[1] as number];
     };
     return tensor(builder.im2col(a.tensor("x"), pair("kernel", 1), pair("stride", 1), pair("padding", 0)));
@@ -173,7 +195,18 @@ const table: Record<string, (fn: string) => Builtin> = {
   broadcast_to: def(["x", "shape"], (a, { builder }) => tensor(builder.broadcastTo(a.tensor("x"), a.dims("shape")))),
   attention: def(["q", "k", "v", "heads", "scale", "segments", "causal", "row_bias", "col_bias"], (a, { builder }) => {
     const relative: [number, number] | null = a.get("row_bias") || a.get("col_bias") ? [a.tensor("row_bias"), a.tensor("col_bias")] : null;
-    return tensor(builder.attention(a.tensor("q"), a.tensor("k"), a.tensor("v"), a.fixedInt("heads"), a.float("scale"), a.get("segments") ? a.tensor("segments") : null, a.bool("causal", false), relative));
+    return tensor(
+      builder.attention(
+        a.tensor("q"),
+        a.tensor("k"),
+        a.tensor("v"),
+        a.fixedInt("heads"),
+        a.float("scale"),
+        a.get("segments") ? a.tensor("segments") : null,
+        a.bool("causal", false),
+        relative,
+      ),
+    );
   }),
 };
 for (const fn of UNARY_FNS) table[fn] = def(["x"], (a, { builder }) => tensor(builder.unary(fn, a.tensor("x"))));

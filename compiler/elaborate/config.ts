@@ -26,7 +26,8 @@ function lookupSource(sources: ConfigSources, spec: string): { raw: unknown; whe
   const m = /^([\w.-]+\.json):(.+)$/.exec(spec);
   const file = m ? m[1] : "config.json";
   const path = m ? m[2] : spec;
-  const json = file === "config.json" ? sources.checkpointConfig : file === "preprocessor_config.json" ? sources.preprocessorConfig : undefined;
+  const json =
+    file === "config.json" ? sources.checkpointConfig : file === "preprocessor_config.json" ? sources.preprocessorConfig : undefined;
   const raw = json === undefined ? undefined : lookupPath(json, path);
   // An object where a value was expected (e.g. size: {"shortest_edge": 224}) means: try the next source.
   return { raw: typeof raw === "object" && raw !== null && !Array.isArray(raw) ? undefined : raw, where: `${file} '${path}'` };
@@ -41,10 +42,14 @@ function coerce(v: Value, type: ValueType): Value | null {
 
 function parseOverride(text: string, type: ValueType): Value | null {
   switch (type) {
-    case "int": return /^-?[0-9]+$/.test(text) ? { t: "int", v: Number(text) } : null;
-    case "float": return text.trim() !== "" && Number.isFinite(Number(text)) ? { t: "float", v: Number(text) } : null;
-    case "bool": return text === "true" ? { t: "bool", v: true } : text === "false" ? { t: "bool", v: false } : null;
-    case "string": return { t: "string", v: text };
+    case "int":
+      return /^-?[0-9]+$/.test(text) ? { t: "int", v: Number(text) } : null;
+    case "float":
+      return text.trim() !== "" && Number.isFinite(Number(text)) ? { t: "float", v: Number(text) } : null;
+    case "bool":
+      return text === "true" ? { t: "bool", v: true } : text === "false" ? { t: "bool", v: false } : null;
+    case "string":
+      return { t: "string", v: text };
     case "list": {
       try {
         const v = fromPlain(JSON.parse(text));
@@ -72,13 +77,22 @@ export function resolveConfig(
   const presets = model.items.flatMap((i) => (i.kind === "preset" ? [i] : []));
   const preset = sources.preset === undefined ? undefined : presets.find((p) => p.name === sources.preset);
   if (sources.preset !== undefined && !preset) {
-    report(model.loc, `model '${model.name}' has no preset '${sources.preset}' (presets: ${presets.map((p) => p.name).join(", ") || "none"})`);
+    report(
+      model.loc,
+      `model '${model.name}' has no preset '${sources.preset}' (presets: ${presets.map((p) => p.name).join(", ") || "none"})`,
+    );
   }
   for (const key of Object.keys(sources.overrides ?? {})) {
-    if (!entries.some((e) => e.name === key)) report(model.loc, `--set ${key}: model '${model.name}' has no config value '${key}' (it has ${entries.map((e) => e.name).join(", ")})`);
+    if (!entries.some((e) => e.name === key))
+      report(
+        model.loc,
+        `--set ${key}: model '${model.name}' has no config value '${key}' (it has ${entries.map((e) => e.name).join(", ")})`,
+      );
   }
   for (const p of preset ? [preset] : []) {
-    for (const pe of p.entries) if (!entries.some((e) => e.name === pe.name)) report(pe.loc, `preset '${p.name}' sets '${pe.name}', which is not in the config block`);
+    for (const pe of p.entries)
+      if (!entries.some((e) => e.name === pe.name))
+        report(pe.loc, `preset '${p.name}' sets '${pe.name}', which is not in the config block`);
   }
   const scope = newScope();
   const values = new Map<string, Value>();

@@ -18,7 +18,6 @@ export interface ElaborateOptions extends ConfigSources {
   hasWeight?: (name: string) => boolean;
 }
 
-
 export type ElaborateResult = { ok: true; program: Program; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
 
 class Scope {
@@ -32,8 +31,15 @@ class Scope {
   }
 }
 
-interface Frame { file: string; scope: Scope }
-interface InputState { symbols: string[]; symbolScope: Scope; providers: { input: string; provider: InputProvider }[] }
+interface Frame {
+  file: string;
+  scope: Scope;
+}
+interface InputState {
+  symbols: string[];
+  symbolScope: Scope;
+  providers: { input: string; provider: InputProvider }[];
+}
 const RETURNED = Symbol("returned");
 type ExecResult = Value | typeof RETURNED | undefined;
 
@@ -50,7 +56,12 @@ export class Elaborator {
   private depth = 0;
   private prefixes: string[] = [""];
 
-  constructor(private readonly model: ModelDecl, private readonly file: string, prelude: SourceFile[], private readonly options: ElaborateOptions) {
+  constructor(
+    private readonly model: ModelDecl,
+    private readonly file: string,
+    prelude: SourceFile[],
+    private readonly options: ElaborateOptions,
+  ) {
     this.builder = new GraphBuilder(model.name);
     for (const f of prelude) for (const item of f.items) if (item.kind === "block") this.blocks.set(item.name, item);
   }
@@ -65,7 +76,14 @@ export class Elaborator {
     for (const item of this.model.items) if (item.kind === "block") this.blocks.set(item.name, item);
 
     const globals = new Scope(null);
-    const config = resolveConfig(this.model, this.file, this.options, (loc, msg) => this.error(this.file, loc, msg), (e, scope) => this.evalExpr(e, { file: this.file, scope: scope as Scope }), () => new Scope(globals));
+    const config = resolveConfig(
+      this.model,
+      this.file,
+      this.options,
+      (loc, msg) => this.error(this.file, loc, msg),
+      (e, scope) => this.evalExpr(e, { file: this.file, scope: scope as Scope }),
+      () => new Scope(globals),
+    );
     for (const [name, v] of config.values) globals.set(name, v);
     const frame: Frame = { file: this.file, scope: new Scope(globals) };
 
@@ -81,18 +99,33 @@ export class Elaborator {
     const { symbols, providers } = inputs;
     const body = this.model.items.filter((i): i is Stmt => ["assign", "repeat", "if", "return", "output"].includes(i.kind));
     this.execBlock(body, frame);
-    if (this.builder.graph.outputs.length === 0 && this.diagnostics.length === 0) this.error(this.file, this.model.loc, `model '${this.model.name}' declares no output`);
+    if (this.builder.graph.outputs.length === 0 && this.diagnostics.length === 0)
+      this.error(this.file, this.model.loc, `model '${this.model.name}' declares no output`);
     if (this.diagnostics.some((d) => d.severity === "error")) return null;
     const plainConfig: Record<string, PlainValue> = {};
     for (const [k, v] of config.values) plainConfig[k] = toPlain(v);
-    return { name: this.model.name, graph: this.builder.graph, config: plainConfig, presets: config.presets, preprocess, prefixes: this.prefixes, symbols, providers, layout };
+    return {
+      name: this.model.name,
+      graph: this.builder.graph,
+      config: plainConfig,
+      presets: config.presets,
+      preprocess,
+      prefixes: this.prefixes,
+      symbols,
+      providers,
+      layout,
+    };
   }
 
   /** The layout section, with the per-item symbols (grid_t, tiles_w, ...) bound as symbolic ints. */
   private layoutOf(steps: CallExpr[], frame: Frame): Layout | null {
     const scope = new Scope(frame.scope);
     for (const name of LAYOUT_SYMBOLS) scope.set(name, { t: "int", v: sym(name) });
-    return toLayout(steps, (e) => this.evalExpr(e, { file: frame.file, scope }), (loc, message) => this.error(this.file, loc, message));
+    return toLayout(
+      steps,
+      (e) => this.evalExpr(e, { file: frame.file, scope }),
+      (loc, message) => this.error(this.file, loc, message),
+    );
   }
 
   private preprocessSteps(steps: CallExpr[], frame: Frame): PreprocessStep[] {
@@ -126,7 +159,8 @@ export class Elaborator {
       if (v.t === "int") dims.push(v.v);
       else if (v.t !== "error") this.error(this.file, d.loc, `input dimension must be an int or a new symbol, got ${describe(v)}`);
     }
-    if (item.dtype !== "f32" && item.dtype !== "i32") this.error(this.file, item.loc, `input dtype ${item.dtype} is not supported; use f32 (values) or i32 (indices)`);
+    if (item.dtype !== "f32" && item.dtype !== "i32")
+      this.error(this.file, item.loc, `input dtype ${item.dtype} is not supported; use f32 (values) or i32 (indices)`);
     frame.scope.set(item.name, { t: "tensor", id: this.builder.input(item.name, dims, item.dtype === "i32" ? "i32" : "f32") });
     if (item.provider) {
       const args = this.evalArgs(item.provider.args, frame);
@@ -189,7 +223,11 @@ export class Elaborator {
 
   private withSource<T>(file: string, loc: Loc, fn: () => T): T | Value {
     const saved = this.builder.source;
-    this.builder.source = [...this.callStack, { file, loc }].map((c) => ({ file: c.file, line: c.loc.start.line, column: c.loc.start.column }));
+    this.builder.source = [...this.callStack, { file, loc }].map((c) => ({
+      file: c.file,
+      line: c.loc.start.line,
+      column: c.loc.start.column,
+    }));
     try {
       return fn();
     } catch (e) {
@@ -202,11 +240,16 @@ export class Elaborator {
 
   evalExpr(e: Expr, frame: Frame): Value {
     switch (e.kind) {
-      case "number": return e.isInt ? { t: "int", v: e.value } : { t: "float", v: e.value };
-      case "bool": return { t: "bool", v: e.value };
-      case "none": return NONE;
-      case "string": return this.interpolate(e.value, e.loc, frame);
-      case "list": return { t: "list", items: e.items.map((i) => this.evalExpr(i, frame)) };
+      case "number":
+        return e.isInt ? { t: "int", v: e.value } : { t: "float", v: e.value };
+      case "bool":
+        return { t: "bool", v: e.value };
+      case "none":
+        return NONE;
+      case "string":
+        return this.interpolate(e.value, e.loc, frame);
+      case "list":
+        return { t: "list", items: e.items.map((i) => this.evalExpr(i, frame)) };
       case "ident": {
         const v = frame.scope.get(e.name);
         return v ?? this.error(frame.file, e.loc, `unknown name '${e.name}'`);
@@ -220,7 +263,8 @@ export class Elaborator {
         const b = this.evalExpr(e.right, frame);
         return this.withSource(frame.file, e.loc, () => applyBinary(this.builder, e.op, a, b)) as Value;
       }
-      case "call": return this.evalCall(e.callee, e.args, e.loc, frame);
+      case "call":
+        return this.evalCall(e.callee, e.args, e.loc, frame);
     }
   }
 
@@ -271,14 +315,17 @@ export class Elaborator {
   private callBlock(block: BlockDecl, positional: Value[], named: Map<string, Value>, loc: Loc, caller: Frame): Value {
     if (this.depth > 64) return this.error(caller.file, loc, `block '${block.name}' recurses too deeply`);
     const scope = new Scope(null);
-    if (positional.length > block.params.length) return this.error(caller.file, loc, `block '${block.name}' takes ${block.params.length} arguments, got ${positional.length}`);
+    if (positional.length > block.params.length)
+      return this.error(caller.file, loc, `block '${block.name}' takes ${block.params.length} arguments, got ${positional.length}`);
     for (const name of named.keys()) {
-      if (!block.params.some((p) => p.name === name)) return this.error(caller.file, loc, `block '${block.name}' has no parameter '${name}'`);
+      if (!block.params.some((p) => p.name === name))
+        return this.error(caller.file, loc, `block '${block.name}' has no parameter '${name}'`);
     }
     const frame: Frame = { file: block.file, scope };
     for (const [i, p] of block.params.entries()) {
       let v = i < positional.length ? positional[i] : named.get(p.name);
-      if (i < positional.length && named.has(p.name)) return this.error(caller.file, loc, `parameter '${p.name}' of '${block.name}' is given twice`);
+      if (i < positional.length && named.has(p.name))
+        return this.error(caller.file, loc, `parameter '${p.name}' of '${block.name}' is given twice`);
       if (v === undefined) {
         if (p.default === null) return this.error(caller.file, loc, `block '${block.name}' needs argument '${p.name}'`);
         v = this.evalExpr(p.default, frame);
@@ -300,10 +347,14 @@ export class Elaborator {
 
 function identsOf(e: Expr): string[] {
   switch (e.kind) {
-    case "ident": return [e.name];
-    case "binary": return [...identsOf(e.left), ...identsOf(e.right)];
-    case "unary": return identsOf(e.operand);
-    default: return [];
+    case "ident":
+      return [e.name];
+    case "binary":
+      return [...identsOf(e.left), ...identsOf(e.right)];
+    case "unary":
+      return identsOf(e.operand);
+    default:
+      return [];
   }
 }
 

@@ -29,7 +29,8 @@ export function toLayout(steps: readonly CallExpr[], evaluate: (e: Expr) => Valu
         const text = evaluate(args[0] ?? step);
         const id = args[1] ? evaluate(args[1]) : undefined;
         if (text.t !== "string") fail(step.loc, `layout: token() takes the token's text first, got ${describe(text)}`);
-        else if (id !== undefined && !(id.t === "int" && typeof id.v === "number" && id.v >= 0)) fail(step.loc, `layout: the id of token "${text.v}" must be a non-negative int, got ${describe(id)}`);
+        else if (id !== undefined && !(id.t === "int" && typeof id.v === "number" && id.v >= 0))
+          fail(step.loc, `layout: the id of token "${text.v}" must be a non-negative int, got ${describe(id)}`);
         else if (declared(text.v)) fail(step.loc, `layout: token "${text.v}" is declared twice`);
         else layout.tokens.push({ text: text.v, id: id?.t === "int" && typeof id.v === "number" ? id.v : null });
         break;
@@ -40,11 +41,16 @@ export function toLayout(steps: readonly CallExpr[], evaluate: (e: Expr) => Valu
         for (const a of args) {
           const piece = toPiece(a, evaluate, fail);
           if (!piece) continue;
-          if (!declared(piece.text)) fail(a.loc, `layout: "${piece.text}" is not declared; add token("${piece.text}", id) before ${step.callee}()`);
+          if (!declared(piece.text))
+            fail(a.loc, `layout: "${piece.text}" is not declared; add token("${piece.text}", id) before ${step.callee}()`);
           pieces.push(piece);
         }
         const spans = pieces.filter((p) => p.kind === "span").length;
-        if (spans !== 1) fail(step.loc, `layout: ${step.callee}() needs exactly one span(text, count) for the rows the ${step.callee} fills, got ${spans}`);
+        if (spans !== 1)
+          fail(
+            step.loc,
+            `layout: ${step.callee}() needs exactly one span(text, count) for the rows the ${step.callee} fills, got ${spans}`,
+          );
         if (step.callee === "image") layout.image = pieces;
         else layout.video = pieces;
         break;
@@ -59,7 +65,11 @@ export function toLayout(steps: readonly CallExpr[], evaluate: (e: Expr) => Valu
         fail(step.loc, `layout: unknown entry '${step.callee}' (expected token, image, video or positions)`);
     }
   }
-  if (layout.image.length === 0 && !failed) fail(steps[0]?.loc ?? { start: { offset: 0, line: 1, column: 1 }, end: { offset: 0, line: 1, column: 1 } }, "layout: no image(...) expansion");
+  if (layout.image.length === 0 && !failed)
+    fail(
+      steps[0]?.loc ?? { start: { offset: 0, line: 1, column: 1 }, end: { offset: 0, line: 1, column: 1 } },
+      "layout: no image(...) expansion",
+    );
   return failed ? null : layout;
 }
 
@@ -83,7 +93,8 @@ function toPositions(args: Value[]): PositionScheme | string {
   if (kind?.t !== "string") return `positions() takes "sequential" or "mrope" first`;
   if (kind.v === "sequential") return { kind: "sequential" };
   if (kind.v !== "mrope") return `unknown position scheme "${kind.v}" (expected "sequential" or "mrope")`;
-  if (merge?.t !== "int" || typeof merge.v !== "number" || merge.v < 1) return `positions("mrope", merge[, tokens_per_second]) needs the spatial merge size as a positive int`;
+  if (merge?.t !== "int" || typeof merge.v !== "number" || merge.v < 1)
+    return `positions("mrope", merge[, tokens_per_second]) needs the spatial merge size as a positive int`;
   if (tps !== undefined && tps.t !== "int" && tps.t !== "float" && tps.t !== "none") return "tokens_per_second must be a number";
   const tokensPerSecond = tps?.t === "int" && typeof tps.v === "number" ? tps.v : tps?.t === "float" ? tps.v : null;
   return { kind: "mrope", merge: merge.v, tokensPerSecond };

@@ -23,7 +23,8 @@ const PIL_FILTERS: Record<number, ResampleFilter> = { 0: "nearest", 2: "bilinear
 
 function filterOf(v: Value | undefined, fallback: ResampleFilter): ResampleFilter | Bad {
   if (v === undefined) return fallback;
-  if (v.t === "int" && typeof v.v === "number") return PIL_FILTERS[v.v] ?? new Bad(`resample ${v.v} is not supported (PIL codes 0 nearest, 2 bilinear, 3 bicubic)`);
+  if (v.t === "int" && typeof v.v === "number")
+    return PIL_FILTERS[v.v] ?? new Bad(`resample ${v.v} is not supported (PIL codes 0 nearest, 2 bilinear, 3 bicubic)`);
   if (v.t === "string" && (FILTERS as readonly string[]).includes(v.v)) return v.v as ResampleFilter;
   return new Bad(`filter must be one of ${FILTERS.map((f) => `"${f}"`).join(", ")}`);
 }
@@ -39,7 +40,14 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       const width = num(arg(0, "width"), "resize width");
       const height = num(arg(1, "height") ?? arg(0, "width"), "resize height");
       const filter = filterOf(named.get("filter"), "bilinear");
-      return firstError(width, height, filter) ?? { op: "resize", width: width as number, height: height as number, filter: filter as ResampleFilter };
+      return (
+        firstError(width, height, filter) ?? {
+          op: "resize",
+          width: width as number,
+          height: height as number,
+          filter: filter as ResampleFilter,
+        }
+      );
     }
     case "resize_shortest": {
       const size = num(arg(0, "size"), "resize_shortest size");
@@ -65,7 +73,15 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       const minPixels = num(arg(1, "min_pixels"), "smart_resize min_pixels");
       const maxPixels = num(arg(2, "max_pixels"), "smart_resize max_pixels");
       const filter = filterOf(named.get("filter"), "bicubic");
-      return firstError(factor, minPixels, maxPixels, filter) ?? { op: "smart_resize", factor: factor as number, minPixels: minPixels as number, maxPixels: maxPixels as number, filter: filter as ResampleFilter };
+      return (
+        firstError(factor, minPixels, maxPixels, filter) ?? {
+          op: "smart_resize",
+          factor: factor as number,
+          minPixels: minPixels as number,
+          maxPixels: maxPixels as number,
+          filter: filter as ResampleFilter,
+        }
+      );
     }
     case "video_frames": {
       const fps = num(named.get("fps"), "video_frames fps");
@@ -75,31 +91,60 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       const maxPixels = num(named.get("max_pixels"), "video_frames max_pixels");
       const totalPixels = num(named.get("total_pixels"), "video_frames total_pixels");
       const rounding = named.get("rounding");
-      if (rounding?.t !== "string" || (rounding.v !== "round" && rounding.v !== "floor")) return `video_frames rounding must be "round" or "floor"`;
-      return firstError(fps, minFrames, maxFrames, minPixels, maxPixels, totalPixels) ?? {
-        op: "video_frames", fps: fps as number, minFrames: minFrames as number, maxFrames: maxFrames as number, rounding: rounding.v,
-        minPixels: minPixels as number, maxPixels: maxPixels as number, totalPixels: totalPixels as number,
-      };
+      if (rounding?.t !== "string" || (rounding.v !== "round" && rounding.v !== "floor"))
+        return `video_frames rounding must be "round" or "floor"`;
+      return (
+        firstError(fps, minFrames, maxFrames, minPixels, maxPixels, totalPixels) ?? {
+          op: "video_frames",
+          fps: fps as number,
+          minFrames: minFrames as number,
+          maxFrames: maxFrames as number,
+          rounding: rounding.v,
+          minPixels: minPixels as number,
+          maxPixels: maxPixels as number,
+          totalPixels: totalPixels as number,
+        }
+      );
     }
     case "qwen_patches": {
       const temporal = num(arg(0, "temporal"), "qwen_patches temporal");
       const patch = num(arg(1, "patch"), "qwen_patches patch");
       const merge = num(arg(2, "merge"), "qwen_patches merge");
-      return firstError(temporal, patch, merge) ?? { op: "qwen_patches", temporal: temporal as number, patch: patch as number, merge: merge as number };
+      return (
+        firstError(temporal, patch, merge) ?? {
+          op: "qwen_patches",
+          temporal: temporal as number,
+          patch: patch as number,
+          merge: merge as number,
+        }
+      );
     }
     case "pad_square": {
       const size = num(arg(0, "size"), "pad_square size");
       const background = triple(arg(1, "background"), "pad_square background");
       const minSide = arg(2, "min_side") === undefined ? 14 : num(arg(2, "min_side"), "pad_square min_side");
-      return firstError(size, background, minSide) ?? { op: "pad_square", size: size as number, background: background as number[], minSide: minSide as number };
+      return (
+        firstError(size, background, minSide) ?? {
+          op: "pad_square",
+          size: size as number,
+          background: background as number[],
+          minSide: minSide as number,
+        }
+      );
     }
     case "anyres": {
       const tile = num(arg(0, "tile"), "anyres tile");
       const side = num(arg(2, "side"), "anyres side");
       const list = arg(1, "pinpoints");
-      const pinpoints = list?.t === "list" ? list.items.map((p) => (p.t === "list" && p.items.length === 2 ? p.items.map((x) => num(x, "anyres pinpoint")) : null)) : null;
-      if (!pinpoints || pinpoints.some((p) => p === null || p.some((x) => x instanceof Bad))) return "anyres pinpoints must be a list of [height, width] pairs";
-      return firstError(tile, side) ?? { op: "anyres", tile: tile as number, pinpoints: pinpoints as [number, number][], side: side as number };
+      const pinpoints =
+        list?.t === "list"
+          ? list.items.map((p) => (p.t === "list" && p.items.length === 2 ? p.items.map((x) => num(x, "anyres pinpoint")) : null))
+          : null;
+      if (!pinpoints || pinpoints.some((p) => p === null || p.some((x) => x instanceof Bad)))
+        return "anyres pinpoints must be a list of [height, width] pairs";
+      return (
+        firstError(tile, side) ?? { op: "anyres", tile: tile as number, pinpoints: pinpoints as [number, number][], side: side as number }
+      );
     }
     case "tiles": {
       const tile = num(arg(0, "tile"), "tiles tile");

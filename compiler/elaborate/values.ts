@@ -18,26 +18,39 @@ export const NONE: Value = { t: "none" };
 
 export function describe(v: Value): string {
   switch (v.t) {
-    case "tensor": return "a tensor";
-    case "int": return `int ${dimToString(v.v)}`;
-    case "float": return `float ${v.v}`;
-    case "bool": return `bool ${v.v}`;
-    case "string": return `string "${v.v}"`;
-    case "list": return `a list of ${v.items.length}`;
-    case "none": return "none";
-    case "error": return "an erroneous value";
+    case "tensor":
+      return "a tensor";
+    case "int":
+      return `int ${dimToString(v.v)}`;
+    case "float":
+      return `float ${v.v}`;
+    case "bool":
+      return `bool ${v.v}`;
+    case "string":
+      return `string "${v.v}"`;
+    case "list":
+      return `a list of ${v.items.length}`;
+    case "none":
+      return "none";
+    case "error":
+      return "an erroneous value";
   }
 }
 
 /** Plain JSON-like view of a config value, for printing and for the runtime. */
 
-
 export function toPlain(v: Value): PlainValue {
   switch (v.t) {
-    case "int": return typeof v.v === "number" ? v.v : dimToString(v.v);
-    case "float": case "bool": case "string": return v.v;
-    case "list": return v.items.map(toPlain);
-    default: return null;
+    case "int":
+      return typeof v.v === "number" ? v.v : dimToString(v.v);
+    case "float":
+    case "bool":
+    case "string":
+      return v.v;
+    case "list":
+      return v.items.map(toPlain);
+    default:
+      return null;
   }
 }
 

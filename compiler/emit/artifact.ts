@@ -5,7 +5,12 @@ import type { Plan } from "../../core/plan.ts";
 import { PLAN_FORMAT, serializePlan, type PlanFile } from "../../core/serialize.ts";
 
 /** A compiled graph as plan.json content and its kernel files (what `compile` writes, what the web demo serves). */
-export function buildArtifact(program: Program, graphPath: string, options: { fuse: boolean; storage: "f32" | "f16" }, compiledWith: Record<string, unknown>): { file: PlanFile; files: Map<string, string>; plan: Plan } {
+export function buildArtifact(
+  program: Program,
+  graphPath: string,
+  options: { fuse: boolean; storage: "f32" | "f16" },
+  compiledWith: Record<string, unknown>,
+): { file: PlanFile; files: Map<string, string>; plan: Plan } {
   // Built for an adapter not known yet: attention with the portable tiling.
   const keys = compileProgram(program, options).kernels.flatMap((k) => (k.tuning ? [k.tuning.key] : []));
   const plan = compileProgram(program, { ...options, tilings: attentionEverywhere(keys, PORTABLE_ATTENTION) });
@@ -19,7 +24,14 @@ export function buildArtifact(program: Program, graphPath: string, options: { fu
     inputs: g.inputs.map((i) => ({ name: i.name, dtype: g.nodes[i.node].dtype, shape: g.nodes[i.node].shape })),
     outputs: g.outputs.map((o) => ({ name: o.name, shape: g.nodes[o.node].shape })),
     weights: g.nodes.flatMap((n) => (n.op.kind === "param" ? [{ name: n.op.name, shape: n.shape }] : [])),
-    program: { config: program.config, preprocess: program.preprocess, prefixes: program.prefixes, symbols: program.symbols, providers: program.providers, layout: program.layout },
+    program: {
+      config: program.config,
+      preprocess: program.preprocess,
+      prefixes: program.prefixes,
+      symbols: program.symbols,
+      providers: program.providers,
+      layout: program.layout,
+    },
     plan: serialized,
   };
   return { file, files, plan };

@@ -5,70 +5,105 @@ import { stringifyPlanFile, type PlanFile } from "../../core/serialize.ts";
 
 /** `vit` -> `Vit`, `qwen2_5_vl` -> `Qwen25Vl`: a type-name prefix. */
 function typeName(model: string): string {
-  return model.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join("") || "Graph";
+  return (
+    model
+      .split(/[^A-Za-z0-9]+/)
+      .filter(Boolean)
+      .map((w) => w[0].toUpperCase() + w.slice(1))
+      .join("") || "Graph"
+  );
 }
 
 const shapeText = (shape: readonly Dim[]): string => `[${shape.map(dimToString).join(", ")}]`;
 /** A shape as a TypeScript literal: numbers stay numbers, symbolic dims become their formula as a string. */
-const shapeLiteral = (shape: readonly Dim[]): string => `[${shape.map((d) => (typeof d === "number" ? String(d) : JSON.stringify(dimToString(d)))).join(", ")}]`;
+const shapeLiteral = (shape: readonly Dim[]): string =>
+  `[${shape.map((d) => (typeof d === "number" ? String(d) : JSON.stringify(dimToString(d)))).join(", ")}]`;
 
 /** The module's source text, generated with ts-morph. */
-function moduleSource({ IndentationText, Project, QuoteKind, StructureKind, VariableDeclarationKind }: TsMorph, file: PlanFile, kernels: ReadonlyMap<string, string>, runtimeImport: string): string {
-  const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
+function moduleSource(
+  { IndentationText, Project, QuoteKind, StructureKind, VariableDeclarationKind }: TsMorph,
+  file: PlanFile,
+  kernels: ReadonlyMap<string, string>,
+  runtimeImport: string,
+): string {
+  const project = new Project({
+    useInMemoryFileSystem: true,
+    manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double },
+  });
   const src = project.createSourceFile("model.ts");
   const name = typeName(file.model);
   const computed = new Map(file.program.providers.map((p) => [p.input, p.provider.kind]));
 
   src.addImportDeclaration({ moduleSpecifier: runtimeImport, namedImports: ["loadArtifact"] });
-  src.addImportDeclaration({ moduleSpecifier: runtimeImport, isTypeOnly: true, namedImports: ["ArtifactSource", "HostTensor", "LoadArtifactOptions", "Model"] });
+  src.addImportDeclaration({
+    moduleSpecifier: runtimeImport,
+    isTypeOnly: true,
+    namedImports: ["ArtifactSource", "HostTensor", "LoadArtifactOptions", "Model"],
+  });
 
   // Type aliases, not interfaces: they are assignable to the runtime's tensors-by-name records.
   src.addTypeAlias({
     name: `${name}Inputs`,
     isExported: true,
     docs: [`Inputs of ${file.model}; symbolic dims (${file.program.symbols.join(", ") || "none"}) are bound from their shapes.`],
-    type: (w) => w.inlineBlock(() => {
-      for (const i of file.inputs) {
-        w.writeLine(`/** ${i.dtype}${shapeText(i.shape)}${computed.has(i.name) ? ` — computed by the runtime (${computed.get(i.name)}) from the images' preprocessing` : ""} */`);
-        w.writeLine(`${i.name}: HostTensor;`);
-      }
-    }),
+    type: (w) =>
+      w.inlineBlock(() => {
+        for (const i of file.inputs) {
+          w.writeLine(
+            `/** ${i.dtype}${shapeText(i.shape)}${computed.has(i.name) ? ` — computed by the runtime (${computed.get(i.name)}) from the images' preprocessing` : ""} */`,
+          );
+          w.writeLine(`${i.name}: HostTensor;`);
+        }
+      }),
   });
   src.addTypeAlias({
     name: `${name}Outputs`,
     isExported: true,
     docs: [`Outputs of ${file.model}.`],
-    type: (w) => w.inlineBlock(() => {
-      for (const o of file.outputs) {
-        w.writeLine(`/** ${shapeText(o.shape)} */`);
-        w.writeLine(`${o.name}: HostTensor;`);
-      }
-    }),
+    type: (w) =>
+      w.inlineBlock(() => {
+        for (const o of file.outputs) {
+          w.writeLine(`/** ${shapeText(o.shape)} */`);
+          w.writeLine(`${o.name}: HostTensor;`);
+        }
+      }),
   });
   src.addInterface({
     name: `${name}Model`,
     isExported: true,
     extends: ["Model"],
-    docs: [`${file.model} loaded on a device with its weights: \`run(images | { pixel_values })\`, \`layout(...)\`, and \`runTensors\` typed with the graph's own inputs and outputs.`],
+    docs: [
+      `${file.model} loaded on a device with its weights: \`run(images | { pixel_values })\`, \`layout(...)\`, and \`runTensors\` typed with the graph's own inputs and outputs.`,
+    ],
     methods: [{ name: "runTensors", parameters: [{ name: "inputs", type: `${name}Inputs` }], returnType: `Promise<${name}Outputs>` }],
   });
-  for (const [constName, list] of [["inputShapes", file.inputs], ["outputShapes", file.outputs]] as const) {
+  for (const [constName, list] of [
+    ["inputShapes", file.inputs],
+    ["outputShapes", file.outputs],
+  ] as const) {
     src.addVariableStatement({
       kind: StructureKind.VariableStatement,
       isExported: true,
       declarationKind: VariableDeclarationKind.Const,
-      declarations: [{ name: constName, initializer: `{ ${list.map((t) => `${JSON.stringify(t.name)}: ${shapeLiteral(t.shape)}`).join(", ")} } as const` }],
+      declarations: [
+        {
+          name: constName,
+          initializer: `{ ${list.map((t) => `${JSON.stringify(t.name)}: ${shapeLiteral(t.shape)}`).join(", ")} } as const`,
+        },
+      ],
     });
   }
   src.addVariableStatement({
     isExported: true,
     declarationKind: VariableDeclarationKind.Const,
     docs: ["The compiled graph itself (plan and kernels), for `loadArtifact` from `tesserae/runtime`."],
-    declarations: [{
-      name: "artifact",
-      type: "ArtifactSource",
-      initializer: `{ plan: ${JSON.stringify(stringifyPlanFile(file, true))}, kernels: { ${[...kernels].map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")} } }`,
-    }],
+    declarations: [
+      {
+        name: "artifact",
+        type: "ArtifactSource",
+        initializer: `{ plan: ${JSON.stringify(stringifyPlanFile(file, true))}, kernels: { ${[...kernels].map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")} } }`,
+      },
+    ],
   });
   src.addFunction({
     name: "load",
@@ -82,7 +117,10 @@ function moduleSource({ IndentationText, Project, QuoteKind, StructureKind, Vari
     statements: [`return (await loadArtifact(artifact, options)) as ${name}Model;`],
   });
   src.formatText({ indentSize: 2 });
-  src.insertStatements(0, `// Generated by \`tesserae compile\` from ${file.source} (model ${file.model}). Do not edit: compile again instead.`);
+  src.insertStatements(
+    0,
+    `// Generated by \`tesserae compile\` from ${file.source} (model ${file.model}). Do not edit: compile again instead.`,
+  );
   return src.getFullText();
 }
 
@@ -92,13 +130,24 @@ function moduleSource({ IndentationText, Project, QuoteKind, StructureKind, Vari
  * graph's inputs and outputs, and `inputShapes` / `outputShapes`. It imports `runtimeImport` only
  * (`tesserae/runtime` by default: Node and browsers each get their own entry of it).
  */
-export async function emitModule(file: PlanFile, kernels: ReadonlyMap<string, string>, runtimeImport: string): Promise<{ js: string; dts: string }> {
+export async function emitModule(
+  file: PlanFile,
+  kernels: ReadonlyMap<string, string>,
+  runtimeImport: string,
+): Promise<{ js: string; dts: string }> {
   const morph = await import("ts-morph");
   const { Project, ts } = morph;
   const source = moduleSource(morph, file, kernels, runtimeImport);
   const project = new Project({
     useInMemoryFileSystem: true,
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, declaration: true, strict: true, noResolve: true, skipLibCheck: true },
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ES2022,
+      declaration: true,
+      strict: true,
+      noResolve: true,
+      skipLibCheck: true,
+    },
   });
   project.createSourceFile("model.ts", source);
   const out = project.emitToMemory();

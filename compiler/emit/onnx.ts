@@ -19,18 +19,46 @@ const INT64 = 7;
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
 
 const UNARY: Record<UnaryFn, string[]> = {
-  neg: ["Neg"], exp: ["Exp"], log: ["Log"], sqrt: ["Sqrt"], rsqrt: ["Sqrt", "Reciprocal"], tanh: ["Tanh"], erf: ["Erf"],
-  sigmoid: ["Sigmoid"], recip: ["Reciprocal"], abs: ["Abs"], relu: ["Relu"],
+  neg: ["Neg"],
+  exp: ["Exp"],
+  log: ["Log"],
+  sqrt: ["Sqrt"],
+  rsqrt: ["Sqrt", "Reciprocal"],
+  tanh: ["Tanh"],
+  erf: ["Erf"],
+  sigmoid: ["Sigmoid"],
+  recip: ["Reciprocal"],
+  abs: ["Abs"],
+  relu: ["Relu"],
 };
 const BINARY: Record<BinaryFn, string> = { add: "Add", sub: "Sub", mul: "Mul", div: "Div", max: "Max", min: "Min", pow: "Pow" };
 
 let types: protobuf.Root | undefined;
 // keepCase: the field names stay as onnx.proto spells them (opset_import, not opsetImport).
-const schema = (): protobuf.Root => (types ??= protobuf.parse(readFileSync(new URL("./onnx.proto", import.meta.url), "utf8"), { keepCase: true }).root);
+const schema = (): protobuf.Root =>
+  (types ??= protobuf.parse(readFileSync(new URL("./onnx.proto", import.meta.url), "utf8"), { keepCase: true }).root);
 
-interface Attribute { name: string; type: number; f?: number; i?: number; s?: Uint8Array; ints?: number[] }
-interface OnnxNode { input: string[]; output: string[]; name: string; op_type: string; attribute: Attribute[] }
-interface Initializer { name: string; dims: number[]; data_type: number; raw_data: Uint8Array }
+interface Attribute {
+  name: string;
+  type: number;
+  f?: number;
+  i?: number;
+  s?: Uint8Array;
+  ints?: number[];
+}
+interface OnnxNode {
+  input: string[];
+  output: string[];
+  name: string;
+  op_type: string;
+  attribute: Attribute[];
+}
+interface Initializer {
+  name: string;
+  dims: number[];
+  data_type: number;
+  raw_data: Uint8Array;
+}
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -64,7 +92,12 @@ export function exportOnnx(g: Graph, weights: ExportWeights, env: DimEnv): Uint8
     return n;
   };
   const floats = (n: string, shape: number[], data: Float32Array): string => {
-    initializers.push({ name: n, dims: shape, data_type: FLOAT, raw_data: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) });
+    initializers.push({
+      name: n,
+      dims: shape,
+      data_type: FLOAT,
+      raw_data: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+    });
     return n;
   };
   const inputs: { name: string; dtype: number; shape: number[] }[] = [];
@@ -80,7 +113,13 @@ export function exportOnnx(g: Graph, weights: ExportWeights, env: DimEnv): Uint8
     const taps: string[] = [];
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
-        const tap = emit("Slice", [padded, ints64([i, j]), ints64([i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1]), ints64([2, 3]), ints64([sh, sw])]);
+        const tap = emit("Slice", [
+          padded,
+          ints64([i, j]),
+          ints64([i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1]),
+          ints64([2, 3]),
+          ints64([sh, sw]),
+        ]);
         taps.push(emit("Unsqueeze", [tap, ints64([2])]));
       }
     }
@@ -105,9 +144,17 @@ export function exportOnnx(g: Graph, weights: ExportWeights, env: DimEnv): Uint8
     if (op.segmented) {
       // Each token's segment: how many boundaries (after the first) lie at or before it.
       const positions = emit("Range", [ints64Scalar(0), ints64Scalar(T), ints64Scalar(1)]);
-      const boundaries = emit("Cast", [emit("Slice", [ins[3], ints64([1]), ints64([Number.MAX_SAFE_INTEGER]), ints64([0])])], [{ name: "to", type: ATTR.INT, i: INT64 }]);
+      const boundaries = emit(
+        "Cast",
+        [emit("Slice", [ins[3], ints64([1]), ints64([Number.MAX_SAFE_INTEGER]), ints64([0])])],
+        [{ name: "to", type: ATTR.INT, i: INT64 }],
+      );
       const passed = emit("GreaterOrEqual", [emit("Unsqueeze", [positions, ints64([1])]), emit("Unsqueeze", [boundaries, ints64([0])])]);
-      const segment = emit("ReduceSum", [emit("Cast", [passed], [{ name: "to", type: ATTR.INT, i: FLOAT }]), ints64([1])], [{ name: "keepdims", type: ATTR.INT, i: 0 }]);
+      const segment = emit(
+        "ReduceSum",
+        [emit("Cast", [passed], [{ name: "to", type: ATTR.INT, i: FLOAT }]), ints64([1])],
+        [{ name: "keepdims", type: ATTR.INT, i: 0 }],
+      );
       const same = emit("Equal", [emit("Unsqueeze", [segment, ints64([1])]), emit("Unsqueeze", [segment, ints64([0])])]);
       logits = emit("Add", [logits, emit("Where", [same, scalar(0), scalar(-Infinity)])]);
     }
@@ -155,7 +202,12 @@ export function exportOnnx(g: Graph, weights: ExportWeights, env: DimEnv): Uint8
         emit(BINARY[op.fn], ins, [], out);
         break;
       case "reduce":
-        emit({ sum: "ReduceSum", mean: "ReduceMean", max: "ReduceMax" }[op.fn], [ins[0], ints64([op.axis])], [{ name: "keepdims", type: ATTR.INT, i: 1 }], out);
+        emit(
+          { sum: "ReduceSum", mean: "ReduceMean", max: "ReduceMax" }[op.fn],
+          [ins[0], ints64([op.axis])],
+          [{ name: "keepdims", type: ATTR.INT, i: 1 }],
+          out,
+        );
         break;
       case "matmul": {
         const rank = g.nodes[n.inputs[1]].shape.length;
@@ -202,7 +254,13 @@ export function exportOnnx(g: Graph, weights: ExportWeights, env: DimEnv): Uint8
         // torch's interpolate(align_corners=False) at a given size: "pytorch_half_pixel"; A = -0.75 is ONNX's default too.
         const coordinates = { name: "coordinate_transformation_mode", type: ATTR.STRING, s: utf8("pytorch_half_pixel") };
         // torch renormalises an antialiasing filter over the taps inside the image: exclude_outside.
-        const attributes = [mode, coordinates, { name: "cubic_coeff_a", type: ATTR.FLOAT, f: -0.75 }, { name: "antialias", type: ATTR.INT, i: op.antialias ? 1 : 0 }, { name: "exclude_outside", type: ATTR.INT, i: op.antialias ? 1 : 0 }];
+        const attributes = [
+          mode,
+          coordinates,
+          { name: "cubic_coeff_a", type: ATTR.FLOAT, f: -0.75 },
+          { name: "antialias", type: ATTR.INT, i: op.antialias ? 1 : 0 },
+          { name: "exclude_outside", type: ATTR.INT, i: op.antialias ? 1 : 0 },
+        ];
         // ONNX Runtime resizes 4-D tensors (the outer two axes kept): the leading axes fold into one.
         const [inShape, outShape] = [shapeOf(g.nodes[n.inputs[0]]), shapeOf(n)];
         const lead = inShape.slice(0, -2).reduce((a, b) => a * b, 1);
@@ -221,7 +279,10 @@ export function exportOnnx(g: Graph, weights: ExportWeights, env: DimEnv): Uint8
     }
   }
 
-  const valueInfo = (n: string, dtype: number, shape: number[]): object => ({ name: n, type: { tensor_type: { elem_type: dtype, shape: { dim: shape.map((d) => ({ dim_value: d })) } } } });
+  const valueInfo = (n: string, dtype: number, shape: number[]): object => ({
+    name: n,
+    type: { tensor_type: { elem_type: dtype, shape: { dim: shape.map((d) => ({ dim_value: d })) } } },
+  });
   const outputs = g.outputs.map((o) => {
     emit("Identity", [name(o.node)], [], o.name);
     return valueInfo(o.name, FLOAT, shapeOf(g.nodes[o.node]));
@@ -231,7 +292,13 @@ export function exportOnnx(g: Graph, weights: ExportWeights, env: DimEnv): Uint8
     ir_version: 8,
     producer_name: "tesserae",
     opset_import: [{ domain: "", version: OPSET }],
-    graph: { name: g.name, node: nodes, initializer: initializers, input: inputs.map((i) => valueInfo(i.name, i.dtype, i.shape)), output: outputs },
+    graph: {
+      name: g.name,
+      node: nodes,
+      initializer: initializers,
+      input: inputs.map((i) => valueInfo(i.name, i.dtype, i.shape)),
+      output: outputs,
+    },
   });
   return Model.encode(model).finish();
 }

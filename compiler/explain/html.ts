@@ -25,12 +25,20 @@ export function formatHtml(r: ExplainReport): string {
       const y1 = y(from) + boxH / 2;
       const y2 = y(k.index) + boxH / 2;
       const bend = Math.min(left - 10, 24 + (k.index - from) * 10);
-      arcs.push(`<path d="M ${left} ${y1} C ${left - bend} ${y1}, ${left - bend} ${y2}, ${left} ${y2}" class="arc"><title>${esc(`${read.name} ${read.shape}: ${r.kernels[from].name} -> ${k.name}`)}</title></path>`);
+      arcs.push(
+        `<path d="M ${left} ${y1} C ${left - bend} ${y1}, ${left - bend} ${y2}, ${left} ${y2}" class="arc"><title>${esc(`${read.name} ${read.shape}: ${r.kernels[from].name} -> ${k.name}`)}</title></path>`,
+      );
     }
   }
   const boxes = r.kernels.map((k) => {
     const weights = k.reads.filter((rd) => !producer.has(rd.node)).map((rd) => rd.name);
-    const title = [`${k.name} (${k.kind})`, `ops: ${k.ops.join(" ")}`, `reads: ${k.reads.map((rd) => `${rd.name} ${rd.shape}`).join(", ")}`, `writes: ${k.writes.name} ${k.writes.shape}`, ...k.sourceDetail].join("\n");
+    const title = [
+      `${k.name} (${k.kind})`,
+      `ops: ${k.ops.join(" ")}`,
+      `reads: ${k.reads.map((rd) => `${rd.name} ${rd.shape}`).join(", ")}`,
+      `writes: ${k.writes.name} ${k.writes.shape}`,
+      ...k.sourceDetail,
+    ].join("\n");
     return `<g class="kernel"><title>${esc(title)}</title>
   <rect x="${left}" y="${y(k.index)}" width="${width - left - 10}" height="${boxH}" rx="8" fill="${COLORS[k.kind] ?? "#eee"}" stroke="#94a3b8"/>
   <text x="${left + 10}" y="${y(k.index) + 18}" class="name">${esc(k.name)}  <tspan class="dim">${flops(k.flops)} · ${(k.bytes / 2 ** 20).toFixed(2)} MiB · ${esc(k.source.join(", "))}</tspan></text>
@@ -39,7 +47,9 @@ export function formatHtml(r: ExplainReport): string {
 </g>`;
   });
   const height = y(r.kernels.length) + 20;
-  const dims = Object.entries(r.dims).map(([k, v]) => `${k}=${v}`).join(" ");
+  const dims = Object.entries(r.dims)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${esc(r.graph)}: ${r.totals.kernels} kernels</title>
 <style>
@@ -50,7 +60,9 @@ body { font: 14px system-ui, sans-serif; margin: 24px; color: #0f172a; }
 </style></head><body>
 <h1>${esc(r.graph)} <small>(${esc(r.file)})</small></h1>
 <p>${r.totals.kernels} kernels (${r.totals.pipelines} distinct pipelines)${r.fused ? "" : ", unfused"} · ${(r.totals.flops / 1e9).toFixed(2)} GFLOP · ${(r.totals.bytes / 2 ** 20).toFixed(1)} MiB moved · at ${esc(dims)}</p>
-<p class="legend">${Object.entries(COLORS).map(([k, c]) => `<span style="background:${c}">${k}</span>`).join("")} Arcs: a kernel's output read by a later kernel. Hover for details.</p>
+<p class="legend">${Object.entries(COLORS)
+    .map(([k, c]) => `<span style="background:${c}">${k}</span>`)
+    .join("")} Arcs: a kernel's output read by a later kernel. Hover for details.</p>
 <svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">
 ${arcs.join("\n")}
 ${boxes.join("\n")}

@@ -61,11 +61,13 @@ export function explainPlan(plan: Plan, file: string, env: DimEnv, fused: boolea
       name: k.name,
       kind: k.kind,
       ops: nodes.map(opName),
-      source: uniq(nodes.flatMap((n) => {
-        // The innermost frame in the graph file itself: the line a reader of that file wrote.
-        const own = n.source.filter((s) => s.file === file).at(-1) ?? n.source[0];
-        return own ? [`${own.file}:${own.line}`] : [];
-      })),
+      source: uniq(
+        nodes.flatMap((n) => {
+          // The innermost frame in the graph file itself: the line a reader of that file wrote.
+          const own = n.source.filter((s) => s.file === file).at(-1) ?? n.source[0];
+          return own ? [`${own.file}:${own.line}`] : [];
+        }),
+      ),
       sourceDetail: uniq(nodes.map((n) => n.source.map((s) => `${s.file}:${s.line}:${s.column}`).join(" > "))),
       flops: cost.flops,
       bytes: cost.bytes,
@@ -108,7 +110,16 @@ function explainPreparation(prep: Plan, file: string): NonNullable<ExplainReport
         name: o.name,
         shape: shapeToString(g.nodes[o.node].shape),
         ops: computed.map(opName),
-        source: [...new Set(computed.flatMap((n) => n.source.filter((s) => s.file === file).slice(-1).map((s) => `${s.file}:${s.line}`)))],
+        source: [
+          ...new Set(
+            computed.flatMap((n) =>
+              n.source
+                .filter((s) => s.file === file)
+                .slice(-1)
+                .map((s) => `${s.file}:${s.line}`),
+            ),
+          ),
+        ],
       };
     }),
   };

@@ -11,7 +11,10 @@ const giga = (x: number): string => (x / 1e9).toFixed(3);
 const mega = (x: number): string => (x / 2 ** 20).toFixed(2);
 
 export function formatText(r: ExplainReport): string {
-  const dims = Object.entries(r.dims).map(([k, v]) => `${k}=${v}`).join(" ") || "none";
+  const dims =
+    Object.entries(r.dims)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ") || "none";
   const lines = [
     `${r.graph} (${r.file}): ${r.totals.kernels} kernels, ${r.totals.pipelines} distinct pipelines${r.fused ? "" : ", unfused"}; ` +
       `${giga(r.totals.flops)} GFLOP, ${mega(r.totals.bytes)} MiB moved (at ${dims})`,
@@ -19,12 +22,15 @@ export function formatText(r: ExplainReport): string {
     `${"#".padStart(4)}  ${"kernel".padEnd(16)} ${"GFLOP".padStart(8)} ${"MiB".padStart(8)}  ops  [source lines]`,
   ];
   for (const k of r.kernels) {
-    lines.push(`${String(k.index).padStart(4)}  ${k.name.padEnd(16)} ${giga(k.flops).padStart(8)} ${mega(k.bytes).padStart(8)}  ${summarizeOps(k.ops)}  [${k.source.join(", ")}]`);
+    lines.push(
+      `${String(k.index).padStart(4)}  ${k.name.padEnd(16)} ${giga(k.flops).padStart(8)} ${mega(k.bytes).padStart(8)}  ${summarizeOps(k.ops)}  [${k.source.join(", ")}]`,
+    );
   }
   if (r.prepared) {
     const p = r.prepared;
     lines.push("", `weights derived once, at load time (${p.tensors.length} tensors, ${p.kernels} kernels, ${giga(p.flops)} GFLOP):`);
-    for (const t of p.tensors) lines.push(`      ${t.name.padEnd(14)} ${t.shape.padEnd(14)} ${summarizeOps(t.ops)}  [${t.source.join(", ")}]`);
+    for (const t of p.tensors)
+      lines.push(`      ${t.name.padEnd(14)} ${t.shape.padEnd(14)} ${summarizeOps(t.ops)}  [${t.source.join(", ")}]`);
   }
   return lines.join("\n") + "\n";
 }

@@ -3,7 +3,6 @@ import { INLINE_MAX_K, STAGE_MAX_ROW } from "./limits.ts";
 import { consumersOf, isElementwise, isMovement, type Graph, type Node } from "../../core/graph.ts";
 import type { KernelKind } from "../../core/plan.ts";
 
-
 export interface KernelGroup {
   kind: KernelKind;
   /** The node this kernel writes. */
@@ -28,7 +27,6 @@ export interface KernelGroup {
    */
   inlined: number[];
 }
-
 
 export interface FusionOptions {
   /** One primitive per kernel: the unfused baseline for comparisons and debugging. */
@@ -59,7 +57,20 @@ export function isBufferSource(n: Node): boolean {
 }
 
 // Cheap enough to recompute on every load of a matmul operand (each element is loaded N/tile times).
-const CHEAP_ON_LOAD: ReadonlySet<string> = new Set(["add", "sub", "mul", "div", "max", "min", "neg", "abs", "relu", "rsqrt", "sqrt", "recip"]);
+const CHEAP_ON_LOAD: ReadonlySet<string> = new Set([
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "max",
+  "min",
+  "neg",
+  "abs",
+  "relu",
+  "rsqrt",
+  "sqrt",
+  "recip",
+]);
 
 function cheapOnLoad(n: Node): boolean {
   return n.op.kind === "const" || ((n.op.kind === "unary" || n.op.kind === "binary") && CHEAP_ON_LOAD.has(n.op.fn));
@@ -124,7 +135,17 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
   const drafts: Draft[] = [];
 
   const startKernel = (n: Node): void => {
-    const d: Draft = { root: n.id, members: new Set([n.id]), core: null, reduces: [], rowStats: [], axis: -1, prologue: new Set(), operandViews: new Set(), inlined: new Set() };
+    const d: Draft = {
+      root: n.id,
+      members: new Set([n.id]),
+      core: null,
+      reduces: [],
+      rowStats: [],
+      axis: -1,
+      prologue: new Set(),
+      operandViews: new Set(),
+      inlined: new Set(),
+    };
     if (n.op.kind === "matmul" || n.op.kind === "attention") d.core = n.id;
     if (n.op.kind === "reduce") {
       d.reduces.push(n.id);
@@ -169,14 +190,21 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
 
   // Elementwise math on a matmul's result with no view in between: part of that matmul's epilogue.
   const epilogueOfMatmul: boolean[] = [];
-  for (const n of g.nodes) epilogueOfMatmul[n.id] = isElementwise(n) && n.inputs.some((i) => g.nodes[i].op.kind === "matmul" || epilogueOfMatmul[i]);
+  for (const n of g.nodes)
+    epilogueOfMatmul[n.id] = isElementwise(n) && n.inputs.some((i) => g.nodes[i].op.kind === "matmul" || epilogueOfMatmul[i]);
   const continuesMatmul = (n: Node): boolean => epilogueOfMatmul[n.id];
 
   /** x - x[..., :1]: each row shifted by its first element (a LayerNorm folded past a matmul reads its input so). */
   const isRowShift = (n: Node): boolean => {
     if (n.op.kind !== "binary" || n.op.fn !== "sub") return false;
     const s = g.nodes[n.inputs[1]];
-    return s.op.kind === "slice" && s.inputs[0] === n.inputs[0] && s.op.axis === s.shape.length - 1 && s.op.start === 0 && s.shape[s.op.axis] === 1;
+    return (
+      s.op.kind === "slice" &&
+      s.inputs[0] === n.inputs[0] &&
+      s.op.axis === s.shape.length - 1 &&
+      s.op.start === 0 &&
+      s.shape[s.op.axis] === 1
+    );
   };
 
   /**
@@ -185,7 +213,9 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
    */
   const feedsKeysOrValues = (n: Node, d: Draft): boolean => {
     const core = g.nodes[d.core ?? -1];
-    return consumers[n.id].some((c) => (c === core.id ? core.inputs.slice(1, 3).includes(n.id) : d.members.has(c) && feedsKeysOrValues(g.nodes[c], d)));
+    return consumers[n.id].some((c) =>
+      c === core.id ? core.inputs.slice(1, 3).includes(n.id) : d.members.has(c) && feedsKeysOrValues(g.nodes[c], d),
+    );
   };
 
   // Operands of a matmul or attention are re-read many times: views fold into those loads, and for
@@ -197,8 +227,14 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     // A matmul's own epilogue (bias, folded normalisation, activation) stays with that matmul.
     // Cheap math on attention's operands (a rotary embedding) is recomputed on every load; so is a row
     // shift on a matmul's A, which each invocation loads once per row and step of K.
-    const foldable = isMovement(n) || (attention && isElementwise(n) && cheapOnLoad(n) && !continuesMatmul(n) && !feedsKeysOrValues(n, d)) || (side === "first" && isRowShift(n));
-    return foldable && consumers[n.id].every((c) => c === d.core || set.has(c) || d.inlined.has(c) || (side === "first" && feedsRowStatsOnly(c, d)));
+    const foldable =
+      isMovement(n) ||
+      (attention && isElementwise(n) && cheapOnLoad(n) && !continuesMatmul(n) && !feedsKeysOrValues(n, d)) ||
+      (side === "first" && isRowShift(n));
+    return (
+      foldable &&
+      consumers[n.id].every((c) => c === d.core || set.has(c) || d.inlined.has(c) || (side === "first" && feedsRowStatsOnly(c, d)))
+    );
   };
 
   /** Whether member `c` is a row statistic of A or elementwise math used only by those (evaluated on the loads of A). */
@@ -249,11 +285,20 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
 
   /** Whether `n` is computed from the node `from` by elementwise math alone, at the same coordinates. */
   const elementwiseFrom = (n: Node, from: number): boolean =>
-    n.id === from || n.op.kind === "const" || (isElementwise(n) && sameShape(n, g.nodes[from]) && n.inputs.every((i) => elementwiseFrom(g.nodes[i], from)));
+    n.id === from ||
+    n.op.kind === "const" ||
+    (isElementwise(n) && sameShape(n, g.nodes[from]) && n.inputs.every((i) => elementwiseFrom(g.nodes[i], from)));
 
   /** Whether `n`'s value is used only after the core (in the epilogue), never on the way into it. */
   const onlyAfterCore = (n: Node, d: Draft): boolean =>
-    consumers[n.id].every((c) => c !== d.core && !d.prologue.has(c) && !d.operandViews.has(c) && !d.inlined.has(c) && (!d.members.has(c) || onlyAfterCore(g.nodes[c], d)));
+    consumers[n.id].every(
+      (c) =>
+        c !== d.core &&
+        !d.prologue.has(c) &&
+        !d.operandViews.has(c) &&
+        !d.inlined.has(c) &&
+        (!d.members.has(c) || onlyAfterCore(g.nodes[c], d)),
+    );
 
   /** A sum over the rows of the matmul's A operand, which the main loop can accumulate for the epilogue. */
   const isRowStatistic = (n: Node, d: Draft): boolean => {
@@ -323,7 +368,17 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     const members = [...d.members].sort((a, b) => a - b);
     const reduces = [...d.reduces].sort((a, b) => a - b);
     const core = d.core;
-    const kind: KernelKind = core !== null ? (g.nodes[core].op.kind === "attention" ? "attention" : "matmul") : reduces.length > 0 ? "row" : "pointwise";
-    return { kind, root: d.root, members, core, reduces, rowStats: [...d.rowStats].sort((a, b) => a - b), axis: d.axis, inlined: [...d.inlined].sort((a, b) => a - b) };
+    const kind: KernelKind =
+      core !== null ? (g.nodes[core].op.kind === "attention" ? "attention" : "matmul") : reduces.length > 0 ? "row" : "pointwise";
+    return {
+      kind,
+      root: d.root,
+      members,
+      core,
+      reduces,
+      rowStats: [...d.rowStats].sort((a, b) => a - b),
+      axis: d.axis,
+      inlined: [...d.inlined].sort((a, b) => a - b),
+    };
   });
 }

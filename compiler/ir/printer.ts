@@ -4,20 +4,35 @@ import type { Graph, Node } from "../../core/graph.ts";
 function opText(n: Node): string {
   const op = n.op;
   switch (op.kind) {
-    case "input": return `input "${op.name}"`;
-    case "param": return `param "${op.name}"${op.rows ? ` rows ${op.rows[0]}:${op.rows[1]}` : ""}`;
-    case "const": return `const ${op.value}`;
-    case "unary": case "binary": return op.fn;
-    case "reduce": return `reduce_${op.fn} axis=${op.axis}`;
-    case "permute": return `permute [${op.perm.join(",")}]`;
-    case "slice": return `slice axis=${op.axis} start=${String(op.start)}`;
-    case "concat": return `concat axis=${op.axis}`;
-    case "gather": return `gather axis=${op.axis}`;
-    case "resize2d": return `resize2d ${op.mode}${op.antialias ? " antialias" : ""}`;
-    case "im2col": return `im2col kernel=${op.kernel.join("x")} stride=${op.stride.join("x")} padding=${op.padding.join("x")}`;
-    case "pad": return `pad axis=${op.axis} before=${op.before} value=${op.value}`;
-    case "attention": return `attention heads=${op.heads} scale=${op.scale.toPrecision(6)}`;
-    default: return op.kind;
+    case "input":
+      return `input "${op.name}"`;
+    case "param":
+      return `param "${op.name}"${op.rows ? ` rows ${op.rows[0]}:${op.rows[1]}` : ""}`;
+    case "const":
+      return `const ${op.value}`;
+    case "unary":
+    case "binary":
+      return op.fn;
+    case "reduce":
+      return `reduce_${op.fn} axis=${op.axis}`;
+    case "permute":
+      return `permute [${op.perm.join(",")}]`;
+    case "slice":
+      return `slice axis=${op.axis} start=${String(op.start)}`;
+    case "concat":
+      return `concat axis=${op.axis}`;
+    case "gather":
+      return `gather axis=${op.axis}`;
+    case "resize2d":
+      return `resize2d ${op.mode}${op.antialias ? " antialias" : ""}`;
+    case "im2col":
+      return `im2col kernel=${op.kernel.join("x")} stride=${op.stride.join("x")} padding=${op.padding.join("x")}`;
+    case "pad":
+      return `pad axis=${op.axis} before=${op.before} value=${op.value}`;
+    case "attention":
+      return `attention heads=${op.heads} scale=${op.scale.toPrecision(6)}`;
+    default:
+      return op.kind;
   }
 }
 

@@ -19,5 +19,10 @@ export function eliminateDeadCode(g: Graph): Graph {
     nodes.push({ ...n, id: nodes.length, inputs: n.inputs.map((i) => remap.get(i) as number) });
   }
   const at = (id: number): number => remap.get(id) as number;
-  return { name: g.name, nodes, inputs: g.inputs.map((i) => ({ ...i, node: at(i.node) })), outputs: g.outputs.map((o) => ({ ...o, node: at(o.node) })) };
+  return {
+    name: g.name,
+    nodes,
+    inputs: g.inputs.map((i) => ({ ...i, node: at(i.node) })),
+    outputs: g.outputs.map((o) => ({ ...o, node: at(o.node) })),
+  };
 }

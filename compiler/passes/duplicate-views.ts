@@ -10,10 +10,12 @@ export function duplicateSharedViews(g: Graph): Graph {
   const consumers = consumersOf(g);
   const pureView: boolean[] = [];
   for (const n of g.nodes) {
-    pureView[n.id] = isMovement(n) && n.inputs.every((i) => {
-      const k = g.nodes[i].op.kind;
-      return k === "input" || k === "param" || pureView[i];
-    });
+    pureView[n.id] =
+      isMovement(n) &&
+      n.inputs.every((i) => {
+        const k = g.nodes[i].op.kind;
+        return k === "input" || k === "param" || pureView[i];
+      });
   }
   // Only views through a gather: other views of buffers fold wherever their one reader is, and their
   // identity matters to the passes that follow (a normalised input read by its statistics and its matmul).

@@ -20,7 +20,10 @@ export function parameterOnly(g: Graph): boolean[] {
   const out: boolean[] = [];
   for (const n of g.nodes) {
     const fixedShape = n.shape.every((d) => typeof d === "number");
-    out[n.id] = n.op.kind === "param" || n.op.kind === "const" || (fixedShape && n.op.kind !== "input" && n.inputs.length > 0 && n.inputs.every((i) => out[i]));
+    out[n.id] =
+      n.op.kind === "param" ||
+      n.op.kind === "const" ||
+      (fixedShape && n.op.kind !== "input" && n.inputs.length > 0 && n.inputs.every((i) => out[i]));
   }
   return out;
 }
@@ -113,7 +116,8 @@ export function foldNormsIntoLinears(g: Graph): Graph {
     const a = g.nodes[n.inputs[0]];
     if (n.inputs[0] === n.inputs[1] || g.outputs.some((o) => o.node === a.id)) continue;
     // Only when nothing else needs the normalised values, or they would be computed twice.
-    if (!consumers[a.id].every((c) => g.nodes[c].op.kind === "matmul" && g.nodes[c].inputs[0] === a.id && fixed[g.nodes[c].inputs[1]])) continue;
+    if (!consumers[a.id].every((c) => g.nodes[c].op.kind === "matmul" && g.nodes[c].inputs[0] === a.id && fixed[g.nodes[c].inputs[1]]))
+      continue;
     const fold = decompose(g, fixed, a);
     if (fold) folds.set(n.id, fold);
   }

@@ -21,7 +21,14 @@ function asSibling(g: Graph, consumers: number[][], mm: Node, input: number): Si
     const add = g.nodes[cons[0]];
     const other = add.inputs[0] === mm.id ? add.inputs[1] : add.inputs[0];
     const b = g.nodes[other];
-    if (add.op.kind === "binary" && add.op.fn === "add" && add.inputs.includes(mm.id) && b.op.kind === "param" && b.shape.length === 1 && dimsEqual(b.shape[0], w.shape[0])) {
+    if (
+      add.op.kind === "binary" &&
+      add.op.fn === "add" &&
+      add.inputs.includes(mm.id) &&
+      b.op.kind === "param" &&
+      b.shape.length === 1 &&
+      dimsEqual(b.shape[0], w.shape[0])
+    ) {
       return { matmul: mm.id, weight: w.id, biasAdd: add.id, bias: b.id };
     }
   }
@@ -78,9 +85,20 @@ export function mergeSiblingLinears(g: Graph): Graph {
     const set = groups.get(n.id);
     if (!set) return false;
     b.source = n.source;
-    const weight = b.concat(set.map((s) => map(s.weight)), 0);
+    const weight = b.concat(
+      set.map((s) => map(s.weight)),
+      0,
+    );
     let merged = b.matmul(map(n.inputs[0]), weight);
-    if (set[0].bias !== null) merged = b.binary("add", merged, b.concat(set.map((s) => map(s.bias as number)), 0));
+    if (set[0].bias !== null)
+      merged = b.binary(
+        "add",
+        merged,
+        b.concat(
+          set.map((s) => map(s.bias as number)),
+          0,
+        ),
+      );
     let offset: Dim = 0;
     const axis = g.nodes[n.id].shape.length - 1;
     for (const s of set) {

@@ -21,12 +21,19 @@ export function splitWeightPreparation(g: Graph): PreparedSplit {
   // Fixed nodes the per-input graph reads: directly, or through views that stay in it.
   const readByMain: boolean[] = [];
   for (let id = g.nodes.length - 1; id >= 0; id--) {
-    readByMain[id] = fixed[id] && (g.outputs.some((o) => o.node === id) || consumers[id].some((c) => !fixed[c] || (isMovement(g.nodes[c]) && readByMain[c])));
+    readByMain[id] =
+      fixed[id] &&
+      (g.outputs.some((o) => o.node === id) || consumers[id].some((c) => !fixed[c] || (isMovement(g.nodes[c]) && readByMain[c])));
   }
   const frontier = g.nodes.filter((n) => readByMain[n.id] && n.op.kind !== "param" && n.op.kind !== "const" && !isMovement(n));
   if (frontier.length === 0) return { main: g, prepare: null };
 
-  const prepare: Graph = { name: `${g.name} (weight preparation)`, nodes: g.nodes, inputs: [], outputs: frontier.map((n, i) => ({ name: PREPARED_PREFIX + i, node: n.id })) };
+  const prepare: Graph = {
+    name: `${g.name} (weight preparation)`,
+    nodes: g.nodes,
+    inputs: [],
+    outputs: frontier.map((n, i) => ({ name: PREPARED_PREFIX + i, node: n.id })),
+  };
   const asParam = new Map(frontier.map((n, i) => [n.id, PREPARED_PREFIX + i]));
   const nodes: Node[] = g.nodes.map((n) => {
     const name = asParam.get(n.id);

@@ -58,7 +58,8 @@ export function pushGathersIntoMatmuls(g: Graph): Graph {
       const m: Node = g.nodes[id];
       b.source = m.source;
       const inputs = m.inputs.map(build);
-      const out = m.op.kind === "unary" ? b.unary(m.op.fn, inputs[0]) : m.op.kind === "binary" ? b.binary(m.op.fn, inputs[0], inputs[1]) : -1;
+      const out =
+        m.op.kind === "unary" ? b.unary(m.op.fn, inputs[0]) : m.op.kind === "binary" ? b.binary(m.op.fn, inputs[0], inputs[1]) : -1;
       built.set(id, out);
       return out;
     };

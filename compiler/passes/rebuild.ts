@@ -7,7 +7,12 @@ import type { Graph, Node } from "../../core/graph.ts";
  * `replaced` what old node each new one stands for); otherwise the node is copied. Params are placed
  * first, since a rewrite may need any of them early.
  */
-export function rebuild(g: Graph, b: GraphBuilder, replaced: Map<number, number>, rewrite: (n: Node, map: (old: number) => number) => boolean): Graph {
+export function rebuild(
+  g: Graph,
+  b: GraphBuilder,
+  replaced: Map<number, number>,
+  rewrite: (n: Node, map: (old: number) => number) => boolean,
+): Graph {
   const done = new Map<number, number>();
   const map = (old: number): number => {
     const r = replaced.get(old) ?? done.get(old);

@@ -11,8 +11,10 @@ export function splitSlicedParams(g: Graph): Graph {
   for (const n of g.nodes) {
     if (n.op.kind !== "param" || n.op.rows || consumers[n.id].length === 0) continue;
     const slices = consumers[n.id].map((c) => g.nodes[c]);
-    if (!slices.every((s) => s.op.kind === "slice" && s.op.axis === 0 && typeof s.op.start === "number" && typeof s.shape[0] === "number")) continue;
-    for (const s of slices) if (s.op.kind === "slice") sliceRows.set(s.id, [s.op.start as number, (s.op.start as number) + (s.shape[0] as number)]);
+    if (!slices.every((s) => s.op.kind === "slice" && s.op.axis === 0 && typeof s.op.start === "number" && typeof s.shape[0] === "number"))
+      continue;
+    for (const s of slices)
+      if (s.op.kind === "slice") sliceRows.set(s.id, [s.op.start as number, (s.op.start as number) + (s.shape[0] as number)]);
   }
   if (sliceRows.size === 0) return g;
   const nodes: Node[] = g.nodes.map((n) => {

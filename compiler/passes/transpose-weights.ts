@@ -16,14 +16,18 @@ export function transposeWeights(g: Graph): Graph {
   // the consuming kernel (fusion's inlining), which reads each output's weights along K: keep [out, in].
   const reachesConcat = (id: number): boolean =>
     consumers[id].some((c) => g.nodes[c].op.kind === "concat" || (isElementwise(g.nodes[c]) && reachesConcat(c)));
-  const eligible = new Set(g.nodes.filter((n) => {
-    if (n.op.kind !== "matmul" || !fixed[n.inputs[1]] || fixed[n.inputs[0]]) return false;
-    const w = g.nodes[n.inputs[1]];
-    if (w.shape.length !== 2 || w.op.kind === "contiguous") return false;
-    const [out, inner] = w.shape;
-    if (typeof out !== "number" || typeof inner !== "number" || out % 4 !== 0) return false;
-    return inner > INLINE_MAX_K || !reachesConcat(n.id);
-  }).map((n) => n.id));
+  const eligible = new Set(
+    g.nodes
+      .filter((n) => {
+        if (n.op.kind !== "matmul" || !fixed[n.inputs[1]] || fixed[n.inputs[0]]) return false;
+        const w = g.nodes[n.inputs[1]];
+        if (w.shape.length !== 2 || w.op.kind === "contiguous") return false;
+        const [out, inner] = w.shape;
+        if (typeof out !== "number" || typeof inner !== "number" || out % 4 !== 0) return false;
+        return inner > INLINE_MAX_K || !reachesConcat(n.id);
+      })
+      .map((n) => n.id),
+  );
   if (eligible.size === 0) return g;
   const b = new GraphBuilder(g.name);
   const replaced = new Map<number, number>();

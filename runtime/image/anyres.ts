@@ -8,8 +8,16 @@ import { selectBestResolution } from "./tiles.ts";
  * centred on a black canvas, cut into tile x tile patches row by row; before them the whole image
  * resized to tile x tile (not keeping its aspect).
  */
-export function anyresViews(img: RgbImage, tile: number, pinpoints: readonly [number, number][]): { views: RgbImage[]; tiles: [number, number] } {
-  const [bw, bh] = selectBestResolution(img.width, img.height, pinpoints.map(([h, w]) => [w, h]));
+export function anyresViews(
+  img: RgbImage,
+  tile: number,
+  pinpoints: readonly [number, number][],
+): { views: RgbImage[]; tiles: [number, number] } {
+  const [bw, bh] = selectBestResolution(
+    img.width,
+    img.height,
+    pinpoints.map(([h, w]) => [w, h]),
+  );
   const [nh, nw] = patchOutputSize(img.height, img.width, bh, bw);
   const fitted = resize(img, nw, nh, "bicubic");
   const [x0, y0] = [Math.floor((bw - nw) / 2), Math.floor((bh - nh) / 2)];
@@ -19,7 +27,8 @@ export function anyresViews(img: RgbImage, tile: number, pinpoints: readonly [nu
   for (let ty = 0; ty < bh / tile; ty++) {
     for (let tx = 0; tx < bw / tile; tx++) {
       const data = new Uint8Array(tile * tile * 3);
-      for (let y = 0; y < tile; y++) data.set(canvas.subarray(((ty * tile + y) * bw + tx * tile) * 3, ((ty * tile + y) * bw + (tx + 1) * tile) * 3), y * tile * 3);
+      for (let y = 0; y < tile; y++)
+        data.set(canvas.subarray(((ty * tile + y) * bw + tx * tile) * 3, ((ty * tile + y) * bw + (tx + 1) * tile) * 3), y * tile * 3);
       views.push({ width: tile, height: tile, data });
     }
   }
@@ -29,7 +38,9 @@ export function anyresViews(img: RgbImage, tile: number, pinpoints: readonly [nu
 /** _get_patch_output_size: the size the image is resized to inside the target (height, width). */
 export function patchOutputSize(height: number, width: number, targetH: number, targetW: number): [number, number] {
   const [scaleW, scaleH] = [targetW / width, targetH / height];
-  return scaleW < scaleH ? [Math.min(Math.ceil(height * scaleW), targetH), targetW] : [targetH, Math.min(Math.ceil(width * scaleH), targetW)];
+  return scaleW < scaleH
+    ? [Math.min(Math.ceil(height * scaleW), targetH), targetW]
+    : [targetH, Math.min(Math.ceil(width * scaleH), targetW)];
 }
 
 /**
@@ -37,7 +48,12 @@ export function patchOutputSize(height: number, width: number, targetH: number, 
  * black padding are cut off. int(round(x, 7)) of these ratios is their floor, as their fractional parts
  * are multiples of 1/height (or 1/width).
  */
-export function unpaddedMosaic(height: number, width: number, tiles: [number, number], side: number): { rows: [number, number]; cols: [number, number] } {
+export function unpaddedMosaic(
+  height: number,
+  width: number,
+  tiles: [number, number],
+  side: number,
+): { rows: [number, number]; cols: [number, number] } {
   const [H, W] = [tiles[1] * side, tiles[0] * side];
   if (width * H > W * height) {
     const kept = Math.floor((height * W) / width);

@@ -20,7 +20,11 @@ function loadJpegDecoder(): Promise<void> {
     const g = globalThis as { ImageData?: unknown };
     // The decoder returns an ImageData, which Node lacks.
     g.ImageData ??= class ImageData {
-      constructor(readonly data: Uint8ClampedArray, readonly width: number, readonly height: number) {}
+      constructor(
+        readonly data: Uint8ClampedArray,
+        readonly width: number,
+        readonly height: number,
+      ) {}
     };
     const wasmPath = createRequire(import.meta.url).resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm");
     await initJpeg(await WebAssembly.compile(readFileSync(wasmPath)));
@@ -39,15 +43,24 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
   // Decompression-bomb protection: the declared size is checked before any pixel is decoded.
   const declared = isPng ? pngSize(bytes) : jpegSize(bytes);
   if (declared && declared[0] * declared[1] > MAX_PIXELS) {
-    throw new ImageError(`image ${name}: declares ${declared[0]}x${declared[1]} pixels, more than the limit of ${MAX_PIXELS} (PIL's decompression-bomb limit)`);
+    throw new ImageError(
+      `image ${name}: declares ${declared[0]}x${declared[1]} pixels, more than the limit of ${MAX_PIXELS} (PIL's decompression-bomb limit)`,
+    );
   }
-  if (declared && (declared[0] === 0 || declared[1] === 0)) throw new ImageError(`image ${name}: empty image (${declared[0]}x${declared[1]})`);
+  if (declared && (declared[0] === 0 || declared[1] === 0))
+    throw new ImageError(`image ${name}: empty image (${declared[0]}x${declared[1]})`);
   try {
     if (isPng) {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { skipRescale: true });
-      return fromRgba(png.width, png.height, png.depth === 16 ? eightBit(png.data as unknown as Uint16Array, png.colorType) : png.data, name);
+      return fromRgba(
+        png.width,
+        png.height,
+        png.depth === 16 ? eightBit(png.data as unknown as Uint16Array, png.colorType) : png.data,
+        name,
+      );
     }
-    if (jpegComponents(bytes) === 4) throw new ImageError(`image ${name}: a CMYK JPEG, which Tesserae does not decode (convert it to RGB first)`);
+    if (jpegComponents(bytes) === 4)
+      throw new ImageError(`image ${name}: a CMYK JPEG, which Tesserae does not decode (convert it to RGB first)`);
     await loadJpegDecoder();
     const copy = new Uint8Array(bytes).buffer;
     const img = await decodeJpeg(copy);
@@ -122,7 +135,9 @@ export async function readImage(path: string): Promise<RgbImage> {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new ImageError(`image ${path}: cannot read (${e instanceof Error && "code" in e && e.code === "ENOENT" ? "no such file" : String(e)})`);
+    throw new ImageError(
+      `image ${path}: cannot read (${e instanceof Error && "code" in e && e.code === "ENOENT" ? "no such file" : String(e)})`,
+    );
   }
   return decodeImage(bytes, path);
 }

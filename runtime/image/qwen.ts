@@ -18,7 +18,12 @@ export interface SmartResizeOptions {
  * (patch 14 x merge 2 = 28), the aspect ratio kept as far as possible, the pixel count within
  * [minPixels, maxPixels]. Returns [height, width].
  */
-export function smartResize(height: number, width: number, { factor, minPixels, maxPixels }: SmartResizeOptions, name = "image"): [number, number] {
+export function smartResize(
+  height: number,
+  width: number,
+  { factor, minPixels, maxPixels }: SmartResizeOptions,
+  name = "image",
+): [number, number] {
   if (Math.max(height, width) / Math.min(height, width) > 200) {
     throw new ImageError(`${name}: ${width}x${height} has an aspect ratio above 200, which Qwen2-VL's processor refuses`);
   }
@@ -42,15 +47,22 @@ export function smartResize(height: number, width: number, { factor, minPixels, 
  * temporal groups, then r = ((hb·(gw/m) + wb)·m + mh)·m + mw (2x2 merge windows together, windows
  * row-major); column k = ((c·temporal + tp)·patch + py)·patch + px (the Conv3d weight's flattening).
  */
-export function qwenPatches(frames: HostTensor | readonly HostTensor[], temporal: number, patch: number, merge: number): { patches: HostTensor; grid: [number, number, number] } {
+export function qwenPatches(
+  frames: HostTensor | readonly HostTensor[],
+  temporal: number,
+  patch: number,
+  merge: number,
+): { patches: HostTensor; grid: [number, number, number] } {
   const list = Array.isArray(frames) ? (frames as readonly HostTensor[]) : [frames as HostTensor];
   const stills = list.length === 1 ? Array<HostTensor>(temporal).fill(list[0]) : list;
-  if (stills.length % temporal !== 0) throw new Error(`internal: ${stills.length} frames is not a multiple of the temporal patch ${temporal}`);
+  if (stills.length % temporal !== 0)
+    throw new Error(`internal: ${stills.length} frames is not a multiple of the temporal patch ${temporal}`);
   const [channels, height, width] = stills[0].shape;
   const gt = stills.length / temporal;
   const gh = height / patch;
   const gw = width / patch;
-  if (!Number.isInteger(gh / merge) || !Number.isInteger(gw / merge)) throw new Error(`internal: ${width}x${height} is not a multiple of ${patch * merge}`);
+  if (!Number.isInteger(gh / merge) || !Number.isInteger(gw / merge))
+    throw new Error(`internal: ${width}x${height} is not a multiple of ${patch * merge}`);
   const cols = channels * temporal * patch * patch;
   const data = new Float32Array(gt * gh * gw * cols);
   let r = 0;
@@ -91,7 +103,13 @@ export function qwenSegments(grids: readonly [number, number, number][]): HostTe
  * per patch row (in the processor's merge-window order) the angles [h·inv, w·inv, h·inv, w·inv] with
  * inv[k] = theta^(-4k/headDim), in float32 like the reference.
  */
-export function qwenRope(grids: readonly [number, number, number][], headDim: number, theta: number, merge: number, part: "cos" | "sin"): HostTensor {
+export function qwenRope(
+  grids: readonly [number, number, number][],
+  headDim: number,
+  theta: number,
+  merge: number,
+  part: "cos" | "sin",
+): HostTensor {
   const rotary = headDim / 2;
   const inv = Array.from({ length: rotary / 2 }, (_, k) => Math.fround(1 / Math.fround(theta ** Math.fround((2 * k) / rotary))));
   const rows = grids.reduce((a, [t, h, w]) => a + t * h * w, 0);
@@ -151,7 +169,11 @@ export function qwenRasterOrder(grids: readonly [number, number, number][], merg
  * row/column of windows when already divisible, which the dedup removes), per image and temporal slice.
  * Returns the merge-unit order, its inverse, and the window boundaries in patches (cu_window_seqlens).
  */
-export function qwenWindows(grids: readonly [number, number, number][], merge: number, window: number): { units: number[]; inverse: number[]; bounds: number[] } {
+export function qwenWindows(
+  grids: readonly [number, number, number][],
+  merge: number,
+  window: number,
+): { units: number[]; inverse: number[]; bounds: number[] } {
   const units: number[] = [];
   const bounds = [0];
   let offset = 0;

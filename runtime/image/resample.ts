@@ -8,10 +8,19 @@ import type { RgbImage } from "./image.ts";
  */
 const PRECISION_BITS = 32 - 8 - 2;
 
-interface Filter { support: number; fn: (x: number) => number }
+interface Filter {
+  support: number;
+  fn: (x: number) => number;
+}
 
 const FILTERS: Record<Exclude<ResampleFilter, "nearest">, Filter> = {
-  bilinear: { support: 1, fn: (x) => { x = Math.abs(x); return x < 1 ? 1 - x : 0; } },
+  bilinear: {
+    support: 1,
+    fn: (x) => {
+      x = Math.abs(x);
+      return x < 1 ? 1 - x : 0;
+    },
+  },
   bicubic: {
     support: 2,
     fn: (x) => {
@@ -24,7 +33,11 @@ const FILTERS: Record<Exclude<ResampleFilter, "nearest">, Filter> = {
   },
 };
 
-interface Coeffs { bounds: Int32Array; kk: Int32Array; ksize: number }
+interface Coeffs {
+  bounds: Int32Array;
+  kk: Int32Array;
+  ksize: number;
+}
 
 function precompute(inSize: number, outSize: number, filter: Filter): Coeffs {
   const scale = inSize / outSize;

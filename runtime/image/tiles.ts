@@ -4,9 +4,29 @@ import { resize } from "./resample.ts";
 
 /** DeepSeek-VL2's candidate resolutions (width, height): every (m·384, n·384) with m·n <= 9, in the shipped order. */
 export const DEEPSEEK_VL2_CANDIDATES: readonly [number, number][] = [
-  [384, 384], [384, 768], [768, 384], [384, 1152], [1152, 384], [384, 1536], [1536, 384], [768, 768],
-  [384, 1920], [1920, 384], [384, 2304], [2304, 384], [768, 1152], [1152, 768], [384, 2688], [2688, 384],
-  [384, 3072], [3072, 384], [768, 1536], [1536, 768], [384, 3456], [3456, 384], [1152, 1152],
+  [384, 384],
+  [384, 768],
+  [768, 384],
+  [384, 1152],
+  [1152, 384],
+  [384, 1536],
+  [1536, 384],
+  [768, 768],
+  [384, 1920],
+  [1920, 384],
+  [384, 2304],
+  [2304, 384],
+  [768, 1152],
+  [1152, 768],
+  [384, 2688],
+  [2688, 384],
+  [384, 3072],
+  [3072, 384],
+  [768, 1536],
+  [1536, 768],
+  [384, 3456],
+  [3456, 384],
+  [1152, 1152],
 ];
 
 /**
@@ -34,7 +54,12 @@ export function selectBestResolution(width: number, height: number, candidates: 
  * PIL's ImageOps.pad geometry: the image resized to fit inside width x height keeping its aspect
  * (ImageOps.contain, Python rounding), and where it is pasted on the canvas (centred, rounded).
  */
-export function padGeometry(imageW: number, imageH: number, width: number, height: number): { size: [number, number]; offset: [number, number] } {
+export function padGeometry(
+  imageW: number,
+  imageH: number,
+  width: number,
+  height: number,
+): { size: [number, number]; offset: [number, number] } {
   let [w, h] = [width, height];
   const imageRatio = imageW / imageH;
   const targetRatio = width / height;
@@ -69,14 +94,21 @@ export function padImage(img: RgbImage, width: number, height: number, fill: num
 }
 
 /** The views of one image: the global view, then the local tiles row by row; and the tile counts (w, h). */
-export function deepseekViews(img: RgbImage, tile: number, maxTiles: number, fill: number, cropping: boolean): { views: RgbImage[]; tiles: [number, number] } {
+export function deepseekViews(
+  img: RgbImage,
+  tile: number,
+  maxTiles: number,
+  fill: number,
+  cropping: boolean,
+): { views: RgbImage[]; tiles: [number, number] } {
   const [bw, bh] = cropping ? selectBestResolution(img.width, img.height, candidateResolutions(tile, maxTiles)) : [tile, tile];
   const views = [padImage(img, tile, tile, fill)];
   const canvas = padImage(img, bw, bh, fill);
   for (let ty = 0; ty < bh / tile; ty++) {
     for (let tx = 0; tx < bw / tile; tx++) {
       const data = new Uint8Array(tile * tile * 3);
-      for (let y = 0; y < tile; y++) data.set(canvas.data.subarray(((ty * tile + y) * bw + tx * tile) * 3, ((ty * tile + y) * bw + (tx + 1) * tile) * 3), y * tile * 3);
+      for (let y = 0; y < tile; y++)
+        data.set(canvas.data.subarray(((ty * tile + y) * bw + tx * tile) * 3, ((ty * tile + y) * bw + (tx + 1) * tile) * 3), y * tile * 3);
       views.push({ width: tile, height: tile, data });
     }
   }

@@ -25,7 +25,8 @@ export function smartNframes(total: number, videoFps: number, rules: VideoRules,
   n = Math.min(Math.max(n, minFrames), maxFrames);
   if (rules.rounding === "floor") n = Math.floor(Math.min(n, total) / FRAME_FACTOR) * FRAME_FACTOR;
   else n = pythonRound(n / FRAME_FACTOR) * FRAME_FACTOR;
-  if (n < FRAME_FACTOR || n > total) throw new ImageError(`${name}: ${total} frames at ${videoFps} fps give ${n} sampled frames; need between ${FRAME_FACTOR} and ${total}`);
+  if (n < FRAME_FACTOR || n > total)
+    throw new ImageError(`${name}: ${total} frames at ${videoFps} fps give ${n} sampled frames; need between ${FRAME_FACTOR} and ${total}`);
   return n;
 }
 

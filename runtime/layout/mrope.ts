@@ -7,7 +7,12 @@ import type { LayoutItem, Segment } from "./types.ts";
  * largest it used. T(a) = a, or for Qwen2.5-VL videos floor(a · secondsPerGrid · tokensPerSecond).
  * `items` are the spans' items in sequence order. Returns the 3 x L ids and rope_delta = max + 1 - L.
  */
-export function mropePositions(segments: readonly Segment[], merge: number, tokensPerSecond: number | null, items: readonly LayoutItem[]): { positions: [number[], number[], number[]]; delta: number } {
+export function mropePositions(
+  segments: readonly Segment[],
+  merge: number,
+  tokensPerSecond: number | null,
+  items: readonly LayoutItem[],
+): { positions: [number[], number[], number[]]; delta: number } {
   const t: number[] = [];
   const h: number[] = [];
   const w: number[] = [];
@@ -26,7 +31,8 @@ export function mropePositions(segments: readonly Segment[], merge: number, toke
     if (!it.grid) throw new Error(`${s.kind} ${s.source}: M-RoPE positions need its patch grid`);
     const [gt, gh, gw] = it.grid;
     const [H, W] = [gh / merge, gw / merge];
-    if (gt * H * W !== s.length) throw new Error(`${s.kind} ${s.source}: the layout gives ${s.length} tokens, but its merged grid has ${gt * H * W}`);
+    if (gt * H * W !== s.length)
+      throw new Error(`${s.kind} ${s.source}: the layout gives ${s.length} tokens, but its merged grid has ${gt * H * W}`);
     const step = tokensPerSecond !== null && it.secondsPerGrid !== undefined ? it.secondsPerGrid * tokensPerSecond : 1;
     const temporal = (a: number): number => (step === 1 ? a : Math.floor(a * step));
     let largest = 0;
@@ -51,7 +57,12 @@ export function mropePositions(segments: readonly Segment[], merge: number, toke
  * k < 40 height, else width), angle = position · theta^(−2k / headDim). The 128-wide cos/sin tables
  * repeat these 64 angles twice.
  */
-export function mropeAngles(triple: readonly [number, number, number], headDim = 128, theta = 1e6, sections: readonly number[] = [16, 24, 24]): number[] {
+export function mropeAngles(
+  triple: readonly [number, number, number],
+  headDim = 128,
+  theta = 1e6,
+  sections: readonly number[] = [16, 24, 24],
+): number[] {
   const axisOf = (k: number): number => (k < sections[0] ? 0 : k < sections[0] + sections[1] ? 1 : 2);
   return Array.from({ length: headDim / 2 }, (_, k) => triple[axisOf(k)] * theta ** ((-2 * k) / headDim));
 }

@@ -95,19 +95,37 @@ export function sentencePieceTokenizer(bytes: Uint8Array, tokenizerClass: string
   const eosId = pieces.findIndex((p) => p.piece === eos);
   if (unk < 0 || eosId < 0) throw new Error(`the model has no ${unk < 0 ? "unknown piece" : `'${eos}' piece`}`);
   // SiglipTokenizer canonicalizes first (punctuation removed, whitespace collapsed) and lowercases.
-  const canonical = tokenizerClass === "SiglipTokenizer"
-    ? [{ type: "Replace", pattern: { Regex: PUNCTUATION }, content: "" }, { type: "Lowercase" }, { type: "Replace", pattern: { Regex: "\\s+" }, content: " " }, { type: "Strip", strip_left: true, strip_right: true }]
-    : [];
+  const canonical =
+    tokenizerClass === "SiglipTokenizer"
+      ? [
+          { type: "Replace", pattern: { Regex: PUNCTUATION }, content: "" },
+          { type: "Lowercase" },
+          { type: "Replace", pattern: { Regex: "\\s+" }, content: " " },
+          { type: "Strip", strip_left: true, strip_right: true },
+        ]
+      : [];
   const metaspace = { type: "Metaspace", replacement: "\u2581", prepend_scheme: addDummyPrefix ? "always" : "never", split: true };
   return {
     version: "1.0",
-    added_tokens: pieces.flatMap((p, id) => ([UNKNOWN, CONTROL, USER_DEFINED].includes(p.type) ? [{ id, content: p.piece, single_word: false, lstrip: false, rstrip: false, normalized: false, special: p.type !== USER_DEFINED }] : [])),
-    normalizer: { type: "Sequence", normalizers: [...canonical, ...(charsmap ? [{ type: "Precompiled", precompiled_charsmap: null }] : [])] },
+    added_tokens: pieces.flatMap((p, id) =>
+      [UNKNOWN, CONTROL, USER_DEFINED].includes(p.type)
+        ? [{ id, content: p.piece, single_word: false, lstrip: false, rstrip: false, normalized: false, special: p.type !== USER_DEFINED }]
+        : [],
+    ),
+    normalizer: {
+      type: "Sequence",
+      normalizers: [...canonical, ...(charsmap ? [{ type: "Precompiled", precompiled_charsmap: null }] : [])],
+    },
     pre_tokenizer: metaspace,
     post_processor: {
       type: "TemplateProcessing",
       single: [{ Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: eos, type_id: 0 } }],
-      pair: [{ Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: eos, type_id: 0 } }, { Sequence: { id: "B", type_id: 0 } }, { SpecialToken: { id: eos, type_id: 0 } }],
+      pair: [
+        { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: eos, type_id: 0 } },
+        { Sequence: { id: "B", type_id: 0 } },
+        { SpecialToken: { id: eos, type_id: 0 } },
+      ],
       special_tokens: { [eos]: { id: eos, ids: [eosId], tokens: [eos] } },
     },
     decoder: metaspace,

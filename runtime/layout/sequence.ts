@@ -32,7 +32,9 @@ function spanCount(piece: Extract<LayoutPiece, { kind: "span" }>, item: LayoutIt
     return n;
   } catch (e) {
     if (e instanceof LayoutError) throw e;
-    throw new LayoutError(`${item.kind} ${item.source}: the layout's token count needs ${(e as Error).message.replace(/^.*symbol /, "")}, which preprocessing did not give`);
+    throw new LayoutError(
+      `${item.kind} ${item.source}: the layout's token count needs ${(e as Error).message.replace(/^.*symbol /, "")}, which preprocessing did not give`,
+    );
   }
 }
 
@@ -41,13 +43,21 @@ function spanCount(piece: Extract<LayoutPiece, { kind: "span" }>, item: LayoutIt
  * text): each mark expanded as the layout declares, the whole text tokenized at once as the HF
  * processor does (so added tokens and the tokenizer's own BOS behave the same), then cut into segments.
  */
-export function buildLayout(layout: Layout, items: readonly LayoutItem[], prompt: string | undefined, tokenizer: TextTokenizer | null): TokenLayout {
+export function buildLayout(
+  layout: Layout,
+  items: readonly LayoutItem[],
+  prompt: string | undefined,
+  tokenizer: TextTokenizer | null,
+): TokenLayout {
   const text = prompt ?? items.map((i) => MARKS[i.kind]).join("");
   const { before, marks } = splitPrompt(text);
   for (const kind of ["image", "video"] as const) {
     const want = items.filter((i) => i.kind === kind).length;
     const have = marks.filter((m) => m.kind === kind).length;
-    if (want !== have) throw new LayoutError(`the prompt has ${have} ${MARKS[kind]} mark${have === 1 ? "" : "s"}, but ${want} ${kind}${want === 1 ? " was" : "s were"} given`);
+    if (want !== have)
+      throw new LayoutError(
+        `the prompt has ${have} ${MARKS[kind]} mark${have === 1 ? "" : "s"}, but ${want} ${kind}${want === 1 ? " was" : "s were"} given`,
+      );
   }
   if (items.some((i) => i.kind === "video") && !layout.video) throw new LayoutError("this graph's layout has no video(...) expansion");
 
@@ -91,11 +101,18 @@ export function buildLayout(layout: Layout, items: readonly LayoutItem[], prompt
   }
   const known = segments.every((s) => (s.kind === "text" ? s.ids !== null : s.id !== null));
   const length = at;
-  const input_ids = known ? segments.flatMap((s) => (s.kind === "text" ? (s.ids as number[]) : Array<number>(s.length).fill(s.id as number))) : null;
+  const input_ids = known
+    ? segments.flatMap((s) => (s.kind === "text" ? (s.ids as number[]) : Array<number>(s.length).fill(s.id as number)))
+    : null;
   const image_rows = segments.reduce((a, s) => a + (s.kind === "image" || s.kind === "video" ? s.length : 0), 0);
   const out: TokenLayout = { segments, length, input_ids, image_rows };
   if (layout.positions.kind === "mrope" && length !== null) {
-    const { positions, delta } = mropePositions(segments, layout.positions.merge, layout.positions.tokensPerSecond, placed.map((p) => p.item));
+    const { positions, delta } = mropePositions(
+      segments,
+      layout.positions.merge,
+      layout.positions.tokensPerSecond,
+      placed.map((p) => p.item),
+    );
     out.position_ids = positions;
     out.rope_delta = delta;
   }
@@ -106,7 +123,17 @@ export function buildLayout(layout: Layout, items: readonly LayoutItem[], prompt
 function pushPiece(segments: Segment[], piece: { kind: string; text: string }, n: number, id: number | null, item: LayoutItem): void {
   if (piece.kind === "span") {
     const index = segments.filter((s) => s.kind === item.kind).length;
-    segments.push({ kind: item.kind, start: 0, length: n, index, source: item.source, token: piece.text, id, ...(item.grid ? { grid_thw: item.grid } : {}), ...(item.tiles ? { tiles: item.tiles } : {}) });
+    segments.push({
+      kind: item.kind,
+      start: 0,
+      length: n,
+      index,
+      source: item.source,
+      token: piece.text,
+      id,
+      ...(item.grid ? { grid_thw: item.grid } : {}),
+      ...(item.tiles ? { tiles: item.tiles } : {}),
+    });
   } else {
     segments.push({ kind: "special", start: 0, length: 1, token: piece.text, id });
   }
@@ -125,7 +152,14 @@ function segmentText(text: string, ids: Map<string, number | null>, declared: re
 }
 
 /** Tokenized ids into segments: each item's span is the next run of its token, `n` long. */
-function segmentIds(all: readonly number[], placed: readonly { item: LayoutItem; pieces: { kind: string; text: string; n: number }[] }[], ids: Map<string, number | null>, declared: readonly string[], tokenizer: TextTokenizer, segments: Segment[]): void {
+function segmentIds(
+  all: readonly number[],
+  placed: readonly { item: LayoutItem; pieces: { kind: string; text: string; n: number }[] }[],
+  ids: Map<string, number | null>,
+  declared: readonly string[],
+  tokenizer: TextTokenizer,
+  segments: Segment[],
+): void {
   const specialIds = new Map(declared.map((t) => [ids.get(t) as number, t]));
   let cursor = 0;
   const flushText = (end: number): void => {
@@ -133,7 +167,14 @@ function segmentIds(all: readonly number[], placed: readonly { item: LayoutItem;
     for (let i = cursor; i <= end; i++) {
       const special = i < end ? specialIds.get(all[i]) : undefined;
       if (i === end || special !== undefined) {
-        if (i > runStart) segments.push({ kind: "text", start: 0, length: i - runStart, text: tokenizer.decode(all.slice(runStart, i)), ids: all.slice(runStart, i) });
+        if (i > runStart)
+          segments.push({
+            kind: "text",
+            start: 0,
+            length: i - runStart,
+            text: tokenizer.decode(all.slice(runStart, i)),
+            ids: all.slice(runStart, i),
+          });
         if (special !== undefined) segments.push({ kind: "special", start: 0, length: 1, token: special, id: all[i] });
         runStart = i + 1;
       }
@@ -145,7 +186,10 @@ function segmentIds(all: readonly number[], placed: readonly { item: LayoutItem;
     const id = ids.get(span.text) as number;
     let at = all.indexOf(id, cursor);
     while (at >= 0 && !all.slice(at, at + span.n).every((x) => x === id)) at = all.indexOf(id, at + 1);
-    if (at < 0) throw new LayoutError(`${p.item.kind} ${p.item.source}: ${span.n} "${span.text}" tokens were expected in a row after tokenization, but not found`);
+    if (at < 0)
+      throw new LayoutError(
+        `${p.item.kind} ${p.item.source}: ${span.n} "${span.text}" tokens were expected in a row after tokenization, but not found`,
+      );
     flushText(at);
     pushPiece(segments, { kind: "span", text: span.text }, span.n, id, p.item);
     cursor = at + span.n;

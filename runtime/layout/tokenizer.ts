@@ -43,7 +43,10 @@ function fromSentencePiece(file: string): TextTokenizer {
   } catch (e) {
     throw new TokenizerError(`${file}: not a readable SentencePiece model (${(e as Error).message})`);
   }
-  if (!json) throw new TokenizerError(`${file}: a SentencePiece model for tokenizer_class '${config.tokenizer_class ?? "(none)"}' is not supported (SiglipTokenizer and T5Tokenizer are); give a tokenizer.json instead`);
+  if (!json)
+    throw new TokenizerError(
+      `${file}: a SentencePiece model for tokenizer_class '${config.tokenizer_class ?? "(none)"}' is not supported (SiglipTokenizer and T5Tokenizer are); give a tokenizer.json instead`,
+    );
   return wrap(file, json, config);
 }
 

@@ -18,7 +18,17 @@ export interface LayoutItem {
 export type Segment =
   | { kind: "text"; start: number | null; length: number | null; text: string; ids: number[] | null }
   | { kind: "special"; start: number | null; length: 1; token: string; id: number | null }
-  | { kind: "image" | "video"; start: number | null; length: number; index: number; source: string; token: string; id: number | null; grid_thw?: Grid; tiles?: [number, number] };
+  | {
+      kind: "image" | "video";
+      start: number | null;
+      length: number;
+      index: number;
+      source: string;
+      token: string;
+      id: number | null;
+      grid_thw?: Grid;
+      tiles?: [number, number];
+    };
 
 export interface TokenLayout {
   segments: Segment[];

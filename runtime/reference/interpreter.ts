@@ -6,14 +6,25 @@ import { rowsOf, sizeOf, stridesOf, type HostTensor } from "../tensor.ts";
  * The CPU reference: executes any graph one primitive at a time, in plain TypeScript with
  * float64 accumulation. It shares no code with the GPU path and is the oracle every GPU result is checked against.
  */
-export function interpret(g: Graph, inputs: ReadonlyMap<string, HostTensor>, params: ReadonlyMap<string, HostTensor>, env: DimEnv): Map<string, HostTensor> {
+export function interpret(
+  g: Graph,
+  inputs: ReadonlyMap<string, HostTensor>,
+  params: ReadonlyMap<string, HostTensor>,
+  env: DimEnv,
+): Map<string, HostTensor> {
   const values: HostTensor[] = [];
   const remaining = g.nodes.map(() => 0);
   for (const n of g.nodes) for (const i of n.inputs) remaining[i]++;
   const keep = new Set(g.outputs.map((o) => o.node));
   for (const n of g.nodes) {
     const shape = n.shape.map((d) => evalDim(d, env));
-    values[n.id] = evalNode(n, shape, n.inputs.map((i) => values[i]), inputs, params);
+    values[n.id] = evalNode(
+      n,
+      shape,
+      n.inputs.map((i) => values[i]),
+      inputs,
+      params,
+    );
     // Free intermediates once their last consumer ran: full-size reference runs stay within memory.
     for (const i of n.inputs) if (--remaining[i] === 0 && !keep.has(i)) values[i] = { shape: [], data: new Float32Array(0) };
   }
@@ -108,7 +119,13 @@ function gather(src: HostTensor, shape: number[], offsets: Int32Array): HostTens
   return { shape, data };
 }
 
-function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: ReadonlyMap<string, HostTensor>, params: ReadonlyMap<string, HostTensor>): HostTensor {
+function evalNode(
+  n: Node,
+  shape: number[],
+  args: HostTensor[],
+  inputs: ReadonlyMap<string, HostTensor>,
+  params: ReadonlyMap<string, HostTensor>,
+): HostTensor {
   const op = n.op;
   switch (op.kind) {
     case "input":
@@ -116,7 +133,8 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
       const full = (op.kind === "input" ? inputs : params).get(op.name);
       if (!full) throw new Error(`reference: no value for ${op.kind} '${op.name}'`);
       const t = op.kind === "param" && op.rows ? { shape, data: rowsOf(full, op.rows) } : full;
-      if (t.data.length !== sizeOf(shape)) throw new Error(`reference: ${op.kind} '${op.name}' has ${t.data.length} values, expected shape [${shape.join(", ")}]`);
+      if (t.data.length !== sizeOf(shape))
+        throw new Error(`reference: ${op.kind} '${op.name}' has ${t.data.length} values, expected shape [${shape.join(", ")}]`);
       return { shape, data: t.data };
     }
     case "const":
@@ -178,12 +196,20 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
       return { shape, data: args[0].data };
     case "permute": {
       const st = stridesOf(args[0].shape);
-      return gather(args[0], shape, mapIndices(shape, (idx) => idx.reduce((acc, v, i) => acc + v * st[op.perm[i]], 0)));
+      return gather(
+        args[0],
+        shape,
+        mapIndices(shape, (idx) => idx.reduce((acc, v, i) => acc + v * st[op.perm[i]], 0)),
+      );
     }
     case "slice": {
       const st = stridesOf(args[0].shape);
       const start = typeof op.start === "number" ? op.start : 0;
-      return gather(args[0], shape, mapIndices(shape, (idx) => idx.reduce((acc, v, i) => acc + (i === op.axis ? v + start : v) * st[i], 0)));
+      return gather(
+        args[0],
+        shape,
+        mapIndices(shape, (idx) => idx.reduce((acc, v, i) => acc + (i === op.axis ? v + start : v) * st[i], 0)),
+      );
     }
     case "concat": {
       const [a, b] = args;
@@ -215,11 +241,20 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
         const base = Math.floor(pos);
         const t = pos - base;
         const clamp = (k: number): number => Math.min(Math.max(base + k, 0), inSize - 1);
-        if (op.mode === "bilinear") return [[clamp(0), 1 - t], [clamp(1), t]];
+        if (op.mode === "bilinear")
+          return [
+            [clamp(0), 1 - t],
+            [clamp(1), t],
+          ];
         const A = -0.75;
         const c1 = (x: number): number => ((A + 2) * x - (A + 3)) * x * x + 1;
         const c2 = (x: number): number => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
-        return [[clamp(-1), c2(t + 1)], [clamp(0), c1(t)], [clamp(1), c1(1 - t)], [clamp(2), c2(2 - t)]];
+        return [
+          [clamp(-1), c2(t + 1)],
+          [clamp(0), c1(t)],
+          [clamp(1), c1(1 - t)],
+          [clamp(2), c2(2 - t)],
+        ];
       };
       const outer = sizeOf(shape.slice(0, r - 2));
       const data = new Float32Array(sizeOf(shape));
@@ -273,11 +308,18 @@ function evalNode(n: Node, shape: number[], args: HostTensor[], inputs: Readonly
     case "gather": {
       const st = stridesOf(args[0].shape);
       const index = args[1].data;
-      return gather(args[0], shape, mapIndices(shape, (idx) => idx.reduce((acc, v, i) => {
-        const at = i === op.axis ? index[v] : v;
-        if (!(at >= 0 && at < args[0].shape[i])) throw new Error(`reference: gather index ${at} is out of range for axis ${i} of size ${args[0].shape[i]}`);
-        return acc + at * st[i];
-      }, 0)));
+      return gather(
+        args[0],
+        shape,
+        mapIndices(shape, (idx) =>
+          idx.reduce((acc, v, i) => {
+            const at = i === op.axis ? index[v] : v;
+            if (!(at >= 0 && at < args[0].shape[i]))
+              throw new Error(`reference: gather index ${at} is out of range for axis ${i} of size ${args[0].shape[i]}`);
+            return acc + at * st[i];
+          }, 0),
+        ),
+      );
     }
     case "attention": {
       const [q, k, v] = args;

@@ -23,7 +23,11 @@ export class Checkpoint {
   /** Tensor name to the file holding it. */
   private readonly where = new Map<string, string>();
 
-  private constructor(readonly location: string, readonly config: unknown, readonly preprocessorConfig: unknown) {}
+  private constructor(
+    readonly location: string,
+    readonly config: unknown,
+    readonly preprocessorConfig: unknown,
+  ) {}
 
   static open(location: string): Checkpoint {
     if (!existsSync(location)) throw new WeightsError(`checkpoint ${location} does not exist`);
@@ -61,7 +65,8 @@ export class Checkpoint {
     }
     if (typeof index.weight_map !== "object" || index.weight_map === null) throw new WeightsError(`${indexPath} has no weight_map`);
     for (const [name, file] of Object.entries(index.weight_map)) {
-      if (typeof file !== "string" || file.includes("/") || file.includes("\\")) throw new WeightsError(`${indexPath}: tensor '${name}' maps to an invalid shard name ${JSON.stringify(file)}`);
+      if (typeof file !== "string" || file.includes("/") || file.includes("\\"))
+        throw new WeightsError(`${indexPath}: tensor '${name}' maps to an invalid shard name ${JSON.stringify(file)}`);
       this.where.set(name, join(dir, file));
     }
   }
@@ -77,7 +82,8 @@ export class Checkpoint {
   read(name: string): HostTensor {
     const path = this.where.get(name);
     if (!path) throw new WeightsError(`${this.location}: no tensor '${name}'`);
-    if (!this.files.has(path) && !existsSync(path)) throw new WeightsError(`${this.location}: the index puts tensor '${name}' in ${path}, which does not exist`);
+    if (!this.files.has(path) && !existsSync(path))
+      throw new WeightsError(`${this.location}: the index puts tensor '${name}' in ${path}, which does not exist`);
     const f = this.addFile(path);
     if (!f.tensors.has(name)) throw new WeightsError(`${path}: the index lists tensor '${name}' here, but the file does not contain it`);
     return f.read(name);
@@ -123,7 +129,12 @@ export class Checkpoint {
     const missing = names.filter((n) => !this.has(prefix + n));
     if (missing.length > 0) {
       const more = missing.length > 3 ? ` and ${missing.length - 3} more` : "";
-      throw new WeightsError(`${this.location} lacks tensor${missing.length > 1 ? "s" : ""} ${missing.slice(0, 3).map((m) => `'${prefix}${m}'`).join(", ")}${more} that graph '${g.name}' needs`);
+      throw new WeightsError(
+        `${this.location} lacks tensor${missing.length > 1 ? "s" : ""} ${missing
+          .slice(0, 3)
+          .map((m) => `'${prefix}${m}'`)
+          .join(", ")}${more} that graph '${g.name}' needs`,
+      );
     }
     for (const n of params) {
       if (n.op.kind !== "param") continue;
@@ -131,7 +142,9 @@ export class Checkpoint {
       const info = existsSync(path) || this.files.has(path) ? this.addFile(path).tensors.get(prefix + n.op.name) : undefined;
       const expected = n.shape.map((d) => evalDim(d, {}));
       if (info && !(info.shape.length === expected.length && info.shape.every((d, i) => d === expected[i]))) {
-        throw new WeightsError(`tensor '${prefix}${n.op.name}' in ${path} has shape [${info.shape.join(", ")}], but graph '${g.name}' expects [${expected.join(", ")}]`);
+        throw new WeightsError(
+          `tensor '${prefix}${n.op.name}' in ${path} has shape [${info.shape.join(", ")}], but graph '${g.name}' expects [${expected.join(", ")}]`,
+        );
       }
     }
     return {
@@ -139,7 +152,10 @@ export class Checkpoint {
         if (!this.has(prefix + name)) return undefined;
         const t = this.read(prefix + name);
         const bad = t.data.findIndex((v) => !Number.isFinite(v));
-        if (bad >= 0) warn(`warning: tensor '${prefix}${name}' in ${this.where.get(prefix + name)} holds ${t.data[bad]} (first at element ${bad}); outputs will not be finite`);
+        if (bad >= 0)
+          warn(
+            `warning: tensor '${prefix}${name}' in ${this.where.get(prefix + name)} holds ${t.data[bad]} (first at element ${bad}); outputs will not be finite`,
+          );
         return t;
       },
     };

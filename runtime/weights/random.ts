@@ -56,7 +56,12 @@ function nameHash(name: string): number {
  */
 export function lazyRandomWeights(g: Graph, seed: number): WeightSource {
   const shapes = new Map<string, number[]>();
-  for (const n of g.nodes) if (n.op.kind === "param") shapes.set(n.op.name, n.shape.map((d) => evalDim(d, {})));
+  for (const n of g.nodes)
+    if (n.op.kind === "param")
+      shapes.set(
+        n.op.name,
+        n.shape.map((d) => evalDim(d, {})),
+      );
   return {
     get(name) {
       const shape = shapes.get(name);

@@ -23,10 +23,14 @@ export function tensorsFromBuffer(buffer: ArrayBuffer, where: string): Map<strin
     if (name === "__metadata__") continue;
     const [begin, end] = info.data_offsets;
     const bytes = buffer.slice(base + begin, base + end);
-    const data = info.dtype === "F32" ? new Float32Array(bytes)
-      : info.dtype === "F16" ? fromHalf(new Uint16Array(bytes))
-      : info.dtype === "BF16" ? Float32Array.from(new Uint16Array(bytes), (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0])
-      : null;
+    const data =
+      info.dtype === "F32"
+        ? new Float32Array(bytes)
+        : info.dtype === "F16"
+          ? fromHalf(new Uint16Array(bytes))
+          : info.dtype === "BF16"
+            ? Float32Array.from(new Uint16Array(bytes), (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0])
+            : null;
     if (data) out.set(name, { shape: info.shape, data });
   }
   return out;

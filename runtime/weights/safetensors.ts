@@ -22,14 +22,19 @@ export class SafetensorsFile {
   readonly tensors = new Map<string, TensorInfo>();
   readonly metadata: Record<string, string> = {};
 
-  private constructor(readonly path: string, private readonly fd: number) {}
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {}
 
   static open(path: string): SafetensorsFile {
     let fd: number;
     try {
       fd = openSync(path, "r");
     } catch (e) {
-      throw new WeightsError(`cannot open ${path}: ${e instanceof Error && "code" in e && e.code === "ENOENT" ? "no such file" : String(e)}`);
+      throw new WeightsError(
+        `cannot open ${path}: ${e instanceof Error && "code" in e && e.code === "ENOENT" ? "no such file" : String(e)}`,
+      );
     }
     const f = new SafetensorsFile(path, fd);
     try {
@@ -71,22 +76,27 @@ export class SafetensorsFile {
       const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       const where = `tensor '${name}'`;
       if (typeof entry !== "object" || entry === null) this.fail(`${where}: entry is not an object`);
-      if (typeof entry.dtype !== "string" || !(entry.dtype in ITEM_SIZE)) this.fail(`${where}: unsupported dtype ${JSON.stringify(entry.dtype)}`);
+      if (typeof entry.dtype !== "string" || !(entry.dtype in ITEM_SIZE))
+        this.fail(`${where}: unsupported dtype ${JSON.stringify(entry.dtype)}`);
       const dtype = entry.dtype as SafeDType;
-      if (!Array.isArray(entry.shape) || !entry.shape.every((d) => Number.isInteger(d) && d >= 0)) this.fail(`${where}: shape ${JSON.stringify(entry.shape)} is not a list of non-negative integers`);
+      if (!Array.isArray(entry.shape) || !entry.shape.every((d) => Number.isInteger(d) && d >= 0))
+        this.fail(`${where}: shape ${JSON.stringify(entry.shape)} is not a list of non-negative integers`);
       const shape = entry.shape as number[];
       const offs = entry.data_offsets;
-      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0)) this.fail(`${where}: data_offsets ${JSON.stringify(offs)} are not two non-negative integers`);
+      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0))
+        this.fail(`${where}: data_offsets ${JSON.stringify(offs)} are not two non-negative integers`);
       const [b, e] = offs as [number, number];
       const expected = shape.reduce((a, d) => a * d, 1) * ITEM_SIZE[dtype];
-      if (e < b || e - b !== expected) this.fail(`${where}: data_offsets [${b}, ${e}] hold ${e - b} bytes, but ${dtype}[${shape.join(", ")}] needs ${expected}`);
+      if (e < b || e - b !== expected)
+        this.fail(`${where}: data_offsets [${b}, ${e}] hold ${e - b} bytes, but ${dtype}[${shape.join(", ")}] needs ${expected}`);
       if (e > dataLen) this.fail(`${where}: data_offsets [${b}, ${e}] run past the end of the file (data section is ${dataLen} bytes)`);
       this.tensors.set(name, { dtype, shape, begin: dataStart + b, end: dataStart + e });
     }
     // Tensors must not share bytes (the format also forbids holes; those are harmless, so allowed).
     const spans = [...this.tensors].filter(([, t]) => t.end > t.begin).sort((a, b) => a[1].begin - b[1].begin);
     for (let i = 1; i < spans.length; i++) {
-      if (spans[i][1].begin < spans[i - 1][1].end) this.fail(`tensors '${spans[i - 1][0]}' and '${spans[i][0]}' overlap in the data section`);
+      if (spans[i][1].begin < spans[i - 1][1].end)
+        this.fail(`tensors '${spans[i - 1][0]}' and '${spans[i][0]}' overlap in the data section`);
     }
   }
 
@@ -96,7 +106,12 @@ export class SafetensorsFile {
     if (!info) this.fail(`no tensor '${name}'`);
     const bytes = Buffer.alloc(info.end - info.begin);
     readSync(this.fd, bytes, 0, bytes.length, info.begin);
-    return { shape: info.shape, data: toFloat32(bytes, info.dtype, () => this.fail(`tensor '${name}' has dtype ${info.dtype}; only F32, F16 and BF16 weights can be used`)) };
+    return {
+      shape: info.shape,
+      data: toFloat32(bytes, info.dtype, () =>
+        this.fail(`tensor '${name}' has dtype ${info.dtype}; only F32, F16 and BF16 weights can be used`),
+      ),
+    };
   }
 
   /** Reads a small integer tensor (I64, I32 or a float type holding integers), e.g. image_grid_thw. */
@@ -111,7 +126,9 @@ export class SafetensorsFile {
     const bytes = Buffer.alloc(info.end - info.begin);
     readSync(this.fd, bytes, 0, bytes.length, info.begin);
     const n = bytes.length / ITEM_SIZE[info.dtype];
-    const values = Array.from({ length: n }, (_, i) => (info.dtype === "I64" ? Number(bytes.readBigInt64LE(i * 8)) : bytes.readInt32LE(i * 4)));
+    const values = Array.from({ length: n }, (_, i) =>
+      info.dtype === "I64" ? Number(bytes.readBigInt64LE(i * 8)) : bytes.readInt32LE(i * 4),
+    );
     return { shape: info.shape, values };
   }
 
@@ -161,7 +178,11 @@ function toFloat32(bytes: Buffer, dtype: SafeDType, unsupported: () => never): F
 }
 
 /** Writes f32 tensors (and int64 ones, given as BigInt64Array) as a safetensors file. */
-export function writeSafetensors(path: string, tensors: ReadonlyMap<string, HostTensor | { shape: number[]; data: BigInt64Array }>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  path: string,
+  tensors: ReadonlyMap<string, HostTensor | { shape: number[]; data: BigInt64Array }>,
+  metadata: Record<string, string> = {},
+): void {
   const header: Record<string, unknown> = { __metadata__: metadata };
   const chunks: Buffer[] = [];
   let offset = 0;

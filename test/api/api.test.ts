@@ -73,14 +73,20 @@ describe("load and run", () => {
 
   it("a checkpoint that lacks the graph's tensors is a WeightsError naming tensor and folder", async () => {
     await expect(load(compile("vit", { weights: VIT }), { weights: "test/fixtures/clip-vision" })).rejects.toThrow(WeightsError);
-    await expect(load(compile("vit", { weights: VIT }), { weights: "test/fixtures/clip-vision" })).rejects.toThrow(/test\/fixtures\/clip-vision lacks tensors '.*embeddings\.patch_embeddings\.projection\.weight'/);
+    await expect(load(compile("vit", { weights: VIT }), { weights: "test/fixtures/clip-vision" })).rejects.toThrow(
+      /test\/fixtures\/clip-vision lacks tensors '.*embeddings\.patch_embeddings\.projection\.weight'/,
+    );
   });
 
   it("an unreadable image is an ImageError naming it", async () => {
     const model = await load(compile("vit", { weights: VIT }));
     await expect(model.run(["test/fixtures/images/missing.png"])).rejects.toThrow(ImageError);
-    await expect(model.run([new Uint8Array([1, 2, 3, 4])], { names: ["upload.bin"] })).rejects.toThrow("image upload.bin: not a PNG or JPEG file");
-    await expect(model.run([{ width: 2, height: 2, data: new Uint8Array(5) }])).rejects.toThrow("image image 0: 5 bytes of pixels, but 2x2 needs 12 (RGB) or 16 (RGBA)");
+    await expect(model.run([new Uint8Array([1, 2, 3, 4])], { names: ["upload.bin"] })).rejects.toThrow(
+      "image upload.bin: not a PNG or JPEG file",
+    );
+    await expect(model.run([{ width: 2, height: 2, data: new Uint8Array(5) }])).rejects.toThrow(
+      "image image 0: 5 bytes of pixels, but 2x2 needs 12 (RGB) or 16 (RGBA)",
+    );
     model.dispose();
   });
 

@@ -20,9 +20,22 @@ function expectClose(got: HostTensor, want: HostTensor, tol = TOL): void {
 }
 
 /** Runs a graph on a fixture checkpoint and images; pixel_values must match the reference exactly, the outputs within TOL. */
-async function expectRunMatches(graph: string, fixture: string, images: string[], reference: string): Promise<{ out: string; stderr: string }> {
+async function expectRunMatches(
+  graph: string,
+  fixture: string,
+  images: string[],
+  reference: string,
+): Promise<{ out: string; stderr: string }> {
   const out = join(tmp, `${fixture}.safetensors`);
-  const r = await tesserae("run", graph, "--weights", `test/fixtures/${fixture}`, ...images.flatMap((i) => ["--image", `test/fixtures/images/${i}`]), "--out", out);
+  const r = await tesserae(
+    "run",
+    graph,
+    "--weights",
+    `test/fixtures/${fixture}`,
+    ...images.flatMap((i) => ["--image", `test/fixtures/images/${i}`]),
+    "--out",
+    out,
+  );
   expect(r.code, r.stderr).toBe(0);
   expectClose(read(out, "pixel_values"), read(reference, "pixel_values"), 1e-6);
   expectClose(read(out, "last_hidden_state"), read(reference, "last_hidden_state"));
@@ -43,7 +56,18 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
 
   it("CLIPVisionModel checkpoint with two PNG images: its preprocessor_config (resize 32, crop 30) and pooled output", async () => {
     const out = join(tmp, "clip-vision.safetensors");
-    const r = await tesserae("run", "graphs/clip.tsr", "--weights", "test/fixtures/clip-vision", "--image", "test/fixtures/images/odd-rgba.png", "--image", "test/fixtures/images/tall-gray.png", "--out", out);
+    const r = await tesserae(
+      "run",
+      "graphs/clip.tsr",
+      "--weights",
+      "test/fixtures/clip-vision",
+      "--image",
+      "test/fixtures/images/odd-rgba.png",
+      "--image",
+      "test/fixtures/images/tall-gray.png",
+      "--out",
+      out,
+    );
     expect(r.code).toBe(0);
     expectClose(read(out, "pixel_values"), read(clipRef, "vision_pixel_values"), 1e-6);
     expectClose(read(out, "last_hidden_state"), read(clipRef, "vision_last_hidden_state"));
@@ -63,7 +87,9 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     const a = join(tmp, "vit-cls.safetensors");
     const b = join(tmp, "vit-sharded.safetensors");
     expect((await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit-classifier", ...images, "--out", a)).code).toBe(0);
-    expect((await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit-sharded", ...images, "--out", b, "--no-fuse")).code).toBe(0);
+    expect(
+      (await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit-sharded", ...images, "--out", b, "--no-fuse")).code,
+    ).toBe(0);
     expectClose(read(a, "pixel_values"), read(vitRef, "pixel_values"), 1e-6);
     expectClose(read(a, "last_hidden_state"), read(vitRef, "classifier_last_hidden_state"));
     expectClose(read(a, "image_embeds"), read(vitRef, "classifier_image_embeds"));
@@ -72,7 +98,18 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
 
   it("stores weights and activations in f16 with --dtype f16, within 2% of the float64 reference", async () => {
     const out = join(tmp, "clip-f16.safetensors");
-    const r = await tesserae("run", "graphs/clip.tsr", "--weights", "test/fixtures/clip", "--pixel-values", clipRef, "--out", out, "--dtype", "f16");
+    const r = await tesserae(
+      "run",
+      "graphs/clip.tsr",
+      "--weights",
+      "test/fixtures/clip",
+      "--pixel-values",
+      clipRef,
+      "--out",
+      out,
+      "--dtype",
+      "f16",
+    );
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("dtype      f16 storage, f32 arithmetic");
     for (const name of ["last_hidden_state", "image_embeds"]) {
@@ -94,13 +131,23 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     const ref = "test/fixtures/reference/llava-next.safetensors";
     const out = join(tmp, "llava-next.safetensors");
     const images = ["odd-rgba.png", "tall-gray.png", "wide.png"].map((n) => `test/fixtures/images/${n}`);
-    const r = await tesserae("run", "graphs/llava-next.tsr", "--weights", "test/fixtures/llava-next", ...images.flatMap((i) => ["--image", i]), "--out", out);
+    const r = await tesserae(
+      "run",
+      "graphs/llava-next.tsr",
+      "--weights",
+      "test/fixtures/llava-next",
+      ...images.flatMap((i) => ["--image", i]),
+      "--out",
+      out,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("tiles 2x2, 2x2, 3x1");
     expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
     expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
     expect(SafetensorsFile.open(out).readIntegers("image_sizes")).toEqual(SafetensorsFile.open(ref).readIntegers("image_sizes"));
-    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { segments: { kind: string; length: number; id: number }[] };
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
+      segments: { kind: string; length: number; id: number }[];
+    };
     const tokens = JSON.parse(SafetensorsFile.open(ref).metadata.tokens as string) as number[];
     expect(layout.segments.map((s) => s.length)).toEqual(tokens);
     expect(layout.segments.every((s) => s.kind === "image" && s.id === 32000)).toBe(true);
@@ -113,10 +160,19 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     expect(SafetensorsFile.open(out).readIntegers("grid_thw")).toEqual({ shape: [2, 3], values: [1, 4, 4, 1, 6, 4] });
     // --pixel-values takes grid_thw from the same file.
     const again = join(tmp, "qwen2-vl-pixels.safetensors");
-    expect((await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--pixel-values", ref, "--out", again)).code).toBe(0);
+    expect(
+      (await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--pixel-values", ref, "--out", again)).code,
+    ).toBe(0);
     expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
     // Without a grid, the inputs computed from it cannot be made.
-    const r2 = await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--pixel-values", "test/fixtures/reference/clip.safetensors");
+    const r2 = await tesserae(
+      "run",
+      "graphs/qwen2-vl.tsr",
+      "--weights",
+      "test/fixtures/qwen2-vl",
+      "--pixel-values",
+      "test/fixtures/reference/clip.safetensors",
+    );
     expect(r2.code).toBe(1);
     expect(r2.stderr).toContain("is computed from the images' grids (a --pixel-values file needs grid_thw), but");
   });
@@ -124,16 +180,45 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
   it("Qwen2-VL: an image and a 5-frame video in one run, and the token layout written next to the tensors", async () => {
     const ref = "test/fixtures/reference/qwen2-vl-video.safetensors";
     const out = join(tmp, "qwen2-vl-video.safetensors");
-    const r = await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--set", "video_min_pixels=3136",
-      "--image", "test/fixtures/images/tall-gray.png", "--video", "test/fixtures/images/video", "--prompt", "txt<image> txt<video>txt", "--out", out);
+    const r = await tesserae(
+      "run",
+      "graphs/qwen2-vl.tsr",
+      "--weights",
+      "test/fixtures/qwen2-vl",
+      "--set",
+      "video_min_pixels=3136",
+      "--image",
+      "test/fixtures/images/tall-gray.png",
+      "--video",
+      "test/fixtures/images/video",
+      "--prompt",
+      "txt<image> txt<video>txt",
+      "--out",
+      out,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("grids 1x6x4, 3x4x6");
     expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
     expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
     expect(SafetensorsFile.open(out).readIntegers("video_grid_thw")).toEqual({ shape: [1, 3], values: [3, 4, 6] });
-    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { length: number; image_rows: number; position_ids: number[][]; segments: { kind: string; length: number }[] };
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
+      length: number;
+      image_rows: number;
+      position_ids: number[][];
+      segments: { kind: string; length: number }[];
+    };
     // txt <vs> 6 image tokens <ve> txt <vs> 18 video tokens <ve> txt: the fixture's tokenizer reads "txt" and " txt" as one token each.
-    expect(layout.segments.map((s) => `${s.kind}:${s.length}`)).toEqual(["text:1", "special:1", "image:6", "special:1", "text:1", "special:1", "video:18", "special:1", "text:1"]);
+    expect(layout.segments.map((s) => `${s.kind}:${s.length}`)).toEqual([
+      "text:1",
+      "special:1",
+      "image:6",
+      "special:1",
+      "text:1",
+      "special:1",
+      "video:18",
+      "special:1",
+      "text:1",
+    ]);
     expect(layout.length).toBe(31);
     expect(layout.position_ids.map((axis) => axis.length)).toEqual([31, 31, 31]);
     // The video starts at index 11 with position 8 (the image advanced positions by max(3, 2) = 3, not 6);
@@ -145,8 +230,20 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
   it("Qwen2.5-VL: an image and a 5-frame video in one run (window attention within each temporal slice)", async () => {
     const ref = "test/fixtures/reference/qwen2.5-vl-video.safetensors";
     const out = join(tmp, "qwen2.5-vl-video.safetensors");
-    const r = await tesserae("run", "graphs/qwen2.5-vl.tsr", "--weights", "test/fixtures/qwen2.5-vl", "--set", "video_min_pixels=3136",
-      "--image", "test/fixtures/images/tall-gray.png", "--video", ["1", "2", "3", "4", "5"].map((i) => `test/fixtures/images/video/frame${i}.png`).join(","), "--out", out);
+    const r = await tesserae(
+      "run",
+      "graphs/qwen2.5-vl.tsr",
+      "--weights",
+      "test/fixtures/qwen2.5-vl",
+      "--set",
+      "video_min_pixels=3136",
+      "--image",
+      "test/fixtures/images/tall-gray.png",
+      "--video",
+      ["1", "2", "3", "4", "5"].map((i) => `test/fixtures/images/video/frame${i}.png`).join(","),
+      "--out",
+      out,
+    );
     expect(r.code, r.stderr).toBe(0);
     expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
     expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
@@ -160,39 +257,107 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
     const texts = JSON.parse(SafetensorsFile.open(ref).metadata.texts as string) as string[];
     const images = ["odd-rgba.png", "tall-gray.png", "demo.png", "small.jpg"].map((n) => `test/fixtures/images/${n}`);
     const out = join(tmp, `${graph}.safetensors`);
-    const r = await tesserae("score", `graphs/${graph}.tsr`, "--weights", `test/fixtures/${fixture}`, ...images.flatMap((i) => ["--image", i]), ...texts.flatMap((t) => ["--text", t]), "--out", out);
+    const r = await tesserae(
+      "score",
+      `graphs/${graph}.tsr`,
+      "--weights",
+      `test/fixtures/${fixture}`,
+      ...images.flatMap((i) => ["--image", i]),
+      ...texts.flatMap((t) => ["--text", t]),
+      "--out",
+      out,
+    );
     expect(r.code, r.stderr).toBe(0);
     // Tokens exactly as the slow tokenizer's rules give them (written independently in the fixture generator).
     expect(SafetensorsFile.open(out).readIntegers("input_ids")).toEqual(SafetensorsFile.open(ref).readIntegers("input_ids"));
     expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
-    for (const name of ["image_embeds", "text_embeds", "logits_per_image", "logits_per_text", "probs", "loss"]) expectClose(read(out, name), read(ref, name));
+    for (const name of ["image_embeds", "text_embeds", "logits_per_image", "logits_per_text", "probs", "loss"])
+      expectClose(read(out, name), read(ref, name));
     const probs = Array.from(read(ref, "probs").data.slice(0, 4));
     const row = r.stdout.split("\n")[1];
     expect(row).toMatch(/^\s*odd-rgba.png(\s+\*?[0-9.e+-]+%){4}$/);
-    expect(row.split(/\s+/).filter((c) => c.endsWith("%")).findIndex((c) => c.startsWith("*"))).toBe(probs.indexOf(Math.max(...probs)));
+    expect(
+      row
+        .split(/\s+/)
+        .filter((c) => c.endsWith("%"))
+        .findIndex((c) => c.startsWith("*")),
+    ).toBe(probs.indexOf(Math.max(...probs)));
     expect(r.stdout).toContain("loss over the 4 pairs");
     // 1 image and 2 texts: no pairs, so no loss.
-    const one = await tesserae("score", `graphs/${graph}.tsr`, "--weights", `test/fixtures/${fixture}`, "--image", images[0], "--text", "a cat", "--text", "a dog");
+    const one = await tesserae(
+      "score",
+      `graphs/${graph}.tsr`,
+      "--weights",
+      `test/fixtures/${fixture}`,
+      "--image",
+      images[0],
+      "--text",
+      "a cat",
+      "--text",
+      "a dog",
+    );
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).not.toContain("loss");
   });
 
   it("tesserae score without a tokenizer, or on a graph without texts, says so", async () => {
-    const noTok = await tesserae("score", "graphs/clip-score.tsr", "--preset", "b32", "--set", "layers=1", "--set", "text_layers=1", "--image", "test/fixtures/images/demo.png", "--text", "a cat");
+    const noTok = await tesserae(
+      "score",
+      "graphs/clip-score.tsr",
+      "--preset",
+      "b32",
+      "--set",
+      "layers=1",
+      "--set",
+      "text_layers=1",
+      "--image",
+      "test/fixtures/images/demo.png",
+      "--text",
+      "a cat",
+    );
     expect(noTok.code).toBe(1);
     expect(noTok.stderr).toContain("score needs the checkpoint's tokenizer");
-    const notText = await tesserae("score", "graphs/clip.tsr", "--weights", "test/fixtures/clip-model", "--image", "test/fixtures/images/demo.png", "--text", "a cat");
+    const notText = await tesserae(
+      "score",
+      "graphs/clip.tsr",
+      "--weights",
+      "test/fixtures/clip-model",
+      "--image",
+      "test/fixtures/images/demo.png",
+      "--text",
+      "a cat",
+    );
     expect(notText.code).toBe(1);
     expect(notText.stderr).toContain("is not an image-text graph");
   });
 
   it("tesserae layout prints the JSON layout for sizes or files, and says what does not fit", async () => {
-    const r = await tesserae("layout", "graphs/qwen2-vl.tsr", "--image", "1280x720", "--image", "test/fixtures/images/tall-gray.png", "--weights", "test/fixtures/qwen2-vl", "--prompt", "txt<image><image>");
+    const r = await tesserae(
+      "layout",
+      "graphs/qwen2-vl.tsr",
+      "--image",
+      "1280x720",
+      "--image",
+      "test/fixtures/images/tall-gray.png",
+      "--weights",
+      "test/fixtures/qwen2-vl",
+      "--prompt",
+      "txt<image><image>",
+    );
     expect(r.code, r.stderr).toBe(0);
-    const json = JSON.parse(r.stdout) as { model: string; length: number; image_rows: number; rope_delta: number; segments: { kind: string; grid_thw?: number[] }[] };
+    const json = JSON.parse(r.stdout) as {
+      model: string;
+      length: number;
+      image_rows: number;
+      rope_delta: number;
+      segments: { kind: string; grid_thw?: number[] }[];
+    };
     expect(json.model).toBe("qwen2_vl");
     // 720x1280 -> smart_resize 728x1288 -> grid 52x92 -> 1196 tokens; 45x71 -> 1x6x4 -> 6 tokens.
-    expect(json.segments.filter((s) => s.kind === "image").map((s) => s.grid_thw)).toEqual([[1, 52, 92], [1, 6, 4]]);
+    expect(json.segments.filter((s) => s.kind === "image").map((s) => s.grid_thw)).toEqual([
+      [1, 52, 92],
+      [1, 6, 4],
+    ]);
     expect(json.image_rows).toBe(1202);
     expect(json.length).toBe(1 + 1202 + 4);
     const bad = await tesserae("layout", "graphs/qwen2-vl.tsr", "--image", "56x56", "--prompt", "no marks here");
@@ -204,24 +369,55 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
   });
 
   it("Qwen2.5-VL: window attention (with an empty padding window), full-attention block, RMSNorm, SwiGLU, order undone", async () => {
-    const { stderr } = await expectRunMatches("graphs/qwen2.5-vl.tsr", "qwen2.5-vl", ["demo.png", "tall-gray.png"], "test/fixtures/reference/qwen2.5-vl.safetensors");
+    const { stderr } = await expectRunMatches(
+      "graphs/qwen2.5-vl.tsr",
+      "qwen2.5-vl",
+      ["demo.png", "tall-gray.png"],
+      "test/fixtures/reference/qwen2.5-vl.safetensors",
+    );
     expect(stderr).toContain("grids 1x8x10, 1x6x4");
   });
 
   it("DeepSeek-VL2: global view and tiles per image, SigLIP per view, 2x2 downsample projector, newline/separator assembly", async () => {
-    const { out, stderr } = await expectRunMatches("graphs/deepseek-vl2.tsr", "deepseek-vl2", ["demo.png", "tall-gray.png"], "test/fixtures/reference/deepseek-vl2.safetensors");
+    const { out, stderr } = await expectRunMatches(
+      "graphs/deepseek-vl2.tsr",
+      "deepseek-vl2",
+      ["demo.png", "tall-gray.png"],
+      "test/fixtures/reference/deepseek-vl2.safetensors",
+    );
     expect(stderr).toContain("tiles 3x3, 2x2");
     expect(SafetensorsFile.open(out).readIntegers("images_spatial_crop")).toEqual({ shape: [2, 2], values: [3, 3, 2, 2] });
     // With more than 2 images cropping is off: one tile each, 2*(2+1) + 1 + 2*(2+1) = 13 tokens per image here.
-    const three = await tesserae("run", "graphs/deepseek-vl2.tsr", "--weights", "test/fixtures/deepseek-vl2", "--image", "test/fixtures/images/demo.png", "--image", "test/fixtures/images/tall-gray.png", "--image", "test/fixtures/images/odd-rgba.png");
+    const three = await tesserae(
+      "run",
+      "graphs/deepseek-vl2.tsr",
+      "--weights",
+      "test/fixtures/deepseek-vl2",
+      "--image",
+      "test/fixtures/images/demo.png",
+      "--image",
+      "test/fixtures/images/tall-gray.png",
+      "--image",
+      "test/fixtures/images/odd-rgba.png",
+    );
     expect(three.stderr).toContain("tiles 1x1, 1x1, 1x1");
     expect(three.stderr).toContain("output     image_embeds       [39, 24]");
   });
 
   it("DeepSeek-VL hybrid: SAM with windows, relative positions, neck, x1.5, stride-2 convolutions and the hd branch; SigLIP on an antialiased resize; the hybrid aligner", async () => {
-    const { out } = await expectRunMatches("graphs/deepseek-vl.tsr", "deepseek-vl", ["demo.png", "tall-gray.png"], "test/fixtures/reference/deepseek-vl.safetensors");
-    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { segments: { length: number; token: string; id: number }[] };
-    expect(layout.segments.map((s) => [s.token, s.length, s.id])).toEqual([["<image_placeholder>", 9, 100015], ["<image_placeholder>", 9, 100015]]);
+    const { out } = await expectRunMatches(
+      "graphs/deepseek-vl.tsr",
+      "deepseek-vl",
+      ["demo.png", "tall-gray.png"],
+      "test/fixtures/reference/deepseek-vl.safetensors",
+    );
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
+      segments: { length: number; token: string; id: number }[];
+    };
+    expect(layout.segments.map((s) => [s.token, s.length, s.id])).toEqual([
+      ["<image_placeholder>", 9, 100015],
+      ["<image_placeholder>", 9, 100015],
+    ]);
   });
 
   it("Qwen-VL: bigG-style tower with head-interleaved qkv, position tables resized bicubically, the cross-attention resampler", async () => {
@@ -229,7 +425,16 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
   });
 
   it("runs a published size from a preset with announced random weights", async () => {
-    const r = await tesserae("run", "graphs/vit.tsr", "--preset", "base16", "--set", "layers=1", "--image", "test/fixtures/images/small.jpg");
+    const r = await tesserae(
+      "run",
+      "graphs/vit.tsr",
+      "--preset",
+      "base16",
+      "--set",
+      "layers=1",
+      "--image",
+      "test/fixtures/images/small.jpg",
+    );
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("using seeded random weights (seed 0)");
     expect(r.stderr).toContain("output     last_hidden_state  [1, 197, 768]");
@@ -245,7 +450,7 @@ describe("bad input: one clear line, exit code 1, no stack trace", () => {
 
   it("a bad graph file points at file:line:col", async () => {
     const path = join(tmp, "bad.tsr");
-    writeFileSync(path, "model m {\n  input x: f32[B, 4]\n  output y = linear(x, \"fc\", 3) + unknown_thing\n}\n");
+    writeFileSync(path, 'model m {\n  input x: f32[B, 4]\n  output y = linear(x, "fc", 3) + unknown_thing\n}\n');
     const r = await tesserae("run", path, "--image", "test/fixtures/images/demo.png");
     expectOneError(r, `${path}:3:35: error: unknown name 'unknown_thing'`);
     expect((await tesserae("check", path)).code).toBe(1);
@@ -267,38 +472,74 @@ describe("bad input: one clear line, exit code 1, no stack trace", () => {
   });
 
   it("a checkpoint of another model names the missing tensors", async () => {
-    expectOneError(await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/clip", "--image", "test/fixtures/images/demo.png"), "lacks tensors 'embeddings.patch_embeddings.projection.weight'");
+    expectOneError(
+      await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/clip", "--image", "test/fixtures/images/demo.png"),
+      "lacks tensors 'embeddings.patch_embeddings.projection.weight'",
+    );
   });
 
   it("a bad image names the image", async () => {
-    expectOneError(await tesserae("run", "graphs/clip.tsr", "--preset", "b32", "--image", "test/fixtures/images/not-an-image.png"), "tesserae: error: image test/fixtures/images/not-an-image.png: not a PNG or JPEG file");
+    expectOneError(
+      await tesserae("run", "graphs/clip.tsr", "--preset", "b32", "--image", "test/fixtures/images/not-an-image.png"),
+      "tesserae: error: image test/fixtures/images/not-an-image.png: not a PNG or JPEG file",
+    );
   });
 
   it("pixel values of the wrong size name the input and the expected shape", async () => {
-    expectOneError(await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", clipRef), "input 'pixel_values' has shape [2, 3, 30, 30], but the graph expects [B, 3, 36, 36]");
+    expectOneError(
+      await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", clipRef),
+      "input 'pixel_values' has shape [2, 3, 30, 30], but the graph expects [B, 3, 36, 36]",
+    );
   });
 
   it("never overwrites an input with --out", async () => {
     const copy = join(tmp, "in.png");
     copyFileSync("test/fixtures/images/demo.png", copy);
-    expectOneError(await tesserae("run", "graphs/clip.tsr", "--preset", "b32", "--image", copy, "--out", copy), "would overwrite one of the inputs");
+    expectOneError(
+      await tesserae("run", "graphs/clip.tsr", "--preset", "b32", "--image", copy, "--out", copy),
+      "would overwrite one of the inputs",
+    );
     expect(readFileSync(copy).equals(readFileSync("test/fixtures/images/demo.png"))).toBe(true);
     const before = readFileSync("test/fixtures/vit/config.json");
-    expectOneError(await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--image", copy, "--out", "test/fixtures/vit/config.json"), "would overwrite a file of the checkpoint");
+    expectOneError(
+      await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--image", copy, "--out", "test/fixtures/vit/config.json"),
+      "would overwrite a file of the checkpoint",
+    );
     expect(readFileSync("test/fixtures/vit/config.json").equals(before)).toBe(true);
-    reliable({ area: "files", case: "--out naming an input image or a file of the checkpoint", tried: 2, outcome: "refused before running; the file is unchanged" });
+    reliable({
+      area: "files",
+      case: "--out naming an input image or a file of the checkpoint",
+      tried: 2,
+      outcome: "refused before running; the file is unchanged",
+    });
   });
 
   it("two processes write bit-identical outputs; a failed run leaves an existing --out file as it was", async () => {
     const [a, b] = [join(tmp, "det-a.safetensors"), join(tmp, "det-b.safetensors")];
-    for (const out of [a, b]) expect((await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", vitRef, "--out", out)).code).toBe(0);
+    for (const out of [a, b])
+      expect((await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", vitRef, "--out", out)).code).toBe(
+        0,
+      );
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
-    reliable({ area: "determinism", case: "the same run in two processes (ViT checkpoint, --out)", tried: 2, outcome: "bit-identical output files" });
+    reliable({
+      area: "determinism",
+      case: "the same run in two processes (ViT checkpoint, --out)",
+      tried: 2,
+      outcome: "bit-identical output files",
+    });
     writeFileSync(b, "an earlier result");
-    expectOneError(await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", clipRef, "--out", b), "input 'pixel_values' has shape");
+    expectOneError(
+      await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", clipRef, "--out", b),
+      "input 'pixel_values' has shape",
+    );
     expect(readFileSync(b, "utf8")).toBe("an earlier result");
     expect(readdirSync(tmp).filter((f) => f.startsWith("det-b") && f !== "det-b.safetensors")).toEqual([]);
-    reliable({ area: "files", case: "a run that fails with an existing --out file", tried: 1, outcome: "the file is untouched and no temporary file is left (outputs are written to a temporary file, then renamed)" });
+    reliable({
+      area: "files",
+      case: "a run that fails with an existing --out file",
+      tried: 1,
+      outcome: "the file is untouched and no temporary file is left (outputs are written to a temporary file, then renamed)",
+    });
   });
 
   it("unknown options and commands", async () => {
@@ -349,7 +590,24 @@ describe("check and ir", () => {
 describe("bench", () => {
   it("runs a graph with computed inputs (Qwen2-VL, one block) fused and unfused on a synthetic image and writes the records", async () => {
     const out = join(tmp, "bench.json");
-    const r = await tesserae("bench", "graphs/qwen2-vl.tsr", "--set", "depth=1", "--set", "embed=64", "--set", "heads=4", "--set", "out=32", "--runs", "1", "--image", "56x84", "--out", out);
+    const r = await tesserae(
+      "bench",
+      "graphs/qwen2-vl.tsr",
+      "--set",
+      "depth=1",
+      "--set",
+      "embed=64",
+      "--set",
+      "heads=4",
+      "--set",
+      "out=32",
+      "--runs",
+      "1",
+      "--image",
+      "56x84",
+      "--out",
+      out,
+    );
     expect(r.code).toBe(0);
     const records = JSON.parse(readFileSync(out, "utf8")) as { engine: string; input: string; median_ms: number }[];
     expect(records.map((x) => x.engine)).toEqual(["tesserae", "tesserae-unfused"]);
@@ -360,7 +618,23 @@ describe("bench", () => {
 
   it("--peers: ONNX Runtime CPU, its WebGPU and onnxruntime-web's WebGPU run the exported graph side by side, after agreeing with Tesserae", async () => {
     const out = join(tmp, "bench-peers.json");
-    const r = await tesserae("bench", "graphs/vit.tsr", "--set", "layers=1", "--set", "hidden=64", "--set", "heads=4", "--set", "mlp_width=96", "--runs", "1", "--peers", "--out", out);
+    const r = await tesserae(
+      "bench",
+      "graphs/vit.tsr",
+      "--set",
+      "layers=1",
+      "--set",
+      "hidden=64",
+      "--set",
+      "heads=4",
+      "--set",
+      "mlp_width=96",
+      "--runs",
+      "1",
+      "--peers",
+      "--out",
+      out,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("ort-cpu: session");
     expect(r.stderr).toContain("outputs agree with Tesserae");
@@ -374,7 +648,9 @@ describe("explain", () => {
   it("json lists kernels with ops, source lines, FLOPs and bytes; CLIP L/14-336: two embedding kernels, 5 per block", async () => {
     const r = await tesserae("explain", "graphs/clip.tsr", "--preset", "l14_336", "--format", "json");
     expect(r.code).toBe(0);
-    const report = JSON.parse(r.stdout) as { kernels: { name: string; kind: string; ops: string[]; source: string[]; flops: number; bytes: number }[] };
+    const report = JSON.parse(r.stdout) as {
+      kernels: { name: string; kind: string; ops: string[]; source: string[]; flops: number; bytes: number }[];
+    };
     expect(report.kernels.length).toBe(2 + 24 * 5 + 1);
     const [patches, embed] = report.kernels;
     expect(patches.kind).toBe("matmul");
@@ -386,7 +662,11 @@ describe("explain", () => {
     const lines = readFileSync("graphs/clip.tsr", "utf8").split("\n");
     const lineOf = (text: string): string => `graphs/clip.tsr:${lines.findIndex((l) => l.includes(text)) + 1}`;
     expect(patches.source).toEqual([lineOf("x = patch_embed(")]);
-    expect(embed.source).toEqual([lineOf("x = prepend_token("), lineOf("position_embedding.weight"), lineOf('"vision_model.pre_layrnorm"')]);
+    expect(embed.source).toEqual([
+      lineOf("x = prepend_token("),
+      lineOf("position_embedding.weight"),
+      lineOf('"vision_model.pre_layrnorm"'),
+    ]);
     expect(report.kernels.every((k) => k.bytes > 0 && k.source.length > 0)).toBe(true);
   });
 
@@ -400,6 +680,8 @@ describe("explain", () => {
     const html = await tesserae("explain", "graphs/vit.tsr", "--set", "layers=1", "--format", "html", "--no-fuse");
     expect(html.stdout).toMatch(/^<!doctype html>/);
     expect(html.stdout).toContain("unfused");
-    expect((await tesserae("explain", "graphs/vit.tsr", "--format", "svg")).stderr).toContain("--format must be one of text, json, dot, html");
+    expect((await tesserae("explain", "graphs/vit.tsr", "--format", "svg")).stderr).toContain(
+      "--format must be one of text, json, dot, html",
+    );
   });
 });

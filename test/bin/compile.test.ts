@@ -26,7 +26,11 @@ describe("tesserae compile: plan.json, kernels/*.wgsl and an ES module with decl
     expect(dts).toContain("export declare function load(options: LoadArtifactOptions): Promise<VitModel>;");
     expect(dts).toMatch(/pixel_values: HostTensor;/);
     expect(dts).toContain('readonly pixel_values: readonly ["B", 3, 36, 36];');
-    expect(JSON.parse(readFileSync(join(out, "package.json"), "utf8"))).toMatchObject({ type: "module", main: "model.js", types: "model.d.ts" });
+    expect(JSON.parse(readFileSync(join(out, "package.json"), "utf8"))).toMatchObject({
+      type: "module",
+      main: "model.js",
+      types: "model.d.ts",
+    });
   });
 
   it("the folder, loaded with the runtime alone, runs the checkpoint: the outputs match the PyTorch reference", async () => {
@@ -51,6 +55,8 @@ describe("tesserae compile: plan.json, kernels/*.wgsl and an ES module with decl
     expect(readFileSync(join(foreign, "mine.txt"), "utf8")).toBe("keep me");
     const again = await tesserae("compile", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--out", out, "--no-fuse");
     expect(again.code, again.stderr).toBe(0);
-    expect((JSON.parse(readFileSync(join(out, "plan.json"), "utf8")) as { compiled_with: { fuse: boolean } }).compiled_with.fuse).toBe(false);
+    expect((JSON.parse(readFileSync(join(out, "plan.json"), "utf8")) as { compiled_with: { fuse: boolean } }).compiled_with.fuse).toBe(
+      false,
+    );
   });
 });

@@ -14,13 +14,25 @@ describe("elaboration", () => {
   it("refuses a repeat count past 4096 at its location, before unrolling it", () => {
     const r = tryCompile(tiny(`  repeat 5000000 as i { x = linear(x, "layers.{i}.fc", width) }\n  output y = x`));
     expect(r.errors).toMatch(/test\.tsr:\d+:\d+: error: repeat count 5000000 is more than 4096/);
-    reliable({ area: "graph files", case: "a repeat count of 5,000,000 (a typo that would unroll past memory)", tried: 1, outcome: "one diagnostic at the count, nothing unrolled" });
+    reliable({
+      area: "graph files",
+      case: "a repeat count of 5,000,000 (a typo that would unroll past memory)",
+      tried: 1,
+      outcome: "one diagnostic at the count, nothing unrolled",
+    });
   });
 
   it("inlines blocks, unrolls repeat and interpolates tensor names", () => {
     const p = compileOk(tiny(`  repeat 3 as i { x = linear(x, "layers.{i}.fc", width) }\n  output y = x`));
     const params = p.graph.nodes.flatMap((n) => (n.op.kind === "param" ? [n.op.name] : []));
-    expect(params).toEqual(["layers.0.fc.weight", "layers.0.fc.bias", "layers.1.fc.weight", "layers.1.fc.bias", "layers.2.fc.weight", "layers.2.fc.bias"]);
+    expect(params).toEqual([
+      "layers.0.fc.weight",
+      "layers.0.fc.bias",
+      "layers.1.fc.weight",
+      "layers.1.fc.bias",
+      "layers.2.fc.weight",
+      "layers.2.fc.bias",
+    ]);
     expect(p.graph.nodes.filter((n) => n.op.kind === "matmul")).toHaveLength(3);
   });
 
@@ -50,25 +62,46 @@ describe("elaboration", () => {
 }`;
     expect(compileOk(src).config).toMatchObject({ width: 8, depth: 4, act: "gelu" });
     expect(compileOk(src, { preset: "wide" }).config).toMatchObject({ width: 32, depth: 16 });
-    expect(compileOk(src, { preset: "wide", checkpointConfig: { vision_config: { hidden_size: 12 }, hidden_act: "quick_gelu" } }).config).toMatchObject({ width: 12, depth: 6, act: "quick_gelu" });
-    expect(compileOk(src, { checkpointConfig: { vision_config: { hidden_size: 12 } }, overrides: { width: "20" } }).config).toMatchObject({ width: 20, depth: 10 });
+    expect(
+      compileOk(src, { preset: "wide", checkpointConfig: { vision_config: { hidden_size: 12 }, hidden_act: "quick_gelu" } }).config,
+    ).toMatchObject({ width: 12, depth: 6, act: "quick_gelu" });
+    expect(compileOk(src, { checkpointConfig: { vision_config: { hidden_size: 12 } }, overrides: { width: "20" } }).config).toMatchObject({
+      width: 20,
+      depth: 10,
+    });
   });
 
   it("reads CLIP sizes from a CLIPModel config.json", () => {
-    const p = compileFile("graphs/clip.tsr", { checkpointConfig: { projection_dim: 768, vision_config: { hidden_size: 1024, image_size: 336, patch_size: 14, num_hidden_layers: 24, num_attention_heads: 16, intermediate_size: 4096 } } });
+    const p = compileFile("graphs/clip.tsr", {
+      checkpointConfig: {
+        projection_dim: 768,
+        vision_config: {
+          hidden_size: 1024,
+          image_size: 336,
+          patch_size: 14,
+          num_hidden_layers: 24,
+          num_attention_heads: 16,
+          intermediate_size: 4096,
+        },
+      },
+    });
     expect(p.config).toMatchObject({ hidden: 1024, image: 336, patch: 14, layers: 24, crop: 336, projection: 768 });
     const out = p.graph.nodes[p.graph.outputs[0].node];
     expect(out.shape.map(dimToString)).toEqual(["B", "577", "1024"]);
   });
 
   it("follows the processor's do_* switches and values in preprocessor_config.json", () => {
-    const p = compileFile("graphs/clip.tsr", { preprocessorConfig: { do_center_crop: false, do_normalize: false, rescale_factor: 0.5, size: { shortest_edge: 256 }, resample: 2 } });
+    const p = compileFile("graphs/clip.tsr", {
+      preprocessorConfig: { do_center_crop: false, do_normalize: false, rescale_factor: 0.5, size: { shortest_edge: 256 }, resample: 2 },
+    });
     expect(p.preprocess).toEqual([
       { op: "convert_rgb" },
       { op: "resize_shortest", size: 256, filter: "bilinear" },
       { op: "rescale", factor: 0.5 },
     ]);
-    expect(tryCompile(`model m {\n  preprocess { rescale(0.5, when = "yes") }\n  input x: f32[3]\n  output y = x\n}`).errors).toContain("test.tsr:2:16: error: 'when' must be a bool, got string \"yes\"");
+    expect(tryCompile(`model m {\n  preprocess { rescale(0.5, when = "yes") }\n  input x: f32[3]\n  output y = x\n}`).errors).toContain(
+      "test.tsr:2:16: error: 'when' must be a bool, got string \"yes\"",
+    );
   });
 
   it("picks optional weights with has_weight", () => {
@@ -80,11 +113,13 @@ describe("elaboration", () => {
 
 describe("diagnostics", () => {
   it("reports several errors in one run, each at its own line", () => {
-    const r = tryCompile(tiny(`  a = x + nope
+    const r = tryCompile(
+      tiny(`  a = x + nope
   b = linear(x, "fc", width)
   c = matmul_nt(b, param("w", [3, 7]))
   d = reshape(x, [7, 7])
-  output y = b`));
+  output y = b`),
+    );
     expect(r.errors).toMatchInlineSnapshot(`
       "test.tsr:4:11: error: unknown name 'nope'
          4 |   a = x + nope
@@ -112,13 +147,17 @@ describe("diagnostics", () => {
 
   it("names unknown presets and config keys", () => {
     expect(tryCompile(tiny("  output y = x"), { preset: "huge" }).errors).toContain("model 'm' has no preset 'huge' (presets: none)");
-    expect(tryCompile(tiny("  output y = x"), { overrides: { widht: "3" } }).errors).toContain("--set widht: model 'm' has no config value 'widht' (it has width)");
+    expect(tryCompile(tiny("  output y = x"), { overrides: { widht: "3" } }).errors).toContain(
+      "--set widht: model 'm' has no config value 'widht' (it has width)",
+    );
     expect(tryCompile(tiny("  output y = x"), { overrides: { width: "three" } }).errors).toContain("--set width=three: expected int");
   });
 
   it("checks config.json value types", () => {
     const src = `model m {\n  config { width: int = 8 from "hidden_size" }\n  input x: f32[width]\n  output y = x\n}`;
-    expect(tryCompile(src, { checkpointConfig: { hidden_size: "wide" } }).errors).toContain(`config.json 'hidden_size' = "wide" is not a valid int for 'width'`);
+    expect(tryCompile(src, { checkpointConfig: { hidden_size: "wide" } }).errors).toContain(
+      `config.json 'hidden_size' = "wide" is not a valid int for 'width'`,
+    );
   });
 
   it("rejects an unknown activation with a message naming it", () => {

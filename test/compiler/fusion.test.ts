@@ -7,7 +7,15 @@ import { compileOk } from "../helpers/compile.ts";
 
 const kernelsOf = (body: string): Plan => compileGraph(compileOk(`model m {\n  input x: f32[B, 9, 12]\n${body}\n}`).graph, { fuse: true });
 const summary = (plan: Plan): string[] =>
-  plan.kernels.map((k) => `${k.kind}: ${k.nodes.map((n) => { const op = plan.graph.nodes[n].op; return op.kind === "unary" || op.kind === "binary" ? op.fn : op.kind; }).join(" ")}`);
+  plan.kernels.map(
+    (k) =>
+      `${k.kind}: ${k.nodes
+        .map((n) => {
+          const op = plan.graph.nodes[n].op;
+          return op.kind === "unary" || op.kind === "binary" ? op.fn : op.kind;
+        })
+        .join(" ")}`,
+  );
 
 describe("fusion rules", () => {
   it("an elementwise chain is one pointwise kernel", () => {
@@ -29,56 +37,97 @@ describe("fusion rules", () => {
 
   it("a LayerNorm feeding only a linear moves past it: statistics accumulate in the matmul, gains fold into prepared weights", () => {
     const plan = kernelsOf(`  output y = linear(layernorm(x, "ln"), "fc", 20)`);
-    expect(summary(plan)).toEqual(["matmul: slice sub reduce mul reduce mul sub max add rsqrt permute matmul mul reshape mul mul sub reshape add add"]);
+    expect(summary(plan)).toEqual([
+      "matmul: slice sub reduce mul reduce mul sub max add rsqrt permute matmul mul reshape mul mul sub reshape add add",
+    ]);
     // W * gain, its row sums, and bias . W: computed once, at load time.
     expect(plan.prepare?.graph.outputs).toHaveLength(3);
-    expect(plan.graph.nodes.flatMap((n) => (n.op.kind === "param" ? [n.op.name] : [])).sort()).toEqual(["fc.bias", "~prepared/0", "~prepared/1", "~prepared/2"]);
+    expect(plan.graph.nodes.flatMap((n) => (n.op.kind === "param" ? [n.op.name] : [])).sort()).toEqual([
+      "fc.bias",
+      "~prepared/0",
+      "~prepared/1",
+      "~prepared/2",
+    ]);
   });
 
   it("computations on parameters alone (a resized position table) run once at load time, views of parameters stay", () => {
-    const plan = compileGraph(compileOk(`model m {\n  input x: f32[B, 6, 8, 3]\n  output y = x + resize2d(param("pos", [6, 5, 4]), 8, 3) + reshape(param("b", [3]), [1, 3])\n}`).graph);
+    const plan = compileGraph(
+      compileOk(
+        `model m {\n  input x: f32[B, 6, 8, 3]\n  output y = x + resize2d(param("pos", [6, 5, 4]), 8, 3) + reshape(param("b", [3]), [1, 3])\n}`,
+      ).graph,
+    );
     expect(summary(plan.prepare as Plan)).toEqual(["pointwise: resize2d"]);
     expect(summary(plan)).toEqual(["pointwise: add reshape add"]);
   });
 
   it("a view of inputs read by several kernels (window-order rotary tables) is folded into each, not written", () => {
-    const plan = compileGraph(compileOk(`model m {\n  input x: f32[B, 9, 12]\n  input cos: f32[9, 4]\n  input sin: f32[9, 4]\n  input order: i32[9]\n  c = gather(cos, 0, order)\n  s = gather(sin, 0, order)\n  h = attention(rotary(x, c, s, 3), rotary(x, c, s, 3), x, 3)\n  output y = attention(rotary(h, c, s, 3), rotary(h, c, s, 3), h, 3)\n}`).graph);
+    const plan = compileGraph(
+      compileOk(
+        `model m {\n  input x: f32[B, 9, 12]\n  input cos: f32[9, 4]\n  input sin: f32[9, 4]\n  input order: i32[9]\n  c = gather(cos, 0, order)\n  s = gather(sin, 0, order)\n  h = attention(rotary(x, c, s, 3), rotary(x, c, s, 3), x, 3)\n  output y = attention(rotary(h, c, s, 3), rotary(h, c, s, 3), h, 3)\n}`,
+      ).graph,
+    );
     // Only the rotated keys are written; no kernel computes the gathered tables alone.
     expect(plan.kernels.map((k) => k.kind)).toEqual(["pointwise", "attention", "pointwise", "attention"]);
     expect(plan.kernels.every((k) => k.nodes.some((n) => plan.graph.nodes[n].op.kind !== "gather"))).toBe(true);
   });
 
   it("a gather of rows after a linear layer moves onto the layer's input and folds into its loads", () => {
-    const plan = compileGraph(compileOk(`model m {\n  input x: f32[9, 12]\n  input order: i32[9]\n  output y = gather(gelu(linear(x, "fc", 8)), 0, order)\n}`).graph);
+    const plan = compileGraph(
+      compileOk(`model m {\n  input x: f32[9, 12]\n  input order: i32[9]\n  output y = gather(gelu(linear(x, "fc", 8)), 0, order)\n}`)
+        .graph,
+    );
     expect(summary(plan)).toEqual(["matmul: gather permute matmul add mul mul erf add mul"]);
   });
 
   it("a parameter read only through row slices becomes one parameter per slice", () => {
-    const plan = compileGraph(compileOk(`model m {\n  input x: f32[3, 5]\n  w = param("w", [12, 5])\n  output y = matmul_nt(x, slice(w, 0, 0, 4)) + matmul_nt(x, slice(w, 0, 8, 12))\n}`).graph, { fuse: false });
-    expect(plan.graph.nodes.flatMap((n) => (n.op.kind === "param" ? [`${n.op.name} ${n.op.rows?.join(":")}`] : []))).toEqual(["w 0:4", "w 8:12"]);
+    const plan = compileGraph(
+      compileOk(
+        `model m {\n  input x: f32[3, 5]\n  w = param("w", [12, 5])\n  output y = matmul_nt(x, slice(w, 0, 0, 4)) + matmul_nt(x, slice(w, 0, 8, 12))\n}`,
+      ).graph,
+      { fuse: false },
+    );
+    expect(plan.graph.nodes.flatMap((n) => (n.op.kind === "param" ? [`${n.op.name} ${n.op.rows?.join(":")}`] : []))).toEqual([
+      "w 0:4",
+      "w 8:12",
+    ]);
   });
 
   it("an RMSNorm feeding a linear needs one statistic and no shift", () => {
-    expect(summary(kernelsOf(`  output y = linear(rmsnorm(x, "ln"), "fc", 20, bias = false)`))).toEqual(["matmul: mul reduce add rsqrt permute matmul mul"]);
+    expect(summary(kernelsOf(`  output y = linear(rmsnorm(x, "ln"), "fc", 20, bias = false)`))).toEqual([
+      "matmul: mul reduce add rsqrt permute matmul mul",
+    ]);
   });
 
   it("a normalisation of rows the matmul sees merged (Qwen2-VL's merger) is applied on load, its statistics per merged row", () => {
-    const plan = compileGraph(compileOk(`model m {\n  input x: f32[1, 16, 6]\n  output y = gelu(linear(reshape(layernorm(x, "ln"), [4, 24]), "fc", 8))\n}`).graph);
+    const plan = compileGraph(
+      compileOk(`model m {\n  input x: f32[1, 16, 6]\n  output y = gelu(linear(reshape(layernorm(x, "ln"), [4, 24]), "fc", 8))\n}`).graph,
+    );
     expect(plan.kernels.map((k) => k.kind)).toEqual(["matmul"]);
     expect(summary(plan)[0]).toMatch(/^matmul: reduce sub mul reduce .*reshape permute matmul/);
   });
 
   it("a LayerNorm that is also an output is written, not recomputed", () => {
-    expect(kernelsOf(`  h = layernorm(x, "ln")\n  output h = h\n  output y = linear(h, "fc", 20)`).kernels.map((k) => k.kind)).toEqual(["row", "matmul"]);
+    expect(kernelsOf(`  h = layernorm(x, "ln")\n  output h = h\n  output y = linear(h, "fc", 20)`).kernels.map((k) => k.kind)).toEqual([
+      "row",
+      "matmul",
+    ]);
   });
 
   it("an activation stays in the producer's epilogue rather than the consumer's prologue", () => {
-    expect(summary(kernelsOf(`  output y = linear(quick_gelu(linear(x, "a", 20)), "b", 12)`))).toEqual(["matmul: permute matmul add mul sigmoid mul", "matmul: permute matmul add"]);
+    expect(summary(kernelsOf(`  output y = linear(quick_gelu(linear(x, "a", 20)), "b", 12)`))).toEqual([
+      "matmul: permute matmul add mul sigmoid mul",
+      "matmul: permute matmul add",
+    ]);
   });
 
   it("linears reading the same input (q, k, v) merge into one matmul over concatenated weights", () => {
-    const plan = kernelsOf(`  h = layernorm(x, "ln")\n  output y = attention(linear(h, "q", 12), linear(h, "k", 12), linear(h, "v", 12), 3)`);
-    expect(summary(plan)).toEqual(["matmul: slice sub reduce mul reduce mul sub max add rsqrt permute matmul mul reshape mul mul sub reshape add concat concat add", "attention: slice slice slice attention"]);
+    const plan = kernelsOf(
+      `  h = layernorm(x, "ln")\n  output y = attention(linear(h, "q", 12), linear(h, "k", 12), linear(h, "v", 12), 3)`,
+    );
+    expect(summary(plan)).toEqual([
+      "matmul: slice sub reduce mul reduce mul sub max add rsqrt permute matmul mul reshape mul mul sub reshape add concat concat add",
+      "attention: slice slice slice attention",
+    ]);
   });
 
   it("a residual add joins the epilogue", () => {
@@ -86,7 +135,11 @@ describe("fusion rules", () => {
   });
 
   it("a contraction concatenated behind a class token is computed inside the consuming kernel", () => {
-    const plan = compileGraph(compileOk(`model m {\n  input p: f32[B, 3, 20, 20]\n  x = prepend_token(patch_embed(p, "pe", 8, 4), param("cls", [8]))\n  output y = layernorm(x + param("pos", [26, 8]), "ln")\n}`).graph);
+    const plan = compileGraph(
+      compileOk(
+        `model m {\n  input p: f32[B, 3, 20, 20]\n  x = prepend_token(patch_embed(p, "pe", 8, 4), param("cls", [8]))\n  output y = layernorm(x + param("pos", [26, 8]), "ln")\n}`,
+      ).graph,
+    );
     expect(plan.kernels.map((k) => k.kind)).toEqual(["row"]);
   });
 
@@ -99,12 +152,20 @@ describe("fusion rules", () => {
   it("a 2x2 spatial merge and a pixel unshuffle cost no kernel: they fold into the next matmul's loads", () => {
     const merge = compileGraph(compileOk(`model m {\n  input x: f32[B, 16, 6]\n  output y = linear(merge2x2(x, 4, 4), "fc", 8)\n}`).graph);
     expect(summary(merge)).toEqual(["matmul: reshape permute reshape permute matmul add"]);
-    const unshuffle = compileGraph(compileOk(`model m {\n  input x: f32[B, 3, 8, 8]\n  p = pixel_unshuffle(x, 2)\n  output y = linear(permute(reshape(p, [dim(x, 0), 12, 16]), [0, 2, 1]), "fc", 8)\n}`).graph);
+    const unshuffle = compileGraph(
+      compileOk(
+        `model m {\n  input x: f32[B, 3, 8, 8]\n  p = pixel_unshuffle(x, 2)\n  output y = linear(permute(reshape(p, [dim(x, 0), 12, 16]), [0, 2, 1]), "fc", 8)\n}`,
+      ).graph,
+    );
     expect(unshuffle.kernels.map((k) => k.kind)).toEqual(["matmul"]);
   });
 
   it("conv2d's im2col is a view folded into the matmul's loads", () => {
-    const plan = compileGraph(compileOk(`model m {\n  input x: f32[B, 3, 9, 9]\n  output y = reshape(conv2d(x, "c", 4, 3, stride = 2, padding = 1), [dim(x, 0), 4 * 25])\n}`).graph);
+    const plan = compileGraph(
+      compileOk(
+        `model m {\n  input x: f32[B, 3, 9, 9]\n  output y = reshape(conv2d(x, "c", 4, 3, stride = 2, padding = 1), [dim(x, 0), 4 * 25])\n}`,
+      ).graph,
+    );
     expect(summary(plan)[0]).toMatch(/^matmul: .*im2col.*matmul/);
   });
 
@@ -118,7 +179,11 @@ describe("fusion rules", () => {
   });
 
   it("a rotary embedding folds into attention's loads of q; on k it is written once, not redone for every query", () => {
-    const plan = compileGraph(compileOk(`model m {\n  input x: f32[B, 9, 12]\n  input cos: f32[9, 4]\n  input sin: f32[9, 4]\n  output y = attention(rotary(x, cos, sin, 3), rotary(x * 2, cos, sin, 3), x, 3)\n}`).graph);
+    const plan = compileGraph(
+      compileOk(
+        `model m {\n  input x: f32[B, 9, 12]\n  input cos: f32[9, 4]\n  input sin: f32[9, 4]\n  output y = attention(rotary(x, cos, sin, 3), rotary(x * 2, cos, sin, 3), x, 3)\n}`,
+      ).graph,
+    );
     expect(plan.kernels.map((k) => k.kind)).toEqual(["pointwise", "attention"]);
     expect(summary(plan)[1]).toMatch(/neg.*concat.*attention/);
   });
@@ -142,10 +207,16 @@ describe("fusion rules", () => {
 
 describe("kernel counts per graph", () => {
   const count = (graph: string, layers: number): number => {
-    const presets: Record<string, string> = { "graphs/clip.tsr": "l14", "graphs/siglip.tsr": "so400m14_384", "graphs/vit.tsr": "base16", "graphs/deepseek-vl2.tsr": "tiny" };
+    const presets: Record<string, string> = {
+      "graphs/clip.tsr": "l14",
+      "graphs/siglip.tsr": "so400m14_384",
+      "graphs/vit.tsr": "base16",
+      "graphs/deepseek-vl2.tsr": "tiny",
+    };
     const preset = presets[graph] ?? "";
     const depth = graph.includes("qwen2") ? "depth" : "layers";
-    return compileGraph(compileFile(graph, { preset: preset || undefined, overrides: { [depth]: String(layers) } }).graph, { fuse: true }).kernels.length;
+    return compileGraph(compileFile(graph, { preset: preset || undefined, overrides: { [depth]: String(layers) } }).graph, { fuse: true })
+      .kernels.length;
   };
 
   it.each([
@@ -179,9 +250,13 @@ describe("kernel counts per graph", () => {
     const plan = compileGraph(compileFile("graphs/qwen2-vl.tsr", { overrides: { depth: "1" } }).graph);
     const lines = readFileSync("graphs/qwen2-vl.tsr", "utf8").split("\n");
     const mergerLines = new Set(lines.flatMap((l, i) => (l.includes("visual.merger.") ? [i + 1] : [])));
-    const merger = plan.kernels.filter((k) => k.nodes.some((n) => plan.graph.nodes[n].source.some((s) => s.file === "graphs/qwen2-vl.tsr" && mergerLines.has(s.line))));
+    const merger = plan.kernels.filter((k) =>
+      k.nodes.some((n) => plan.graph.nodes[n].source.some((s) => s.file === "graphs/qwen2-vl.tsr" && mergerLines.has(s.line))),
+    );
     expect(merger.map((k) => k.kind)).toEqual(["matmul", "matmul"]);
-    expect(merger[0].nodes.map((n) => plan.graph.nodes[n].op.kind)).toEqual(expect.arrayContaining(["reduce", "reshape", "matmul", "unary"]));
+    expect(merger[0].nodes.map((n) => plan.graph.nodes[n].op.kind)).toEqual(
+      expect.arrayContaining(["reduce", "reshape", "matmul", "unary"]),
+    );
   });
 
   it("CLIP ViT-B/32 compiles to 63 dispatches but only 8 distinct pipelines (dims are uniforms)", () => {
@@ -190,10 +265,16 @@ describe("kernel counts per graph", () => {
     expect(new Set(plan.kernels.map((k) => k.wgsl)).size).toBe(8);
   });
 
-  it.each(["b16", "l14", "l14_336"])("CLIP %s: the patch embedding is a matmul kernel of its own (patchify folded in); class token, position embedding and pre-norm one more", (preset) => {
-    const plan = compileGraph(compileFile("graphs/clip.tsr", { preset }).graph);
-    expect(summary(plan).slice(0, 2)).toEqual(["matmul: reshape permute reshape permute matmul", "row: reshape broadcast concat add reduce sub mul reduce add rsqrt mul mul add"]);
-  });
+  it.each(["b16", "l14", "l14_336"])(
+    "CLIP %s: the patch embedding is a matmul kernel of its own (patchify folded in); class token, position embedding and pre-norm one more",
+    (preset) => {
+      const plan = compileGraph(compileFile("graphs/clip.tsr", { preset }).graph);
+      expect(summary(plan).slice(0, 2)).toEqual([
+        "matmul: reshape permute reshape permute matmul",
+        "row: reshape broadcast concat add reduce sub mul reduce add rsqrt mul mul add",
+      ]);
+    },
+  );
 
   it("reuses arena buffers by liveness", () => {
     const plan = compileGraph(compileFile("graphs/clip.tsr", { preset: "b32" }).graph);

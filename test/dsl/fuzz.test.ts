@@ -10,12 +10,55 @@ import { reliable } from "../helpers/reliability.ts";
 // location, never another exception. Seeded, so a failure reproduces; bounded in count and time.
 // Every graph file; and the prelude, pasted in front of a graph (a graph file's own blocks take the
 // place of the prelude's), so mutations of the prelude's blocks are compiled as well.
-const GRAPHS = readdirSync("graphs").filter((f) => f.endsWith(".tsr")).sort().map((f) => `graphs/${f}`);
+const GRAPHS = readdirSync("graphs")
+  .filter((f) => f.endsWith(".tsr"))
+  .sort()
+  .map((f) => `graphs/${f}`);
 const SOURCES = [
   ...GRAPHS.map((path) => ({ path, text: readFileSync(path, "utf8") })),
-  ...["graphs/clip.tsr", "graphs/qwen2-vl.tsr"].map((path) => ({ path: `prelude+${path}`, text: `${readFileSync("dsl/prelude.tsr", "utf8")}\n${readFileSync(path, "utf8")}` })),
+  ...["graphs/clip.tsr", "graphs/qwen2-vl.tsr"].map((path) => ({
+    path: `prelude+${path}`,
+    text: `${readFileSync("dsl/prelude.tsr", "utf8")}\n${readFileSync(path, "utf8")}`,
+  })),
 ];
-const TOKENS = ["(", ")", "{", "}", "[", "]", ",", "=", "+", "-", "*", "/", "0", "1", "-1", "1e-5", "x", "i", "\"", "\"{i}\"", "repeat 3 as j {", "return x", "output z = ", "param(\"w\", [3])", "none", "true", "dim(x, 9)", "reshape(x, [2])", "layernorm(x, 5)", "concat([x, x], 7)", "attention(x, x, x, 0)", "slice(x, 1, 5, 2)", "permute(x, [0, 0])", "//", "/*", "\n"];
+const TOKENS = [
+  "(",
+  ")",
+  "{",
+  "}",
+  "[",
+  "]",
+  ",",
+  "=",
+  "+",
+  "-",
+  "*",
+  "/",
+  "0",
+  "1",
+  "-1",
+  "1e-5",
+  "x",
+  "i",
+  '"',
+  '"{i}"',
+  "repeat 3 as j {",
+  "return x",
+  "output z = ",
+  'param("w", [3])',
+  "none",
+  "true",
+  "dim(x, 9)",
+  "reshape(x, [2])",
+  "layernorm(x, 5)",
+  "concat([x, x], 7)",
+  "attention(x, x, x, 0)",
+  "slice(x, 1, 5, 2)",
+  "permute(x, [0, 0])",
+  "//",
+  "/*",
+  "\n",
+];
 
 function mutate(text: string, rand: () => number): string {
   let t = text;
@@ -65,6 +108,11 @@ describe("fuzzing the graph language", () => {
     expect(cases).toBeGreaterThan(500);
     expect(outcomes.diagnostics).toBeGreaterThan(0);
     expect(outcomes.compiled).toBeGreaterThan(0);
-    reliable({ area: "graph files", case: `seeded mutations of the ${GRAPHS.length} graph files and of the prelude (deleted, duplicated and swapped tokens, random characters; at most 40 s)`, tried: cases, outcome: `${outcomes.compiled} compiled; ${outcomes.diagnostics} gave diagnostics with file:line:col; no other error, hang or crash` });
+    reliable({
+      area: "graph files",
+      case: `seeded mutations of the ${GRAPHS.length} graph files and of the prelude (deleted, duplicated and swapped tokens, random characters; at most 40 s)`,
+      tried: cases,
+      outcome: `${outcomes.compiled} compiled; ${outcomes.diagnostics} gave diagnostics with file:line:col; no other error, hang or crash`,
+    });
   }, 120_000);
 });

@@ -1,13 +1,24 @@
 import { execFile } from "node:child_process";
 
-export interface CliResult { code: number; stdout: string; stderr: string }
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the real `tesserae` command in a child process, as a user would. */
 export function tesserae(...args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, ["bin/tesserae.mjs", ...args], { maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => {
       const code = err && typeof err.code === "number" ? err.code : err ? 1 : 0;
-      resolve({ code, stdout, stderr: stderr.split("\n").filter((l) => !l.includes("artificially reduced")).join("\n") });
+      resolve({
+        code,
+        stdout,
+        stderr: stderr
+          .split("\n")
+          .filter((l) => !l.includes("artificially reduced"))
+          .join("\n"),
+      });
     });
   });
 }

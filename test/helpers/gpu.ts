@@ -25,7 +25,13 @@ export interface CompareOptions {
   given?: Record<string, number[]>;
 }
 
-export async function compareWithReference(g: Graph, inputShapes: Record<string, number[]>, env: Record<string, number> = {}, seed = 7, { tilings, given = {} }: CompareOptions = {}): Promise<Comparison> {
+export async function compareWithReference(
+  g: Graph,
+  inputShapes: Record<string, number[]>,
+  env: Record<string, number> = {},
+  seed = 7,
+  { tilings, given = {} }: CompareOptions = {},
+): Promise<Comparison> {
   const rand = rng(seed);
   const inputs = new Map<string, HostTensor>(Object.entries(inputShapes).map(([name, shape]) => [name, randomTensor(shape, rand)]));
   for (const [name, values] of Object.entries(given)) inputs.set(name, { shape: [values.length], data: Float32Array.from(values) });

@@ -11,7 +11,13 @@ export function importGraph(root: string, folders: readonly string[]): Map<strin
       if (statSync(join(root, path)).isDirectory()) walk(path);
       else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) {
         const info = ts.preProcessFile(readFileSync(join(root, path), "utf8"), true, true);
-        graph.set(path, info.importedFiles.map((f) => f.fileName).filter((s) => s.startsWith(".")).map((s) => normalize(join(dirname(path), s))));
+        graph.set(
+          path,
+          info.importedFiles
+            .map((f) => f.fileName)
+            .filter((s) => s.startsWith("."))
+            .map((s) => normalize(join(dirname(path), s))),
+        );
       }
     }
   };
@@ -56,5 +62,7 @@ export function importCycles(graph: ReadonlyMap<string, readonly string[]>): str
 /** Imports from files under `from` into files under any of `forbidden`, as "file -> import". */
 export function crossings(graph: ReadonlyMap<string, readonly string[]>, from: string, forbidden: readonly string[]): string[] {
   const under = (path: string, folder: string): boolean => !relative(folder, path).startsWith("..");
-  return [...graph].flatMap(([file, imports]) => (under(file, from) ? imports.filter((i) => forbidden.some((f) => under(i, f))).map((i) => `${file} -> ${i}`) : []));
+  return [...graph].flatMap(([file, imports]) =>
+    under(file, from) ? imports.filter((i) => forbidden.some((f) => under(i, f))).map((i) => `${file} -> ${i}`) : [],
+  );
 }

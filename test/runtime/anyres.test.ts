@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { anyresViews, llavaNextAssembly, llavaNextTokens, patchOutputSize, unpaddedMosaic } from "../../runtime/image/anyres.ts";
 
-const PINPOINTS: [number, number][] = [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]];
+const PINPOINTS: [number, number][] = [
+  [336, 672],
+  [672, 336],
+  [672, 672],
+  [1008, 336],
+  [336, 1008],
+];
 const blank = (width: number, height: number) => ({ width, height, data: new Uint8Array(width * height * 3).fill(200) });
 
 describe("LLaVA-NeXT anyres (transformers' LlavaNextImageProcessor and pack_image_features)", () => {

@@ -3,8 +3,17 @@ import { fromHalfBits, toHalf, toHalfBits } from "../../runtime/half.ts";
 
 describe("f16 conversion", () => {
   it.each([
-    [1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [65504, 0x7bff], [1e6, 0x7c00], [-1e6, 0xfc00],
-    [2 ** -24, 0x0001], [2 ** -25, 0x0000], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [0, 0],
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [0.5, 0x3800],
+    [65504, 0x7bff],
+    [1e6, 0x7c00],
+    [-1e6, 0xfc00],
+    [2 ** -24, 0x0001],
+    [2 ** -25, 0x0000],
+    [1 + 2 ** -11, 0x3c00],
+    [1 + 3 * 2 ** -11, 0x3c02],
+    [0, 0],
   ])("%s -> %s (round to nearest even, subnormals, overflow to inf)", (v, bits) => {
     expect(toHalfBits(v)).toBe(bits);
   });

@@ -10,23 +10,49 @@ import { loadTokenizer, type TextTokenizer } from "../../runtime/layout/tokenize
 import { imageInputs } from "../../runtime/inputs.ts";
 import { rng } from "../../runtime/weights/random.ts";
 
-const layoutOf = (graph: string, set: Record<string, string> = {}): Layout => compileFile(`graphs/${graph}.tsr`, { overrides: set }).layout as Layout;
+const layoutOf = (graph: string, set: Record<string, string> = {}): Layout =>
+  compileFile(`graphs/${graph}.tsr`, { overrides: set }).layout as Layout;
 const QWEN2 = layoutOf("qwen2-vl");
 const QWEN25 = layoutOf("qwen2.5-vl");
 // The fixture's tokenizer: Qwen2's byte-level BPE with its added tokens; "txt" and " txt" are one token each.
 const TOKENIZER = loadTokenizer("test/fixtures/qwen2-vl") as TextTokenizer;
 
 const image = (grid: Grid, source = "img"): LayoutItem => ({ kind: "image", source, grid });
-const video = (grid: Grid, secondsPerGrid?: number): LayoutItem => ({ kind: "video", source: "clip", grid, ...(secondsPerGrid === undefined ? {} : { secondsPerGrid }) });
-const triples = (p: [number[], number[], number[]] | undefined): string[] => (p as number[][])[0].map((_, i) => `${p?.[0][i]},${p?.[1][i]},${p?.[2][i]}`);
+const video = (grid: Grid, secondsPerGrid?: number): LayoutItem => ({
+  kind: "video",
+  source: "clip",
+  grid,
+  ...(secondsPerGrid === undefined ? {} : { secondsPerGrid }),
+});
+const triples = (p: [number[], number[], number[]] | undefined): string[] =>
+  (p as number[][])[0].map((_, i) => `${p?.[0][i]},${p?.[1][i]},${p?.[2][i]}`);
 
 describe("token layouts: the spec's worked examples (towers-b §3.8)", () => {
   it("A: an image of grid (1,4,6) between two texts", () => {
     const l = buildLayout(QWEN2, [image([1, 4, 6])], "txt txt<image>txt txt", TOKENIZER);
     expect(l.length).toBe(12);
-    expect(triples(l.position_ids)).toEqual(["0,0,0", "1,1,1", "2,2,2", "3,3,3", "3,3,4", "3,3,5", "3,4,3", "3,4,4", "3,4,5", "6,6,6", "7,7,7", "8,8,8"]);
+    expect(triples(l.position_ids)).toEqual([
+      "0,0,0",
+      "1,1,1",
+      "2,2,2",
+      "3,3,3",
+      "3,3,4",
+      "3,3,5",
+      "3,4,3",
+      "3,4,4",
+      "3,4,5",
+      "6,6,6",
+      "7,7,7",
+      "8,8,8",
+    ]);
     expect(l.rope_delta).toBe(-3);
-    expect(l.segments.map((s) => [s.kind, s.start, s.length])).toEqual([["text", 0, 2], ["special", 2, 1], ["image", 3, 6], ["special", 9, 1], ["text", 10, 2]]);
+    expect(l.segments.map((s) => [s.kind, s.start, s.length])).toEqual([
+      ["text", 0, 2],
+      ["special", 2, 1],
+      ["image", 3, 6],
+      ["special", 9, 1],
+      ["text", 10, 2],
+    ]);
     expect(l.input_ids?.slice(2, 10)).toEqual([151652, ...Array(6).fill(151655), 151653]);
   });
 
@@ -57,7 +83,8 @@ describe("token layouts: the spec's worked examples (towers-b §3.8)", () => {
   });
 
   it("D: after the default system prompt, <|vision_start|> sits at index 14", () => {
-    const prompt = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<image>Describe.<|im_end|>\n<|im_start|>assistant\n";
+    const prompt =
+      "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<image>Describe.<|im_end|>\n<|im_start|>assistant\n";
     const l = buildLayout(QWEN2, [image([1, 4, 6])], prompt, TOKENIZER);
     const start = l.segments.find((s) => s.kind === "special" && s.token === "<|vision_start|>");
     expect(start?.start).toBe(14);
@@ -81,8 +108,11 @@ describe("token layouts: counts and errors", () => {
   it("image tokens per model: Qwen t·h·w/4, DeepSeek-VL2 210 + 1 + 14·nh·(14·nw + 1), LLaVA 576, Qwen-VL 256 between <img> and </img>", () => {
     expect(buildLayout(QWEN2, [image([1, 52, 92])], undefined, null).image_rows).toBe(1196);
     const ds = layoutOf("deepseek-vl2");
-    const tiles = (w: number, h: number): number => buildLayout(ds, [{ kind: "image", source: "x", tiles: [w, h] }], undefined, null).image_rows;
-    expect([tiles(1, 1), tiles(2, 2), tiles(3, 2), tiles(2, 3), tiles(4, 2), tiles(3, 3), tiles(6, 1), tiles(1, 6)]).toEqual([421, 1023, 1415, 1429, 1807, 2017, 1401, 1471]);
+    const tiles = (w: number, h: number): number =>
+      buildLayout(ds, [{ kind: "image", source: "x", tiles: [w, h] }], undefined, null).image_rows;
+    expect([tiles(1, 1), tiles(2, 2), tiles(3, 2), tiles(2, 3), tiles(4, 2), tiles(3, 3), tiles(6, 1), tiles(1, 6)]).toEqual([
+      421, 1023, 1415, 1429, 1807, 2017, 1401, 1471,
+    ]);
     const llava = buildLayout(layoutOf("llava-1.5"), [{ kind: "image", source: "x" }], undefined, null);
     expect(llava.segments.map((s) => [s.kind, s.length, s.kind === "image" ? s.id : null])).toEqual([["image", 576, 32000]]);
     expect(buildLayout(layoutOf("llava-1.5", { select: "full" }), [{ kind: "image", source: "x" }], undefined, null).image_rows).toBe(577);
@@ -100,8 +130,16 @@ describe("token layouts: counts and errors", () => {
     const d = imageInputs(compileFile("graphs/deepseek-vl2.tsr"), [blank(1280, 720)], ["a"]).items;
     expect(d[0].tiles).toEqual([4, 2]);
     // Three images: cropping is off, one tile each.
-    const three = imageInputs(compileFile("graphs/deepseek-vl2.tsr"), [blank(1280, 720), blank(64, 64), blank(800, 600)], ["a", "b", "c"]).items;
-    expect(three.map((i) => i.tiles)).toEqual([[1, 1], [1, 1], [1, 1]]);
+    const three = imageInputs(
+      compileFile("graphs/deepseek-vl2.tsr"),
+      [blank(1280, 720), blank(64, 64), blank(800, 600)],
+      ["a", "b", "c"],
+    ).items;
+    expect(three.map((i) => i.tiles)).toEqual([
+      [1, 1],
+      [1, 1],
+      [1, 1],
+    ]);
   });
 
   it("without a tokenizer, special tokens still get ids and text has none; the length is then unknown", () => {
@@ -113,7 +151,9 @@ describe("token layouts: counts and errors", () => {
   });
 
   it("says what is wrong: mark counts, a graph without video, ids that disagree with the tokenizer", () => {
-    expect(() => buildLayout(QWEN2, [image([1, 4, 4]), image([1, 4, 4])], "one <image> only", null)).toThrow(/1 <image> mark, but 2 images were given/);
+    expect(() => buildLayout(QWEN2, [image([1, 4, 4]), image([1, 4, 4])], "one <image> only", null)).toThrow(
+      /1 <image> mark, but 2 images were given/,
+    );
     expect(() => buildLayout(layoutOf("llava-1.5"), [video([2, 4, 4])], undefined, null)).toThrow(/no video/);
     const wrong = layoutOf("qwen2-vl", { image_token_id: "7" });
     expect(() => buildLayout(wrong, [image([1, 4, 4])], undefined, TOKENIZER)).toThrow(LayoutError);
@@ -123,8 +163,16 @@ describe("token layouts: counts and errors", () => {
 
 describe("M-RoPE position ids against transformers.js get_rope_index (an independent implementation)", () => {
   // transformers.js's Qwen2-VL get_rope_index (it has no Qwen2.5-VL temporal scaling, so Qwen2-VL only).
-  const oracle = Object.create(Qwen2VLForConditionalGeneration.prototype) as { config: object; get_rope_index: (...a: (Tensor | null)[]) => [Tensor, Tensor] };
-  oracle.config = { vision_config: { spatial_merge_size: 2 }, image_token_id: 151655, video_token_id: 151656, vision_start_token_id: 151652 };
+  const oracle = Object.create(Qwen2VLForConditionalGeneration.prototype) as {
+    config: object;
+    get_rope_index: (...a: (Tensor | null)[]) => [Tensor, Tensor];
+  };
+  oracle.config = {
+    vision_config: { spatial_merge_size: 2 },
+    image_token_id: 151655,
+    video_token_id: 151656,
+    vision_start_token_id: 151652,
+  };
   const int64 = (values: number[], dims: number[]): Tensor => new Tensor("int64", BigInt64Array.from(values.map(BigInt)), dims);
 
   it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])("random prompt %i: images and videos of random grids between random texts", (seed) => {

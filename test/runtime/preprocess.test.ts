@@ -44,8 +44,17 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
     // Same arithmetic as PIL's fixed-point resampler and HF's float32 normalisation: bit-exact.
     expect(maxAbsDiff(preprocessImage(clip.preprocess, img, file).tensor, reference.read(`clip224_${key}`))).toBeLessThan(1e-6);
     expect(maxAbsDiff(preprocessImage(vit.preprocess, img, file).tensor, reference.read(`vit224_${key}`))).toBeLessThan(1e-6);
-    const kind = { "odd-rgba.png": ["RGBA PNG, 61x47", "alpha dropped"], "tall-gray.png": ["grayscale PNG, 45x71", "gray replicated to RGB"] }[file];
-    if (kind) reliable({ area: "images", case: kind[0], tried: 1, outcome: `${kind[1]} as PIL's convert("RGB"); CLIP and ViT preprocessing bit-exact with the HF processors` });
+    const kind = {
+      "odd-rgba.png": ["RGBA PNG, 61x47", "alpha dropped"],
+      "tall-gray.png": ["grayscale PNG, 45x71", "gray replicated to RGB"],
+    }[file];
+    if (kind)
+      reliable({
+        area: "images",
+        case: kind[0],
+        tried: 1,
+        outcome: `${kind[1]} as PIL's convert("RGB"); CLIP and ViT preprocessing bit-exact with the HF processors`,
+      });
   });
 
   it("CLIP-336 on the demo image", async () => {
@@ -62,22 +71,30 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
     expect(worst).toBe(0);
   });
 
-  it.each([1, 2, 3, 4, 5, 6, 7, 8])("turns a JPEG with EXIF orientation %i upright as transformers' load_image (ImageOps.exif_transpose) does", async (o) => {
-    const img = await readImage(`test/fixtures/images/exif-${o}.jpg`);
-    const want = exifReference.read(`exif_${o}`);
-    expect([img.height, img.width, 3]).toEqual(want.shape);
-    let worst = 0;
-    for (let i = 0; i < img.data.length; i++) worst = Math.max(worst, Math.abs(img.data[i] - want.data[i]));
-    expect(worst).toBe(0);
-    reliable({ area: "images", case: `JPEG with EXIF orientation ${o}`, tried: 1, outcome: "turned upright, bit-identical to PIL's ImageOps.exif_transpose" });
-  });
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])(
+    "turns a JPEG with EXIF orientation %i upright as transformers' load_image (ImageOps.exif_transpose) does",
+    async (o) => {
+      const img = await readImage(`test/fixtures/images/exif-${o}.jpg`);
+      const want = exifReference.read(`exif_${o}`);
+      expect([img.height, img.width, 3]).toEqual(want.shape);
+      let worst = 0;
+      for (let i = 0; i < img.data.length; i++) worst = Math.max(worst, Math.abs(img.data[i] - want.data[i]));
+      expect(worst).toBe(0);
+      reliable({
+        area: "images",
+        case: `JPEG with EXIF orientation ${o}`,
+        tried: 1,
+        outcome: "turned upright, bit-identical to PIL's ImageOps.exif_transpose",
+      });
+    },
+  );
 
-  it.each(["gray16", "rgb16", "gray-alpha16"])("decodes the 16-bit PNG %s as PIL's convert(\"RGB\") does", async (name) => {
+  it.each(["gray16", "rgb16", "gray-alpha16"])('decodes the 16-bit PNG %s as PIL\'s convert("RGB") does', async (name) => {
     const img = await readImage(`test/fixtures/images/${name}.png`);
     const want = deepReference.read(name.replace("-", "_"));
     expect([img.height, img.width, 3]).toEqual(want.shape);
     expect(Array.from(img.data)).toEqual(Array.from(want.data));
-    reliable({ area: "images", case: `16-bit PNG (${name})`, tried: 1, outcome: "decoded bit-identical to PIL's convert(\"RGB\")" });
+    reliable({ area: "images", case: `16-bit PNG (${name})`, tried: 1, outcome: 'decoded bit-identical to PIL\'s convert("RGB")' });
   });
 
   it.each([
@@ -123,9 +140,17 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
   });
 
   it("normalises with the exact CLIP constants (§7.4)", () => {
-    for (const [v, want] of [[0, [-1.792262534, -1.752097128, -1.480219769]], [128, [0.076336074, 0.168897239, 0.339948643]], [255, [1.930336254, 2.074883838, 2.145896989]]] as const) {
+    for (const [v, want] of [
+      [0, [-1.792262534, -1.752097128, -1.480219769]],
+      [128, [0.076336074, 0.168897239, 0.339948643]],
+      [255, [1.930336254, 2.074883838, 2.145896989]],
+    ] as const) {
       const img: RgbImage = { width: 1, height: 1, data: new Uint8Array([v, v, v]) };
-      const t = preprocessImage(clip.preprocess.filter((s) => s.op === "rescale" || s.op === "normalize"), img, "px").tensor;
+      const t = preprocessImage(
+        clip.preprocess.filter((s) => s.op === "rescale" || s.op === "normalize"),
+        img,
+        "px",
+      ).tensor;
       Array.from(t.data).forEach((x, i) => expect(x).toBeCloseTo(want[i], 6));
     }
   });
@@ -158,7 +183,9 @@ describe("zero-sized images", () => {
 
 describe("bad JPEG", () => {
   it("names the file", async () => {
-    await expect(readImage("test/fixtures/images/corrupt.jpg")).rejects.toThrow("image test/fixtures/images/corrupt.jpg: corrupt or unsupported JPEG");
+    await expect(readImage("test/fixtures/images/corrupt.jpg")).rejects.toThrow(
+      "image test/fixtures/images/corrupt.jpg: corrupt or unsupported JPEG",
+    );
     reliable({ area: "images", case: "corrupt.jpg (damaged entropy data)", tried: 1, outcome: "one error naming the file" });
   });
 });

@@ -41,7 +41,12 @@ describe("Qwen2-VL smart_resize", () => {
 
   it("refuses aspect ratios above 200, naming the image", () => {
     expect(() => smartResize(10, 2100, SHIPPED, "image wide.png")).toThrow("image wide.png: 2100x10 has an aspect ratio above 200");
-    reliable({ area: "images", case: "extreme aspect ratio for Qwen2-VL (2100x10)", tried: 1, outcome: "one error naming the image, as smart_resize's ValueError" });
+    reliable({
+      area: "images",
+      case: "extreme aspect ratio for Qwen2-VL (2100x10)",
+      tried: 1,
+      outcome: "one error naming the image, as smart_resize's ValueError",
+    });
   });
 });
 
@@ -54,11 +59,40 @@ describe("Qwen2-VL patch order", () => {
     const { patches, grid } = qwenPatches({ shape: [3, H, W], data }, 2, 14, 2);
     expect(grid).toEqual([1, 4, 6]);
     expect(patches.shape).toEqual([24, 3 * 2 * 14 * 14]);
-    const expectedRows = [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2], [0, 3], [1, 2], [1, 3], [0, 4], [0, 5], [1, 4], [1, 5], [2, 0], [2, 1], [3, 0], [3, 1], [2, 2], [2, 3], [3, 2], [3, 3], [2, 4], [2, 5], [3, 4], [3, 5]];
+    const expectedRows = [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+      [0, 2],
+      [0, 3],
+      [1, 2],
+      [1, 3],
+      [0, 4],
+      [0, 5],
+      [1, 4],
+      [1, 5],
+      [2, 0],
+      [2, 1],
+      [3, 0],
+      [3, 1],
+      [2, 2],
+      [2, 3],
+      [3, 2],
+      [3, 3],
+      [2, 4],
+      [2, 5],
+      [3, 4],
+      [3, 5],
+    ];
     const cols = patches.shape[1];
     expectedRows.forEach(([h, w], r) => {
       // Column k = ((c*2 + tp)*14 + py)*14 + px: check a few, including the duplicated frame (tp = 1).
-      for (const [c, tp, py, px] of [[0, 0, 0, 0], [2, 1, 13, 13], [1, 1, 5, 7]]) {
+      for (const [c, tp, py, px] of [
+        [0, 0, 0, 0],
+        [2, 1, 13, 13],
+        [1, 1, 5, 7],
+      ]) {
         const k = ((c * 2 + tp) * 14 + py) * 14 + px;
         expect(patches.data[r * cols + k]).toBe(c * 1e6 + (h * 14 + py) * 1000 + (w * 14 + px));
       }
@@ -72,8 +106,36 @@ describe("Qwen2.5-VL window index (spec §7.4)", () => {
 
   it.each([
     [[[1, 4, 6]], range(0, 5), [0, 24]],
-    [[[1, 12, 12]], [0, 1, 2, 3, 6, 7, 8, 9, 12, 13, 14, 15, 18, 19, 20, 21, 4, 5, 10, 11, 16, 17, 22, 23, 24, 25, 26, 27, 30, 31, 32, 33, 28, 29, 34, 35], [0, 64, 96, 128, 144]],
-    [[[1, 16, 16]], [...range(0, 3), ...range(8, 11), ...range(16, 19), ...range(24, 27), ...range(4, 7), ...range(12, 15), ...range(20, 23), ...range(28, 31), ...range(32, 35), ...range(40, 43), ...range(48, 51), ...range(56, 59), ...range(36, 39), ...range(44, 47), ...range(52, 55), ...range(60, 63)], [0, 64, 128, 192, 256]],
+    [
+      [[1, 12, 12]],
+      [
+        0, 1, 2, 3, 6, 7, 8, 9, 12, 13, 14, 15, 18, 19, 20, 21, 4, 5, 10, 11, 16, 17, 22, 23, 24, 25, 26, 27, 30, 31, 32, 33, 28, 29, 34,
+        35,
+      ],
+      [0, 64, 96, 128, 144],
+    ],
+    [
+      [[1, 16, 16]],
+      [
+        ...range(0, 3),
+        ...range(8, 11),
+        ...range(16, 19),
+        ...range(24, 27),
+        ...range(4, 7),
+        ...range(12, 15),
+        ...range(20, 23),
+        ...range(28, 31),
+        ...range(32, 35),
+        ...range(40, 43),
+        ...range(48, 51),
+        ...range(56, 59),
+        ...range(36, 39),
+        ...range(44, 47),
+        ...range(52, 55),
+        ...range(60, 63),
+      ],
+      [0, 64, 128, 192, 256],
+    ],
   ] as [[number, number, number][], number[], number[]][])("grid %j", (grids, units, bounds) => {
     expect(w(grids).units).toEqual(units);
     expect(w(grids).bounds).toEqual(bounds);
@@ -82,13 +144,18 @@ describe("Qwen2.5-VL window index (spec §7.4)", () => {
   it("window boundaries for larger, repeated and mixed grids", () => {
     expect(w([[1, 20, 28]]).bounds).toEqual([0, 64, 128, 192, 224, 288, 352, 416, 448, 480, 512, 544, 560]);
     expect(w([[2, 12, 12]]).bounds).toEqual([0, 64, 96, 128, 144, 208, 240, 272, 288]);
-    const mixed = w([[1, 4, 6], [1, 12, 12]]);
+    const mixed = w([
+      [1, 4, 6],
+      [1, 12, 12],
+    ]);
     expect(mixed.bounds).toEqual([0, 24, 88, 120, 152, 168]);
     expect(mixed.units.slice(0, 8)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   it("inverse permutation (argsort) for (1, 12, 12)", () => {
-    expect(w([[1, 12, 12]]).inverse).toEqual([0, 1, 2, 3, 16, 17, 4, 5, 6, 7, 18, 19, 8, 9, 10, 11, 20, 21, 12, 13, 14, 15, 22, 23, 24, 25, 26, 27, 32, 33, 28, 29, 30, 31, 34, 35]);
+    expect(w([[1, 12, 12]]).inverse).toEqual([
+      0, 1, 2, 3, 16, 17, 4, 5, 6, 7, 18, 19, 8, 9, 10, 11, 20, 21, 12, 13, 14, 15, 22, 23, 24, 25, 26, 27, 32, 33, 28, 29, 30, 31, 34, 35,
+    ]);
   });
 });
 
@@ -103,14 +170,21 @@ describe("Qwen video frames (towers-b §2.4, test vectors §7.2)", () => {
 
   it("smart_nframes at 2 fps: both utils versions", () => {
     for (const rules of [q2, q25]) {
-      expect([smartNframes(300, 30, rules), smartNframes(90, 30, rules), smartNframes(1800, 30, rules), smartNframes(40, 25, rules), smartNframes(7, 30, rules)]).toEqual([20, 6, 120, 4, 4]);
+      expect([
+        smartNframes(300, 30, rules),
+        smartNframes(90, 30, rules),
+        smartNframes(1800, 30, rules),
+        smartNframes(40, 25, rules),
+        smartNframes(7, 30, rules),
+      ]).toEqual([20, 6, 120, 4, 4]);
     }
     expect(frameIndices(90, 6)).toEqual([0, 18, 36, 53, 71, 89]);
     expect(() => smartNframes(1, 30, q25)).toThrow(/need between 2 and 1/);
   });
 
   it("per-frame pixel caps: 20 frames of 480x640 -> 476x644; 768 frames -> 280x364 (Qwen2-VL utils), 420x560 (Qwen2.5-VL utils)", () => {
-    const size = (n: number, rules: VideoRules, h: number, w: number): [number, number] => smartResize(h, w, { factor: 28, minPixels: rules.minPixels, maxPixels: framePixelCap(n, rules) });
+    const size = (n: number, rules: VideoRules, h: number, w: number): [number, number] =>
+      smartResize(h, w, { factor: 28, minPixels: rules.minPixels, maxPixels: framePixelCap(n, rules) });
     expect(framePixelCap(20, q25)).toBe(602112);
     expect(size(20, q25, 480, 640)).toEqual([476, 644]);
     expect(size(20, q25, 1080, 1920)).toEqual([560, 1008]);

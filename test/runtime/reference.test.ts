@@ -14,7 +14,11 @@ const activations: Record<string, number[]> = {
   quick_gelu: [-0.064341377, -0.154204234, -0.149611563, 0.350388437, 0.845795766, 1.935658623, 2.98192869],
 };
 
-async function both(src: string, inputs: Record<string, HostTensor>, params: Record<string, HostTensor> = {}): Promise<{ cpu: Map<string, HostTensor>; gpu: Map<string, HostTensor> }> {
+async function both(
+  src: string,
+  inputs: Record<string, HostTensor>,
+  params: Record<string, HostTensor> = {},
+): Promise<{ cpu: Map<string, HostTensor>; gpu: Map<string, HostTensor> }> {
   const g = compileOk(`model t {\n${src}\n}`).graph;
   const ins = new Map(Object.entries(inputs));
   const ps = new Map(Object.entries(params));

@@ -8,7 +8,10 @@ import { encodeTexts, loadTokenizer, type TextTokenizer } from "../../runtime/la
 
 describe("text inputs of contrastive graphs", () => {
   it("pooling rows: the largest id with the legacy eos id 2, else the first eos; flat rows t·L + position", () => {
-    const texts = [[9, 4, 99, 99], [9, 99, 5, 3]];
+    const texts = [
+      [9, 4, 99, 99],
+      [9, 99, 5, 3],
+    ];
     expect(Array.from(textPoolRows(texts, 2).data)).toEqual([2, 5]);
     expect(Array.from(textPoolRows(texts, 3).data)).toEqual([0, 7]);
     expect(Array.from(textPoolRows(texts, 5).data)).toEqual([0, 6]);

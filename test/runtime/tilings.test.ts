@@ -18,36 +18,79 @@ function tableFor(g: Graph, tiling: KernelTiling): Map<string, KernelTiling> {
 }
 
 const matmulCases: { name: string; src: string; inputs: Record<string, number[]> }[] = [
-  { name: "LayerNorm folded past a linear, gelu epilogue, K = 37, N = 36, 2 x 33 rows", src: `input x: f32[2, 33, 37]\n  output y = gelu(linear(layernorm(x, "ln"), "fc", 36))`, inputs: { x: [2, 33, 37] } },
-  { name: "a linear with residual, K = 19 (not a multiple of 8), N = 4", src: `input x: f32[3, 19]\n  output y = linear(x, "fc", 4) + 1`, inputs: { x: [3, 19] } },
-  { name: "a wide linear, N = 388 (past one workgroup's columns), 9 rows", src: `input x: f32[9, 24]\n  output y = linear(x, "fc", 388)`, inputs: { x: [9, 24] } },
+  {
+    name: "LayerNorm folded past a linear, gelu epilogue, K = 37, N = 36, 2 x 33 rows",
+    src: `input x: f32[2, 33, 37]\n  output y = gelu(linear(layernorm(x, "ln"), "fc", 36))`,
+    inputs: { x: [2, 33, 37] },
+  },
+  {
+    name: "a linear with residual, K = 19 (not a multiple of 8), N = 4",
+    src: `input x: f32[3, 19]\n  output y = linear(x, "fc", 4) + 1`,
+    inputs: { x: [3, 19] },
+  },
+  {
+    name: "a wide linear, N = 388 (past one workgroup's columns), 9 rows",
+    src: `input x: f32[9, 24]\n  output y = linear(x, "fc", 388)`,
+    inputs: { x: [9, 24] },
+  },
 ];
 
-interface Case { name: string; src: string; inputs: Record<string, number[]>; ints?: Record<string, number[]> }
+interface Case {
+  name: string;
+  src: string;
+  inputs: Record<string, number[]>;
+  ints?: Record<string, number[]>;
+}
 
 const attentionCases: Case[] = [
-  { name: "3 heads of 7 (no vec4), 13 tokens", src: `input x: f32[2, 13, 21]\n  output y = attention(x, x * 0.5, x + 1, 3)`, inputs: { x: [2, 13, 21] } },
-  { name: "2 heads of 64, 75 tokens (two key blocks, the last query tile part-full)", src: `input x: f32[1, 75, 128]\n  output y = attention(x, x * 0.25, x + 1, 2)`, inputs: { x: [1, 75, 128] } },
-  { name: "causal, 2 heads of 68, 70 tokens", src: `input x: f32[1, 70, 136]\n  output y = attention(x * 0.3, x * 0.2, x, 2, causal = true)`, inputs: { x: [1, 70, 136] } },
-  { name: "segments of 5, 30 and 50 tokens", src: `input x: f32[1, 85, 64]\n  input s: i32[4]\n  output y = attention(x * 0.3, x * 0.2, x, 1, segments = s)`, inputs: { x: [1, 85, 64] }, ints: { s: [0, 5, 35, 85] } },
-  { name: "relative-position biases, 2 heads, 3 x 4 key grid", src: `input x: f32[2, 12, 8]\n  input rb: f32[2, 12, 6]\n  input cb: f32[2, 12, 8]\n  output y = attention(x, x * 0.5, x + 1, 2, row_bias = rb, col_bias = cb)`, inputs: { x: [2, 12, 8], rb: [2, 12, 6], cb: [2, 12, 8] } },
+  {
+    name: "3 heads of 7 (no vec4), 13 tokens",
+    src: `input x: f32[2, 13, 21]\n  output y = attention(x, x * 0.5, x + 1, 3)`,
+    inputs: { x: [2, 13, 21] },
+  },
+  {
+    name: "2 heads of 64, 75 tokens (two key blocks, the last query tile part-full)",
+    src: `input x: f32[1, 75, 128]\n  output y = attention(x, x * 0.25, x + 1, 2)`,
+    inputs: { x: [1, 75, 128] },
+  },
+  {
+    name: "causal, 2 heads of 68, 70 tokens",
+    src: `input x: f32[1, 70, 136]\n  output y = attention(x * 0.3, x * 0.2, x, 2, causal = true)`,
+    inputs: { x: [1, 70, 136] },
+  },
+  {
+    name: "segments of 5, 30 and 50 tokens",
+    src: `input x: f32[1, 85, 64]\n  input s: i32[4]\n  output y = attention(x * 0.3, x * 0.2, x, 1, segments = s)`,
+    inputs: { x: [1, 85, 64] },
+    ints: { s: [0, 5, 35, 85] },
+  },
+  {
+    name: "relative-position biases, 2 heads, 3 x 4 key grid",
+    src: `input x: f32[2, 12, 8]\n  input rb: f32[2, 12, 6]\n  input cb: f32[2, 12, 8]\n  output y = attention(x, x * 0.5, x + 1, 2, row_bias = rb, col_bias = cb)`,
+    inputs: { x: [2, 12, 8], rb: [2, 12, 6], cb: [2, 12, 8] },
+  },
 ];
 
 describe("every matmul tiling against the CPU reference", async () => {
   const ctx = await getGpu();
   const runnable = TILING_CANDIDATES.filter((t) => tilingRunsOn(t, ctx));
-  it.each(runnable.flatMap((t) => matmulCases.map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` }))))("$label", async ({ src, inputs, tiling }) => {
-    const g = compileOk(`model t {\n  ${src}\n}`).graph;
-    const table = tableFor(g, tiling);
-    expect(table.size).toBeGreaterThan(0);
-    const r = await compareWithReference(g, inputs, {}, 7, { tilings: table });
-    for (const [name, diff] of Object.entries(r.fused)) expect(diff, `fused ${name}`).toBeLessThan(REL_TOL);
-  });
+  it.each(runnable.flatMap((t) => matmulCases.map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` }))))(
+    "$label",
+    async ({ src, inputs, tiling }) => {
+      const g = compileOk(`model t {\n  ${src}\n}`).graph;
+      const table = tableFor(g, tiling);
+      expect(table.size).toBeGreaterThan(0);
+      const r = await compareWithReference(g, inputs, {}, 7, { tilings: table });
+      for (const [name, diff] of Object.entries(r.fused)) expect(diff, `fused ${name}`).toBeLessThan(REL_TOL);
+    },
+  );
 });
 
 // The two defaults (without and with subgroups) on every case; the other candidates on the cases that exercise what they change (tile
 // sizes, key blocks, where the probabilities pass): each attention pipeline takes seconds to build on lavapipe.
-const attentionRuns = ATTENTION_CANDIDATES.flatMap((t, i) => attentionCases.filter((_, c) => i <= 1 || c < 3).map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` })));
+const attentionRuns = ATTENTION_CANDIDATES.flatMap((t, i) =>
+  attentionCases.filter((_, c) => i <= 1 || c < 3).map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` })),
+);
 
 describe("every attention tiling against the CPU reference", () => {
   it.each(attentionRuns)("$label", async ({ src, inputs, tiling, ints }) => {

@@ -44,6 +44,11 @@ describe("fuzzing the safetensors reader", () => {
       }
     }
     expect(outcomes.rejected).toBeGreaterThan(100);
-    reliable({ area: "checkpoints", case: "seeded byte mutations of a safetensors file (header bytes, header length, truncation)", tried: 400, outcome: `${outcomes.ok} read cleanly; ${outcomes.rejected} refused with a WeightsError naming the file; nothing else thrown` });
+    reliable({
+      area: "checkpoints",
+      case: "seeded byte mutations of a safetensors file (header bytes, header length, truncation)",
+      tried: 400,
+      outcome: `${outcomes.ok} read cleanly; ${outcomes.rejected} refused with a WeightsError naming the file; nothing else thrown`,
+    });
   });
 });

@@ -27,7 +27,22 @@ describe("tuning cache", () => {
 
   it("leaves out tilings that are not current candidates and names a corrupt file", () => {
     const path = scratch();
-    writeFileSync(path, JSON.stringify({ version: 1, adapters: { g: { k: { tiling: { strategy: "blocked", threads: 3, tm: 1, tn: 1, epilogue: "element", aLoads: "each" }, measured: {}, graph: "", date: "" } } } }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        version: 1,
+        adapters: {
+          g: {
+            k: {
+              tiling: { strategy: "blocked", threads: 3, tm: 1, tn: 1, epilogue: "element", aLoads: "each" },
+              measured: {},
+              graph: "",
+              date: "",
+            },
+          },
+        },
+      }),
+    );
     expect(loadTilings("g", path).table.size).toBe(0);
     writeFileSync(path, "{ not json");
     expect(() => loadTilings("g", path)).toThrow(`tuning cache ${path} is not valid JSON`);
@@ -55,9 +70,17 @@ describe("autotune", () => {
     const path = scratch();
     process.env.TESSERAE_TUNING = path;
     try {
-      const program = compileOk(`model t {\n  input x: f32[1, 21, 24]\n  h = x + attention(linear(x, "q", 24), linear(x, "k", 24), x, 2)\n  output y = linear(layernorm(h, "ln"), "fc", 40)\n}`);
+      const program = compileOk(
+        `model t {\n  input x: f32[1, 21, 24]\n  h = x + attention(linear(x, "q", 24), linear(x, "k", 24), x, 2)\n  output y = linear(layernorm(h, "ln"), "fc", 40)\n}`,
+      );
       const ctx = await getGpu();
-      const options = { compile: (t: TilingTable) => compileProgram(program, { fuse: true, tilings: t }), weights: randomWeights(program.graph, 1), inputs: new Map([["x", randomTensor([1, 21, 24], rng(2))]]), graph: "t", runs: 1 };
+      const options = {
+        compile: (t: TilingTable) => compileProgram(program, { fuse: true, tilings: t }),
+        weights: randomWeights(program.graph, 1),
+        inputs: new Map([["x", randomTensor([1, 21, 24], rng(2))]]),
+        graph: "t",
+        runs: 1,
+      };
       const first = await autotune(ctx, options);
       const keys = Object.keys(first.tuned);
       expect(keys.some((k) => k.startsWith("attention"))).toBe(true);

@@ -34,7 +34,10 @@ let page: Page;
 beforeAll(async () => {
   if (!CHROMIUM) throw new Error("no chromium on PATH: run `npm run setup` as root (installs Debian's chromium) or set CHROMIUM_PATH");
   ({ server, url } = await startWebServer(0));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan", "--no-sandbox"] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan", "--no-sandbox"],
+  });
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
 }, 120_000);
 
@@ -45,31 +48,52 @@ afterAll(async () => {
 
 async function open(graph: string, image: string): Promise<PageResult> {
   await page.goto(`${url}?graph=${graph}&image=/images/${image}&prompt=${encodeURIComponent("Describe <image>")}`);
-  await page.waitForFunction(() => (window as unknown as { __tesserae?: { ready: boolean } }).__tesserae?.ready === true, null, { timeout: 90_000 });
+  await page.waitForFunction(() => (window as unknown as { __tesserae?: { ready: boolean } }).__tesserae?.ready === true, null, {
+    timeout: 90_000,
+  });
   return page.evaluate(() => (window as unknown as { __tesserae: PageResult }).__tesserae);
 }
 
 describe("the demo page in headless Chromium (WebGPU on SwiftShader)", () => {
-  it.each([["qwen2-vl", "odd-rgba.png"], ["deepseek-vl2", "tall-gray.png"], ["vit", "small.jpg"]])("%s on %s: the page's outputs match the Node runtime's on Dawn", async (graph, image) => {
-    const result = await open(graph, image);
-    expect(result.error).toBeUndefined();
-    const demo = DEMOS.find((d) => d.name === graph);
-    if (!demo) throw new Error(`no demo ${graph}`);
-    const checkpoint = Checkpoint.open(demo.weights);
-    const program = compileFile(demo.graph, { checkpointConfig: checkpoint.config, preprocessorConfig: checkpoint.preprocessorConfig, hasWeight: (n) => checkpoint.has(n) });
-    const ctx = await getGpu();
-    const executor = await Executor.load(ctx, compileProgram(program, { fuse: true, storage: "f32" }), checkpoint.loadFor(program.graph, program.prefixes));
-    const { inputs } = imageInputs(program, [await readImage(`test/fixtures/images/${image}`)], [image]);
-    const node = (await executor.run(inputs)).outputs;
-    executor.dispose();
-    for (const [name, t] of node) {
-      const got = result.outputs?.[name];
-      expect(got?.shape, name).toEqual(t.shape);
-      expect(maxAbsDiff({ shape: t.shape, data: Float32Array.from(got?.data ?? []) }, t), `${name}: browser (${result.adapter}) vs Node (${ctx.adapterName})`).toBeLessThan(1e-4);
-    }
-    expect(result.kernels?.length).toBeGreaterThan(0);
-    if (graph !== "vit") expect(result.layout?.image_rows).toBe(node.get("image_embeds")?.shape[0]);
-  }, 120_000);
+  it.each([
+    ["qwen2-vl", "odd-rgba.png"],
+    ["deepseek-vl2", "tall-gray.png"],
+    ["vit", "small.jpg"],
+  ])(
+    "%s on %s: the page's outputs match the Node runtime's on Dawn",
+    async (graph, image) => {
+      const result = await open(graph, image);
+      expect(result.error).toBeUndefined();
+      const demo = DEMOS.find((d) => d.name === graph);
+      if (!demo) throw new Error(`no demo ${graph}`);
+      const checkpoint = Checkpoint.open(demo.weights);
+      const program = compileFile(demo.graph, {
+        checkpointConfig: checkpoint.config,
+        preprocessorConfig: checkpoint.preprocessorConfig,
+        hasWeight: (n) => checkpoint.has(n),
+      });
+      const ctx = await getGpu();
+      const executor = await Executor.load(
+        ctx,
+        compileProgram(program, { fuse: true, storage: "f32" }),
+        checkpoint.loadFor(program.graph, program.prefixes),
+      );
+      const { inputs } = imageInputs(program, [await readImage(`test/fixtures/images/${image}`)], [image]);
+      const node = (await executor.run(inputs)).outputs;
+      executor.dispose();
+      for (const [name, t] of node) {
+        const got = result.outputs?.[name];
+        expect(got?.shape, name).toEqual(t.shape);
+        expect(
+          maxAbsDiff({ shape: t.shape, data: Float32Array.from(got?.data ?? []) }, t),
+          `${name}: browser (${result.adapter}) vs Node (${ctx.adapterName})`,
+        ).toBeLessThan(1e-4);
+      }
+      expect(result.kernels?.length).toBeGreaterThan(0);
+      if (graph !== "vit") expect(result.layout?.image_rows).toBe(node.get("image_embeds")?.shape[0]);
+    },
+    120_000,
+  );
 
   it("draws the image, the token strip and the kernel bars: a screenshot that is not blank", async () => {
     await open("qwen2-vl", "demo.png");
