@@ -72,7 +72,7 @@ export async function writeArtifact(compiled: Compiled, dir: string, options: Wr
       types: "model.d.ts",
       exports: { ".": { types: "./model.d.ts", default: "./model.js" } },
     };
-    writeFileSync(join(tmp, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+    writeFileSync(join(tmp, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
   } finally {

@@ -92,7 +92,7 @@ const only = process.env.BENCH_ONLY;
 const dtypes = (process.env.BENCH_DTYPES ?? "f32,f16").split(",");
 // ONNX Runtime's CPU and both WebGPU providers on the exported graph, side by side (BENCH_PEERS=0 leaves them out).
 const peers = process.env.BENCH_PEERS !== "0";
-const log = (s: string): void => void process.stderr.write(s + "\n");
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
 // BENCH_OUT: another folder for the results (the device script writes them where they come back from).
 const dir = process.env.BENCH_OUT ?? "bench/results";
 mkdirSync(dir, { recursive: true });
@@ -101,10 +101,12 @@ mkdirSync(dir, { recursive: true });
 const partial = only !== undefined || !dtypes.includes("f32") || !dtypes.includes("f16");
 const earlier =
   partial && existsSync(`${dir}/latest.json`) ? (JSON.parse(readFileSync(`${dir}/latest.json`, "utf8")) as BenchRecord[]) : [];
-const peaks: Peaks =
-  partial && existsSync(`${dir}/peaks.json`)
-    ? (JSON.parse(readFileSync(`${dir}/peaks.json`, "utf8")) as Peaks)
-    : (log("machine limits"), await measurePeaks(gpu, log));
+async function machineLimits(): Promise<Peaks> {
+  if (partial && existsSync(`${dir}/peaks.json`)) return JSON.parse(readFileSync(`${dir}/peaks.json`, "utf8")) as Peaks;
+  log("machine limits");
+  return measurePeaks(gpu, log);
+}
+const peaks = await machineLimits();
 const records: BenchRecord[] = [];
 const recordKey = (r: BenchRecord): string => `${r.graph}|${r.engine}|${r.dtype}`;
 const all = (): BenchRecord[] => {
@@ -114,17 +116,17 @@ const all = (): BenchRecord[] => {
 };
 /** Written after every graph, so a long run that stops keeps what it measured. */
 function save(): void {
-  const json = JSON.stringify(all(), null, 2) + "\n";
+  const json = `${JSON.stringify(all(), null, 2)}\n`;
   writeFileSync(`${dir}/latest.json`, json);
   writeFileSync(`${dir}/${new Date().toISOString().slice(0, 10)}.json`, json);
   writeFileSync(`${dir}/latency.svg`, latencyChart(all()));
   writeFileSync(`${dir}/kernels.svg`, kernelBreakdownChart(all().filter((r) => r.kernels.length > 0)));
   writeFileSync(`${dir}/rates.svg`, rateChart(all(), peaks));
-  writeFileSync(`${dir}/peaks.json`, JSON.stringify(peaks, null, 2) + "\n");
+  writeFileSync(`${dir}/peaks.json`, `${JSON.stringify(peaks, null, 2)}\n`);
   // This adapter's tuned choices, for the record (the live cache is tuningCachePath()).
   writeFileSync(
     `${dir}/tuning.json`,
-    JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2) + "\n",
+    `${JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2)}\n`,
   );
   writeFileSync(`${dir}/latest.md`, markdownTable(all(), peaks));
 }

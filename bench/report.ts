@@ -38,5 +38,5 @@ export function markdownTable(records: readonly BenchRecord[], peaks?: Peaks): s
       `| ${r.graph} | ${r.input} | ${r.dtype} | ${r.engine} | ${peer ? "-" : r.kernels.length} | ${r.median_ms.toFixed(1)} | ${r.min_ms.toFixed(1)} | ${r.gflops.toFixed(2)} |${share} ${gpu} | ${ratio} | ${versus} |`,
     );
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

@@ -88,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     return await run(rest);
   } catch (e) {
     if (e instanceof DiagnosticError) {
-      process.stderr.write(e.message + "\n");
+      process.stderr.write(`${e.message}\n`);
       return 1;
     }
     if (e instanceof TesseraeError) {

@@ -20,7 +20,7 @@ export function progressReporter(
         drawn = true;
       } else if (Math.floor(fraction * 10) > shownTenth) {
         shownTenth = Math.floor(fraction * 10);
-        stream.write(text + "\n");
+        stream.write(`${text}\n`);
       }
     },
     finish(): void {

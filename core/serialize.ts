@@ -83,13 +83,11 @@ const NON_FINITE = "@number:";
 
 /** plan.json's text; `compact` leaves out the indentation (for a plan embedded in a module). */
 export function stringifyPlanFile(file: PlanFile, compact = false): string {
-  return (
-    JSON.stringify(
-      file,
-      (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? `${NON_FINITE}${v}` : v),
-      compact ? undefined : 1,
-    ) + "\n"
-  );
+  return `${JSON.stringify(
+    file,
+    (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? `${NON_FINITE}${v}` : v),
+    compact ? undefined : 1,
+  )}\n`;
 }
 
 export function parsePlanFile(text: string, where: string): PlanFile {

@@ -18,8 +18,8 @@ export function formatDiagnostic(d: Diagnostic, sources: SourceMap): string {
   if (text === undefined) return head;
   const lineText = text.split("\n")[line - 1] ?? "";
   const width = d.loc.end.line === line ? Math.max(1, d.loc.end.column - column) : Math.max(1, lineText.length - column + 1);
-  const gutter = String(line).padStart(4) + " | ";
-  const caret = " ".repeat(gutter.length + column - 1) + "^" + "~".repeat(Math.max(0, width - 1));
+  const gutter = `${String(line).padStart(4)} | `;
+  const caret = `${" ".repeat(gutter.length + column - 1)}^${"~".repeat(Math.max(0, width - 1))}`;
   return `${head}\n${gutter}${lineText}\n${caret}`;
 }
 

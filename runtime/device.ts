@@ -93,7 +93,7 @@ async function withoutLimitNotices<T>(fn: () => Promise<T>): Promise<T> {
     const text = readFileSync(capture, "utf8");
     rmSync(capture, { force: true });
     const rest = text.split("\n").filter((line) => line !== "" && !LIMIT_NOTICE.test(line));
-    if (rest.length > 0) writeSync(restored, rest.join("\n") + "\n");
+    if (rest.length > 0) writeSync(restored, `${rest.join("\n")}\n`);
   }
 }
 

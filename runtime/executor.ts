@@ -56,7 +56,10 @@ function layoutFor(device: GPUDevice, reads: number): GPUPipelineLayout {
 
 async function pipelineFor(device: GPUDevice, wgsl: string, label: string, reads: number): Promise<GPUComputePipeline> {
   let cache = pipelineCache.get(device);
-  if (!cache) pipelineCache.set(device, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    pipelineCache.set(device, cache);
+  }
   let p = cache.get(wgsl);
   if (!p) {
     p = (async () => {

@@ -30,16 +30,19 @@ export function requireDevice(ctx: GpuContext, what: string): void {
 export async function checked<T>(device: GPUDevice, what: string, fn: () => T | Promise<T>): Promise<T> {
   device.pushErrorScope("out-of-memory");
   device.pushErrorScope("validation");
-  let result: T;
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
   try {
-    result = await fn();
-  } finally {
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    if (validation) throw new Error(`WebGPU validation error during ${what}: ${validation.message}`);
-    if (oom) throw new Error(`WebGPU out of memory during ${what}: ${oom.message}`);
+    outcome = { ok: true, value: await fn() };
+  } catch (error) {
+    outcome = { ok: false, error };
   }
-  return result;
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  // What the scopes caught explains a failure of `fn` better than its own error does.
+  if (validation) throw new Error(`WebGPU validation error during ${what}: ${validation.message}`);
+  if (oom) throw new Error(`WebGPU out of memory during ${what}: ${oom.message}`);
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
 }
 
 /** A context around a device the caller opened (a web page's navigator.gpu device, a service's own). */

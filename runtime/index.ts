@@ -49,7 +49,7 @@ const here = (): string | undefined => (typeof location === "undefined" ? undefi
 
 function folderUrl(spec: string | URL): URL {
   const url = new URL(spec, here());
-  return url.href.endsWith("/") ? url : new URL(url.href + "/");
+  return url.href.endsWith("/") ? url : new URL(`${url.href}/`);
 }
 
 /** Weights in memory, or a safetensors file fetched from a URL. */

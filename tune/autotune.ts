@@ -53,7 +53,7 @@ export async function autotune(ctx: GpuContext, options: TuneOptions): Promise<T
   const log = options.log ?? (() => {});
   if (!ctx.device.features.has("timestamp-query"))
     throw new Error(`autotuning needs the adapter's timestamp-query feature, which '${ctx.adapterName}' lacks`);
-  const { table, choices } = loadTilings(ctx.adapterName, undefined, ctx);
+  const { table } = loadTilings(ctx.adapterName, undefined, ctx);
   const keys = [...new Set(options.compile(table).kernels.flatMap((k) => (k.tuning ? [k.tuning.key] : [])))];
   const todo = keys.filter((k) => options.retune || !table.has(k));
   const cached = keys.filter((k) => !todo.includes(k));

@@ -10,7 +10,6 @@ import {
   tilingName,
   type KernelTarget,
   type KernelTiling,
-  type TilingTable,
 } from "../compiler/codegen/tiling.ts";
 
 /** One tuned kernel shape: the tiling chosen and what each candidate measured (GPU ms, summed over the kernels with this key). */
@@ -74,6 +73,6 @@ export function saveTilings(adapter: string, choices: Record<string, TunedChoice
   const file = readCache(path);
   file.adapters[adapter] = { ...(file.adapters[adapter] ?? {}), ...choices };
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(`${path}.tmp`, JSON.stringify(file, null, 2) + "\n");
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
   renameSync(`${path}.tmp`, path);
 }

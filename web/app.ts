@@ -58,12 +58,12 @@ function load(name: string): Promise<Loaded> {
   if (!p) {
     p = (async () => {
       const base = `/artifacts/${name}/`;
-      const file = parsePlanFile(await (await fetchOk(base + "plan.json")).text(), base + "plan.json");
+      const file = parsePlanFile(await (await fetchOk(`${base}plan.json`)).text(), `${base}plan.json`);
       const texts = new Map(await Promise.all(kernelFiles(file).map(async (n) => [n, await (await fetchOk(base + n)).text()] as const)));
       const plan = deserializePlan(file.plan, (n) => texts.get(n) as string);
-      const tensors = tensorsFromBuffer(await (await fetchOk(base + "model.safetensors")).arrayBuffer(), base + "model.safetensors");
+      const tensors = tensorsFromBuffer(await (await fetchOk(`${base}model.safetensors`)).arrayBuffer(), `${base}model.safetensors`);
       const ctx = await device();
-      const executor = await Executor.load(ctx, plan, checkpointTensors(file, tensors, base + "model.safetensors"));
+      const executor = await Executor.load(ctx, plan, checkpointTensors(file, tensors, `${base}model.safetensors`));
       const program = programOf(file, plan);
       return { name, file, plan, program, executor, ctx };
     })();
@@ -291,20 +291,27 @@ async function main(): Promise<void> {
       status(`error: ${(e as Error).message}`, true);
       page.__tesserae = { ready: true, error: (e as Error).message };
     });
+  const runFile = (f: File): void => {
+    current = { blob: f, name: f.name };
+    go();
+  };
   select.onchange = go;
   ($("prompt") as HTMLInputElement).onchange = go;
   ($("file") as HTMLInputElement).onchange = (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
-    if (f) (current = { blob: f, name: f.name }), go();
+    if (f) runFile(f);
   };
   const drop = $("drop");
-  drop.ondragover = (e) => (e.preventDefault(), drop.classList.add("over"));
+  drop.ondragover = (e) => {
+    e.preventDefault();
+    drop.classList.add("over");
+  };
   drop.ondragleave = () => drop.classList.remove("over");
   drop.ondrop = (e) => {
     e.preventDefault();
     drop.classList.remove("over");
     const f = e.dataTransfer?.files[0];
-    if (f) (current = { blob: f, name: f.name }), go();
+    if (f) runFile(f);
   };
   go();
 }

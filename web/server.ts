@@ -103,6 +103,6 @@ export async function startWebServer(port: number, log: (s: string) => void = ()
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const port = Number(process.env.PORT ?? 8080);
   process.stderr.write("tesserae web: compiling the demo graphs\n");
-  const { url } = await startWebServer(port, (s) => process.stderr.write(s + "\n"));
+  const { url } = await startWebServer(port, (s) => process.stderr.write(`${s}\n`));
   process.stderr.write(`tesserae web: open ${url} in a browser with WebGPU (Chromium: --enable-unsafe-webgpu on Linux); Ctrl-C stops\n`);
 }

@@ -65,7 +65,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write(markdownTable(records));
   const out = one(args, "out");
-  if (out) writeFileSync(out, JSON.stringify(records, null, 2) + "\n");
+  if (out) writeFileSync(out, `${JSON.stringify(records, null, 2)}\n`);
   return 0;
 }
 
@@ -82,7 +82,7 @@ export async function measuring(
   const ctx = await getGpu();
   const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
   if (storage !== dtype) process.stderr.write(`tesserae: the adapter has no shader-f16: measuring f32 instead\n`);
-  return { runs, batch, ctx, storage, log: (s: string): void => void process.stderr.write(s + "\n") };
+  return { runs, batch, ctx, storage, log: (s: string): void => void process.stderr.write(`${s}\n`) };
 }
 
 /**

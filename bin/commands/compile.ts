@@ -1,4 +1,4 @@
-import { writeArtifact } from "../../api/artifact.ts";
+import { writeArtifact, type Written } from "../../api/artifact.ts";
 import { UsageError } from "../../core/errors.ts";
 import { one, parseArgs } from "../args.ts";
 import { compileFromArgs, dtypeFlag, MODEL_FLAGS, requireGraph } from "../load.ts";
@@ -15,7 +15,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
   if (!out) throw new UsageError("compile needs --out DIR (a new folder, or one an earlier compile wrote)");
   const compiled = compileFromArgs(graphPath, args, { dtype: dtypeFlag(args), fuse: !args.switches.has("no-fuse") });
   const runtime = one(args, "runtime") ?? "tesserae/runtime";
-  let w;
+  let w: Written;
   try {
     w = await writeArtifact(compiled, out, { runtime });
   } catch (e) {

@@ -24,7 +24,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const report = explainPlan(plan, graphPath, env, fused);
   const text =
     format === "json"
-      ? JSON.stringify(report, null, 2) + "\n"
+      ? `${JSON.stringify(report, null, 2)}\n`
       : format === "dot"
         ? formatDot(plan)
         : format === "html"

@@ -21,6 +21,6 @@ export async function checkCommand(argv: string[]): Promise<number> {
 export async function irCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { values: MODEL_FLAGS, repeatable: ["set"] }, "ir");
   const { program } = compileFromArgs(requireGraph(args, "ir"), args);
-  process.stdout.write(printGraph(program.graph) + "\n");
+  process.stdout.write(`${printGraph(program.graph)}\n`);
   return 0;
 }

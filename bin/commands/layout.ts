@@ -5,7 +5,7 @@ import { readImage, type RgbImage } from "../../runtime/image/decode.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
 import { one, parseArgs } from "../args.ts";
 import { readFrames, videoFps } from "../frames.ts";
-import { compileFromArgs, MODEL_FLAGS, requireGraph, warn } from "../load.ts";
+import { compileFromArgs, MODEL_FLAGS, requireGraph } from "../load.ts";
 
 const SIZE = /^(\d+)x(\d+)$/;
 

@@ -17,7 +17,7 @@ function percent(p: number): string {
 
 /** A fixed-width cell: text cut with an ellipsis, or padded. */
 function cell(text: string, width = COLUMN): string {
-  return text.length > width ? text.slice(0, width - 1) + "…" : text.padStart(width);
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text.padStart(width);
 }
 
 /**

@@ -1,7 +1,5 @@
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
-import type { Graph, Node } from "../../core/graph.ts";
 import { emitSharedPrologueStats } from "./matmul-prologue.ts";
-import { transposedWeightOf } from "./weight-layout.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type MatmulTiling } from "./tiling.ts";
 import type { Code, KernelWriter } from "./writer.ts";

@@ -1,9 +1,9 @@
-import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
+import { dimCeilDiv as ceilDiv, numel } from "../../core/dims.ts";
 import type { Graph } from "../../core/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { matmulKernel } from "./matmul.ts";
 import { attentionKernel } from "./attention.ts";
-import { attentionTilingFor, matmulTilingFor, tuningKey, type KernelTarget, type KernelTiling, type TilingTable } from "./tiling.ts";
+import { attentionTilingFor, matmulTilingFor, tuningKey, type KernelTarget, type TilingTable } from "./tiling.ts";
 import type { Dispatch, StorageType } from "../../core/plan.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { KernelWriter, statKey, type Code } from "./writer.ts";

@@ -412,7 +412,7 @@ export class KernelWriter {
     const axis = (a: number): { start: Code; count: Code; weight: (j: Code) => Code } => {
       const [inSize, outSize] = [src.shape[a] as number, n.shape[a] as number];
       const scale = inSize / outSize;
-      const support = scale >= 1 ? scale : 1;
+      const support = Math.max(scale, 1);
       const inv = scale >= 1 ? 1 / scale : 1;
       const centre = this.let(`${floatLiteral(scale)} * (f32(${coords[a]}) + 0.5)`, "c");
       const start = this.let(`u32(max(i32(${centre} - ${floatLiteral(support)} + 0.5), 0))`, "lo");
@@ -461,17 +461,17 @@ export class KernelWriter {
     axis: number,
     coords: readonly Code[],
     type: string,
-    valueOf: (id: number, coords: readonly Code[]) => Code,
+    valueAt: (id: number, coords: readonly Code[]) => Code,
   ): Code {
     const split = this.dim(this.node(n.inputs[0]).shape[axis]);
     const out = this.fresh();
     this.line(`var ${out}: ${type};`);
-    this.block(`if (${coords[axis]} < ${split}) {`, () => this.line(`${out} = ${valueOf(n.inputs[0], coords)};`), "} else {");
+    this.block(`if (${coords[axis]} < ${split}) {`, () => this.line(`${out} = ${valueAt(n.inputs[0], coords)};`), "} else {");
     this.block(
       "",
       () =>
         this.line(
-          `${out} = ${valueOf(
+          `${out} = ${valueAt(
             n.inputs[1],
             coords.map((x, i) => (i === axis ? `(${x} - ${split})` : x)),
           )};`,
@@ -510,7 +510,7 @@ export class KernelWriter {
     parts.push(`@group(0) @binding(${this.bindings.length + 1}) var<uniform> U: Dims;`);
     if (this.usesErf) parts.push(ERF_WGSL);
     parts.push(entry);
-    return parts.join("\n") + "\n";
+    return `${parts.join("\n")}\n`;
   }
 }
 

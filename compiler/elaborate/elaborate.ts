@@ -2,7 +2,6 @@ import type { Arg, BlockDecl, CallExpr, Expr, InputDecl, Loc, ModelDecl, SourceF
 import type { Diagnostic } from "../../dsl/diagnostics.ts";
 import { GraphBuilder, ShapeError } from "../ir/builder.ts";
 import { sym, type Dim } from "../../core/dims.ts";
-import type { Graph } from "../../core/graph.ts";
 import type { InputProvider, PreprocessStep } from "../../core/preprocess.ts";
 import { LAYOUT_SYMBOLS, type Layout } from "../../core/layout.ts";
 import { toLayout } from "./layout.ts";

@@ -37,5 +37,5 @@ export function formatDot(plan: Plan): string {
   for (const o of g.outputs)
     out.push(`  out_${o.name} [label=${quote(o.name)}, shape=oval, fillcolor="#fecaca"];`, `  n${o.node} -> out_${o.name};`);
   out.push("}");
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }

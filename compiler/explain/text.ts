@@ -32,5 +32,5 @@ export function formatText(r: ExplainReport): string {
     for (const t of p.tensors)
       lines.push(`      ${t.name.padEnd(14)} ${t.shape.padEnd(14)} ${summarizeOps(t.ops)}  [${t.source.join(", ")}]`);
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

@@ -80,7 +80,7 @@ function cheapOnLoad(n: Node): boolean {
  * Whether `a` (a matmul's A) is the row kernel's output `root` itself, or a reshape of it that merges
  * whole rows: [.., R, C] -> [.., R / G, G C], batch axes equal or all of size 1.
  */
-function viewsWholeRows(g: Graph, a: Node, root: Node): boolean {
+function viewsWholeRows(_g: Graph, a: Node, root: Node): boolean {
   if (a.id === root.id) return true;
   if (a.op.kind !== "reshape" || a.inputs[0] !== root.id) return false;
   const [from, to] = [root.shape, a.shape];

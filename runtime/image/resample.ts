@@ -70,7 +70,7 @@ function precompute(inSize: number, outSize: number, filter: Filter): Coeffs {
 
 function clip8(v: number): number {
   const s = Math.floor(v / (1 << PRECISION_BITS));
-  return s < 0 ? 0 : s > 255 ? 255 : s;
+  return s < 0 ? 0 : Math.min(s, 255);
 }
 
 function horizontal(img: RgbImage, outW: number, c: Coeffs): RgbImage {

@@ -16,5 +16,5 @@ export function layoutJson(model: string, layout: TokenLayout): string {
     },
     2,
   );
-  return text.replace(/"@@inline\d+@@"/g, (m) => inline.get(m.slice(1, -1)) as string) + "\n";
+  return `${text.replace(/"@@inline\d+@@"/g, (m) => inline.get(m.slice(1, -1)) as string)}\n`;
 }

@@ -376,7 +376,7 @@ function relativeBias(rowBias: HostTensor, colBias: HostTensor, b: number, t: nu
 /** torch's antialiased bilinear taps (and PIL's): a triangle widened by the scale when downscaling, normalised. */
 function antialiasTaps(dst: number, inSize: number, outSize: number): [number, number][] {
   const scale = inSize / outSize;
-  const support = scale >= 1 ? scale : 1;
+  const support = Math.max(scale, 1);
   const inv = scale >= 1 ? 1 / scale : 1;
   const centre = scale * (dst + 0.5);
   const lo = Math.max(Math.trunc(centre - support + 0.5), 0);

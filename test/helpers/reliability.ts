@@ -21,5 +21,6 @@ declare module "vitest" {
 export function reliable(row: ReliabilityRow): void {
   const test = TestRunner.getCurrentTest();
   if (!test) throw new Error("reliable() must be called inside a test");
-  (test.meta.reliability ??= []).push(row);
+  test.meta.reliability ??= [];
+  test.meta.reliability.push(row);
 }

@@ -39,5 +39,5 @@ function writeReliability(rows: ReliabilityRow[]): void {
   for (const area of AREAS) {
     for (const r of rows.filter((x) => x.area === area)) lines.push(`| ${area} | ${cell(r.case)} | ${r.tried} | ${cell(r.outcome)} |`);
   }
-  writeFileSync("docs/RELIABILITY.md", lines.join("\n") + "\n");
+  writeFileSync("docs/RELIABILITY.md", `${lines.join("\n")}\n`);
 }

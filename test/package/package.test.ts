@@ -136,7 +136,7 @@ describe("the npm package, installed into an empty project", () => {
     for (const example of ["node.mjs", "browser.mjs"]) {
       const code = readFileSync(join(ROOT, "docs", "examples", example), "utf8");
       for (const doc of ["README.md", "docs/API.md"])
-        expect(readFileSync(join(ROOT, doc), "utf8"), `${doc} shows docs/examples/${example}`).toContain("```js\n" + code + "```");
+        expect(readFileSync(join(ROOT, doc), "utf8"), `${doc} shows docs/examples/${example}`).toContain(`\`\`\`js\n${code}\`\`\``);
     }
   });
 

@@ -162,7 +162,7 @@ describe("Qwen2.5-VL window index (spec §7.4)", () => {
 describe("Qwen video frames (towers-b §2.4, test vectors §7.2)", () => {
   const rulesOf = (graph: string): VideoRules => {
     const step = compileFile(`graphs/${graph}.tsr`).preprocess.find((s) => s.op === "video_frames");
-    if (!step || step.op !== "video_frames") throw new Error(`${graph} has no video_frames step`);
+    if (step?.op !== "video_frames") throw new Error(`${graph} has no video_frames step`);
     return step;
   };
   const q2 = rulesOf("qwen2-vl");
