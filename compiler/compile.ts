@@ -13,6 +13,8 @@ import { splitSlicedParams } from "./passes/split-params.ts";
 import { transposeWeights } from "./passes/transpose-weights.ts";
 import type { Plan, PlanKernel, StorageType } from "../core/plan.ts";
 import { assignSlots } from "./plan/slots.ts";
+import { verifyGraph } from "./passes/verify.ts";
+import { UsageError } from "../core/errors.ts";
 
 export interface CompileOptions {
   fuse: boolean;
@@ -24,24 +26,74 @@ export interface CompileOptions {
   target?: KernelTarget;
 }
 
+/** A named rewrite of the graph IR. The harness removes dead code and verifies the graph after each one. */
+export interface GraphPass {
+  name: string;
+  run: (g: Graph) => Graph;
+  /** Only in fused plans (`--no-fuse` keeps one primitive per kernel and the graph as written). */
+  fusedOnly: boolean;
+}
+
 /**
- * Graph rewrites of the fused plan, in order: the ones that match patterns (sibling linears, a
- * normalisation before a linear) run before the ones that change what they would match.
+ * The passes in order: the ones that match patterns (sibling linears, a normalisation before a linear)
+ * run before the ones that change what they would match.
  */
-const FUSED_PASSES: readonly ((g: Graph) => Graph)[] = [
-  pushGathersIntoMatmuls,
-  duplicateSharedViews,
-  mergeSiblingLinears,
-  foldNormsIntoLinears,
-  transposeWeights,
+export const PASSES: readonly GraphPass[] = [
+  { name: "split-sliced-params", run: splitSlicedParams, fusedOnly: false },
+  { name: "push-gathers", run: pushGathersIntoMatmuls, fusedOnly: true },
+  { name: "duplicate-views", run: duplicateSharedViews, fusedOnly: true },
+  { name: "merge-linears", run: mergeSiblingLinears, fusedOnly: true },
+  { name: "fold-norms", run: foldNormsIntoLinears, fusedOnly: true },
+  { name: "transpose-weights", run: transposeWeights, fusedOnly: true },
 ];
 
-/** The compiler after elaboration, as one flat list of passes. */
+/** The graph as elaboration gave it (dead code removed), before any pass. */
+export const ELABORATED = "elaborated";
+/** The last step of a fused compile: parameter-only work split off into the preparation graph. */
+export const SPLIT_PREPARATION = "split-weight-preparation";
+
+/** The steps whose graphs `graphAfter` gives, in order. */
+export function stepNames(fuse: boolean): string[] {
+  return [ELABORATED, ...PASSES.filter((p) => fuse || !p.fusedOnly).map((p) => p.name), ...(fuse ? [SPLIT_PREPARATION] : [])];
+}
+
+/** Runs the passes in order (the fused-only ones with `fuse`), verifying the graph after each; stops after `until`. */
+function runPasses(input: Graph, fuse: boolean, until?: string): Graph {
+  let graph = eliminateDeadCode(input);
+  verifyGraph(graph, ELABORATED);
+  if (until === ELABORATED) return graph;
+  for (const pass of PASSES) {
+    if (pass.fusedOnly && !fuse) continue;
+    graph = eliminateDeadCode(pass.run(graph));
+    verifyGraph(graph, pass.name);
+    if (pass.name === until) return graph;
+  }
+  return graph;
+}
+
+function splitPreparation(graph: Graph): { main: Graph; prepare: Graph | null } {
+  const split = splitWeightPreparation(graph);
+  verifyGraph(split.main, SPLIT_PREPARATION);
+  if (split.prepare) verifyGraph(split.prepare, SPLIT_PREPARATION);
+  return split;
+}
+
+/**
+ * The graph at one step of the compile (`tesserae ir --after STEP`); after the preparation split, the
+ * graph the kernels are made from. UsageError for a step this compile does not have.
+ */
+export function graphAfter(input: Graph, step: string, fuse = true): Graph {
+  const steps = stepNames(fuse);
+  if (!steps.includes(step)) throw new UsageError(`no step '${step}' in a${fuse ? "" : "n unfused"} compile (steps: ${steps.join(", ")})`);
+  const graph = runPasses(input, fuse, step);
+  return step === SPLIT_PREPARATION ? splitPreparation(graph).main : graph;
+}
+
+/** The compiler after elaboration: the passes, the preparation split, then kernels and the plan. */
 export function compileGraph(input: Graph, options: CompileOptions = { fuse: true }): Plan {
-  let graph = eliminateDeadCode(splitSlicedParams(eliminateDeadCode(input)));
+  const graph = runPasses(input, options.fuse);
   if (!options.fuse) return planKernels(graph, options, null);
-  for (const pass of FUSED_PASSES) graph = eliminateDeadCode(pass(graph));
-  const { main, prepare } = splitWeightPreparation(graph);
+  const { main, prepare } = splitPreparation(graph);
   return planKernels(main, options, prepare && planKernels(prepare, options, null));
 }
 

@@ -1,5 +1,6 @@
 import { printGraph } from "../../compiler/ir/printer.ts";
-import { parseArgs } from "../args.ts";
+import { graphAfter } from "../../compiler/compile.ts";
+import { one, parseArgs } from "../args.ts";
 import { compileFromArgs, MODEL_FLAGS, requireGraph } from "../load.ts";
 
 /** `tesserae check`: parse, elaborate and compile; report what the graph holds. */
@@ -17,10 +18,12 @@ export async function checkCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** `tesserae ir`: the graph IR after elaboration, one primitive per line. */
+/** `tesserae ir`: the graph IR after elaboration, or after a step of the compile (`--after STEP`), one primitive per line. */
 export async function irCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: MODEL_FLAGS, repeatable: ["set"] }, "ir");
+  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "after"], repeatable: ["set"], switches: ["no-fuse"] }, "ir");
   const { program } = compileFromArgs(requireGraph(args, "ir"), args);
-  process.stdout.write(`${printGraph(program.graph)}\n`);
+  const after = one(args, "after");
+  const graph = after === undefined ? program.graph : graphAfter(program.graph, after, !args.switches.has("no-fuse"));
+  process.stdout.write(`${printGraph(graph)}\n`);
   return 0;
 }
