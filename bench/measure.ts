@@ -3,7 +3,8 @@ import type { Program } from "../core/program.ts";
 import { kernelCost } from "../core/cost.ts";
 import type { Plan } from "../core/plan.ts";
 import { getGpu } from "../runtime/device.ts";
-import { bindSymbols, Executor } from "../runtime/executor.ts";
+import { Executor } from "../runtime/executor/executor.ts";
+import { bindSymbols } from "../runtime/executor/inputs.ts";
 import { maxAbsDiff, type HostTensor } from "../runtime/tensor.ts";
 // Loaded when a peer runs: an installed package has no ONNX Runtime (a dev dependency of the checkout).
 async function onnxRuntime(): Promise<typeof import("onnxruntime-node")> {

@@ -6,7 +6,7 @@ import { compileProgram } from "../compiler/compile.ts";
 import { compileSource } from "../compiler/frontend.ts";
 import { exportOnnx } from "../compiler/emit/onnx.ts";
 import type { GpuContext } from "../runtime/gpu-context.ts";
-import { Executor } from "../runtime/executor.ts";
+import { Executor } from "../runtime/executor/executor.ts";
 import { randomTensor, randomWeights, rng } from "../runtime/weights/random.ts";
 import { benchEngines, type EngineName } from "./measure.ts";
 

@@ -3,7 +3,7 @@ import { compileProgram } from "../compiler/compile.ts";
 import { compileFile } from "../compiler/frontend.ts";
 import { kernelCost } from "../core/cost.ts";
 import { getGpu } from "../runtime/device.ts";
-import { Executor } from "../runtime/executor.ts";
+import { Executor } from "../runtime/executor/executor.ts";
 import { randomTensor, randomWeights, rng } from "../runtime/weights/random.ts";
 
 const [graph = "graphs/clip.tsr", layers = "2"] = process.argv.slice(2);

@@ -1,4 +1,4 @@
-import { UsageError } from "../compiler/frontend.ts";
+import { UsageError } from "../core/errors.ts";
 
 export interface FlagSpec {
   /** Flags that take a value; repeatable ones collect every value. */

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError } from "../compiler/frontend.ts";
+import { UsageError } from "../core/errors.ts";
 import { readImage, type RgbImage } from "../runtime/image/decode.ts";
 
 const FRAME_FILE = /\.(png|jpe?g)$/i;

@@ -67,5 +67,3 @@ export function compileFile(path: string, options: ElaborateOptions = {}): Progr
   }
   return compileSource(path, text, options);
 }
-
-export { UsageError } from "../core/errors.ts";

@@ -1,6 +1,6 @@
 import type { Program } from "../core/program.ts";
 import type { InputProvider } from "../core/preprocess.ts";
-import { InputError } from "./executor.ts";
+import { InputError } from "../core/errors.ts";
 import type { RgbImage } from "./image/image.ts";
 import { qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows } from "./image/qwen.ts";
 import { deepseekAssembly } from "./image/tiles.ts";
@@ -65,14 +65,14 @@ function provide(p: InputProvider, { grids, tiles, sizes = [], texts = [], image
 /** The needs of each provider, for a clear message when they are missing. */
 function missing(p: InputProvider, s: ProviderSources): string | null {
   if (p.kind === "tile_assembly")
-    return s.tiles.length === 0 ? "the images' tiles (a --pixel-values file needs images_spatial_crop)" : null;
+    return s.tiles.length === 0 ? "the images' tiles (pixel values need images_spatial_crop with them)" : null;
   if (p.kind === "anyres_assembly")
     return s.tiles.length === 0 || (s.sizes ?? []).length !== s.tiles.length
-      ? "the images' tiles and sizes (a --pixel-values file needs images_spatial_crop and image_sizes)"
+      ? "the images' tiles and sizes (pixel values need images_spatial_crop and image_sizes with them)"
       : null;
   if (p.kind === "relative_index") return null;
   if (p.kind === "text_pool" || p.kind === "pairs") return (s.texts ?? []).length === 0 ? "the texts' token ids" : null;
-  return s.grids.length === 0 ? "the images' grids (a --pixel-values file needs grid_thw)" : null;
+  return s.grids.length === 0 ? "the images' grids (pixel values need grid_thw with them)" : null;
 }
 
 /** The inputs a graph computes from the images' grids or tiles and the texts' tokens (segments, rotary tables, pooling rows). */

@@ -5,7 +5,7 @@ import { dimToString, type Dim } from "../core/dims.ts";
 import type { Graph } from "../core/graph.ts";
 import type { Plan } from "../core/plan.ts";
 import { InputError, UsageError } from "../core/errors.ts";
-import { Executor } from "./executor.ts";
+import { Executor } from "./executor/executor.ts";
 import type { GpuContext } from "./gpu-context.ts";
 import type { RgbImage } from "./image/image.ts";
 import { ImageError } from "./image/image.ts";

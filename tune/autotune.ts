@@ -3,7 +3,7 @@
 // is kept, in the per-adapter cache (cache.ts).
 import { candidatesFor, tilingName, type KernelTiling } from "../compiler/codegen/tiling.ts";
 import type { Plan } from "../core/plan.ts";
-import { Executor } from "../runtime/executor.ts";
+import { Executor } from "../runtime/executor/executor.ts";
 import type { GpuContext } from "../runtime/gpu-context.ts";
 import { maxAbsDiff, type HostTensor, type WeightSource } from "../runtime/tensor.ts";
 import { loadTilings, saveTilings, type TunedChoice } from "./cache.ts";

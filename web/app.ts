@@ -3,7 +3,7 @@
 import type { Program } from "../core/program.ts";
 import type { Plan } from "../core/plan.ts";
 import { deserializePlan, parsePlanFile, type PlanFile } from "../core/serialize.ts";
-import { Executor } from "../runtime/executor.ts";
+import { Executor } from "../runtime/executor/executor.ts";
 import { checkpointTensors, kernelFiles, programOf } from "../runtime/artifact.ts";
 import { browserGpu } from "../runtime/browser-device.ts";
 import type { GpuContext } from "../runtime/gpu-context.ts";

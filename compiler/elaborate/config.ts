@@ -86,7 +86,7 @@ export function resolveConfig(
     if (!entries.some((e) => e.name === key))
       report(
         model.loc,
-        `--set ${key}: model '${model.name}' has no config value '${key}' (it has ${entries.map((e) => e.name).join(", ")})`,
+        `config override '${key}': model '${model.name}' has no config value '${key}' (it has ${entries.map((e) => e.name).join(", ")})`,
       );
   }
   for (const p of preset ? [preset] : []) {
@@ -101,7 +101,7 @@ export function resolveConfig(
     const override = sources.overrides?.[entry.name];
     if (override !== undefined) {
       v = parseOverride(override, entry.type);
-      if (!v) report(entry.loc, `--set ${entry.name}=${override}: expected ${entry.type}`);
+      if (!v) report(entry.loc, `config override ${entry.name}=${override}: expected ${entry.type}`);
     }
     if (!v) {
       for (const spec of entry.from) {

@@ -4,8 +4,6 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { sentencePieceTokenizer } from "./sentencepiece.ts";
 import { TokenizerError, type TextTokenizer } from "./encode.ts";
 
-export { encodeTexts, TokenizerError, type TextTokenizer } from "./encode.ts";
-
 /**
  * `path` is a checkpoint folder or a tokenizer.json; a folder without tokenizer.json may hold a
  * SentencePiece spiece.model instead (SigLIP, T5). Null when there is neither.

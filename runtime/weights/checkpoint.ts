@@ -3,7 +3,8 @@ import { dirname, join } from "node:path";
 import { evalDim } from "../../core/dims.ts";
 import type { Graph } from "../../core/graph.ts";
 import type { HostTensor, WeightSource } from "../tensor.ts";
-import { SafetensorsFile, WeightsError } from "./safetensors.ts";
+import { WeightsError } from "../../core/errors.ts";
+import { SafetensorsFile } from "./safetensors.ts";
 
 function readJson(path: string): unknown {
   if (!existsSync(path)) return undefined;

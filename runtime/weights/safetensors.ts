@@ -2,7 +2,6 @@ import { closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs
 import type { HostTensor } from "../tensor.ts";
 
 /** A checkpoint file that is not a valid safetensors file, or lacks what was asked; the message names file and tensor. */
-export { WeightsError } from "../../core/errors.ts";
 import { WeightsError } from "../../core/errors.ts";
 
 export type SafeDType = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";

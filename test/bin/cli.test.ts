@@ -174,7 +174,7 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
       "test/fixtures/reference/clip.safetensors",
     );
     expect(r2.code).toBe(1);
-    expect(r2.stderr).toContain("is computed from the images' grids (a --pixel-values file needs grid_thw), but");
+    expect(r2.stderr).toContain("is computed from the images' grids (pixel values need grid_thw with them), but");
   });
 
   it("Qwen2-VL: an image and a 5-frame video in one run, and the token layout written next to the tensors", async () => {

@@ -148,9 +148,11 @@ describe("diagnostics", () => {
   it("names unknown presets and config keys", () => {
     expect(tryCompile(tiny("  output y = x"), { preset: "huge" }).errors).toContain("model 'm' has no preset 'huge' (presets: none)");
     expect(tryCompile(tiny("  output y = x"), { overrides: { widht: "3" } }).errors).toContain(
-      "--set widht: model 'm' has no config value 'widht' (it has width)",
+      "config override 'widht': model 'm' has no config value 'widht' (it has width)",
     );
-    expect(tryCompile(tiny("  output y = x"), { overrides: { width: "three" } }).errors).toContain("--set width=three: expected int");
+    expect(tryCompile(tiny("  output y = x"), { overrides: { width: "three" } }).errors).toContain(
+      "config override width=three: expected int",
+    );
   });
 
   it("checks config.json value types", () => {

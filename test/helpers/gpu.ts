@@ -2,7 +2,7 @@ import { compileGraph } from "../../compiler/compile.ts";
 import type { Graph } from "../../core/graph.ts";
 import type { TilingTable } from "../../compiler/codegen/tiling.ts";
 import { getGpu } from "../../runtime/device.ts";
-import { Executor } from "../../runtime/executor.ts";
+import { Executor } from "../../runtime/executor/executor.ts";
 import { interpret } from "../../runtime/reference/interpreter.ts";
 import { maxAbsDiff, type HostTensor } from "../../runtime/tensor.ts";
 import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";

@@ -6,7 +6,8 @@ import type { Grid } from "../../runtime/geometry.ts";
 import { buildLayout, LayoutError } from "../../runtime/layout/sequence.ts";
 import type { LayoutItem } from "../../runtime/layout/types.ts";
 import { mropeAngles } from "../../runtime/layout/mrope.ts";
-import { loadTokenizer, type TextTokenizer } from "../../runtime/layout/tokenizer.ts";
+import type { TextTokenizer } from "../../runtime/layout/encode.ts";
+import { loadTokenizer } from "../../runtime/layout/tokenizer.ts";
 import { imageInputs } from "../../runtime/inputs.ts";
 import { rng } from "../../runtime/weights/random.ts";
 

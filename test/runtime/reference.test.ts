@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compileGraph } from "../../compiler/compile.ts";
 import { getGpu } from "../../runtime/device.ts";
-import { Executor } from "../../runtime/executor.ts";
+import { Executor } from "../../runtime/executor/executor.ts";
 import { erf, interpret } from "../../runtime/reference/interpreter.ts";
 import { tensor, type HostTensor } from "../../runtime/tensor.ts";
 import { compileOk } from "../helpers/compile.ts";

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
 import { textPoolRows } from "../../runtime/inputs.ts";
-import { encodeTexts, loadTokenizer, type TextTokenizer } from "../../runtime/layout/tokenizer.ts";
+import { encodeTexts, type TextTokenizer } from "../../runtime/layout/encode.ts";
+import { loadTokenizer } from "../../runtime/layout/tokenizer.ts";
 
 describe("text inputs of contrastive graphs", () => {
   it("pooling rows: the largest id with the legacy eos id 2, else the first eos; flat rows t·L + position", () => {

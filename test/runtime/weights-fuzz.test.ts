@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SafetensorsFile, WeightsError } from "../../runtime/weights/safetensors.ts";
+import { WeightsError } from "../../core/errors.ts";
+import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
 import { rng } from "../../runtime/weights/random.ts";
 import { reliable } from "../helpers/reliability.ts";
 

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileFile } from "../../compiler/frontend.ts";
 import { Checkpoint } from "../../runtime/weights/checkpoint.ts";
-import { SafetensorsFile, WeightsError, writeSafetensors } from "../../runtime/weights/safetensors.ts";
+import { WeightsError } from "../../core/errors.ts";
+import { SafetensorsFile, writeSafetensors } from "../../runtime/weights/safetensors.ts";
 import { reliable } from "../helpers/reliability.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tesserae-weights-"));

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileProgram } from "../../compiler/compile.ts";
 import { compileFile } from "../../compiler/frontend.ts";
 import { getGpu } from "../../runtime/device.ts";
-import { Executor } from "../../runtime/executor.ts";
+import { Executor } from "../../runtime/executor/executor.ts";
 import { readImage } from "../../runtime/image/decode.ts";
 import { imageInputs } from "../../runtime/inputs.ts";
 import { maxAbsDiff } from "../../runtime/tensor.ts";

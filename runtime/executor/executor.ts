@@ -1,15 +1,15 @@
-import { evalDim, shapeToString, type DimEnv } from "../core/dims.ts";
-import type { Node } from "../core/graph.ts";
-import type { Dispatch, Plan, PlanKernel } from "../core/plan.ts";
-import { kernelCost } from "../core/cost.ts";
-import { checked, requireDevice, type GpuContext } from "./gpu-context.ts";
-import { fromHalf, toHalf } from "./half.ts";
-import { rowsOf, sizeOf, type HostTensor, type WeightSource } from "./tensor.ts";
+import { evalDim, shapeToString, type DimEnv } from "../../core/dims.ts";
+import type { Node } from "../../core/graph.ts";
+import type { Plan, PlanKernel } from "../../core/plan.ts";
+import { kernelCost } from "../../core/cost.ts";
+import { checked, requireDevice, type GpuContext } from "../gpu-context.ts";
+import { fromHalf, toHalf } from "../half.ts";
+import { rowsOf, sizeOf, type HostTensor, type WeightSource } from "../tensor.ts";
 
-export { InputError } from "../core/errors.ts";
-import { InputError } from "../core/errors.ts";
-
-const MAX_GROUPS = 65535;
+import { InputError } from "../../core/errors.ts";
+import { workgroups } from "./dispatch.ts";
+import { bindSymbols, checkIndexInputs } from "./inputs.ts";
+import { pipelineFor } from "./pipelines.ts";
 
 /** Bytes of checkpoint tensors uploaded between queue drains while preparing weights (bounds Dawn's staging). */
 const PREPARE_FLUSH_BYTES = 256 * 2 ** 20;
@@ -42,86 +42,8 @@ interface PreparedKernel {
   uniform: GPUBuffer;
 }
 
-// Pipelines are keyed by WGSL text: dims are uniforms, so every layer of a model shares its pipelines.
-const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
-
-/** An explicit layout: `layout: "auto"` would drop bindings a kernel happens not to use (e.g. all-constant dims). */
-function layoutFor(device: GPUDevice, reads: number): GPUPipelineLayout {
-  const entries: GPUBindGroupLayoutEntry[] = [];
-  for (let i = 0; i < reads; i++) entries.push({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: "read-only-storage" } });
-  entries.push({ binding: reads, visibility: GPUShaderStage.COMPUTE, buffer: { type: "storage" } });
-  entries.push({ binding: reads + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: "uniform" } });
-  return device.createPipelineLayout({ bindGroupLayouts: [device.createBindGroupLayout({ entries })] });
-}
-
-async function pipelineFor(device: GPUDevice, wgsl: string, label: string, reads: number): Promise<GPUComputePipeline> {
-  let cache = pipelineCache.get(device);
-  if (!cache) {
-    cache = new Map();
-    pipelineCache.set(device, cache);
-  }
-  let p = cache.get(wgsl);
-  if (!p) {
-    p = (async () => {
-      const module = device.createShaderModule({ code: wgsl, label });
-      const info = await module.getCompilationInfo();
-      if (info.messages.length > 0) {
-        const text = info.messages.map((m) => `${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join("\n");
-        throw new Error(`generated WGSL for ${label} did not pass Dawn's validation cleanly:\n${text}\n--- WGSL ---\n${wgsl}`);
-      }
-      return checked(device, `pipeline creation for ${label}`, () =>
-        device.createComputePipelineAsync({ layout: layoutFor(device, reads), compute: { module, entryPoint: "main" }, label }),
-      );
-    })();
-    cache.set(wgsl, p);
-    p.catch(() => cache?.delete(wgsl));
-  }
-  return p;
-}
-
 function paddedBytes(elements: number, bytesPer = 4): number {
   return Math.max(16, Math.ceil((elements * bytesPer) / 16) * 16);
-}
-
-/**
- * Binds the input's symbolic dims (B, or M in `4 * M`) from the shapes actually given, or says which
- * dim is wrong. A dim that is a constant times a symbol binds that symbol when the division is exact.
- */
-export function bindSymbols(node: Node, name: string, shape: readonly number[], env: Record<string, number>): void {
-  const fail = (why = ""): never => {
-    throw new InputError(`input '${name}' has shape [${shape.join(", ")}], but the graph expects ${shapeToString(node.shape)}${why}`);
-  };
-  if (shape.length !== node.shape.length) fail();
-  node.shape.forEach((d, i) => {
-    if (typeof d === "number") {
-      if (d !== shape[i]) fail();
-      return;
-    }
-    // S, c*S or S*c: the symbol follows from the input's size.
-    const product = d.op === "*" ? [d.a, d.b] : null;
-    const constant = product?.find((x): x is number => typeof x === "number");
-    const symbol = product?.find((x) => typeof x !== "number" && x.op === "sym");
-    const scaled =
-      d.op === "sym"
-        ? { c: 1, s: d.name }
-        : constant !== undefined && symbol !== undefined && typeof symbol !== "number" && symbol.op === "sym"
-          ? { c: constant, s: symbol.name }
-          : null;
-    if (!scaled || env[scaled.s] !== undefined) return;
-    if (shape[i] % scaled.c !== 0) fail(` (axis ${i} must be a multiple of ${scaled.c})`);
-    env[scaled.s] = shape[i] / scaled.c;
-  });
-  node.shape.forEach((d, i) => {
-    if (typeof d !== "number") {
-      let value: number;
-      try {
-        value = evalDim(d, env);
-      } catch {
-        return fail(` (${shapeToString([d])} cannot be bound from it)`);
-      }
-      if (value !== shape[i]) fail();
-    }
-  });
 }
 
 /** A plan loaded onto a device with its weights: run it on inputs as often as you like. */
@@ -496,39 +418,4 @@ export class Executor {
 /** A plain ArrayBuffer copy: dawn.node crashes writing from SharedArrayBuffer-backed views. */
 function copyOut(data: Float32Array): Float32Array<ArrayBuffer> {
   return data.buffer instanceof ArrayBuffer ? (data as Float32Array<ArrayBuffer>) : new Float32Array(data);
-}
-
-/** Gather indices and segment boundaries are checked on the host: out of range on the GPU would read clamped garbage. */
-function checkIndexInputs(plan: Plan, inputs: ReadonlyMap<string, HostTensor>, env: DimEnv): void {
-  const g = plan.graph;
-  for (const n of g.nodes) {
-    const indexOf = n.op.kind === "gather" ? 1 : n.op.kind === "attention" && n.op.segmented ? 3 : -1;
-    if (indexOf < 0) continue;
-    const src = g.nodes[n.inputs[indexOf]];
-    if (src.op.kind !== "input") continue;
-    const name = src.op.name;
-    const values = (inputs.get(name) as HostTensor).data;
-    const limit =
-      n.op.kind === "gather" ? evalDim(g.nodes[n.inputs[0]].shape[n.op.axis], env) : evalDim(g.nodes[n.inputs[1]].shape[1], env) + 1;
-    values.forEach((v, i) => {
-      if (!Number.isInteger(v) || v < 0 || v >= limit)
-        throw new InputError(`input '${name}'[${i}] = ${v} is not an index in [0, ${limit})`);
-      if (n.op.kind === "attention" && i > 0 && v < values[i - 1])
-        throw new InputError(`input '${name}' must be non-decreasing segment boundaries`);
-    });
-  }
-}
-
-export function workgroups(d: Dispatch, env: DimEnv, name: string): [number, number, number] {
-  if (d.kind === "linear") {
-    const count = evalDim(d.count, env);
-    if (count <= MAX_GROUPS) return [count, 1, 1];
-    const y = Math.ceil(count / MAX_GROUPS);
-    if (y > MAX_GROUPS) throw new InputError(`${name} needs ${count} workgroups, more than a device can launch`);
-    return [MAX_GROUPS, y, 1];
-  }
-  const xyz: [number, number, number] = [evalDim(d.x, env), evalDim(d.y, env), evalDim(d.z, env)];
-  if (xyz.some((v) => v > MAX_GROUPS))
-    throw new InputError(`${name} needs a ${xyz.join("x")} workgroup grid; each dimension is limited to ${MAX_GROUPS}`);
-  return xyz;
 }
