@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["./test/helpers/build.ts"],
     // GPU tests share the machine's two cores with lavapipe's shader compiler: run files one at a time.
     fileParallelism: false,
     testTimeout: 120_000,

@@ -91,9 +91,13 @@ function userLock(tgz: string): object {
 }
 
 beforeAll(() => {
-  // npm pack runs the build (prepack): tsc into dist/, assets copied.
+  // dist/ is the global set-up's build (test/helpers/build.ts); `npm pack` alone would run it again (prepack).
   const packed = JSON.parse(
-    execFileSync("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+    execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", tmp], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
   ) as (typeof tarball)[];
   tarball = packed[0];
   mkdirSync(app);
