@@ -1,4 +1,6 @@
 import { compileProgram } from "../compiler/compile.ts";
+import { eliminateDeadCode } from "../compiler/passes/dce.ts";
+import { checkpointTensors } from "../runtime/artifact.ts";
 import { contextFor, getGpu } from "../runtime/device.ts";
 import { UsageError } from "../core/errors.ts";
 import type { TextTokenizer } from "../runtime/layout/encode.ts";
@@ -37,7 +39,13 @@ export function describeWeights(compiled: Compiled, options: LoadOptions): strin
 function weightSource(compiled: Compiled, options: LoadOptions): WeightSource {
   const { program } = compiled;
   const weights = options.weights ?? compiled.options.weights ?? undefined;
-  if (weights instanceof Map) return weights;
+  if (weights instanceof Map) {
+    // Under the checkpoint's names (any of the graph's prefixes) or the graph's own, shapes checked now.
+    const params = eliminateDeadCode(program.graph).nodes.flatMap((n) =>
+      n.op.kind === "param" ? [{ name: n.op.name, shape: n.shape }] : [],
+    );
+    return checkpointTensors({ model: program.name, prefixes: program.prefixes, weights: params }, weights, "the given tensors");
+  }
   if (typeof weights === "string") {
     const checkpoint = weights === compiled.options.weights && compiled.checkpoint ? compiled.checkpoint : Checkpoint.open(weights);
     // Names and shapes are checked now, from the headers; each tensor is read as it is uploaded.

@@ -1,6 +1,7 @@
 // A compiled graph as `tesserae compile` ships it (plan.json and its kernels' WGSL), made into a Model.
 // Browser-safe: reading files, fetching URLs and opening a device are the entry points' business
 // (runtime/index.ts for browsers, runtime/node.ts for Node).
+import type { Dim } from "../core/dims.ts";
 import type { Program } from "../core/program.ts";
 import type { Plan } from "../core/plan.ts";
 import { deserializePlan, parsePlanFile, weightsGraph, type PlanFile, type SerializedPlan } from "../core/serialize.ts";
@@ -58,18 +59,27 @@ export function programOf(file: PlanFile, plan: Plan): Program {
   return { name: file.model, graph: plan.graph, presets: [], ...file.program };
 }
 
-/** The checkpoint tensors the compiled graph reads, under the graph's names (the first of its prefixes that has each). */
-export function checkpointTensors(file: PlanFile, tensors: ReadonlyMap<string, HostTensor>, where: string): Map<string, HostTensor> {
+/** The checkpoint tensors a graph reads: its name, the prefixes its tensors may sit under, their names and shapes. */
+export interface WeightsWanted {
+  model: string;
+  prefixes: readonly string[];
+  weights: readonly { name: string; shape: readonly Dim[] }[];
+}
+
+export const wantedBy = (file: PlanFile): WeightsWanted => ({ model: file.model, prefixes: file.program.prefixes, weights: file.weights });
+
+/** The tensors a graph reads, under the graph's names (the first of its prefixes that has each), their shapes checked. */
+export function checkpointTensors(wanted: WeightsWanted, tensors: ReadonlyMap<string, HostTensor>, where: string): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
-  for (const { name, shape } of file.weights) {
-    const prefix = file.program.prefixes.find((pre) => tensors.has(pre + name));
+  for (const { name, shape } of wanted.weights) {
+    const prefix = wanted.prefixes.find((pre) => tensors.has(pre + name)) ?? (tensors.has(name) ? "" : undefined);
     if (prefix === undefined)
-      throw new WeightsError(`${where} has no tensor '${file.program.prefixes[0] ?? ""}${name}' that graph '${file.model}' needs`);
+      throw new WeightsError(`${where} has no tensor '${wanted.prefixes[0] ?? ""}${name}' that graph '${wanted.model}' needs`);
     const t = tensors.get(prefix + name) as HostTensor;
-    const want = shape.map(Number);
+    const want = shape.map((d) => (typeof d === "number" ? d : Number.NaN));
     if (want.every(Number.isFinite) && (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))) {
       throw new WeightsError(
-        `tensor '${prefix}${name}' in ${where} has shape [${t.shape.join(", ")}], but graph '${file.model}' expects [${want.join(", ")}]`,
+        `tensor '${prefix}${name}' in ${where} has shape [${t.shape.join(", ")}], but graph '${wanted.model}' expects [${want.join(", ")}]`,
       );
     }
     out.set(name, t);
@@ -79,12 +89,12 @@ export function checkpointTensors(file: PlanFile, tensors: ReadonlyMap<string, H
 
 /** Weights that need no file access: tensors or a source as given, safetensors bytes, or seeded random ones. */
 export function inMemoryWeights(file: PlanFile, weights: WeightsInput): WeightSource | null {
-  if (weights instanceof Map) return checkpointTensors(file, weights, "the given tensors");
+  if (weights instanceof Map) return checkpointTensors(wantedBy(file), weights, "the given tensors");
   if (weights instanceof ArrayBuffer)
-    return checkpointTensors(file, tensorsFromBuffer(weights, "the given safetensors bytes"), "the given safetensors bytes");
+    return checkpointTensors(wantedBy(file), tensorsFromBuffer(weights, "the given safetensors bytes"), "the given safetensors bytes");
   if (Array.isArray(weights) && weights.length > 0 && weights.every((b) => b instanceof ArrayBuffer)) {
     return checkpointTensors(
-      file,
+      wantedBy(file),
       mergeShards(weights.map((b: ArrayBuffer, i) => tensorsFromBuffer(b, `safetensors buffer ${i}`))),
       "the given safetensors buffers",
     );
@@ -106,6 +116,24 @@ function mergeShards(shards: readonly Map<string, HostTensor>[]): Map<string, Ho
     }
   }
   return out;
+}
+
+/** A response that is not an error, or InputError naming what was fetched. */
+export async function fetchOk(url: URL, what: string): Promise<Response> {
+  let r: Response;
+  try {
+    r = await fetch(url);
+  } catch (e) {
+    throw new InputError(`${what} ${url.href}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!r.ok) throw new InputError(`${what} ${url.href}: HTTP ${r.status}`);
+  return r;
+}
+
+/** The tensors a compiled graph reads, from a safetensors file at a URL. */
+export async function fetchedTensors(file: PlanFile, url: URL): Promise<Map<string, HostTensor>> {
+  const bytes = await (await fetchOk(url, "weights")).arrayBuffer();
+  return checkpointTensors(wantedBy(file), tensorsFromBuffer(bytes, url.href), url.href);
 }
 
 export function weightsUnreadable(weights: WeightsInput, platform: string): never {

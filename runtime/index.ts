@@ -2,7 +2,8 @@
 // `tesserae/runtime` in a browser (and for bundlers): load a compiled graph and run it on navigator.gpu.
 // Nothing here imports Node; runtime/node.ts is the same API for Node, with files and Dawn.
 import {
-  checkpointTensors,
+  fetchedTensors,
+  fetchOk,
   inMemoryWeights,
   kernelFiles,
   modelFromArtifact,
@@ -12,25 +13,12 @@ import {
   type LoadArtifactOptions,
 } from "./artifact.ts";
 import { browserGpu } from "./browser-device.ts";
-import { InputError } from "../core/errors.ts";
 import { contextFor } from "./gpu-context.ts";
 import type { Model } from "./model.ts";
 import type { WeightSource } from "./tensor.ts";
-import { tensorsFromBuffer } from "./weights/safetensors-buffer.ts";
 import { parsePlanFile, type PlanFile } from "../core/serialize.ts";
 
 export * from "./exports.ts";
-
-async function fetchOk(url: URL, what: string): Promise<Response> {
-  let r: Response;
-  try {
-    r = await fetch(url);
-  } catch (e) {
-    throw new InputError(`${what} ${url.href}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  if (!r.ok) throw new InputError(`${what} ${url.href}: HTTP ${r.status}`);
-  return r;
-}
 
 /** A compiled folder at a URL (plan.json and kernels/ below it). */
 async function fetchArtifact(base: URL): Promise<ArtifactSource> {
@@ -57,9 +45,7 @@ async function fetchedWeights(file: PlanFile, weights: LoadArtifactOptions["weig
   const inMemory = inMemoryWeights(file, weights);
   if (inMemory) return inMemory;
   if (typeof weights === "string" || weights instanceof URL) {
-    const url = new URL(weights, here());
-    const bytes = await (await fetchOk(url, "weights")).arrayBuffer();
-    return checkpointTensors(file, tensorsFromBuffer(bytes, url.href), url.href);
+    return fetchedTensors(file, new URL(weights, here()));
   }
   return weightsUnreadable(weights, "a browser");
 }

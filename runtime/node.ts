@@ -5,6 +5,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  fetchedTensors,
   inMemoryWeights,
   kernelFiles,
   modelFromArtifact,
@@ -12,7 +13,6 @@ import {
   weightsUnreadable,
   type ArtifactSource,
   type LoadArtifactOptions,
-  checkpointTensors,
 } from "./artifact.ts";
 import { contextFor, getGpu } from "./device.ts";
 import { InputError } from "../core/errors.ts";
@@ -20,7 +20,6 @@ import type { Model } from "./model.ts";
 import type { HostTensor, WeightSource } from "./tensor.ts";
 import { SafetensorsFile } from "./weights/safetensors.ts";
 import { Checkpoint } from "./weights/checkpoint.ts";
-import { tensorsFromBuffer } from "./weights/safetensors-buffer.ts";
 import { parsePlanFile, weightsGraph, type PlanFile } from "../core/serialize.ts";
 
 export * from "./exports.ts";
@@ -60,12 +59,7 @@ async function nodeWeights(
   const inMemory = inMemoryWeights(file, weights);
   if (inMemory) return inMemory;
   if ((typeof weights === "string" && isUrl(weights)) || (weights instanceof URL && weights.protocol !== "file:")) {
-    const url = String(weights);
-    const r = await fetch(url).catch((e: unknown) => {
-      throw new InputError(`weights ${url}: ${e instanceof Error ? e.message : String(e)}`);
-    });
-    if (!r.ok) throw new InputError(`weights ${url}: HTTP ${r.status}`);
-    return checkpointTensors(file, tensorsFromBuffer(await r.arrayBuffer(), url), url);
+    return fetchedTensors(file, new URL(weights));
   }
   if (typeof weights === "string" || weights instanceof URL)
     return Checkpoint.open(asPath(weights)).sourceFor(weightsGraph(file), file.program.prefixes, onWarning);

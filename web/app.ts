@@ -4,7 +4,7 @@ import type { Program } from "../core/program.ts";
 import type { Plan } from "../core/plan.ts";
 import { deserializePlan, parsePlanFile, type PlanFile } from "../core/serialize.ts";
 import { Executor } from "../runtime/executor/executor.ts";
-import { checkpointTensors, kernelFiles, programOf } from "../runtime/artifact.ts";
+import { checkpointTensors, wantedBy, kernelFiles, programOf } from "../runtime/artifact.ts";
 import { browserGpu } from "../runtime/browser-device.ts";
 import type { GpuContext } from "../runtime/gpu-context.ts";
 import type { RgbImage } from "../runtime/image/image.ts";
@@ -63,7 +63,7 @@ function load(name: string): Promise<Loaded> {
       const plan = deserializePlan(file.plan, (n) => texts.get(n) as string);
       const tensors = tensorsFromBuffer(await (await fetchOk(`${base}model.safetensors`)).arrayBuffer(), `${base}model.safetensors`);
       const ctx = await device();
-      const executor = await Executor.load(ctx, plan, checkpointTensors(file, tensors, `${base}model.safetensors`));
+      const executor = await Executor.load(ctx, plan, checkpointTensors(wantedBy(file), tensors, `${base}model.safetensors`));
       const program = programOf(file, plan);
       return { name, file, plan, program, executor, ctx };
     })();

@@ -97,3 +97,20 @@ describe("load and run", () => {
     expect(l.position_ids?.length).toBe(3);
   });
 });
+
+describe("weights as tensors", () => {
+  it("a Map under the checkpoint's names runs like the folder; a wrong shape names the tensor", async () => {
+    const ref = SafetensorsFile.open("test/fixtures/reference/vit.safetensors");
+    const ckpt = SafetensorsFile.open(`${VIT}/model.safetensors`);
+    const tensors = new Map([...ckpt.tensors.keys()].map((name) => [name, ckpt.read(name)] as const));
+    const model = await load(compile("vit", { weights: VIT }), { weights: tensors });
+    const { outputs } = await model.run({ pixel_values: ref.read("pixel_values") });
+    model.dispose();
+    expect(maxAbsDiff(outputs.image_embeds, ref.read("image_embeds"))).toBeLessThan(1e-4);
+    const name = [...tensors.keys()].find((n) => n.endsWith("layernorm.weight")) as string;
+    tensors.set(name, { shape: [3], data: new Float32Array(3) });
+    await expect(load(compile("vit", { weights: VIT }), { weights: tensors })).rejects.toThrow(
+      `tensor '${name}' in the given tensors has shape [3], but graph 'vit' expects [36]`,
+    );
+  });
+});
