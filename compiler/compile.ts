@@ -1,5 +1,5 @@
-import { generateKernel } from "./codegen/templates.ts";
-import { tilingName, tuningKey, type KernelTarget, type TilingTable } from "./codegen/tiling.ts";
+import { generateKernel, tuningKey } from "./kernels/index.ts";
+import { tilingName, type KernelTarget, type TilingTable } from "./codegen/tiling.ts";
 import type { Program } from "../core/program.ts";
 import { groupKernels } from "./fusion/groups.ts";
 import type { Graph } from "../core/graph.ts";

@@ -1,7 +1,8 @@
 // The autotuner: for every matmul and attention shape of a graph, each candidate tiling is compiled
 // into the whole plan and timed per kernel (timestamp queries) on the device; the fastest per shape
 // is kept, in the per-adapter cache (cache.ts).
-import { candidatesFor, tilingName, type KernelTiling } from "../compiler/codegen/tiling.ts";
+import { tilingName, type KernelTiling } from "../compiler/codegen/tiling.ts";
+import { candidatesFor } from "../compiler/kernels/index.ts";
 import type { Plan } from "../core/plan.ts";
 import { Executor } from "../runtime/executor/executor.ts";
 import type { GpuContext } from "../runtime/gpu-context.ts";

@@ -3,14 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import {
-  ATTENTION_CANDIDATES,
-  candidatesFor,
-  TILING_CANDIDATES,
-  tilingName,
-  type KernelTarget,
-  type KernelTiling,
-} from "../compiler/codegen/tiling.ts";
+import { candidatesFor } from "../compiler/kernels/index.ts";
+import { ATTENTION_CANDIDATES, TILING_CANDIDATES, tilingName, type KernelTarget, type KernelTiling } from "../compiler/codegen/tiling.ts";
 
 /** One tuned kernel shape: the tiling chosen and what each candidate measured (GPU ms, summed over the kernels with this key). */
 export interface TunedChoice {

@@ -1,8 +1,3 @@
-import { dimToString } from "../../core/dims.ts";
-import type { Graph } from "../../core/graph.ts";
-import type { KernelGroup } from "../fusion/groups.ts";
-import { transposedWeightOf } from "./weight-layout.ts";
-
 /**
  * How a matmul whose weights are stored [K, N] is computed. "blocked": each invocation computes `tm`
  * rows by `tn` groups of 4 columns, looping over all of K (register blocking); the tile's values of A
@@ -107,11 +102,6 @@ export const PORTABLE_ATTENTION: AttentionTiling = {
   shared: "each",
 };
 
-/** A table giving every attention key among `keys` the same tiling. */
-export function attentionEverywhere(keys: Iterable<string>, tiling: AttentionTiling): Map<string, KernelTiling> {
-  return new Map([...keys].filter((k) => k.startsWith("attention")).map((k) => [k, tiling]));
-}
-
 export const ATTENTION_CANDIDATES: readonly AttentionTiling[] = [
   DEFAULT_ATTENTION,
   SHUFFLE_ATTENTION,
@@ -138,45 +128,6 @@ export function tilingName(t: KernelTiling): string {
 export function tilingRunsOn(t: KernelTiling, target: KernelTarget): boolean {
   const shuffles = (t.strategy === "blocked" && t.aLoads === "shuffle") || (t.strategy === "flash" && t.shared === "shuffle");
   return !shuffles || (target.features.includes("subgroups") && target.subgroupMinSize >= SHUFFLE_LANES);
-}
-
-/** The candidates the autotuner measures for a kernel with this key on this target, the target's default first. */
-export function candidatesFor(key: string, target: KernelTarget): readonly KernelTiling[] {
-  const first = key.startsWith("attention") ? defaultAttentionTiling(target) : defaultMatmulTiling(target);
-  const rest = (key.startsWith("attention") ? ATTENTION_CANDIDATES : TILING_CANDIDATES).filter(
-    (t) => t !== first && tilingRunsOn(t, target),
-  );
-  return [first, ...rest];
-}
-
-/**
- * The key a tuned choice is stored under: for a matmul that can use either strategy (weights stored
- * [K, N] with N a multiple of 4) its batch, M, K and N; for attention its batch, queries, keys, width
- * and heads, and whether segments or a causal mask limit the keys; null for other kernels.
- */
-export function tuningKey(g: Graph, group: KernelGroup): string | null {
-  if (group.core === null) return null;
-  const core = g.nodes[group.core];
-  if (core.op.kind === "attention") {
-    const [b, t, d] = core.shape.map(dimToString);
-    const s = dimToString(g.nodes[core.inputs[1]].shape[1]);
-    const limits = [core.op.segmented ? " segmented" : "", core.op.causal ? " causal" : "", core.op.relative ? " relative" : ""].join("");
-    return `attention ${b}x${t}x${s}x${d}/${core.op.heads}${limits}`;
-  }
-  if (core.op.kind !== "matmul" || transposedWeightOf(g, core) === null) return null;
-  const a = g.nodes[core.inputs[0]];
-  const dims = [...core.shape.slice(0, -1), a.shape[a.shape.length - 1], core.shape[core.shape.length - 1]];
-  return `matmul ${dims.map(dimToString).join("x")}`;
-}
-
-export function matmulTilingFor(table: TilingTable | undefined, key: string | null, target?: KernelTarget): MatmulTiling {
-  const t = key === null ? undefined : table?.get(key);
-  return t && t.strategy !== "flash" ? t : defaultMatmulTiling(target);
-}
-
-export function attentionTilingFor(table: TilingTable | undefined, key: string | null, target?: KernelTarget): AttentionTiling {
-  const t = key === null ? undefined : table?.get(key);
-  return t && t.strategy === "flash" ? t : defaultAttentionTiling(target);
 }
 
 /** The attention tiling a plan for this target gets where the autotuner has not chosen one (DEFAULT_ATTENTION without a target). */

@@ -1,4 +1,5 @@
-import { attentionEverywhere, PORTABLE_ATTENTION } from "../codegen/tiling.ts";
+import { PORTABLE_ATTENTION } from "../codegen/tiling.ts";
+import { attentionEverywhere } from "../kernels/index.ts";
 import { compileProgram } from "../compile.ts";
 import type { Program } from "../../core/program.ts";
 import type { Plan } from "../../core/plan.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compileGraph } from "../../compiler/compile.ts";
+import { candidatesFor } from "../../compiler/kernels/index.ts";
 import {
-  candidatesFor,
   DEFAULT_ATTENTION,
   DEFAULT_TILING,
   SHUFFLE_ATTENTION,

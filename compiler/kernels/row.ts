@@ -1,67 +1,12 @@
-import { dimCeilDiv as ceilDiv, numel } from "../../core/dims.ts";
-import type { Graph } from "../../core/graph.ts";
-import type { KernelGroup } from "../fusion/groups.ts";
-import { matmulKernel } from "./matmul.ts";
-import { attentionKernel } from "./attention.ts";
-import { attentionTilingFor, matmulTilingFor, tuningKey, type KernelTarget, type TilingTable } from "./tiling.ts";
-import type { Dispatch, StorageType } from "../../core/plan.ts";
-import type { KernelCode } from "./kernel-code.ts";
-import { KernelWriter, statKey, type Code } from "./writer.ts";
+import { numel } from "../../core/dims.ts";
+import type { KernelCode } from "../codegen/kernel-code.ts";
+import { statKey, type Code, type KernelWriter } from "../codegen/writer.ts";
+import { finish, type KernelModule } from "./kernel.ts";
 
-export const POINTWISE_THREADS = 256;
 export const ROW_THREADS = 64;
 
-/**
- * The WGSL of one kernel group; matmuls and attention take their tiling from `tilings` (the
- * autotuner's), or else the default for `target` (the portable default without one).
- */
-export function generateKernel(
-  g: Graph,
-  group: KernelGroup,
-  storage: StorageType = "f32",
-  tilings?: TilingTable,
-  target?: KernelTarget,
-): KernelCode {
-  const w = new KernelWriter(g, group, storage);
-  const key = tuningKey(g, group);
-  switch (group.kind) {
-    case "pointwise":
-      return pointwise(w);
-    case "row":
-      return row(w);
-    case "matmul": {
-      const tiling = matmulTilingFor(tilings, key, target);
-      return { ...matmulKernel(w, tiling), tiling };
-    }
-    case "attention": {
-      const tiling = attentionTilingFor(tilings, key, target);
-      return { ...attentionKernel(w, tiling), tiling };
-    }
-  }
-}
-
-function finish(w: KernelWriter, entry: string, dispatch: Dispatch): KernelCode {
-  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch };
-}
-
-function pointwise(w: KernelWriter): KernelCode {
-  const { graph: g, group } = w;
-  const root = g.nodes[group.root];
-  const total = w.dim(numel(root.shape));
-  const coords = w.unravel("i", root.shape);
-  w.store("i", w.value(root.id, coords));
-  const body = w.takeBody();
-  const entry = `@compute @workgroup_size(${POINTWISE_THREADS})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${POINTWISE_THREADS}u;
-  if (i >= ${total}) { return; }
-${body}
-}`;
-  return finish(w, entry, { kind: "linear", count: ceilDiv(numel(root.shape), POINTWISE_THREADS) });
-}
-
 /** Reductions along `group.axis` and their elementwise neighbours: one workgroup per row, statistics in shared memory. */
-function row(w: KernelWriter): KernelCode {
+function generate(w: KernelWriter): KernelCode {
   const { graph: g, group } = w;
   const root = g.nodes[group.root];
   const rowShape = g.nodes[g.nodes[group.reduces[0]].inputs[0]].shape;
@@ -128,3 +73,5 @@ ${body}
 }`;
   return finish(w, entry, { kind: "linear", count: rows });
 }
+
+export const row: KernelModule = { kind: "row", generate, tuning: null };

@@ -1,0 +1,32 @@
+import { dimToString } from "../../core/dims.ts";
+import { attentionKernel } from "../codegen/attention.ts";
+import {
+  ATTENTION_CANDIDATES,
+  DEFAULT_ATTENTION,
+  defaultAttentionTiling,
+  type AttentionTiling,
+  type KernelTiling,
+} from "../codegen/tiling.ts";
+import type { KernelModule } from "./kernel.ts";
+
+/**
+ * softmax(q k^T) v per head with online softmax (codegen/attention.ts). Tuned under its batch, queries,
+ * keys, width and heads, and whether segments, a causal mask or relative positions limit the keys.
+ */
+export const attention: KernelModule<AttentionTiling> = {
+  kind: "attention",
+  generate: (w, tiling) => attentionKernel(w, tiling ?? DEFAULT_ATTENTION),
+  tuning: {
+    shapeKey(g, group) {
+      const core = group.core === null ? null : g.nodes[group.core];
+      if (core?.op.kind !== "attention") return null;
+      const [b, t, d] = core.shape.map(dimToString);
+      const s = dimToString(g.nodes[core.inputs[1]].shape[1]);
+      const limits = [core.op.segmented ? " segmented" : "", core.op.causal ? " causal" : "", core.op.relative ? " relative" : ""].join("");
+      return `${b}x${t}x${s}x${d}/${core.op.heads}${limits}`;
+    },
+    candidates: ATTENTION_CANDIDATES,
+    defaultFor: defaultAttentionTiling,
+    accepts: (t: KernelTiling): t is AttentionTiling => t.strategy === "flash",
+  },
+};
