@@ -14,7 +14,7 @@ commands:
   ir <graph.tsr>      print the graph IR (primitive ops with shapes and source lines); --after STEP:
                       the graph after a step of the compile (elaborated, split-sliced-params,
                       push-gathers, duplicate-views, merge-linears, fold-norms, transpose-weights,
-                      split-weight-preparation), verified; --no-fuse: the unfused compile's steps
+                      mark-stored-weights, split-weight-preparation), verified; --no-fuse: the unfused compile's steps
   explain <graph.tsr> the kernels in order: fused ops, source lines, FLOPs and bytes
                       (--format text|json|dot|html, --batch N, --no-fuse)
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device

@@ -11,6 +11,7 @@ import { pushGathersIntoMatmuls } from "./passes/push-gathers.ts";
 import { splitWeightPreparation } from "./passes/prepare-weights.ts";
 import { splitSlicedParams } from "./passes/split-params.ts";
 import { transposeWeights } from "./passes/transpose-weights.ts";
+import { markStoredWeights } from "./passes/mark-stored-weights.ts";
 import type { Plan, PlanKernel, StorageType } from "../core/plan.ts";
 import { assignSlots } from "./plan/slots.ts";
 import { verifyGraph } from "./passes/verify.ts";
@@ -45,6 +46,7 @@ export const PASSES: readonly GraphPass[] = [
   { name: "merge-linears", run: mergeSiblingLinears, fusedOnly: true },
   { name: "fold-norms", run: foldNormsIntoLinears, fusedOnly: true },
   { name: "transpose-weights", run: transposeWeights, fusedOnly: true },
+  { name: "mark-stored-weights", run: markStoredWeights, fusedOnly: false },
 ];
 
 /** The graph as elaboration gave it (dead code removed), before any pass. */

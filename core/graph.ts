@@ -24,8 +24,12 @@ export type Op =
   | { kind: "binary"; fn: BinaryFn }
   /** Reduction over one axis, keeping it with size 1. */
   | { kind: "reduce"; fn: ReduceFn; axis: number }
-  /** a [..., M, K] times b [..., N, K] transposed: the layout of checkpoint linear weights. */
-  | { kind: "matmul" }
+  /**
+   * a [..., M, K] times b [..., N, K] transposed: the layout of checkpoint linear weights. `storedKN`:
+   * b is a transposed view of a 2-D tensor stored [K, N] with N a multiple of 4, so the kernel loads four
+   * output columns of one row of K as one vector (set by the mark-stored-weights pass, read by codegen).
+   */
+  | { kind: "matmul"; storedKN?: boolean }
   | { kind: "reshape" }
   /** The same values, written to a buffer of their own in row-major order (a view made real: a weight stored transposed). */
   | { kind: "contiguous" }

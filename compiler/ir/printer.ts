@@ -31,6 +31,8 @@ function opText(n: Node): string {
       return `pad axis=${op.axis} before=${op.before} value=${op.value}`;
     case "attention":
       return `attention heads=${op.heads} scale=${op.scale.toPrecision(6)}`;
+    case "matmul":
+      return op.storedKN ? "matmul stored-kn" : "matmul";
     default:
       return op.kind;
   }

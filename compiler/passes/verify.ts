@@ -103,6 +103,21 @@ export function verifyGraph(g: Graph, after: string): void {
     if (shape.length !== n.shape.length || shape.some((d, k) => !dimsEqual(d, n.shape[k]))) {
       fail(`%${i} (${n.op.kind}) has shape ${shapeToString(n.shape)}, but its inputs give ${shapeToString(shape)}`);
     }
+    if (n.op.kind === "matmul" && n.op.storedKN) {
+      const view = g.nodes[n.inputs[1]];
+      const columns = view.shape[0];
+      if (
+        view.op.kind !== "permute" ||
+        view.op.perm[0] !== 1 ||
+        view.shape.length !== 2 ||
+        typeof columns !== "number" ||
+        columns % 4 !== 0
+      ) {
+        fail(
+          `%${i} (matmul) is marked as reading weights stored [K, N], but its B (%${view.id}) is not a transposed 2-D view with N a multiple of 4`,
+        );
+      }
+    }
   });
   for (const { name, node } of g.inputs)
     if (g.nodes[node]?.op.kind !== "input") fail(`graph input '${name}' points at %${node}, not an input node`);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { compile } from "../../api/compile.ts";
 import { bundledGraphs } from "../../api/graphs.ts";
 import { compileGraph, graphAfter, stepNames } from "../../compiler/compile.ts";
+import { GraphBuilder } from "../../compiler/ir/builder.ts";
 import { GraphInvariantError, verifyGraph } from "../../compiler/passes/verify.ts";
 import type { Graph } from "../../core/graph.ts";
 import { tesserae } from "../helpers/cli.ts";
@@ -21,9 +22,10 @@ describe("the pass harness", () => {
       "merge-linears",
       "fold-norms",
       "transpose-weights",
+      "mark-stored-weights",
       "split-weight-preparation",
     ]);
-    expect(stepNames(false)).toEqual(["elaborated", "split-sliced-params"]);
+    expect(stepNames(false)).toEqual(["elaborated", "split-sliced-params", "mark-stored-weights"]);
   });
 
   it("gives the graph after each step, verified; the last is the graph the kernels are made from", () => {
@@ -32,9 +34,9 @@ describe("the pass harness", () => {
     // fold-norms adds the statistics and derived gains; transpose-weights the [K, N] copies; the split moves parameter-only work out.
     expect(new Set(sizes).size).toBeGreaterThan(2);
     expect(graphAfter(vit, "split-weight-preparation").nodes.length).toBe(compileGraph(vit, { fuse: true }).graph.nodes.length);
-    expect(graphAfter(vit, "split-sliced-params", false).nodes.length).toBe(compileGraph(vit, { fuse: false }).graph.nodes.length);
+    expect(graphAfter(vit, "mark-stored-weights", false).nodes.length).toBe(compileGraph(vit, { fuse: false }).graph.nodes.length);
     expect(() => graphAfter(vit, "fold-norms", false)).toThrow(
-      "no step 'fold-norms' in an unfused compile (steps: elaborated, split-sliced-params)",
+      "no step 'fold-norms' in an unfused compile (steps: elaborated, split-sliced-params, mark-stored-weights)",
     );
   });
 
@@ -83,6 +85,18 @@ describe("verifyGraph", () => {
     expect(() => verifyGraph(output, "p")).toThrow("output 'ghost' points at %99999, which does not exist");
   });
 
+  it("catches a stored-[K, N] mark on a matmul that does not read such a view", () => {
+    const b = new GraphBuilder("m");
+    const x = b.input("x", [2, 8]);
+    const y = b.matmul(x, b.param("w", [8, 8]));
+    b.output("y", y);
+    const node = b.graph.nodes[y];
+    if (node.op.kind === "matmul") node.op.storedKN = true;
+    expect(() => verifyGraph(b.graph, "p")).toThrow(
+      `%${y} (matmul) is marked as reading weights stored [K, N], but its B (%1) is not a transposed 2-D view`,
+    );
+  });
+
   it("runs inside the compile: a broken graph fails before any pass", () => {
     const g = copy(vit);
     const b = g.nodes.find((x) => x.op.kind === "binary") as Graph["nodes"][number];
@@ -97,6 +111,10 @@ describe("tesserae ir --after", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^graph vit \(\d+ nodes\)/);
     expect(r.stdout).toContain("contiguous");
+    // Marked one step later: the matmuls that read the copies stored [K, N].
+    const marked = await tesserae("ir", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--after", "mark-stored-weights");
+    expect(r.stdout).not.toContain("matmul stored-kn");
+    expect(marked.stdout).toContain("matmul stored-kn");
     const bad = await tesserae("ir", "graphs/vit.tsr", "--after", "nope");
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("tesserae: error: no step 'nope' in a compile (steps: elaborated, ");
