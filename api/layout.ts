@@ -1,14 +1,10 @@
-import { decodeImage, readImage } from "../runtime/image/decode.ts";
+import { decodeNode } from "../runtime/node.ts";
 import type { TextTokenizer } from "../runtime/layout/encode.ts";
 import type { TokenLayout } from "../runtime/layout/types.ts";
 import { loadTokenizer } from "../runtime/layout/tokenizer.ts";
 import { layoutOf, prepareInputs, type InputOptions, type ModelInput } from "../runtime/model.ts";
 import { UsageError } from "../core/errors.ts";
 import type { Compiled } from "./compile.ts";
-
-/** Node's image decoder for paths and encoded bytes. */
-export const decodeNode = (image: string | Uint8Array, name: string) =>
-  typeof image === "string" ? readImage(image) : decodeImage(image, name);
 
 /** The tokenizer to use: the one given (a path or loaded), else the checkpoint's, else none. */
 export function resolveTokenizer(given: string | TextTokenizer | undefined, checkpoint: string | null | undefined): TextTokenizer | null {

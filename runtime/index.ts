@@ -13,6 +13,7 @@ import {
   type LoadArtifactOptions,
 } from "./artifact.ts";
 import { browserGpu } from "./browser-device.ts";
+import { decodeInBrowser } from "./image/browser-decode.ts";
 import { contextFor } from "./gpu-context.ts";
 import type { Model } from "./model.ts";
 import type { WeightSource } from "./tensor.ts";
@@ -60,5 +61,7 @@ export async function loadArtifact(source: ArtifactSource | string | URL, option
   const { file, plan } = parseArtifact(artifact, where);
   const weights = await fetchedWeights(file, options.weights);
   const ctx = options.device ? contextFor(options.device) : await browserGpu();
-  return modelFromArtifact(ctx, file, plan, weights, options);
+  // Images given as URLs or encoded bytes are decoded by the browser, through the same device.
+  const decode = options.decode ?? ((image: string | Uint8Array, name: string) => decodeInBrowser(ctx.device, image, name));
+  return modelFromArtifact(ctx, file, plan, weights, { ...options, decode });
 }

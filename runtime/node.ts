@@ -20,11 +20,17 @@ import type { Model } from "./model.ts";
 import type { HostTensor, WeightSource } from "./tensor.ts";
 import { SafetensorsFile } from "./weights/safetensors.ts";
 import { Checkpoint } from "./weights/checkpoint.ts";
+import { decodeImage, readImage } from "./image/decode.ts";
+import type { RgbImage } from "./image/image.ts";
 import { parsePlanFile, weightsGraph, type PlanFile } from "../core/serialize.ts";
 
 export * from "./exports.ts";
 export { getGpu } from "./device.ts";
 export { decodeImage, readImage } from "./image/decode.ts";
+
+/** Node's decoder for images given as paths or PNG/JPEG bytes. */
+export const decodeNode = (image: string | Uint8Array, name: string): Promise<RgbImage> =>
+  typeof image === "string" ? readImage(image) : decodeImage(image, name);
 export { loadTokenizer } from "./layout/tokenizer.ts";
 
 /** A folder `tesserae compile` wrote, read into memory. */
@@ -78,7 +84,7 @@ export async function loadArtifact(source: ArtifactSource | string | URL, option
   const { file, plan } = parseArtifact(local ? readArtifact(dir) : source, local ? join(dir, "plan.json") : "the compiled graph");
   const weights = await nodeWeights(file, options.weights, options.onWarning);
   const ctx = options.device ? contextFor(options.device) : await getGpu();
-  return modelFromArtifact(ctx, file, plan, weights, options);
+  return modelFromArtifact(ctx, file, plan, weights, { ...options, decode: options.decode ?? decodeNode });
 }
 
 /** Every float tensor of a safetensors file (a Hugging Face processor's saved `pixel_values`, a checkpoint shard), by name. */

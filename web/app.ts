@@ -6,8 +6,8 @@ import { deserializePlan, parsePlanFile, type PlanFile } from "../core/serialize
 import { Executor } from "../runtime/executor/executor.ts";
 import { checkpointTensors, wantedBy, kernelFiles, programOf } from "../runtime/artifact.ts";
 import { browserGpu } from "../runtime/browser-device.ts";
+import { decodeInBrowser } from "../runtime/image/browser-decode.ts";
 import type { GpuContext } from "../runtime/gpu-context.ts";
-import type { RgbImage } from "../runtime/image/image.ts";
 import type { Grid } from "../runtime/geometry.ts";
 import { imageInputs } from "../runtime/inputs.ts";
 import { buildLayout } from "../runtime/layout/sequence.ts";
@@ -71,37 +71,6 @@ function load(name: string): Promise<Loaded> {
     p.catch(() => loaded.delete(name));
   }
   return p;
-}
-
-/**
- * Pixels of an image file as PIL's convert("RGB") gives them: alpha dropped, not composited. A 2D
- * canvas would premultiply by alpha and round, so the decoded bitmap goes through a GPU texture copy
- * that keeps the stored values.
- */
-async function decode(blob: Blob): Promise<RgbImage> {
-  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none", imageOrientation: "from-image" });
-  const { device: dev } = await device();
-  const [width, height] = [bitmap.width, bitmap.height];
-  const texture = dev.createTexture({
-    size: [width, height],
-    format: "rgba8unorm",
-    usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC | GPUTextureUsage.RENDER_ATTACHMENT,
-  });
-  dev.queue.copyExternalImageToTexture({ source: bitmap }, { texture, premultipliedAlpha: false }, [width, height]);
-  const bytesPerRow = Math.ceil((width * 4) / 256) * 256;
-  const buffer = dev.createBuffer({ size: bytesPerRow * height, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-  const encoder = dev.createCommandEncoder();
-  encoder.copyTextureToBuffer({ texture }, { buffer, bytesPerRow }, [width, height]);
-  dev.queue.submit([encoder.finish()]);
-  await buffer.mapAsync(GPUMapMode.READ);
-  const rgba = new Uint8Array(buffer.getMappedRange());
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) data.set(rgba.subarray(y * bytesPerRow + x * 4, y * bytesPerRow + x * 4 + 3), (y * width + x) * 3);
-  buffer.unmap();
-  buffer.destroy();
-  texture.destroy();
-  return { width, height, data };
 }
 
 const numbers = (v: unknown, fallback: number[]): number[] =>
@@ -247,7 +216,7 @@ async function run(name: string, image: Blob, imageName: string): Promise<void> 
   status(`loading ${name}…`);
   const m = await load(name);
   status(`preprocessing ${imageName} and running ${m.file.model} on ${m.ctx.adapterName}…`);
-  const img = await decode(image);
+  const img = await decodeInBrowser((await device()).device, image, imageName);
   const { inputs, pixels, grids, tiles, items } = imageInputs(m.program, [img], [imageName]);
   const timestamps = m.ctx.features.includes("timestamp-query");
   const result = await m.executor.run(inputs, { profile: timestamps, kernelWallTimes: !timestamps });

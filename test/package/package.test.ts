@@ -235,17 +235,25 @@ describe("the npm package, installed into an empty project", () => {
     let server: Server;
     afterAll(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
 
-    it("docs/examples/browser.mjs gives Node's outputs within 1e-4", async () => {
+    it("docs/examples/browser.mjs, and the PNG's bytes and URL decoded by the page, give Node's outputs within 1e-4", async () => {
       if (!CHROMIUM) throw new Error("no chromium on PATH: run `npm run setup` as root (installs Debian's chromium) or set CHROMIUM_PATH");
       copyFileSync(join(ROOT, "docs", "examples", "browser.mjs"), join(app, "browser.mjs"));
       writeFileSync(
         join(app, "page.mjs"),
         [
           'import { embed } from "./browser.mjs";',
+          'import { load } from "./vit/model.js";',
           "const bytes = new Uint8ClampedArray(await (await fetch('image.rgba')).arrayBuffer());",
           "const [width, height] = (await (await fetch('image.size')).text()).split('x').map(Number);",
-          "try { const t = await embed(new ImageData(bytes, width, height)); window.__result = { shape: t.shape, data: Array.from(t.data) }; }",
-          "catch (e) { window.__result = { error: String(e && e.stack || e) }; }",
+          "try {",
+          "  const t = await embed(new ImageData(bytes, width, height));",
+          // The encoded PNG too, decoded by the browser: its bytes, and its URL.
+          "  const model = await load({ weights: 'vit/model.safetensors' });",
+          "  const png = new Uint8Array(await (await fetch('demo.png')).arrayBuffer());",
+          "  const fromBytes = (await model.run([png])).outputs.image_embeds;",
+          "  const fromUrl = (await model.run(['demo.png'])).outputs.image_embeds;",
+          "  window.__result = { shape: t.shape, data: Array.from(t.data), bytes: Array.from(fromBytes.data), url: Array.from(fromUrl.data) };",
+          "} catch (e) { window.__result = { error: String(e && e.stack || e) }; }",
         ].join("\n"),
       );
       const bundle = await build({
@@ -268,6 +276,7 @@ describe("the npm package, installed into an empty project", () => {
         "/page.js": js,
         "/image.rgba": Buffer.from(rgba),
         "/image.size": `${img.width}x${img.height}`,
+        "/demo.png": readFileSync(join(ROOT, "test", "fixtures", "images", "demo.png")),
         "/vit/model.safetensors": readFileSync(join(VIT, "model.safetensors")),
       };
       server = createServer((req, res) => {
@@ -285,14 +294,13 @@ describe("the npm package, installed into an empty project", () => {
         executablePath: CHROMIUM,
         args: ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan", "--no-sandbox"],
       });
-      let result: { shape?: number[]; data?: number[]; error?: string };
+      type PageResult = { shape?: number[]; data?: number[]; bytes?: number[]; url?: number[]; error?: string };
+      let result: PageResult;
       try {
         const page = await browser.newPage();
         await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
         await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 90_000 });
-        result = await page.evaluate(
-          () => (window as unknown as { __result: { shape?: number[]; data?: number[]; error?: string } }).__result,
-        );
+        result = await page.evaluate(() => (window as unknown as { __result: PageResult }).__result);
       } finally {
         await browser.close();
       }
@@ -315,6 +323,9 @@ describe("the npm package, installed into an empty project", () => {
       const want = lines(node.stdout).get("image_embeds") as HostTensor;
       expect(result.shape).toEqual(want.shape);
       expect(maxAbsDiff({ shape: want.shape, data: Float32Array.from(result.data ?? []) }, want)).toBeLessThan(1e-4);
+      // The PNG decoded by the browser (bytes and URL) against Node's decoder reading the same file.
+      for (const got of [result.bytes, result.url])
+        expect(maxAbsDiff({ shape: want.shape, data: Float32Array.from(got ?? []) }, want)).toBeLessThan(1e-4);
     }, 180_000);
   });
 });
