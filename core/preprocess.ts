@@ -16,12 +16,15 @@ export type PreprocessStep =
    */
   | {
       op: "video_frames";
+      /** Frames per second to sample at. */
       fps: number;
       minFrames: number;
       maxFrames: number;
+      /** Even frame counts: Qwen2-VL's utils round to even, Qwen2.5-VL's floor (after capping at the total). */
       rounding: "round" | "floor";
       minPixels: number;
       maxPixels: number;
+      /** Pixel budget of all frames together. */
       totalPixels: number;
     }
   /** Flatten into Qwen2-VL's patch rows (a still image duplicated to `temporal` frames); images concatenate. */

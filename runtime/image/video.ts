@@ -1,19 +1,9 @@
 import { ImageError } from "./image.ts";
 import { pythonRound } from "./qwen.ts";
+import type { PreprocessStep } from "../../core/preprocess.ts";
 
-/** How a graph samples and sizes video frames (qwen-vl-utils' constants, from the graph's config). */
-export interface VideoRules {
-  /** Frames per second to sample at. */
-  fps: number;
-  minFrames: number;
-  maxFrames: number;
-  /** Even frame counts: Qwen2-VL's utils round to even, Qwen2.5-VL's floor (after capping at the total). */
-  rounding: "round" | "floor";
-  minPixels: number;
-  maxPixels: number;
-  /** Pixel budget of all frames together. */
-  totalPixels: number;
-}
+/** How a graph samples and sizes video frames (qwen-vl-utils' constants, from the graph's config: its `video_frames` step). */
+export type VideoRules = Omit<Extract<PreprocessStep, { op: "video_frames" }>, "op">;
 
 const FRAME_FACTOR = 2;
 
