@@ -50,4 +50,14 @@ export interface Plan {
   storage: StorageType;
   /** Run once when the weights are loaded: computes the derived weights (named PREPARED_PREFIX + i) from the checkpoint's. */
   prepare: Plan | null;
+  /** Why each kernel holds what it holds (parallel to `kernels`); known to the compiler, not stored in plan.json. */
+  fusion?: KernelFusion[];
+}
+
+/** The fusion rules' record for one kernel, for `explain`. */
+export interface KernelFusion {
+  /** Why the kernel's root is written to memory instead of being computed inside the kernel that reads it. */
+  apart: string;
+  /** The rule that joined each other member to the kernel. */
+  joined: { node: number; rule: string }[];
 }

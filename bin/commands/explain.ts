@@ -11,7 +11,11 @@ const FORMATS = ["text", "json", "dot", "html"];
 
 /** `tesserae explain`: the kernels in order, what each fuses, where it came from, its FLOPs and bytes. */
 export async function explainCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: [...MODEL_FLAGS, "format", "batch"], repeatable: ["set"], switches: ["no-fuse"] }, "explain");
+  const args = parseArgs(
+    argv,
+    { values: [...MODEL_FLAGS, "format", "batch"], repeatable: ["set"], switches: ["no-fuse", "why"] },
+    "explain",
+  );
   const graphPath = requireGraph(args, "explain");
   const format = one(args, "format") ?? "text";
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got '${format}'`);
@@ -29,7 +33,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
         ? formatDot(plan)
         : format === "html"
           ? formatHtml(report)
-          : formatText(report);
+          : formatText(report, args.switches.has("why"));
   process.stdout.write(text);
   return 0;
 }

@@ -17,6 +17,8 @@ export interface ExplainedKernel {
   bytes: number;
   reads: { node: number; name: string; shape: string }[];
   writes: { node: number; name: string; shape: string };
+  /** Why the kernel writes its root to memory, and the fusion rule that joined each other op to it. */
+  fusion: { apart: string; joined: { node: number; op: string; rule: string }[] } | null;
 }
 
 export interface ExplainReport {
@@ -43,6 +45,12 @@ function tensorName(g: Graph, id: number): string {
   if (n.op.kind === "param" || n.op.kind === "input") return n.op.name;
   const out = g.outputs.find((o) => o.node === id);
   return out ? out.name : `%${id}`;
+}
+
+function fusionOf(plan: Plan, index: number): ExplainedKernel["fusion"] {
+  const f = plan.fusion?.[index];
+  if (!f) return null;
+  return { apart: f.apart, joined: f.joined.map((j) => ({ node: j.node, op: opName(plan.graph.nodes[j.node]), rule: j.rule })) };
 }
 
 export function explainPlan(plan: Plan, file: string, env: DimEnv, fused: boolean): ExplainReport {
@@ -73,6 +81,7 @@ export function explainPlan(plan: Plan, file: string, env: DimEnv, fused: boolea
       bytes: cost.bytes,
       reads: uniq(k.reads.map((r) => String(r.node))).map((id) => describe(Number(id))),
       writes: describe(k.write),
+      fusion: fusionOf(plan, index),
     };
   });
   return {

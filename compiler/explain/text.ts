@@ -1,4 +1,4 @@
-import type { ExplainReport } from "./report.ts";
+import type { ExplainedKernel, ExplainReport } from "./report.ts";
 
 /** `matmul add mul sigmoid mul` -> `matmul, add, mul x2, sigmoid`. */
 export function summarizeOps(ops: readonly string[]): string {
@@ -10,7 +10,15 @@ export function summarizeOps(ops: readonly string[]): string {
 const giga = (x: number): string => (x / 1e9).toFixed(3);
 const mega = (x: number): string => (x / 2 ** 20).toFixed(2);
 
-export function formatText(r: ExplainReport): string {
+/** `view-on-load: %40 permute, %42 reshape; epilogue: %44 add`: the members of a kernel by the rule that joined them. */
+function joinedByRule(joined: NonNullable<ExplainedKernel["fusion"]>["joined"]): string {
+  const byRule = new Map<string, string[]>();
+  for (const j of joined) byRule.set(j.rule, [...(byRule.get(j.rule) ?? []), `%${j.node} ${j.op}`]);
+  return [...byRule].map(([rule, ops]) => `${rule}: ${ops.join(", ")}`).join("; ");
+}
+
+/** `why`: under each kernel, why its root is written to memory and which rule joined each other op. */
+export function formatText(r: ExplainReport, why = false): string {
   const dims =
     Object.entries(r.dims)
       .map(([k, v]) => `${k}=${v}`)
@@ -25,6 +33,10 @@ export function formatText(r: ExplainReport): string {
     lines.push(
       `${String(k.index).padStart(4)}  ${k.name.padEnd(16)} ${giga(k.flops).padStart(8)} ${mega(k.bytes).padStart(8)}  ${summarizeOps(k.ops)}  [${k.source.join(", ")}]`,
     );
+    if (why && k.fusion) {
+      lines.push(`        written: %${k.writes.node} ${k.ops.at(-1) ?? ""}, ${k.fusion.apart}`);
+      if (k.fusion.joined.length > 0) lines.push(`        joined by ${joinedByRule(k.fusion.joined)}`);
+    }
   }
   if (r.prepared) {
     const p = r.prepared;
