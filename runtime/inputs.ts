@@ -68,7 +68,7 @@ function missing(p: InputProvider, s: ProviderSources): string | null {
     return s.tiles.length === 0 ? "the images' tiles (pixel values need images_spatial_crop with them)" : null;
   if (p.kind === "anyres_assembly")
     return s.tiles.length === 0 || (s.sizes ?? []).length !== s.tiles.length
-      ? "the images' tiles and sizes (pixel values need images_spatial_crop and image_sizes with them)"
+      ? "the images' sizes (pixel values need image_sizes with them)"
       : null;
   if (p.kind === "relative_index") return null;
   if (p.kind === "text_pool" || p.kind === "pairs") return (s.texts ?? []).length === 0 ? "the texts' token ids" : null;

@@ -10,6 +10,7 @@ import type { GpuContext } from "./gpu-context.ts";
 import type { RgbImage } from "./image/image.ts";
 import { ImageError } from "./image/image.ts";
 import { toRgb, type ImageLike } from "./image/rgb.ts";
+import { anyresStep, anyresTiles, padViews, unpadViews } from "./image/anyres-batch.ts";
 import type { Grid } from "./geometry.ts";
 import { imageInputs, providedInputs, type MediaInputs, type VideoFrames } from "./inputs.ts";
 import { encodeTexts, type TextTokenizer } from "./layout/encode.ts";
@@ -48,9 +49,9 @@ export interface PixelValues {
   pixel_values: HostTensor;
   /** Qwen graphs: each image's (t, h, w) patch grid. */
   grid_thw?: readonly Grid[];
-  /** DeepSeek-VL2 and LLaVA-NeXT: each image's tiles (w, h). */
+  /** DeepSeek-VL2: each image's tiles (w, h); LLaVA-NeXT derives them from image_sizes. */
   images_spatial_crop?: readonly [number, number][];
-  /** LLaVA-NeXT: each image's (height, width). */
+  /** LLaVA-NeXT: each image's (height, width); its pixel_values may be the processor's padded [images, max_views, 3, H, W]. */
   image_sizes?: readonly [number, number][];
 }
 
@@ -79,7 +80,7 @@ export interface Prepared extends MediaInputs {
 export interface ModelOutput {
   /** Every graph output by name. */
   outputs: Record<string, HostTensor>;
-  /** The pixel values the graph ran on. */
+  /** The pixel values the graph ran on, as the model's Hugging Face processor gives them (LLaVA-NeXT: [images, max_views, 3, H, W], zero-padded). */
   pixelValues: HostTensor;
   prepared: Prepared;
   /** The token layout for the prompt (or one mark per image without one), when the graph declares a layout. */
@@ -165,7 +166,12 @@ export class Model {
         `the layout of ${this.name} places ${layout.image_rows} image tokens, but image_embeds has ${rows} rows: the graph's layout section does not match its outputs`,
       );
     }
-    return { outputs, pixelValues: prepared.pixels, prepared, layout, ms: result.ms };
+    return { outputs, pixelValues: this.processorPixelValues(prepared), prepared, layout, ms: result.ms };
+  }
+
+  /** The pixel values in the form the model's Hugging Face processor gives them (LLaVA-NeXT: padded 5-D). */
+  private processorPixelValues(prepared: Prepared): HostTensor {
+    return anyresStep(this.program) ? padViews(prepared.pixels, prepared.tiles) : prepared.pixels;
   }
 
   private tokenLayout(prepared: Prepared, prompt: string | undefined): TokenLayout | null {
@@ -267,12 +273,16 @@ async function decoded(image: ImageInput, name: string, decode: ModelOptions["de
 }
 
 function fromPixelValues(program: Program, input: PixelValues): Prepared {
-  const pixels = input.pixel_values;
+  let pixels = input.pixel_values;
   if (!pixels || !(pixels.data instanceof Float32Array) || !Array.isArray(pixels.shape))
     throw new InputError(`${program.name}: pixel_values must be a tensor ({ shape, data: Float32Array })`);
   const grids = [...(input.grid_thw ?? [])];
-  const tiles = [...(input.images_spatial_crop ?? [])];
+  let tiles = [...(input.images_spatial_crop ?? [])];
   const sizes = [...(input.image_sizes ?? [])];
+  const anyres = anyresStep(program);
+  // LLaVA-NeXT: the tiles follow from the sizes; the processor's padded 5-D batch runs without its padding views.
+  if (anyres && tiles.length === 0) tiles = sizes.map((s) => anyresTiles(anyres, s));
+  if (anyres && pixels.shape.length === 5) pixels = unpadViews(pixels, tiles);
   const count = grids.length || tiles.length || pixels.shape[0];
   const names = Array.from({ length: count }, (_, i) => `pixel_values[${i}]`);
   const inputs = providedInputs(program, { grids, tiles, sizes }, "pixel_values");

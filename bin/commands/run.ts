@@ -63,7 +63,8 @@ function outTensors(last: ModelOutput): Map<string, HostTensor | Integers> {
   const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
   if (videoGrids.length > 0) tensors.set("video_grid_thw", integers(videoGrids));
   if (sizes.length > 0) tensors.set("image_sizes", integers(sizes));
-  if (tiles.length > 0) tensors.set("images_spatial_crop", integers(tiles));
+  // DeepSeek-VL2's processor gives images_spatial_crop; LLaVA-NeXT's gives image_sizes, the tiles following from them.
+  if (tiles.length > 0 && sizes.length === 0) tensors.set("images_spatial_crop", integers(tiles));
   return tensors;
 }
 

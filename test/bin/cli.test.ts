@@ -19,6 +19,26 @@ function expectClose(got: HostTensor, want: HostTensor, tol = TOL): void {
   expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(tol);
 }
 
+/** Qwen2-VL rows in the processor's order (2x2 merge windows together) put in raster order, image by image. */
+function rasterRows(t: HostTensor, grids: [number, number, number][]): HostTensor {
+  const width = t.shape[1];
+  const data = new Float32Array(t.data.length);
+  let row = 0;
+  let offset = 0;
+  for (const [frames, h, w] of grids) {
+    for (let f = 0; f < frames; f++)
+      for (let hb = 0; hb < h / 2; hb++)
+        for (let wb = 0; wb < w / 2; wb++)
+          for (let i = 0; i < 2; i++)
+            for (let j = 0; j < 2; j++, row++) {
+              const to = offset + f * h * w + (hb * 2 + i) * w + wb * 2 + j;
+              data.set(t.data.subarray(row * width, (row + 1) * width), to * width);
+            }
+    offset += frames * h * w;
+  }
+  return { shape: t.shape, data };
+}
+
 /** Runs a graph on a fixture checkpoint and images; pixel_values must match the reference exactly, the outputs within TOL. */
 async function expectRunMatches(
   graph: string,
@@ -164,6 +184,18 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
       (await tesserae("run", "graphs/qwen2-vl.tsr", "--weights", "test/fixtures/qwen2-vl", "--pixel-values", ref, "--out", again)).code,
     ).toBe(0);
     expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
+    expectClose(read(again, "last_hidden_state"), read(ref, "last_hidden_state"));
+    // --set hidden_order=raster: each image's patches row by row instead of transformers' 2x2 merge windows.
+    const raster = join(tmp, "qwen2-vl-raster.safetensors");
+    const args = ["--weights", "test/fixtures/qwen2-vl", "--pixel-values", ref, "--set", "hidden_order=raster", "--out", raster];
+    expect((await tesserae("run", "graphs/qwen2-vl.tsr", ...args)).code).toBe(0);
+    expectClose(
+      read(raster, "last_hidden_state"),
+      rasterRows(read(ref, "last_hidden_state"), [
+        [1, 4, 4],
+        [1, 6, 4],
+      ]),
+    );
     // Without a grid, the inputs computed from it cannot be made.
     const r2 = await tesserae(
       "run",

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { anyresTiles, padViews, unpadViews } from "../../runtime/image/anyres-batch.ts";
 import { anyresViews, llavaNextAssembly, llavaNextTokens, patchOutputSize, unpaddedMosaic } from "../../runtime/image/anyres.ts";
 
 const PINPOINTS: [number, number][] = [
@@ -45,5 +46,34 @@ describe("LLaVA-NeXT anyres (transformers' LlavaNextImageProcessor and pack_imag
     const rows = llavaNextAssembly([{ size: [4, 8], tiles: [2, 1] }], 2);
     // 3 views of 2x2 tokens = 12 rows, the newline is row 12; a 4x8 image fills the 2x4 mosaic fully.
     expect(rows).toEqual([0, 1, 2, 3, 4, 5, 8, 9, 12, 6, 7, 10, 11, 12]);
+  });
+});
+
+describe("LLaVA-NeXT pixel values in the processor's padded [images, max_views, 3, H, W] form", () => {
+  const step = { op: "anyres" as const, tile: 336, pinpoints: PINPOINTS, side: 24 };
+  // A 2x2 mosaic (5 views) and a 1x3 one (4 views): the second image's fifth view is padding.
+  const tiles = [anyresTiles(step, [600, 800]), anyresTiles(step, [900, 300])];
+  const flat = { shape: [9, 1, 1, 2], data: Float32Array.from({ length: 18 }, (_, i) => i + 1) };
+
+  it("tiles follow from image_sizes as image_size_to_num_patches counts them", () => {
+    expect(tiles).toEqual([
+      [2, 2],
+      [1, 3],
+    ]);
+  });
+
+  it("pads each image to the most views with zeros, and unpadding gives the flat views back", () => {
+    const padded = padViews(flat, tiles);
+    expect(padded.shape).toEqual([2, 5, 1, 1, 2]);
+    expect(Array.from(padded.data.subarray(10))).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 0, 0]);
+    expect(unpadViews(padded, tiles)).toEqual(flat);
+  });
+
+  it("names the mismatch when image_sizes and the batch disagree", () => {
+    const padded = padViews(flat, tiles);
+    expect(() => unpadViews(padded, tiles.slice(0, 1))).toThrow("pixel_values [2, 5, 1, 1, 2] holds 2 images, but image_sizes has 1 rows");
+    expect(() => unpadViews({ shape: [2, 4, 1, 1, 2], data: new Float32Array(16) }, tiles)).toThrow(
+      "image 0 of pixel_values needs 5 views (its image_sizes row gives 2x2 tiles), but the batch holds 4 per image",
+    );
   });
 });
