@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readFileSync, type ReadStream, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -75,27 +75,61 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void
       "Content-Length": end - start + 1,
       "Accept-Ranges": "bytes",
     });
-    createReadStream(path, { start, end }).pipe(res);
+    stream(createReadStream(path, { start, end }), res);
     return;
   }
   res.writeHead(200, { "Content-Type": type, "Content-Length": size, "Accept-Ranges": "bytes" });
-  createReadStream(path).pipe(res);
+  stream(createReadStream(path), res);
+}
+
+/** A file into a response; a read error (or a client gone) ends that response only, never the server. */
+function stream(file: ReadStream, res: ServerResponse): void {
+  file.on("error", () => res.destroy());
+  res.on("close", () => file.destroy());
+  file.pipe(res);
+}
+
+/** The request's path, or null when its percent escapes are malformed (`/%E0%A4%A`). */
+function requestPath(url: string | undefined): string | null {
+  try {
+    return decodeURIComponent(new URL(url ?? "/", "http://localhost").pathname);
+  } catch {
+    return null;
+  }
+}
+
+function answer(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8" }).end(`${text}\n`);
+}
+
+function route(files: ReadonlyMap<string, Served>, req: IncomingMessage, res: ServerResponse): void {
+  const path = requestPath(req.url);
+  if (path === null) return void answer(res, 400, "bad request: malformed percent escape in the URL");
+  if (req.method !== "GET" && req.method !== "HEAD") return void res.writeHead(405, { Allow: "GET, HEAD" }).end();
+  const served = files.get(path);
+  if (served) return void res.writeHead(200, { "Content-Type": served.type }).end(served.body);
+  const weights = /^\/artifacts\/([\w.-]+)\/model\.safetensors$/.exec(path);
+  const demo = weights && DEMOS.find((d) => d.name === weights[1]);
+  if (demo) return void sendFile(req, res, join(ROOT, demo.weights, "model.safetensors"));
+  const image = /^\/images\/([\w.-]+\.(png|jpg))$/.exec(path);
+  if (image && existsSync(join(ROOT, "test", "fixtures", "images", image[1])))
+    return void sendFile(req, res, join(ROOT, "test", "fixtures", "images", image[1]));
+  answer(res, 404, `not found: ${JSON.stringify(path)}`);
 }
 
 /** Serves the demo page on localhost; `port` 0 picks a free one. */
 export async function startWebServer(port: number, log: (s: string) => void = () => {}): Promise<{ server: Server; url: string }> {
   const files = await prepare(log);
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://localhost").pathname);
-    const served = files.get(path);
-    if (served) return void res.writeHead(200, { "Content-Type": served.type }).end(served.body);
-    const weights = /^\/artifacts\/([\w.-]+)\/model\.safetensors$/.exec(path);
-    const demo = weights && DEMOS.find((d) => d.name === weights[1]);
-    if (demo) return sendFile(req, res, join(ROOT, demo.weights, "model.safetensors"));
-    const image = /^\/images\/([\w.-]+\.(png|jpg))$/.exec(path);
-    if (image) return sendFile(req, res, join(ROOT, "test", "fixtures", "images", image[1]));
-    res.writeHead(404, { "Content-Type": "text/plain" }).end(`not found: ${path}\n`);
+    try {
+      route(files, req, res);
+    } catch (e) {
+      // A fault in one request (a file gone from under a demo) answers that request; the server keeps serving.
+      if (!res.headersSent) answer(res, 500, `internal error: ${e instanceof Error ? e.message : String(e)}`);
+      else res.destroy();
+    }
   });
+  // Requests Node cannot parse (a broken request line, headers past 16 KiB) get its own 400 or 431 and a closed socket.
   await new Promise<void>((ok) => server.listen(port, "127.0.0.1", ok));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
 }
