@@ -63,7 +63,7 @@ async function expectRunMatches(
   return { out, stderr: r.stderr };
 }
 
-describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () => {
+describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () => {
   it("CLIPModel checkpoint with --pixel-values: last_hidden_state and projected image_embeds", async () => {
     const out = join(tmp, "clip.safetensors");
     const r = await tesserae("run", "graphs/clip.tsr", "--weights", "test/fixtures/clip", "--pixel-values", clipRef, "--out", out);
@@ -473,7 +473,7 @@ describe("tesserae run on tiny Hugging Face checkpoints, against PyTorch", () =>
   });
 });
 
-describe("bad input: one clear line, exit code 1, no stack trace", () => {
+describe.concurrent("bad input: one clear line, exit code 1, no stack trace", () => {
   const expectOneError = (r: { code: number; stderr: string }, text: string): void => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(text);
@@ -581,7 +581,7 @@ describe("bad input: one clear line, exit code 1, no stack trace", () => {
   });
 });
 
-describe("check and ir", () => {
+describe.concurrent("check and ir", () => {
   it.each([
     ["graphs/siglip.tsr", "base16", "92,884,224"],
     ["graphs/siglip.tsr", "large16_384", "316,283,904"],
@@ -619,7 +619,7 @@ describe("check and ir", () => {
   });
 });
 
-describe("bench", () => {
+describe.concurrent("bench", () => {
   it("runs a graph with computed inputs (Qwen2-VL, one block) fused and unfused on a synthetic image and writes the records", async () => {
     const out = join(tmp, "bench.json");
     const r = await tesserae(
@@ -676,7 +676,7 @@ describe("bench", () => {
   });
 });
 
-describe("explain", () => {
+describe.concurrent("explain", () => {
   it("json lists kernels with ops, source lines, FLOPs and bytes; CLIP L/14-336: two embedding kernels, 5 per block", async () => {
     const r = await tesserae("explain", "graphs/clip.tsr", "--preset", "l14_336", "--format", "json");
     expect(r.code).toBe(0);
