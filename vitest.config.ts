@@ -6,7 +6,8 @@ export default defineConfig({
     globalSetup: ["./test/helpers/build.ts"],
     // GPU tests share the machine's two cores with lavapipe's shader compiler: run files one at a time.
     fileParallelism: false,
-    // Files marked describe.concurrent (the CLI's, whose tests each wait on a child process) run two at a time: one per core.
+    // Tests in describe.concurrent blocks (the CLI's, each waiting on a child process) run two at a time: one per core.
+    // The CLI's benchmarks stay one at a time: on a new machine two of them compiling at once ran past the timeout.
     maxConcurrency: 2,
     // lavapipe compiles each pipeline with LLVM when it first runs, and on a new machine that is most of the
     // suite's time: without LLVM's optimisation passes it compiles about a third faster. The generated WGSL,

@@ -619,7 +619,7 @@ describe.concurrent("check and ir", () => {
   });
 });
 
-describe.concurrent("bench", () => {
+describe("bench", () => {
   it("runs a graph with computed inputs (Qwen2-VL, one block) fused and unfused on a synthetic image and writes the records", async () => {
     const out = join(tmp, "bench.json");
     const r = await tesserae(
