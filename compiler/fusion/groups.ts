@@ -2,7 +2,7 @@ import type { Graph, Node } from "../../core/graph.ts";
 import type { KernelFusion, KernelKind } from "../../core/plan.ts";
 import { fusionClass } from "./classes.ts";
 import { draftKind, startDraft, type Draft } from "./draft.ts";
-import { FusionFacts, sameShape, viewsWholeRows } from "./facts.ts";
+import { FusionFacts, type OperandSide, sameShape, viewsWholeRows } from "./facts.ts";
 import { MERGE_RULES, rulesFor, type FusionRule } from "./rules.ts";
 
 export interface KernelGroup {
@@ -48,8 +48,7 @@ class Decisions {
   readonly apart = new Map<number, string>();
 }
 
-function join(d: Draft, n: Node, rule: FusionRule, facts: FusionFacts, decisions: Decisions): void {
-  const side = facts.operandSide(n, d);
+function join(d: Draft, n: Node, rule: FusionRule, side: OperandSide | null, decisions: Decisions): void {
   d.members.add(n.id);
   decisions.joined.set(n.id, rule.name);
   if (rule.role === "on-load") (side === "first" ? d.prologue : d.operandViews).add(n.id);
@@ -63,7 +62,7 @@ function join(d: Draft, n: Node, rule: FusionRule, facts: FusionFacts, decisions
 }
 
 /** Why `n` cannot join `d`, naming the rules for its class that were tried. */
-function noRule(n: Node, d: Draft, facts: FusionFacts, tried: readonly FusionRule[], side: "first" | "other" | null): string {
+function noRule(n: Node, d: Draft, facts: FusionFacts, tried: readonly FusionRule[], side: OperandSide | null): string {
   const where = side === null ? "" : ` feeding an operand of its ${facts.node(d.core ?? d.root).op.kind}`;
   const kind = draftKind(d, d.core === null ? null : facts.node(d.core).op.kind);
   const names = tried.map((r) => r.name).join(", ");
@@ -137,7 +136,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
       const tried = rulesFor(fusionClass(n), side !== null);
       const rule = tried.find((r) => r.accepts(n, single, facts, side));
       if (rule) {
-        join(single, n, rule, facts, decisions);
+        join(single, n, rule, side, decisions);
         owner.set(id, single);
       } else startKernel(n, noRule(n, single, facts, tried, side));
     }
