@@ -82,14 +82,9 @@ export function preprocessImage(
       case "anyres": {
         const img = pixels(step.op);
         const { views, tiles } = anyresViews(img, step.tile, step.pinpoints);
-        const rest = steps.slice(index + 1);
-        const done = views.map((v) => preprocessImage(rest, v, name, options).tensor);
         const size: [number, number] = [img.height, img.width];
         return {
-          tensor: stackImages(
-            done,
-            done.map(() => name),
-          ),
+          tensor: viewsThrough(steps.slice(index + 1), views, name, options),
           grid: null,
           tiles,
           size,
@@ -97,15 +92,9 @@ export function preprocessImage(
         };
       }
       case "tiles": {
-        // Every view goes through the steps that follow, then the views are stacked.
         const { views, tiles } = deepseekViews(pixels(step.op), step.tile, step.maxTiles, step.fill, options.cropping);
-        const rest = steps.slice(index + 1);
-        const done = views.map((v) => preprocessImage(rest, v, name, options).tensor);
         return {
-          tensor: stackImages(
-            done,
-            done.map(() => name),
-          ),
+          tensor: viewsThrough(steps.slice(index + 1), views, name, options),
           grid: null,
           tiles,
         };
@@ -251,6 +240,15 @@ export function batchImages(
     tiles,
     sizes,
   };
+}
+
+/** Views of one image (anyres, tiles), each through the steps that follow, stacked. */
+function viewsThrough(rest: readonly PreprocessStep[], views: readonly RgbImage[], name: string, options: PreprocessOptions): HostTensor {
+  const done = views.map((v) => preprocessImage(rest, v, name, options).tensor);
+  return stackImages(
+    done,
+    done.map(() => name),
+  );
 }
 
 function stackImages(tensors: readonly HostTensor[], names: readonly string[]): HostTensor {

@@ -99,7 +99,7 @@ export class PlanBuffers {
     return bg;
   }
 
-  /** A weight buffer destroyed (after its last reader, while preparing weights): no bind group may keep it. */
+  /** Frees a checkpoint tensor after the last kernel that reads it (weight preparation streams them). */
   dropWeight(node: number): void {
     this.weights.get(node)?.destroy();
     this.weights.delete(node);
