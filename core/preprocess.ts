@@ -42,10 +42,18 @@ export type PreprocessStep =
    */
   | { op: "anyres"; tile: number; pinpoints: [number, number][]; side: number }
   /**
-   * DeepSeek-VL's VLMImageProcessor: the long side resized to `size` (the short one truncated, at least
-   * `minSide`), PIL bicubic, centred on a size x size canvas of `background`.
+   * DeepSeek-VL's processors: the long side resized to `size` (the short one truncated, as deepseek-ai's
+   * VLMImageProcessor does, or rounded half to even, as transformers' do; at least `minSide`), PIL bicubic,
+   * centred on a size x size canvas of `background`.
    */
-  | { op: "pad_square"; size: number; background: number[]; minSide: number };
+  | { op: "pad_square"; size: number; background: number[]; minSide: number; rounding: "trunc" | "round" }
+  /** A second image tensor, graph input `input`: `steps` run on a copy of the image at this point; the main line goes on. */
+  | { op: "branch"; input: string; steps: PreprocessStep[] };
+
+/** The graph inputs a preprocess section's branches make, besides its main pixel values. */
+export function branchInputs(steps: readonly PreprocessStep[]): string[] {
+  return steps.flatMap((s) => (s.op === "branch" ? [s.input] : []));
+}
 
 /** Inputs the runtime computes from the preprocessed images' patch grids. */
 export type InputProvider =

@@ -77,6 +77,14 @@ export interface PresetDecl {
 }
 export interface PreprocessDecl {
   kind: "preprocess";
+  steps: (CallExpr | BranchDecl)[];
+  loc: Loc;
+}
+/** `branch NAME when cond { steps }`: graph input NAME made from a copy of the image at this point. */
+export interface BranchDecl {
+  kind: "branch";
+  input: string;
+  when: Expr | null;
   steps: CallExpr[];
   loc: Loc;
 }
@@ -93,6 +101,8 @@ export interface InputDecl {
   dtype: "f32" | "f16" | "i32" | "u8";
   dims: Expr[];
   provider: CallExpr | null;
+  /** Declared only where this holds (a layout with a second image tensor). */
+  when: Expr | null;
   loc: Loc;
 }
 export interface WeightsDecl {

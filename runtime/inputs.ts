@@ -110,6 +110,8 @@ export interface VideoFrames {
 export interface MediaInputs {
   inputs: Map<string, HostTensor>;
   pixels: HostTensor;
+  /** The tensors of the preprocess section's branches by graph input (DeepSeek-VL's high_res_pixel_values). */
+  branches: Record<string, HostTensor>;
   /** Patch grids of the images, then of the videos (Qwen graphs). */
   grids: Grid[];
   tiles: [number, number][];
@@ -132,7 +134,7 @@ export function imageInputs(
   const options = { cropping: images.length <= 2 };
   const stills = images.map((img, i) => preprocessImage(program.preprocess, img, names[i], options));
   const clips = videos.map((v) => preprocessVideo(program.preprocess, v.frames, v.name, v.fps));
-  const { tensor, grids, tiles, sizes } = batchImages([...stills, ...clips], [...names, ...videos.map((v) => v.name)]);
+  const { tensor, grids, tiles, sizes, branches = {} } = batchImages([...stills, ...clips], [...names, ...videos.map((v) => v.name)]);
   const items: LayoutItem[] = [
     ...itemsFromGeometry(
       names,
@@ -147,6 +149,7 @@ export function imageInputs(
     sizes,
     inputs: new Map([
       [inputName, tensor],
+      ...Object.entries(branches),
       ...providedInputs(
         program,
         { grids, tiles, sizes, texts, images: images.length },
@@ -154,6 +157,7 @@ export function imageInputs(
       ),
     ]),
     pixels: tensor,
+    branches,
     grids,
     tiles,
     items,

@@ -1,6 +1,7 @@
 // A compiled graph on a device with its weights: preprocessing, the run, the token layout and scores,
 // with nothing tied to Node, so the same class serves the library API, compiled artifacts and a page.
 import type { Program } from "../core/program.ts";
+import { branchInputs } from "../core/preprocess.ts";
 import { dimToString, type Dim } from "../core/dims.ts";
 import type { Graph } from "../core/graph.ts";
 import type { Plan } from "../core/plan.ts";
@@ -53,6 +54,8 @@ export interface PixelValues {
   images_spatial_crop?: readonly [number, number][];
   /** LLaVA-NeXT: each image's (height, width); its pixel_values may be the processor's padded [images, max_views, 3, H, W]. */
   image_sizes?: readonly [number, number][];
+  /** Further image tensors the processor gives, by graph input (DeepSeek-VL hybrid: `high_res_pixel_values`). */
+  branches?: Readonly<Record<string, HostTensor>>;
 }
 
 /** What a run takes: images (decoded, in row order) or ready pixel values. */
@@ -82,6 +85,8 @@ export interface ModelOutput {
   outputs: Record<string, HostTensor>;
   /** The pixel values the graph ran on, as the model's Hugging Face processor gives them (LLaVA-NeXT: [images, max_views, 3, H, W], zero-padded). */
   pixelValues: HostTensor;
+  /** The other image tensors it ran on, by graph input (DeepSeek-VL hybrid: `high_res_pixel_values`). */
+  branches: Record<string, HostTensor>;
   prepared: Prepared;
   /** The token layout for the prompt (or one mark per image without one), when the graph declares a layout. */
   layout: TokenLayout | null;
@@ -166,7 +171,7 @@ export class Model {
         `the layout of ${this.name} places ${layout.image_rows} image tokens, but image_embeds has ${rows} rows: the graph's layout section does not match its outputs`,
       );
     }
-    return { outputs, pixelValues: this.processorPixelValues(prepared), prepared, layout, ms: result.ms };
+    return { outputs, pixelValues: this.processorPixelValues(prepared), branches: prepared.branches, prepared, layout, ms: result.ms };
   }
 
   /** The pixel values in the form the model's Hugging Face processor gives them (LLaVA-NeXT: padded 5-D). */
@@ -287,7 +292,27 @@ function fromPixelValues(program: Program, input: PixelValues): Prepared {
   const names = Array.from({ length: count }, (_, i) => `pixel_values[${i}]`);
   const inputs = providedInputs(program, { grids, tiles, sizes }, "pixel_values");
   inputs.set(program.graph.inputs[0]?.name ?? "pixel_values", pixels);
-  return { inputs, pixels, grids, tiles, sizes, items: itemsFromGeometry(names, grids, tiles), names, fromPixelValues: true };
+  const branches = givenBranches(program, input, pixels);
+  for (const [name, t] of Object.entries(branches)) inputs.set(name, t);
+  return { inputs, pixels, branches, grids, tiles, sizes, items: itemsFromGeometry(names, grids, tiles), names, fromPixelValues: true };
+}
+
+/** The branch tensors a graph takes besides pixel_values, each a tensor with one row per image. */
+function givenBranches(program: Program, input: PixelValues, pixels: HostTensor): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const name of branchInputs(program.preprocess)) {
+    const t = input.branches?.[name];
+    if (!t)
+      throw new InputError(
+        `${program.name} takes ${name} besides pixel_values (its processor gives both); pixel values need ${name} with them`,
+      );
+    if (!(t.data instanceof Float32Array) || t.shape[0] !== pixels.shape[0])
+      throw new InputError(
+        `${program.name}: ${name} must be a tensor with one row per image (${pixels.shape[0]}), got [${t.shape.join(", ")}]`,
+      );
+    out[name] = t;
+  }
+  return out;
 }
 
 function isPixelValues(input: ModelInput | Prepared): input is PixelValues {

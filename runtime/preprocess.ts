@@ -51,6 +51,8 @@ export interface Preprocessed {
   size?: [number, number];
   /** Its image tokens, where preprocessing decides them (LLaVA-NeXT). */
   tokens?: number;
+  /** The tensors of the section's branches by graph input, [3, H, W] each (DeepSeek-VL's high_res_pixel_values). */
+  branches?: Record<string, HostTensor>;
 }
 
 export interface PreprocessOptions {
@@ -69,6 +71,7 @@ export function preprocessImage(
 ): Preprocessed {
   let stage: Stage = { kind: "pixels", img: image };
   let grid: [number, number, number] | null = null;
+  const branches: Record<string, HostTensor> = {};
   const pixels = (op: string): RgbImage => {
     if (stage.kind !== "pixels") throw new ImageError(`preprocess: ${op} must come before rescale/normalize`);
     return stage.img;
@@ -76,9 +79,12 @@ export function preprocessImage(
   for (const [index, step] of steps.entries()) {
     switch (step.op) {
       case "pad_square": {
-        stage = { kind: "pixels", img: padSquare(pixels(step.op), step.size, step.background, step.minSide) };
+        stage = { kind: "pixels", img: padSquare(pixels(step.op), step) };
         break;
       }
+      case "branch":
+        branches[step.input] = preprocessImage(step.steps, pixels(`branch ${step.input}`), name, options).tensor;
+        break;
       case "anyres": {
         const img = pixels(step.op);
         const { views, tiles } = anyresViews(img, step.tile, step.pinpoints);
@@ -150,7 +156,8 @@ export function preprocessImage(
       }
     }
   }
-  return { tensor: stage.kind === "values" ? stage.t : toValues(stage.img, 1), grid };
+  const tensor = stage.kind === "values" ? stage.t : toValues(stage.img, 1);
+  return Object.keys(branches).length > 0 ? { tensor, grid, branches } : { tensor, grid };
 }
 
 /** A preprocessed video: its patch rows and grid, and the seconds one temporal grid step spans. */
@@ -197,14 +204,21 @@ export function preprocessVideo(
   return { tensor, grid, secondsPerGrid: patches.temporal / fps };
 }
 
+/** Preprocessed images as the graph's inputs: the main tensor, the branches' tensors, the geometry. */
+export interface Batch {
+  tensor: HostTensor;
+  grids: [number, number, number][];
+  tiles: [number, number][];
+  sizes: [number, number][];
+  /** Each branch's tensors stacked [N, 3, H, W], by graph input. */
+  branches?: Record<string, HostTensor>;
+}
+
 /**
  * Several images as one input: patch rows are concatenated (images of any size, their grids kept in
  * order); [3, H, W] images are stacked into [N, 3, H, W] and must come out at the same size.
  */
-export function batchImages(
-  images: readonly Preprocessed[],
-  names: readonly string[],
-): { tensor: HostTensor; grids: [number, number, number][]; tiles: [number, number][]; sizes: [number, number][] } {
+export function batchImages(images: readonly Preprocessed[], names: readonly string[]): Batch {
   const grids = images.flatMap((i) => (i.grid ? [i.grid] : []));
   const tiles = images.flatMap((i) => (i.tiles ? [i.tiles] : []));
   const sizes = images.flatMap((i) => (i.size ? [i.size] : []));
@@ -231,6 +245,15 @@ export function batchImages(
     }
     return { tensor: { shape: [rows, cols], data }, grids, tiles, sizes };
   }
+  const branches = Object.fromEntries(
+    Object.keys(images[0]?.branches ?? {}).map((input) => [
+      input,
+      stackImages(
+        images.map((i) => i.branches?.[input] as HostTensor),
+        names,
+      ),
+    ]),
+  );
   return {
     tensor: stackImages(
       images.map((i) => i.tensor),
@@ -239,6 +262,7 @@ export function batchImages(
     grids: [],
     tiles,
     sizes,
+    branches,
   };
 }
 
@@ -264,16 +288,24 @@ function stackImages(tensors: readonly HostTensor[], names: readonly string[]): 
   return { shape: [tensors.length, c, h, w], data };
 }
 
-/** VLMImageProcessor: long side to `size`, the other truncated (at least minSide), PIL bicubic, centred on a square of `background`. */
-export function padSquare(img: RgbImage, size: number, background: readonly number[], minSide: number): RgbImage {
+/** DeepSeek-VL's processors: long side to `size`, the other truncated or rounded (at least minSide), PIL bicubic, centred on a square of `background`. */
+export function padSquare(img: RgbImage, step: Extract<PreprocessStep, { op: "pad_square" }>): RgbImage {
+  const { size, background, minSide } = step;
   const long = Math.max(img.width, img.height);
-  const w = Math.max(Math.trunc((img.width / long) * size), minSide);
-  const h = Math.max(Math.trunc((img.height / long) * size), minSide);
+  // deepseek-ai: int(side / long * size); transformers: round(side * (size / long)), Python's half-to-even round.
+  const side = (n: number): number =>
+    Math.max(step.rounding === "trunc" ? Math.trunc((n / long) * size) : roundHalfEven(n * (size / long)), minSide);
+  const [w, h] = [side(img.width), side(img.height)];
   const fitted = resize(img, w, h, "bicubic");
-  const side = Math.max(w, h);
-  const data = new Uint8Array(side * side * 3);
-  for (let i = 0; i < side * side; i++) data.set(background, i * 3);
-  const [x0, y0] = [Math.floor((side - w) / 2), Math.floor((side - h) / 2)];
-  for (let y = 0; y < h; y++) data.set(fitted.data.subarray(y * w * 3, (y + 1) * w * 3), ((y + y0) * side + x0) * 3);
-  return { width: side, height: side, data };
+  const square = Math.max(w, h);
+  const data = new Uint8Array(square * square * 3);
+  for (let i = 0; i < square * square; i++) data.set(background, i * 3);
+  const [x0, y0] = [Math.floor((square - w) / 2), Math.floor((square - h) / 2)];
+  for (let y = 0; y < h; y++) data.set(fitted.data.subarray(y * w * 3, (y + 1) * w * 3), ((y + y0) * square + x0) * 3);
+  return { width: square, height: square, data };
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

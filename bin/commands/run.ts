@@ -3,6 +3,7 @@ import { resolve, sep } from "node:path";
 import { load } from "../../api/load.ts";
 import { describeWeights } from "../../api/load.ts";
 import { UsageError } from "../../core/errors.ts";
+import { branchInputs } from "../../core/preprocess.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
 import type { ModelOutput, PixelValues } from "../../runtime/model.ts";
 import type { Grid } from "../../runtime/geometry.ts";
@@ -15,8 +16,11 @@ import { progressReporter } from "../progress.ts";
 import { compileFromArgs, dtypeFlag, MODEL_FLAGS, requireGraph, seedOf, warn } from "../load.ts";
 import { describeTensor } from "../summary.ts";
 
-/** pixel_values from a safetensors file, with grid_thw (or image_grid_thw), images_spatial_crop and image_sizes when the file has them. */
-function pixelValuesFrom(path: string): PixelValues {
+/**
+ * pixel_values from a safetensors file, with grid_thw (or image_grid_thw), images_spatial_crop and image_sizes
+ * when the file has them, and the further image tensors the graph takes (`branches`: high_res_pixel_values).
+ */
+function pixelValuesFrom(path: string, branches: readonly string[]): PixelValues {
   const f = SafetensorsFile.open(path);
   try {
     if (!f.tensors.has("pixel_values"))
@@ -41,6 +45,7 @@ function pixelValuesFrom(path: string): PixelValues {
       grid_thw: grids,
       images_spatial_crop: pairs("images_spatial_crop"),
       image_sizes: pairs("image_sizes"),
+      branches: Object.fromEntries(branches.filter((b) => f.tensors.has(b)).map((b) => [b, f.read(b)])),
     };
   } finally {
     f.close();
@@ -58,7 +63,11 @@ const integers = (rows: readonly (readonly number[])[]): Integers => ({
 /** The tensors `--out` writes: pixel values, outputs, and the geometry a Hugging Face processor gives. */
 function outTensors(last: ModelOutput): Map<string, HostTensor | Integers> {
   const { grids, tiles, sizes, items } = last.prepared;
-  const tensors = new Map<string, HostTensor | Integers>([["pixel_values", last.pixelValues], ...Object.entries(last.outputs)]);
+  const tensors = new Map<string, HostTensor | Integers>([
+    ["pixel_values", last.pixelValues],
+    ...Object.entries(last.branches),
+    ...Object.entries(last.outputs),
+  ]);
   if (grids.length > 0) tensors.set("grid_thw", integers(grids));
   const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
   if (videoGrids.length > 0) tensors.set("video_grid_thw", integers(videoGrids));
@@ -113,7 +122,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const prompt = one(args, "prompt");
   if (!compiled.program.layout && prompt !== undefined) throw new UsageError(`--prompt: ${graphPath} declares no layout section`);
   const clips = await Promise.all(videos.map(async (v) => ({ frames: await readFrames(v), name: v, fps })));
-  const prepared = await model.prepare(pixelPath ? pixelValuesFrom(pixelPath) : images, { names: images, videos: clips });
+  const given = pixelPath ? pixelValuesFrom(pixelPath, branchInputs(compiled.program.preprocess)) : images;
+  const prepared = await model.prepare(given, { names: images, videos: clips });
   const tPre = performance.now();
 
   const times: number[] = [];
@@ -148,6 +158,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       ? `  tiles ${tiles.map((t) => t.join("x")).join(", ")}`
       : "";
   err.write(`input      ${describeTensor(inputName, prepared.pixels)}${geometry}\n`);
+  for (const [name, t] of Object.entries(prepared.branches)) err.write(`input      ${describeTensor(name, t)}\n`);
   for (const [name, t] of Object.entries(result.outputs)) err.write(`output     ${describeTensor(name, t)}\n`);
   const kinds = new Map<string, number>();
   for (const k of model.plan.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);

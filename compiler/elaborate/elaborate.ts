@@ -1,4 +1,4 @@
-import type { Arg, BlockDecl, CallExpr, Expr, InputDecl, Loc, ModelDecl, SourceFile, Stmt } from "../../dsl/ast.ts";
+import type { Arg, BlockDecl, BranchDecl, CallExpr, Expr, InputDecl, Loc, ModelDecl, SourceFile, Stmt } from "../../dsl/ast.ts";
 import type { Diagnostic } from "../../dsl/diagnostics.ts";
 import { GraphBuilder, ShapeError } from "../ir/builder.ts";
 import { sym, type Dim } from "../../core/dims.ts";
@@ -127,9 +127,13 @@ export class Elaborator {
     );
   }
 
-  private preprocessSteps(steps: CallExpr[], frame: Frame): PreprocessStep[] {
+  private preprocessSteps(steps: readonly (CallExpr | BranchDecl)[], frame: Frame): PreprocessStep[] {
     const out: PreprocessStep[] = [];
     for (const step of steps) {
+      if (step.kind === "branch") {
+        if (this.holds(step.when, frame)) out.push({ op: "branch", input: step.input, steps: this.preprocessSteps(step.steps, frame) });
+        continue;
+      }
       const args = this.evalArgs(step.args, frame);
       // `when = flag` on any step: the processor's do_resize / do_center_crop / ... switches.
       const when = args.named.get("when");
@@ -145,7 +149,17 @@ export class Elaborator {
     return out;
   }
 
+  /** A `when` condition of a declaration: absent holds; anything but a bool is an error (and does not hold). */
+  private holds(cond: Expr | null, frame: Frame): boolean {
+    if (cond === null) return true;
+    const v = this.evalExpr(cond, frame);
+    if (v.t === "bool") return v.v;
+    if (v.t !== "error") this.error(this.file, cond.loc, `'when' must be a bool, got ${describe(v)}`);
+    return false;
+  }
+
   private declareInput(item: InputDecl, frame: Frame, state: InputState): void {
+    if (!this.holds(item.when, frame)) return;
     const dims: Dim[] = [];
     for (const d of item.dims) {
       // Names that are not config values are new symbolic dims, bound from the inputs at run time.

@@ -123,12 +123,16 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       const size = num(arg(0, "size"), "pad_square size");
       const background = triple(arg(1, "background"), "pad_square background");
       const minSide = arg(2, "min_side") === undefined ? 14 : num(arg(2, "min_side"), "pad_square min_side");
+      const rounding = named.get("rounding") ?? { t: "string", v: "trunc" };
+      if (rounding.t !== "string" || (rounding.v !== "trunc" && rounding.v !== "round"))
+        return `pad_square rounding must be "trunc" (deepseek-ai's VLMImageProcessor) or "round" (transformers' processors)`;
       return (
         firstError(size, background, minSide) ?? {
           op: "pad_square",
           size: size as number,
           background: background as number[],
           minSide: minSide as number,
+          rounding: rounding.v,
         }
       );
     }

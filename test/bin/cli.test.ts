@@ -436,13 +436,10 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     expect(three.stderr).toContain("output     image_embeds       [39, 24]");
   });
 
-  it("DeepSeek-VL hybrid: SAM with windows, relative positions, neck, x1.5, stride-2 convolutions and the hd branch; SigLIP on an antialiased resize; the hybrid aligner", async () => {
-    const { out } = await expectRunMatches(
-      "graphs/deepseek-vl.tsr",
-      "deepseek-vl",
-      ["demo.png", "tall-gray.png"],
-      "test/fixtures/reference/deepseek-vl.safetensors",
-    );
+  it("DeepSeek-VL hybrid (deepseek-ai layout): SAM with windows, relative positions, neck, stride-2 convolutions and the hd branch; SigLIP on an antialiased resize; the hybrid aligner", async () => {
+    const ref = "test/fixtures/reference/deepseek-vl.safetensors";
+    const { out } = await expectRunMatches("graphs/deepseek-vl.tsr", "deepseek-vl", ["demo.png", "tall-gray.png"], ref);
+    expectClose(read(out, "high_res_vision_last_hidden_state"), read(ref, "high_res_vision_last_hidden_state"));
     const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
       segments: { length: number; token: string; id: number }[];
     };
@@ -450,6 +447,55 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
       ["<image_placeholder>", 9, 100015],
       ["<image_placeholder>", 9, 100015],
     ]);
+  });
+
+  it("DeepSeek-VL 1.3B (deepseek-ai layout): the SigLIP tower alone on the normalised 384-style image, the mlp_gelu projector", async () => {
+    const { stderr } = await expectRunMatches(
+      "graphs/deepseek-vl.tsr",
+      "deepseek-vl-1.3b",
+      ["demo.png", "tall-gray.png"],
+      "test/fixtures/reference/deepseek-vl-1.3b.safetensors",
+    );
+    expect(stderr).toContain(`variant="CLIPVisionTower"`);
+    expect(stderr).not.toContain("output     high_res");
+  });
+
+  it("DeepSeek-VL hybrid (transformers' DeepseekVLHybridForConditionalGeneration): pixel_values and high_res_pixel_values in and out", async () => {
+    const ref = "test/fixtures/reference/deepseek-vl-hf.safetensors";
+    const { out, stderr } = await expectRunMatches(
+      "graphs/deepseek-vl.tsr",
+      "deepseek-vl-hf",
+      ["odd-rgba.png", "tall-gray.png", "wide.png"],
+      ref,
+    );
+    expect(stderr).toContain("input      high_res_pixel_values [3, 3, 128, 128]");
+    expectClose(read(out, "high_res_pixel_values"), read(ref, "high_res_pixel_values"), 1e-6);
+    expectClose(read(out, "high_res_vision_last_hidden_state"), read(ref, "high_res_vision_last_hidden_state"));
+    const again = join(tmp, "deepseek-vl-hf-pixels.safetensors");
+    const args = ["--weights", "test/fixtures/deepseek-vl-hf", "--pixel-values", ref, "--out", again];
+    expect((await tesserae("run", "graphs/deepseek-vl.tsr", ...args)).code).toBe(0);
+    expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
+    // pixel_values alone are not enough for the hybrid.
+    const lone = await tesserae(
+      "run",
+      "graphs/deepseek-vl.tsr",
+      "--weights",
+      "test/fixtures/deepseek-vl-hf",
+      "--pixel-values",
+      "test/fixtures/reference/deepseek-vl-1.3b-hf.safetensors",
+    );
+    expect(lone.code).toBe(1);
+    expect(lone.stderr).toContain("takes high_res_pixel_values besides pixel_values");
+    expect(lone.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("DeepSeek-VL 1.3B (transformers' DeepseekVLForConditionalGeneration): SigLIP and the two-layer aligner, from images and from the processor's pixel values", async () => {
+    const ref = "test/fixtures/reference/deepseek-vl-1.3b-hf.safetensors";
+    await expectRunMatches("graphs/deepseek-vl.tsr", "deepseek-vl-1.3b-hf", ["odd-rgba.png", "tall-gray.png", "wide.png"], ref);
+    const again = join(tmp, "deepseek-vl-1.3b-hf-pixels.safetensors");
+    const args = ["--weights", "test/fixtures/deepseek-vl-1.3b-hf", "--pixel-values", ref, "--out", again];
+    expect((await tesserae("run", "graphs/deepseek-vl.tsr", ...args)).code).toBe(0);
+    expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
   });
 
   it("Qwen-VL: bigG-style tower with head-interleaved qkv, position tables resized bicubically, the cross-attention resampler", async () => {

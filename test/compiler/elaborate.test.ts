@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { compileFile } from "../../compiler/frontend.ts";
+import { readFileSync, existsSync } from "node:fs";
 import { dimToString } from "../../core/dims.ts";
+import { branchInputs } from "../../core/preprocess.ts";
 import { compileOk, tryCompile } from "../helpers/compile.ts";
 import { reliable } from "../helpers/reliability.ts";
 
@@ -102,6 +104,39 @@ describe("elaboration", () => {
     expect(tryCompile(`model m {\n  preprocess { rescale(0.5, when = "yes") }\n  input x: f32[3]\n  output y = x\n}`).errors).toContain(
       "test.tsr:2:16: error: 'when' must be a bool, got string \"yes\"",
     );
+  });
+
+  it("declares an input and a preprocess branch only where their `when` holds (DeepSeek-VL's four layouts)", () => {
+    const json = (path: string): unknown => JSON.parse(readFileSync(path, "utf8"));
+    const inputsOf = (fixture: string) => {
+      const p = compileFile("graphs/deepseek-vl.tsr", {
+        checkpointConfig: json(`test/fixtures/${fixture}/config.json`),
+        preprocessorConfig: existsSync(`test/fixtures/${fixture}/preprocessor_config.json`)
+          ? json(`test/fixtures/${fixture}/preprocessor_config.json`)
+          : undefined,
+      });
+      return { inputs: p.graph.inputs.map((i) => i.name), branches: branchInputs(p.preprocess), steps: p.preprocess };
+    };
+    const hybrid = inputsOf("deepseek-vl-hf");
+    expect(hybrid.inputs).toEqual(["pixel_values", "high_res_pixel_values", "rel_window", "rel_global"]);
+    expect(hybrid.branches).toEqual(["high_res_pixel_values"]);
+    expect(hybrid.steps.map((s) => s.op)).toEqual(["convert_rgb", "pad_square", "branch", "pad_square", "rescale", "normalize"]);
+    expect(hybrid.steps[1]).toMatchObject({ size: 128, background: [122, 116, 104], rounding: "round" });
+    expect(inputsOf("deepseek-vl-1.3b-hf")).toMatchObject({ inputs: ["pixel_values"], branches: [] });
+    expect(inputsOf("deepseek-vl")).toMatchObject({ inputs: ["pixel_values", "rel_window", "rel_global"], branches: [] });
+    expect(inputsOf("deepseek-vl-1.3b").steps[1]).toMatchObject({ op: "pad_square", size: 48, rounding: "trunc" });
+    expect(tryCompile(`model m {\n  input x: f32[3]\n  input z: f32[3] when 1\n  output y = x\n}`).errors).toContain(
+      "test.tsr:3:24: error: 'when' must be a bool, got int 1",
+    );
+    expect(
+      tryCompile(`model m {\n  preprocess { branch b when "x" { rescale(0.5) } }\n  input x: f32[3]\n  output y = x\n}`).errors,
+    ).toContain("test.tsr:2:30: error: 'when' must be a bool");
+    const other = tryCompile(
+      readFileSync("graphs/deepseek-vl.tsr", "utf8"),
+      { checkpointConfig: { model_type: "llava" } },
+      "graphs/deepseek-vl.tsr",
+    );
+    expect(other.errors).toContain('not a DeepSeek-VL checkpoint: its vision tower is "llava"');
   });
 
   it("picks optional weights with has_weight", () => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileFile } from "../../compiler/frontend.ts";
+import type { PreprocessStep } from "../../core/preprocess.ts";
 import { ImageError, readImage, type RgbImage } from "../../runtime/image/decode.ts";
 import { resize } from "../../runtime/image/resample.ts";
 import { preprocessImage, shortestEdgeSize } from "../../runtime/preprocess.ts";
@@ -153,6 +154,33 @@ describe("preprocessing matches the Hugging Face processors (PIL backend)", () =
       ).tensor;
       Array.from(t.data).forEach((x, i) => expect(x).toBeCloseTo(want[i], 6));
     }
+  });
+});
+
+describe("preprocess branches", () => {
+  const img: RgbImage = { width: 2, height: 1, data: new Uint8Array([0, 51, 102, 153, 204, 255]) };
+
+  it("make a second tensor from the image at the branch; the main line goes on from the same point", () => {
+    const done = preprocessImage(
+      [
+        { op: "branch", input: "high", steps: [{ op: "rescale", factor: 1 / 255 }] },
+        { op: "resize", width: 1, height: 1, filter: "nearest" },
+        { op: "rescale", factor: 1 },
+      ],
+      img,
+      "px",
+    );
+    expect(done.branches?.high.shape).toEqual([3, 1, 2]);
+    expect(Array.from(done.branches?.high.data ?? [])).toEqual([0, 153, 51, 204, 102, 255].map((v) => Math.fround(v / 255)));
+    expect(done.tensor.shape).toEqual([3, 1, 1]);
+  });
+
+  it("come before the image becomes values", () => {
+    const steps: PreprocessStep[] = [
+      { op: "rescale", factor: 1 },
+      { op: "branch", input: "high", steps: [] },
+    ];
+    expect(() => preprocessImage(steps, img, "px")).toThrow("preprocess: branch high must come before rescale/normalize");
   });
 });
 

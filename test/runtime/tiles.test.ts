@@ -38,18 +38,23 @@ describe("DeepSeek-VL2 tiling", () => {
   });
 });
 
-describe("DeepSeek-VL v1 resize and pad (VLMImageProcessor, towers-b §7.7)", () => {
+describe("DeepSeek-VL v1 resize and pad (VLMImageProcessor, towers-b §7.7; transformers' processors round)", () => {
   it.each([
-    [800, 600, 1024, [1024, 768], [0, 128]],
+    [800, 600, 1024, [1024, 768], [0, 128], "trunc"],
+    [333, 500, 1024, [682, 1024], [171, 0], "round"],
+    // 13 · (100 / 40) = 32.5: Python's round goes to the even 32.
+    [13, 40, 100, [32, 100], [34, 0], "round"],
+    [40, 13, 100, [100, 32], [0, 34], "round"],
     [600, 800, 1024, [768, 1024], [128, 0]],
     [1920, 1080, 1024, [1024, 576], [0, 224]],
     [50, 3000, 1024, [17, 1024], [503, 0]],
     [333, 500, 1024, [681, 1024], [171, 0]],
     [800, 600, 384, [384, 288], [0, 48]],
     [50, 3000, 384, [14, 384], [185, 0]],
-  ])("%i x %i at %i: resized to %j, pasted at %j", (w, h, size, resized, at) => {
+  ] as const)("%i x %i at %i: resized to %j, pasted at %j (%s)", (w, h, size, resized, at, rounding: "trunc" | "round" = "trunc") => {
     // A white image on the background: where the white lands shows the resize and the paste.
-    const out = padSquare({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(255) }, size, [122, 116, 104], 14);
+    const step = { op: "pad_square" as const, size, background: [122, 116, 104], minSide: 14, rounding };
+    const out = padSquare({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(255) }, step);
     expect([out.width, out.height]).toEqual([size, size]);
     const white = (x: number, y: number): boolean => out.data[(y * size + x) * 3] === 255 && out.data[(y * size + x) * 3 + 1] === 255;
     const [x0, y0] = at;
