@@ -143,7 +143,7 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     await expectRunMatches("graphs/siglip.tsr", "siglip", ["odd-rgba.png", "demo.png"], "test/fixtures/reference/siglip.safetensors");
   });
 
-  it("LLaVA-1.5 (llava-hf layout): features of layer -2 without the class token, through the projector", async () => {
+  it("LLaVA-1.5 (llava-hf layout): features of layer -2 without the class token, through the projector; the whole tower's last_hidden_state", async () => {
     await expectRunMatches("graphs/llava-1.5.tsr", "llava", ["odd-rgba.png", "tall-gray.png"], "test/fixtures/reference/llava.safetensors");
   });
 
@@ -164,6 +164,7 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     expect(r.stderr).toContain("tiles 2x2, 2x2, 3x1");
     expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
     expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
     expect(SafetensorsFile.open(out).readIntegers("image_sizes")).toEqual(SafetensorsFile.open(ref).readIntegers("image_sizes"));
     const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
       segments: { kind: string; length: number; id: number }[];
@@ -634,8 +635,8 @@ describe.concurrent("check and ir", () => {
     ["graphs/siglip.tsr", "so400m14_384", "428,225,600"],
     ["graphs/clip.tsr", "b32", "87,849,216"],
     ["graphs/vit.tsr", "base16", "86,389,248"],
-    // CLIP-L/14-336 without layer 24 and post-norm (303,507,456 - 12,596,224 - 2,048) plus the 7B projector (20,979,712)
-    ["graphs/llava-1.5.tsr", "7b", "311,888,896"],
+    // CLIP-L/14-336 without its post-norm (303,507,456 - 2,048) plus the 7B projector (20,979,712)
+    ["graphs/llava-1.5.tsr", "7b", "324,485,120"],
     ["graphs/qwen2-vl.tsr", "7b", "675,759,104"],
     ["graphs/qwen2-vl.tsr", "2b", "665,271,296"],
     // 32 blocks of 19,702,200 + patch embedding 1,505,280 + merger 36,708,608 (spec towers-b §4.1)

@@ -139,6 +139,16 @@ describe("elaboration", () => {
     expect(other.errors).toContain('not a DeepSeek-VL checkpoint: its vision tower is "llava"');
   });
 
+  it("runs LLaVA's layers after the feature layer only for the whole tower's last_hidden_state", () => {
+    const full = compileFile("graphs/llava-1.5.tsr");
+    const features = compileFile("graphs/llava-1.5.tsr", { overrides: { tower_output: "false" } });
+    expect(full.graph.outputs.map((o) => o.name)).toEqual(["last_hidden_state", "image_embeds"]);
+    expect(features.graph.outputs.map((o) => o.name)).toEqual(["image_embeds"]);
+    expect(
+      full.graph.nodes.filter((n) => n.op.kind === "param").length - features.graph.nodes.filter((n) => n.op.kind === "param").length,
+    ).toBe(16);
+  });
+
   it("picks optional weights with has_weight", () => {
     const src = tiny(`  if has_weight("proj.weight") { x = linear(x, "proj", 3, bias = false) }\n  output y = x`);
     expect(compileOk(src, { hasWeight: () => false }).graph.nodes.some((n) => n.op.kind === "matmul")).toBe(false);
