@@ -45,12 +45,12 @@ function weightSource(compiled: Compiled, options: LoadOptions): WeightSource {
     const params = eliminateDeadCode(program.graph).nodes.flatMap((n) =>
       n.op.kind === "param" ? [{ name: n.op.name, shape: n.shape }] : [],
     );
-    return checkpointTensors({ model: program.name, prefixes: program.prefixes, weights: params }, weights, "the given tensors");
+    return checkpointTensors({ model: program.name, naming: program, weights: params }, weights, "the given tensors");
   }
   if (typeof weights === "string") {
     const checkpoint = weights === compiled.options.weights && compiled.checkpoint ? compiled.checkpoint : Checkpoint.open(weights);
     // Names and shapes are checked now, from the headers; each tensor is read as it is uploaded.
-    return checkpoint.sourceFor(program.graph, program.prefixes, options.onWarning);
+    return checkpoint.sourceFor(program.graph, program, options.onWarning);
   }
   if (weights !== undefined) throw new UsageError("weights: give a checkpoint folder or file, or a Map of tensors by name");
   const seed = options.seed ?? 0;

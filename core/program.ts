@@ -13,6 +13,8 @@ export interface Program {
   presets: string[];
   preprocess: PreprocessStep[];
   prefixes: string[];
+  /** Starts of tensor names a checkpoint may have replaced (`weights rename "a." to "b."`). */
+  renames: [string, string][];
   /** Symbolic dimensions of the inputs, bound at run time (e.g. the batch size B). */
   symbols: string[];
   /** Inputs the runtime computes from the preprocessed images (segments, rotary tables). */

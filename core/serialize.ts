@@ -26,7 +26,7 @@ export interface PlanFile {
   inputs: { name: string; dtype: string; shape: Dim[] }[];
   outputs: { name: string; shape: Dim[] }[];
   weights: { name: string; shape: Dim[] }[];
-  program: Pick<Program, "config" | "preprocess" | "prefixes" | "symbols" | "providers" | "layout">;
+  program: Pick<Program, "config" | "preprocess" | "prefixes" | "symbols" | "providers" | "layout"> & Partial<Pick<Program, "renames">>;
   plan: SerializedPlan;
 }
 

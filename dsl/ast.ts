@@ -110,8 +110,15 @@ export interface WeightsDecl {
   prefixes: string[];
   loc: Loc;
 }
+/** `weights rename "a." to "b."`: a checkpoint may store the names starting with `a.` as starting with `b.`. */
+export interface RenameDecl {
+  kind: "rename";
+  from: string;
+  to: string;
+  loc: Loc;
+}
 
-export type ModelItem = ConfigDecl | PresetDecl | PreprocessDecl | LayoutDecl | InputDecl | WeightsDecl | BlockDecl | Stmt;
+export type ModelItem = ConfigDecl | PresetDecl | PreprocessDecl | LayoutDecl | InputDecl | WeightsDecl | RenameDecl | BlockDecl | Stmt;
 
 export interface ModelDecl {
   kind: "model";

@@ -1,6 +1,8 @@
 // A compiled graph as `tesserae compile` ships it (plan.json and its kernels' WGSL), made into a Model.
 // Browser-safe: reading files, fetching URLs and opening a device are the entry points' business
 // (runtime/index.ts for browsers, runtime/node.ts for Node).
+import type { WeightNaming } from "../core/weight-names.ts";
+import { bestNameMap } from "../core/weight-names.ts";
 import type { Dim } from "../core/dims.ts";
 import type { Program } from "../core/program.ts";
 import type { Plan } from "../core/plan.ts";
@@ -56,30 +58,35 @@ export function parseArtifact(source: ArtifactSource, where: string): { file: Pl
 }
 
 export function programOf(file: PlanFile, plan: Plan): Program {
-  return { name: file.model, graph: plan.graph, presets: [], ...file.program };
+  return { name: file.model, graph: plan.graph, presets: [], ...file.program, renames: file.program.renames ?? [] };
 }
 
-/** The checkpoint tensors a graph reads: its name, the prefixes its tensors may sit under, their names and shapes. */
+/** The checkpoint tensors a graph reads: its name, how a checkpoint may name its tensors, their names and shapes. */
 export interface WeightsWanted {
   model: string;
-  prefixes: readonly string[];
+  naming: WeightNaming;
   weights: readonly { name: string; shape: readonly Dim[] }[];
 }
 
-export const wantedBy = (file: PlanFile): WeightsWanted => ({ model: file.model, prefixes: file.program.prefixes, weights: file.weights });
+export const wantedBy = (file: PlanFile): WeightsWanted => ({
+  model: file.model,
+  naming: { prefixes: file.program.prefixes, renames: file.program.renames ?? [] },
+  weights: file.weights,
+});
 
-/** The tensors a graph reads, under the graph's names (the first of its prefixes that has each), their shapes checked. */
+/** The tensors a graph reads, under the graph's names (the naming that finds the most of them), their shapes checked. */
 export function checkpointTensors(wanted: WeightsWanted, tensors: ReadonlyMap<string, HostTensor>, where: string): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
+  const names = wanted.weights.map((w) => w.name);
+  const stored = bestNameMap(wanted.naming, names, (n) => tensors.has(n));
   for (const { name, shape } of wanted.weights) {
-    const prefix = wanted.prefixes.find((pre) => tensors.has(pre + name)) ?? (tensors.has(name) ? "" : undefined);
-    if (prefix === undefined)
-      throw new WeightsError(`${where} has no tensor '${wanted.prefixes[0] ?? ""}${name}' that graph '${wanted.model}' needs`);
-    const t = tensors.get(prefix + name) as HostTensor;
+    const key = tensors.has(stored(name)) ? stored(name) : name;
+    const t = tensors.get(key);
+    if (!t) throw new WeightsError(`${where} has no tensor '${stored(name)}' that graph '${wanted.model}' needs`);
     const want = shape.map((d) => (typeof d === "number" ? d : Number.NaN));
     if (want.every(Number.isFinite) && (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))) {
       throw new WeightsError(
-        `tensor '${prefix}${name}' in ${where} has shape [${t.shape.join(", ")}], but graph '${wanted.model}' expects [${want.join(", ")}]`,
+        `tensor '${key}' in ${where} has shape [${t.shape.join(", ")}], but graph '${wanted.model}' expects [${want.join(", ")}]`,
       );
     }
     out.set(name, t);

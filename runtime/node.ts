@@ -11,6 +11,7 @@ import {
   modelFromArtifact,
   parseArtifact,
   weightsUnreadable,
+  wantedBy,
   type ArtifactSource,
   type LoadArtifactOptions,
 } from "./artifact.ts";
@@ -68,7 +69,7 @@ async function nodeWeights(
     return fetchedTensors(file, new URL(weights));
   }
   if (typeof weights === "string" || weights instanceof URL)
-    return Checkpoint.open(asPath(weights)).sourceFor(weightsGraph(file), file.program.prefixes, onWarning);
+    return Checkpoint.open(asPath(weights)).sourceFor(weightsGraph(file), wantedBy(file).naming, onWarning);
   return weightsUnreadable(weights, "Node");
 }
 

@@ -11,6 +11,7 @@ import { resolveConfig, type ConfigSources } from "./config.ts";
 import { toInputProvider, toPreprocessStep } from "./preprocess.ts";
 import { ERROR, NONE, describe, toPlain, type Value } from "./values.ts";
 import type { PlainValue, Program } from "../../core/program.ts";
+import { nameMaps, type NameMap } from "../../core/weight-names.ts";
 
 export interface ElaborateOptions extends ConfigSources {
   /** Whether the checkpoint has a tensor; without a checkpoint every declared parameter exists. */
@@ -54,6 +55,7 @@ export class Elaborator {
   private returnValue: Value = NONE;
   private depth = 0;
   private prefixes: string[] = [""];
+  private readonly renames: [string, string][] = [];
 
   constructor(
     private readonly model: ModelDecl,
@@ -92,6 +94,7 @@ export class Elaborator {
     for (const item of this.model.items) {
       if (item.kind === "layout") layout = this.layoutOf(item.steps, frame);
       if (item.kind === "weights") this.prefixes = item.prefixes.length > 0 ? item.prefixes : [""];
+      if (item.kind === "rename") this.renames.push([item.from, item.to]);
       if (item.kind === "preprocess") preprocess.push(...this.preprocessSteps(item.steps, frame));
       if (item.kind === "input") this.declareInput(item, frame, inputs);
     }
@@ -110,6 +113,7 @@ export class Elaborator {
       presets: config.presets,
       preprocess,
       prefixes: this.prefixes,
+      renames: this.renames,
       symbols,
       providers,
       layout,
@@ -147,6 +151,10 @@ export class Elaborator {
       else if (when === undefined || when.v) out.push(made);
     }
     return out;
+  }
+
+  private storedNames(): NameMap[] {
+    return nameMaps({ prefixes: this.prefixes, renames: this.renames });
   }
 
   /** A `when` condition of a declaration: absent holds; anything but a bool is an error (and does not hold). */
@@ -321,7 +329,10 @@ export class Elaborator {
     if (!builtin) return this.error(frame.file, loc, `unknown block or function '${callee}'`);
     if ([...positional, ...named.values()].some(containsError)) return ERROR;
     const has = this.options.hasWeight;
-    const ctx: BuiltinContext = { builder: this.builder, hasWeight: (n) => (has ? this.prefixes.some((p) => has(p + n)) : true) };
+    const ctx: BuiltinContext = {
+      builder: this.builder,
+      hasWeight: (n) => (has ? this.storedNames().some((stored) => has(stored(n))) : true),
+    };
     return this.withSource(frame.file, loc, () => builtin(ctx, positional, named)) as Value;
   }
 

@@ -29,6 +29,7 @@ export function buildArtifact(
       config: program.config,
       preprocess: program.preprocess,
       prefixes: program.prefixes,
+      renames: program.renames,
       symbols: program.symbols,
       providers: program.providers,
       layout: program.layout,

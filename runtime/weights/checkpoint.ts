@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { evalDim } from "../../core/dims.ts";
 import type { Graph } from "../../core/graph.ts";
+import { bestNameMap, type NameMap, type WeightNaming } from "../../core/weight-names.ts";
 import type { HostTensor, WeightSource } from "../tensor.ts";
 import { WeightsError } from "../../core/errors.ts";
 import { SafetensorsFile } from "./safetensors.ts";
@@ -90,25 +91,19 @@ export class Checkpoint {
     return f.read(name);
   }
 
-  /** The prefix (of the graph's allowed ones) under which this checkpoint stores the graph's tensors. */
-  choosePrefix(prefixes: readonly string[], names: readonly string[]): string {
-    let best = prefixes[0] ?? "";
-    let bestCount = -1;
-    for (const p of prefixes) {
-      const count = names.filter((n) => this.has(p + n)).length;
-      if (count > bestCount) [best, bestCount] = [p, count];
-    }
-    return best;
+  /** The naming (of the graph's prefixes and renames) under which this checkpoint stores the graph's tensors. */
+  chooseNames(naming: WeightNaming, names: readonly string[]): NameMap {
+    return bestNameMap(naming, names, (n) => this.has(n));
   }
 
   /** Reads every parameter of the graph, checking that each exists with the declared shape (and warning of NaN/Inf). */
   loadFor(
     g: Graph,
-    prefixes: readonly string[],
+    naming: WeightNaming,
     warn: (message: string) => void = () => {},
     progress: (done: number, total: number) => void = () => {},
   ): Map<string, HostTensor> {
-    const source = this.sourceFor(g, prefixes, warn);
+    const source = this.sourceFor(g, naming, warn);
     const names = g.nodes.flatMap((n) => (n.op.kind === "param" ? [n.op.name] : []));
     const out = new Map<string, HostTensor>();
     names.forEach((name, i) => {
@@ -123,39 +118,39 @@ export class Checkpoint {
    * headers, and each tensor is read when the executor uploads it, so the host never holds the whole
    * checkpoint (a real-size model loads in the memory of its largest tensor, not of all of them).
    */
-  sourceFor(g: Graph, prefixes: readonly string[], warn: (message: string) => void = () => {}): WeightSource {
+  sourceFor(g: Graph, naming: WeightNaming, warn: (message: string) => void = () => {}): WeightSource {
     const params = g.nodes.filter((n) => n.op.kind === "param");
     const names = params.map((n) => (n.op.kind === "param" ? n.op.name : ""));
-    const prefix = this.choosePrefix(prefixes, names);
-    const missing = names.filter((n) => !this.has(prefix + n));
+    const stored = this.chooseNames(naming, names);
+    const missing = names.filter((n) => !this.has(stored(n)));
     if (missing.length > 0) {
       const more = missing.length > 3 ? ` and ${missing.length - 3} more` : "";
       throw new WeightsError(
         `${this.location} lacks tensor${missing.length > 1 ? "s" : ""} ${missing
           .slice(0, 3)
-          .map((m) => `'${prefix}${m}'`)
+          .map((m) => `'${stored(m)}'`)
           .join(", ")}${more} that graph '${g.name}' needs`,
       );
     }
     for (const n of params) {
       if (n.op.kind !== "param") continue;
-      const path = this.where.get(prefix + n.op.name) as string;
-      const info = existsSync(path) || this.files.has(path) ? this.addFile(path).tensors.get(prefix + n.op.name) : undefined;
+      const path = this.where.get(stored(n.op.name)) as string;
+      const info = existsSync(path) || this.files.has(path) ? this.addFile(path).tensors.get(stored(n.op.name)) : undefined;
       const expected = n.shape.map((d) => evalDim(d, {}));
       if (info && !(info.shape.length === expected.length && info.shape.every((d, i) => d === expected[i]))) {
         throw new WeightsError(
-          `tensor '${prefix}${n.op.name}' in ${path} has shape [${info.shape.join(", ")}], but graph '${g.name}' expects [${expected.join(", ")}]`,
+          `tensor '${stored(n.op.name)}' in ${path} has shape [${info.shape.join(", ")}], but graph '${g.name}' expects [${expected.join(", ")}]`,
         );
       }
     }
     return {
       get: (name) => {
-        if (!this.has(prefix + name)) return undefined;
-        const t = this.read(prefix + name);
+        if (!this.has(stored(name))) return undefined;
+        const t = this.read(stored(name));
         const bad = t.data.findIndex((v) => !Number.isFinite(v));
         if (bad >= 0)
           warn(
-            `warning: tensor '${prefix}${name}' in ${this.where.get(prefix + name)} holds ${t.data[bad]} (first at element ${bad}); outputs will not be finite`,
+            `warning: tensor '${stored(name)}' in ${this.where.get(stored(name))} holds ${t.data[bad]} (first at element ${bad}); outputs will not be finite`,
           );
         return t;
       },

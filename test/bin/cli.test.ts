@@ -499,6 +499,40 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
   });
 
+  // The same tiny models as transformers 5.18 saves them (save_pretrained, scripts/fixtures/make_*_references.py):
+  // its own tensor names (LLaVA's tower without vision_model, vision models without their prefix) and configs.
+  it.each([
+    [
+      "clip.tsr",
+      "clip-vision",
+      ["odd-rgba.png", "tall-gray.png"],
+      "clip",
+      ["vision_pixel_values", "vision_last_hidden_state", "pooler_output_vision_only"],
+    ],
+    ["siglip.tsr", "siglip-vision", ["odd-rgba.png", "demo.png"], "siglip", []],
+    ["llava-1.5.tsr", "llava", ["odd-rgba.png", "tall-gray.png"], "llava", []],
+    ["llava-next.tsr", "llava-next", ["odd-rgba.png", "tall-gray.png", "wide.png"], "llava-next", []],
+    ["qwen2-vl.tsr", "qwen2-vl", ["odd-rgba.png", "tall-gray.png"], "qwen2-vl", []],
+    ["qwen2.5-vl.tsr", "qwen2.5-vl", ["demo.png", "tall-gray.png"], "qwen2.5-vl", []],
+  ])("%s on the checkpoint transformers saves (saved/%s), from images", async (graph, fixture, images, reference, names) => {
+    const [pixels, hidden, embeds] = names.length > 0 ? names : ["pixel_values", "last_hidden_state", "image_embeds"];
+    const ref = `test/fixtures/reference/${reference}.safetensors`;
+    const out = join(tmp, `saved-${fixture}.safetensors`);
+    const r = await tesserae(
+      "run",
+      `graphs/${graph}`,
+      "--weights",
+      `test/fixtures/saved/${fixture}`,
+      ...images.flatMap((i) => ["--image", `test/fixtures/images/${i}`]),
+      "--out",
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, pixels), 1e-6);
+    expectClose(read(out, "last_hidden_state"), read(ref, hidden));
+    expectClose(read(out, "image_embeds"), read(ref, embeds));
+  });
+
   it("Qwen-VL: bigG-style tower with head-interleaved qkv, position tables resized bicubically, the cross-attention resampler", async () => {
     await expectRunMatches("graphs/qwen-vl.tsr", "qwen-vl", ["demo.png", "odd-rgba.png"], "test/fixtures/reference/qwen-vl.safetensors");
   });

@@ -20,7 +20,7 @@ describe("ONNX export of the graph IR (what the benchmark peers run)", () => {
     });
     const ref = SafetensorsFile.open("test/fixtures/reference/vit.safetensors");
     const pixels = ref.read("pixel_values");
-    const model = exportOnnx(program.graph, checkpoint.loadFor(program.graph, program.prefixes), { B: pixels.shape[0] });
+    const model = exportOnnx(program.graph, checkpoint.loadFor(program.graph, program), { B: pixels.shape[0] });
     const session = await ort.InferenceSession.create(model, { executionProviders: ["cpu"] });
     const out = await session.run({ pixel_values: new ort.Tensor("float32", pixels.data as Float32Array, pixels.shape) });
     for (const name of ["last_hidden_state", "image_embeds"]) {

@@ -94,7 +94,7 @@ describe("Hugging Face checkpoints", () => {
   it("reads only the vision tensors of a full CLIPModel checkpoint", () => {
     const ck = Checkpoint.open("test/fixtures/clip");
     const p = compileFile("graphs/clip.tsr", { checkpointConfig: ck.config, hasWeight: (n) => ck.has(n) });
-    const w = ck.loadFor(p.graph, p.prefixes);
+    const w = ck.loadFor(p.graph, p);
     expect(w.has("visual_projection.weight")).toBe(true);
     expect([...w.keys()].some((k) => k.startsWith("text_model"))).toBe(false);
     expect(ck.has("text_model.embeddings.token_embedding.weight")).toBe(true);
@@ -104,8 +104,8 @@ describe("Hugging Face checkpoints", () => {
     for (const dirName of ["vit-classifier", "vit-sharded"]) {
       const ck = Checkpoint.open(`test/fixtures/${dirName}`);
       const p = compileFile("graphs/vit.tsr", { checkpointConfig: ck.config, hasWeight: (n) => ck.has(n) });
-      expect(ck.choosePrefix(p.prefixes, ["embeddings.cls_token"])).toBe("vit.");
-      expect(ck.loadFor(p.graph, p.prefixes).get("embeddings.cls_token")?.shape).toEqual([1, 1, 36]);
+      expect(ck.chooseNames(p, ["embeddings.cls_token"])("embeddings.cls_token")).toBe("vit.embeddings.cls_token");
+      expect(ck.loadFor(p.graph, p).get("embeddings.cls_token")?.shape).toEqual([1, 1, 36]);
     }
   });
 
@@ -116,11 +116,11 @@ describe("Hugging Face checkpoints", () => {
       overrides: { mlp_width: "64" },
       hasWeight: (n) => ck.has(n),
     });
-    expect(() => ck.loadFor(wrongSize.graph, wrongSize.prefixes)).toThrow(
+    expect(() => ck.loadFor(wrongSize.graph, wrongSize)).toThrow(
       "tensor 'vision_model.encoder.layers.0.mlp.fc1.weight' in test/fixtures/clip-vision/model.safetensors has shape [52, 40], but graph 'clip' expects [64, 40]",
     );
     const vit = compileFile("graphs/vit.tsr");
-    expect(() => ck.loadFor(vit.graph, vit.prefixes)).toThrow(
+    expect(() => ck.loadFor(vit.graph, vit)).toThrow(
       /test\/fixtures\/clip-vision lacks tensors 'embeddings.patch_embeddings.projection.weight', .* and \d+ more that graph 'vit' needs/,
     );
     reliable({
@@ -170,7 +170,7 @@ describe("checkpoint hazards", () => {
     const warnings: string[] = [];
     const graph = { ...g.graph, nodes: g.graph.nodes.filter((n) => n.op.kind !== "param") };
     graph.nodes.push({ id: graph.nodes.length, op: { kind: "param", name: "w" }, inputs: [], shape: [2], dtype: "f32", source: [] });
-    ck.loadFor(graph, [""], (m) => warnings.push(m));
+    ck.loadFor(graph, { prefixes: [""] }, (m) => warnings.push(m));
     expect(warnings).toEqual([
       `warning: tensor 'w' in ${join(d, "model.safetensors")} holds NaN (first at element 1); outputs will not be finite`,
     ]);

@@ -76,7 +76,7 @@ describe("the demo page in headless Chromium (WebGPU on SwiftShader)", () => {
       const executor = await Executor.load(
         ctx,
         compileProgram(program, { fuse: true, storage: "f32" }),
-        checkpoint.loadFor(program.graph, program.prefixes),
+        checkpoint.loadFor(program.graph, program),
       );
       const { inputs } = imageInputs(program, [await readImage(`test/fixtures/images/${image}`)], [image]);
       const node = (await executor.run(inputs)).outputs;
