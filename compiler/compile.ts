@@ -25,6 +25,11 @@ export interface CompileOptions {
   tilings?: TilingTable;
   /** The device the plan is for (a GpuContext is one): its defaults where `tilings` has no choice; portable ones without it. */
   target?: KernelTarget;
+  /**
+   * f16 storage: every stored value is checked against f16's range, and a run that exceeds it fails
+   * naming the kernel and tensor (default true; false only to measure what the check costs).
+   */
+  f16RangeCheck?: boolean;
 }
 
 /** A named rewrite of the graph IR. The harness removes dead code and verifies the graph after each one. */
@@ -103,7 +108,8 @@ function planKernels(graph: Graph, options: CompileOptions, prepare: Plan | null
   const groups = groupKernels(graph, options);
   const kernels: PlanKernel[] = groups.map((group, i) => {
     const tuneKey = tuningKey(graph, group);
-    const code = generateKernel(graph, group, options.storage ?? "f32", options.tilings, options.target);
+    const storage = options.storage ?? "f32";
+    const code = generateKernel(graph, group, storage, options.tilings, options.target, storage === "f16" && options.f16RangeCheck !== false);
     return {
       name: `k${i}_${group.kind}`,
       kind: group.kind,
@@ -114,6 +120,7 @@ function planKernels(graph: Graph, options: CompileOptions, prepare: Plan | null
       dispatch: code.dispatch,
       nodes: group.members,
       ...(tuneKey !== null && code.tiling ? { tuning: { key: tuneKey, tiling: tilingName(code.tiling) } } : {}),
+      ...(code.checksRange ? { checksRange: true } : {}),
     };
   });
   const { slotOf, slotCount } = assignSlots(graph, kernels);

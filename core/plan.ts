@@ -37,6 +37,8 @@ export interface PlanKernel {
   nodes: number[];
   /** For a matmul the autotuner can tune: its key and the tiling it was generated with. */
   tuning?: { key: string; tiling: string };
+  /** It binds the run's f16 overflow flag (a u32 after its uniforms) and sets it when a stored value exceeds f16's range. */
+  checksRange?: boolean;
 }
 
 /** Everything the runtime needs: kernels in order, and which arena slot holds each intermediate. */

@@ -11,4 +11,6 @@ export interface KernelCode {
   bindings: Binding[];
   uniforms: Dim[];
   dispatch: Dispatch;
+  /** It binds the run's f16 overflow flag after its uniforms (f16 storage with range checks). */
+  checksRange?: boolean;
 }

@@ -81,18 +81,37 @@ export class KernelWriter {
   private indent = 1;
   usesErf = false;
 
-  /** `f16`: buffers hold half floats, converted to f32 on load and back on store; all math stays f32. */
+  /** Whether a store checked a value against f16's range (the kernel then binds the `overflow` flag). */
+  checksRange = false;
+
+  /**
+   * `f16`: buffers hold half floats, converted to f32 on load and back on store; all math stays f32.
+   * With `rangeCheck`, a stored value beyond f16's range (±65504) sets the run's overflow flag instead of
+   * becoming an infinity unnoticed.
+   */
   constructor(
     readonly graph: Graph,
     readonly group: KernelGroup,
     readonly storage: StorageType = "f32",
+    readonly rangeCheck = false,
   ) {
     this.members = new Set(group.members);
   }
 
   /** A store into the output buffer: `out[offset] = value`, converted to the storage type. */
   store(offset: Code, value: Code): void {
-    this.line(`out[${offset}] = ${this.storage === "f16" ? `f16(${value})` : value};`);
+    if (this.storage !== "f16") {
+      this.line(`out[${offset}] = ${value};`);
+      return;
+    }
+    if (!this.rangeCheck) {
+      this.line(`out[${offset}] = f16(${value});`);
+      return;
+    }
+    this.checksRange = true;
+    const v = this.let(value, "stored");
+    this.line(`if (abs(${v}) > ${F16_MAX}) { atomicOr(&overflow, 1u); }`);
+    this.line(`out[${offset}] = f16(${v});`);
   }
 
   private load(buffer: string, index: Code, vec4: boolean): Code {
@@ -508,11 +527,15 @@ export class KernelWriter {
     });
     parts.push(`@group(0) @binding(${this.bindings.length}) var<storage, read_write> out: array<${t}>;`);
     parts.push(`@group(0) @binding(${this.bindings.length + 1}) var<uniform> U: Dims;`);
+    if (this.checksRange) parts.push(`@group(0) @binding(${this.bindings.length + 2}) var<storage, read_write> overflow: atomic<u32>;`);
     if (this.usesErf) parts.push(ERF_WGSL);
     parts.push(entry);
     return `${parts.join("\n")}\n`;
   }
 }
+
+/** The largest finite f16, as WGSL. */
+const F16_MAX = "65504.0";
 
 export function statKey(id: number, coords: readonly Code[]): string {
   return `${id}|${coords.join(",")}`;

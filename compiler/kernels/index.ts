@@ -56,12 +56,14 @@ export function generateKernel(
   storage: StorageType = "f32",
   tilings?: TilingTable,
   target?: KernelTarget,
+  rangeCheck = false,
 ): KernelCode {
   const kernel = KERNELS[group.kind];
-  const w = new KernelWriter(g, group, storage);
-  if (!kernel.tuning) return kernel.generate(w, null);
+  const w = new KernelWriter(g, group, storage, rangeCheck);
+  const checked = (code: KernelCode): KernelCode => (w.checksRange ? { ...code, checksRange: true } : code);
+  if (!kernel.tuning) return checked(kernel.generate(w, null));
   const key = tuningKey(g, group);
   const chosen = key === null ? undefined : tilings?.get(key);
   const tiling = chosen && kernel.tuning.accepts(chosen) ? chosen : kernel.tuning.defaultFor(target);
-  return { ...kernel.generate(w, tiling), tiling };
+  return checked({ ...kernel.generate(w, tiling), tiling });
 }

@@ -22,12 +22,21 @@ export class PlanBuffers {
   private readonly slots: GPUBuffer[] = [];
   private readonly slotBytes: number[] = [];
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** The run's f16 overflow flag (one u32), where the plan's kernels check the range of what they store. */
+  readonly overflow: GPUBuffer | null;
 
   constructor(
     private readonly device: GPUDevice,
     private readonly plan: Plan,
   ) {
     this.bytesPer = plan.storage === "f16" ? 2 : 4;
+    this.overflow = plan.kernels.some((k) => k.checksRange)
+      ? device.createBuffer({
+          size: 4,
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+          label: "f16 overflow",
+        })
+      : null;
   }
 
   /** Host f32 data in the plan's storage type, ready for writeBuffer. */
@@ -92,6 +101,7 @@ export class PlanBuffers {
         entries: [
           ...buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
           { binding: buffers.length, resource: { buffer: uniform } },
+          ...(kernel.checksRange && this.overflow ? [{ binding: buffers.length + 1, resource: { buffer: this.overflow } }] : []),
         ],
       });
       this.bindGroups.set(key, bg);
@@ -112,6 +122,7 @@ export class PlanBuffers {
   /** Destroys what these buffers own (not the handed-over ones). */
   dispose(): void {
     for (const b of [...this.weights.values(), ...this.inputs.values(), ...this.slots]) b.destroy();
+    this.overflow?.destroy();
   }
 }
 

@@ -15,7 +15,7 @@ export function prepareKernels(device: GPUDevice, plan: Plan): Promise<PreparedK
   return Promise.all(
     plan.kernels.map(async (kernel) => ({
       kernel,
-      pipeline: await pipelineFor(device, kernel.wgsl, kernel.name, kernel.reads.length),
+      pipeline: await pipelineFor(device, kernel.wgsl, kernel.name, kernel.reads.length, kernel.checksRange === true),
       uniform: device.createBuffer({
         size: Math.max(16, Math.ceil(kernel.uniforms.length / 4) * 16),
         usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,

@@ -7,6 +7,8 @@ import { encodeKernels, prepareKernels, type PreparedKernel } from "./encode.ts"
 import { bindSymbols, checkIndexInputs } from "./inputs.ts";
 import { encodeReadback } from "./readback.ts";
 import { KernelTimer, submitOneByOne, submitWithProgress, type Submission } from "./submit.ts";
+import { clearOverflow, overflowError, overflowed } from "./overflow.ts";
+import { inTurn } from "./turns.ts";
 import { prepareWeights, uploadWeights } from "./weights.ts";
 
 export interface RunOptions {
@@ -48,11 +50,13 @@ export class Executor {
   }
 
   static async load(ctx: GpuContext, plan: Plan, weights: WeightSource): Promise<Executor> {
-    const ex = new Executor(ctx, plan);
-    const derived = plan.prepare ? await prepareWeights(ctx, plan.prepare, weights) : new Map<string, GPUBuffer>();
-    await uploadWeights(ctx.device, plan, ex.buffers, weights, derived);
-    ex.kernels = await prepareKernels(ctx.device, plan);
-    return ex;
+    return inTurn(ctx.device, async () => {
+      const ex = new Executor(ctx, plan);
+      const derived = plan.prepare ? await prepareWeights(ctx, plan.prepare, weights) : new Map<string, GPUBuffer>();
+      await uploadWeights(ctx.device, plan, ex.buffers, weights, derived);
+      ex.kernels = await prepareKernels(ctx.device, plan);
+      return ex;
+    });
   }
 
   /** Checks the inputs against the graph and binds its symbolic dims from their shapes. */
@@ -87,22 +91,34 @@ export class Executor {
   /**
    * Runs the plan; with `profile`, also measures each kernel's GPU time with timestamp queries. With
    * `onProgress`, the kernels go to the queue in about `PROGRESS_STEPS` submissions of equal FLOPs, and
-   * the callback hears the fraction of the work done after each (a long run shows where it is).
+   * the callback hears the fraction of the work done after each (a long run shows where it is). Runs on
+   * one device take turns (`inTurn`); inputs are checked at once, so a bad request fails without waiting.
    */
   async run(
     inputs: ReadonlyMap<string, HostTensor>,
     { profile = false, onProgress, kernelWallTimes = false }: RunOptions = {},
   ): Promise<RunResult> {
     if (this.disposed) throw new Error("executor was disposed");
+    requireDevice(this.ctx, `running ${this.plan.graph.name}`);
+    const env = this.bind(inputs);
+    return inTurn(this.device, () => this.runNow(inputs, env, { profile, onProgress, kernelWallTimes }));
+  }
+
+  private async runNow(
+    inputs: ReadonlyMap<string, HostTensor>,
+    env: Record<string, number>,
+    { profile, onProgress, kernelWallTimes }: RunOptions,
+  ): Promise<RunResult> {
+    if (this.disposed) throw new Error("executor was disposed");
     const g = this.plan.graph;
     requireDevice(this.ctx, `running ${g.name}`);
-    const env = this.bind(inputs);
     const started = performance.now();
     let kernelMs: number[] | undefined;
     const outputs = await checked(this.device, `running ${g.name}`, async () => {
       this.writeInputs(inputs);
       const s: Submission = { device: this.device, plan: this.plan, kernels: this.kernels, buffers: this.buffers, env };
       let encoder = this.device.createCommandEncoder();
+      clearOverflow(this.buffers, encoder);
       const timer = profile ? new KernelTimer(this.device, this.kernels.length) : null;
       if (timer) timer.encode(s, encoder);
       else if (kernelWallTimes) ({ encoder, kernelMs } = await submitOneByOne(s, encoder));
@@ -111,7 +127,9 @@ export class Executor {
       const readback = encodeReadback(this.device, this.plan, this.buffers, encoder, env);
       this.device.queue.submit([encoder.finish()]);
       if (timer) kernelMs = await timer.read();
-      return readback.read();
+      const read = await readback.read();
+      if (await overflowed(this.device, this.buffers)) throw await overflowError(this.device, this.plan, this.kernels, this.buffers, env);
+      return read;
     });
     requireDevice(this.ctx, `reading the results of ${g.name}`);
     if (this.ctx.uncaptured.length > 0)

@@ -4,15 +4,23 @@ import { checked } from "../gpu-context.ts";
 const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 /** An explicit layout: `layout: "auto"` would drop bindings a kernel happens not to use (e.g. all-constant dims). */
-function layoutFor(device: GPUDevice, reads: number): GPUPipelineLayout {
+function layoutFor(device: GPUDevice, reads: number, checksRange: boolean): GPUPipelineLayout {
   const entries: GPUBindGroupLayoutEntry[] = [];
   for (let i = 0; i < reads; i++) entries.push({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: "read-only-storage" } });
   entries.push({ binding: reads, visibility: GPUShaderStage.COMPUTE, buffer: { type: "storage" } });
   entries.push({ binding: reads + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: "uniform" } });
+  // The f16 overflow flag, after the uniforms.
+  if (checksRange) entries.push({ binding: reads + 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: "storage" } });
   return device.createPipelineLayout({ bindGroupLayouts: [device.createBindGroupLayout({ entries })] });
 }
 
-export async function pipelineFor(device: GPUDevice, wgsl: string, label: string, reads: number): Promise<GPUComputePipeline> {
+export async function pipelineFor(
+  device: GPUDevice,
+  wgsl: string,
+  label: string,
+  reads: number,
+  checksRange = false,
+): Promise<GPUComputePipeline> {
   let cache = pipelineCache.get(device);
   if (!cache) {
     cache = new Map();
@@ -28,7 +36,11 @@ export async function pipelineFor(device: GPUDevice, wgsl: string, label: string
         throw new Error(`generated WGSL for ${label} did not pass Dawn's validation cleanly:\n${text}\n--- WGSL ---\n${wgsl}`);
       }
       return checked(device, `pipeline creation for ${label}`, () =>
-        device.createComputePipelineAsync({ layout: layoutFor(device, reads), compute: { module, entryPoint: "main" }, label }),
+        device.createComputePipelineAsync({
+          layout: layoutFor(device, reads, checksRange),
+          compute: { module, entryPoint: "main" },
+          label,
+        }),
       );
     })();
     cache.set(wgsl, p);

@@ -1,3 +1,4 @@
+import { F16OverflowError } from "./overflow.ts";
 import { evalDim } from "../../core/dims.ts";
 import { InputError } from "../../core/errors.ts";
 import type { Node } from "../../core/graph.ts";
@@ -25,6 +26,13 @@ export function uploadParam(device: GPUDevice, buffers: PlanBuffers, n: Node, we
     throw new InputError(`weight '${name}' has shape [${full.shape.join(", ")}], the graph expects [${expected.join(", ")}]`);
   const bytes = paddedBytes(data.length, buffers.bytesPer);
   buffers.checkBindable(bytes, `weight '${name}'`);
+  if (buffers.bytesPer === 2) {
+    const big = data.findIndex((v) => Math.abs(v) > 65504);
+    if (big >= 0)
+      throw new F16OverflowError(
+        `weight '${name}' holds ${data[big]} (element ${big}), beyond f16's range (±65504): it cannot be stored in f16; use f32 storage (--dtype f32)`,
+      );
+  }
   const buf = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: name });
   device.queue.writeBuffer(buf, 0, buffers.encode(data));
   buffers.weights.set(n.id, buf);
