@@ -55,6 +55,7 @@ export class Elaborator {
   private returnValue: Value = NONE;
   private depth = 0;
   private prefixes: string[] = [""];
+  private readonly reported = new Set<string>();
   private readonly renames: [string, string][] = [];
 
   constructor(
@@ -68,7 +69,10 @@ export class Elaborator {
   }
 
   error(file: string, loc: Loc, message: string): Value {
-    this.diagnostics.push({ severity: "error", message, file, loc });
+    // A block called many times (every layer) reports a mistake in its body once.
+    const key = `${file}:${loc.start.line}:${loc.start.column}:${message}`;
+    if (!this.reported.has(key)) this.diagnostics.push({ severity: "error", message, file, loc });
+    this.reported.add(key);
     return ERROR;
   }
 

@@ -533,6 +533,31 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     expectClose(read(out, "image_embeds"), read(ref, embeds));
   });
 
+  it("PaliGemma (PaliGemmaForConditionalGeneration, saved by transformers): SigLIP's tokens through the linear projector; 16 <image> tokens", async () => {
+    const { out } = await expectRunMatches(
+      "graphs/paligemma.tsr",
+      "paligemma",
+      ["odd-rgba.png", "tall-gray.png", "wide.png"],
+      "test/fixtures/reference/paligemma.safetensors",
+    );
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
+      segments: { length: number; token: string; id: number }[];
+    };
+    expect(layout.segments.map((s) => [s.token, s.length, s.id])).toEqual(Array(3).fill(["<image>", 16, 257]));
+  });
+
+  it.each(["dinov2", "dinov2-swiglu"])(
+    "DINOv2 (%s, Dinov2Model saved by transformers): the 4x4 position table resized bicubically to the 5x5 grid, layer scale, pooler_output",
+    async (fixture) => {
+      await expectRunMatches(
+        "graphs/dinov2.tsr",
+        fixture,
+        ["odd-rgba.png", "tall-gray.png", "wide.png"],
+        `test/fixtures/reference/${fixture}.safetensors`,
+      );
+    },
+  );
+
   it("Qwen-VL: bigG-style tower with head-interleaved qkv, position tables resized bicubically, the cross-attention resampler", async () => {
     await expectRunMatches("graphs/qwen-vl.tsr", "qwen-vl", ["demo.png", "odd-rgba.png"], "test/fixtures/reference/qwen-vl.safetensors");
   });
@@ -679,6 +704,11 @@ describe.concurrent("check and ir", () => {
     ["graphs/deepseek-vl2.tsr", "tiny", "420,529,008"],
     // 1,842,770,688 ViT + 92,839,936 resampler, ln_post and proj (spec towers-a §5.1)
     ["graphs/qwen-vl.tsr", "", "1,935,610,624"],
+    // SigLIP so400m/14 at 224 without its head (427,680,704 - 15,238,352) and the 1152 -> 2048 projector (2,361,344)
+    ["graphs/paligemma.tsr", "3b_224", "414,803,696"],
+    // transformers' Dinov2Model counts less its mask token (unused here): 22,056,576 - 384 and 1,136,480,768 - 1,536
+    ["graphs/dinov2.tsr", "small", "22,056,192"],
+    ["graphs/dinov2.tsr", "giant", "1,136,479,232"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, ...(preset ? ["--preset", preset] : []));
     expect(r.stdout).toContain(`(${count} parameters)`);

@@ -179,6 +179,14 @@ describe("diagnostics", () => {
     `);
   });
 
+  it("reports a mistake in a block's body once, however often the block is called", () => {
+    const r = tryCompile(
+      "model m {\n  input x: f32[2, 3]\n  block b(x: tensor) { return x * nope }\n  repeat 3 as i { x = b(x) }\n  output y = x\n}\n",
+    );
+    expect(r.errors?.match(/unknown name 'nope'/g)).toHaveLength(1);
+    expect(r.errors).toContain("test.tsr:3:35: error: unknown name 'nope'");
+  });
+
   it("points into the prelude when a block is misused, and does not cascade", () => {
     const r = tryCompile(tiny(`  y = layernorm(x, "ln", eps = "small")\n  output y = y`));
     expect(r.errors).toContain("test.tsr:4:7: error: argument 'eps' of 'layernorm' must be float, got string \"small\"");

@@ -240,6 +240,10 @@ describe("kernel counts per graph", () => {
     // Outside: the bigG embedding and ln_pre, the resampler (kv projection, norms, q/k/v, attention,
     // out projection), ln_post and the projection.
     ["graphs/qwen-vl.tsr", 5, 12],
+    // Outside: SigLIP's embedding, the post-norm (an output) and the projector.
+    ["graphs/paligemma.tsr", 5, 3],
+    // Outside: the patch embedding, the class token with the resized position table, the final LayerNorm, the class row.
+    ["graphs/dinov2.tsr", 5, 4],
   ])("%s: each block %i kernels, embeddings, merger and head %i", (graph, perBlock, outside) => {
     // From 2 and 3 blocks: Qwen2.5-VL's first window-attention block brings the window reordering along.
     expect(count(graph, 3) - count(graph, 2)).toBe(perBlock);
