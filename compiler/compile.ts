@@ -109,7 +109,8 @@ function planKernels(graph: Graph, options: CompileOptions, prepare: Plan | null
   const kernels: PlanKernel[] = groups.map((group, i) => {
     const tuneKey = tuningKey(graph, group);
     const storage = options.storage ?? "f32";
-    const code = generateKernel(graph, group, storage, options.tilings, options.target, storage === "f16" && options.f16RangeCheck !== false);
+    const rangeCheck = storage === "f16" && options.f16RangeCheck !== false;
+    const code = generateKernel(graph, group, storage, options.tilings, options.target, rangeCheck);
     return {
       name: `k${i}_${group.kind}`,
       kind: group.kind,
