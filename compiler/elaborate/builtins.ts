@@ -112,6 +112,13 @@ const table: Record<string, (fn: string) => Builtin> = {
   }),
   floor: def(["x"], (a) => ({ t: "int", v: Math.floor(a.float("x") ?? NaN) })),
   ceil: def(["x"], (a) => ({ t: "int", v: Math.ceil(a.float("x") ?? NaN) })),
+  // The side of a square count (Gemma 3's 256 tokens per image: 16 x 16); an error when it is not one.
+  isqrt: def(["n"], (a) => {
+    const n = a.float("n") ?? NaN;
+    const r = Math.round(Math.sqrt(n));
+    if (!Number.isInteger(n) || r * r !== n) throw new ShapeError(`isqrt: ${n} is not the square of an int`);
+    return { t: "int", v: r };
+  }),
   // A condition as a count (1 or 0), e.g. one more token when the class token is kept.
   count_if: def(["condition"], (a) => {
     const c = a.get("condition");

@@ -546,6 +546,23 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     expect(layout.segments.map((s) => [s.token, s.length, s.id])).toEqual(Array(3).fill(["<image>", 16, 257]));
   });
 
+  it("Gemma 3 (Gemma3ForConditionalGeneration, saved by transformers): SigLIP, 2x2 average pool, Gemma's RMSNorm, projection; its image layout", async () => {
+    const { out } = await expectRunMatches(
+      "graphs/gemma3.tsr",
+      "gemma3",
+      ["odd-rgba.png", "tall-gray.png", "wide.png"],
+      "test/fixtures/reference/gemma3.safetensors",
+    );
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
+      segments: { length: number; token: string; id: number }[];
+    };
+    expect(layout.segments.slice(0, 3).map((s) => [s.token, s.length, s.id])).toEqual([
+      ["<start_of_image>", 1, 290],
+      ["<image_soft_token>", 9, 292],
+      ["<end_of_image>", 1, 291],
+    ]);
+  });
+
   it.each(["dinov2", "dinov2-swiglu"])(
     "DINOv2 (%s, Dinov2Model saved by transformers): the 4x4 position table resized bicubically to the 5x5 grid, layer scale, pooler_output",
     async (fixture) => {
@@ -709,6 +726,8 @@ describe.concurrent("check and ir", () => {
     // transformers' Dinov2Model counts less its mask token (unused here): 22,056,576 - 384 and 1,136,480,768 - 1,536
     ["graphs/dinov2.tsr", "small", "22,056,192"],
     ["graphs/dinov2.tsr", "giant", "1,136,479,232"],
+    // SigLIP so400m/14 at 896 without its head (412,987,248 + 3,878,784 more positions), the norm and the 1152 x 2560 projection
+    ["graphs/gemma3.tsr", "4b", "419,816,304"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, ...(preset ? ["--preset", preset] : []));
     expect(r.stdout).toContain(`(${count} parameters)`);

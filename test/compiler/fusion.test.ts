@@ -244,6 +244,8 @@ describe("kernel counts per graph", () => {
     ["graphs/paligemma.tsr", 5, 3],
     // Outside: the patch embedding, the class token with the resized position table, the final LayerNorm, the class row.
     ["graphs/dinov2.tsr", 5, 4],
+    // Outside: SigLIP's embedding, the post-norm (an output), the pool with the RMSNorm's statistic, the projection.
+    ["graphs/gemma3.tsr", 5, 4],
   ])("%s: each block %i kernels, embeddings, merger and head %i", (graph, perBlock, outside) => {
     // From 2 and 3 blocks: Qwen2.5-VL's first window-attention block brings the window reordering along.
     expect(count(graph, 3) - count(graph, 2)).toBe(perBlock);
