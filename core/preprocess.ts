@@ -47,6 +47,12 @@ export type PreprocessStep =
    * centred on a size x size canvas of `background`.
    */
   | { op: "pad_square"; size: number; background: number[]; minSide: number; rounding: "trunc" | "round" }
+  /**
+   * GOT-OCR2's and InternVL's crop_to_patches: tile x tile tiles of the image resized to the grid (at most
+   * `maxTiles`, at least `minTiles`) closest to its aspect ratio, then a thumbnail when there is more than
+   * one; the steps after it run on every view. `tokens` is each view's token count, for the layout.
+   */
+  | { op: "crop_to_patches"; tile: number; minTiles: number; maxTiles: number; thumbnail: boolean; filter: ResampleFilter; tokens: number }
   /** A second image tensor, graph input `input`: `steps` run on a copy of the image at this point; the main line goes on. */
   | { op: "branch"; input: string; steps: PreprocessStep[] };
 

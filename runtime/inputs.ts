@@ -112,6 +112,8 @@ export interface MediaInputs {
   pixels: HostTensor;
   /** The tensors of the preprocess section's branches by graph input (DeepSeek-VL's high_res_pixel_values). */
   branches: Record<string, HostTensor>;
+  /** crop_to_patches: each image's view count (the processor's num_patches); empty otherwise. */
+  views: number[];
   /** Patch grids of the images, then of the videos (Qwen graphs). */
   grids: Grid[];
   tiles: [number, number][];
@@ -134,7 +136,14 @@ export function imageInputs(
   const options = { cropping: images.length <= 2 };
   const stills = images.map((img, i) => preprocessImage(program.preprocess, img, names[i], options));
   const clips = videos.map((v) => preprocessVideo(program.preprocess, v.frames, v.name, v.fps));
-  const { tensor, grids, tiles, sizes, branches = {} } = batchImages([...stills, ...clips], [...names, ...videos.map((v) => v.name)]);
+  const {
+    tensor,
+    grids,
+    tiles,
+    sizes,
+    branches = {},
+    views = [],
+  } = batchImages([...stills, ...clips], [...names, ...videos.map((v) => v.name)]);
   const items: LayoutItem[] = [
     ...itemsFromGeometry(
       names,
@@ -158,6 +167,7 @@ export function imageInputs(
     ]),
     pixels: tensor,
     branches,
+    views,
     grids,
     tiles,
     items,

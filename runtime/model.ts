@@ -56,6 +56,8 @@ export interface PixelValues {
   image_sizes?: readonly [number, number][];
   /** Further image tensors the processor gives, by graph input (DeepSeek-VL hybrid: `high_res_pixel_values`). */
   branches?: Readonly<Record<string, HostTensor>>;
+  /** InternVL: each image's views (tiles and thumbnail) among pixel_values' rows, for the token layout. */
+  num_patches?: readonly number[];
 }
 
 /** What a run takes: images (decoded, in row order) or ready pixel values. */
@@ -294,7 +296,14 @@ function fromPixelValues(program: Program, input: PixelValues): Prepared {
   inputs.set(program.graph.inputs[0]?.name ?? "pixel_values", pixels);
   const branches = givenBranches(program, input, pixels);
   for (const [name, t] of Object.entries(branches)) inputs.set(name, t);
-  return { inputs, pixels, branches, grids, tiles, sizes, items: itemsFromGeometry(names, grids, tiles), names, fromPixelValues: true };
+  const views = [...(input.num_patches ?? [])];
+  const rows = views.reduce((a, b) => a + b, 0);
+  if (views.length > 0 && rows !== pixels.shape[0])
+    throw new InputError(`${program.name}: num_patches adds up to ${rows} views, but pixel_values has ${pixels.shape[0]} rows`);
+  const crop = program.preprocess.find((s) => s.op === "crop_to_patches");
+  const tokens = crop ? views.map((v) => v * crop.tokens) : [];
+  const items = itemsFromGeometry(views.length > 0 ? views.map((_, i) => `pixel_values[${i}]`) : names, grids, tiles, tokens);
+  return { inputs, pixels, branches, views, grids, tiles, sizes, items, names, fromPixelValues: true };
 }
 
 /** The branch tensors a graph takes besides pixel_values, each a tensor with one row per image. */

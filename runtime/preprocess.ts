@@ -5,6 +5,7 @@ import { frameIndices, framePixelCap, smartNframes } from "./image/video.ts";
 import { deepseekViews } from "./image/tiles.ts";
 import { anyresViews, llavaNextTokens } from "./image/anyres.ts";
 import { resize } from "./image/resample.ts";
+import { aspectTiles } from "./image/aspect-tiles.ts";
 import type { HostTensor } from "./tensor.ts";
 
 /** uint8 HWC pixels, or float CHW values once rescaled. */
@@ -53,6 +54,8 @@ export interface Preprocessed {
   tokens?: number;
   /** The tensors of the section's branches by graph input, [3, H, W] each (DeepSeek-VL's high_res_pixel_values). */
   branches?: Record<string, HostTensor>;
+  /** crop_to_patches: how many views `tensor` holds ([V, 3, tile, tile]; the processor's num_patches). */
+  views?: number;
 }
 
 export interface PreprocessOptions {
@@ -95,6 +98,15 @@ export function preprocessImage(
           tiles,
           size,
           tokens: llavaNextTokens(size[0], size[1], tiles, step.side),
+        };
+      }
+      case "crop_to_patches": {
+        const views = aspectTiles(pixels(step.op), step.tile, step.minTiles, step.maxTiles, step.thumbnail, step.filter);
+        return {
+          tensor: viewsThrough(steps.slice(index + 1), views, name, options),
+          grid: null,
+          views: views.length,
+          tokens: views.length * step.tokens,
         };
       }
       case "tiles": {
@@ -212,6 +224,8 @@ export interface Batch {
   sizes: [number, number][];
   /** Each branch's tensors stacked [N, 3, H, W], by graph input. */
   branches?: Record<string, HostTensor>;
+  /** crop_to_patches: each image's view count. */
+  views?: number[];
 }
 
 /**
@@ -222,7 +236,8 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
   const grids = images.flatMap((i) => (i.grid ? [i.grid] : []));
   const tiles = images.flatMap((i) => (i.tiles ? [i.tiles] : []));
   const sizes = images.flatMap((i) => (i.size ? [i.size] : []));
-  if (tiles.length > 0) {
+  const views = images.flatMap((i) => (i.views ? [i.views] : []));
+  if (tiles.length > 0 || views.length > 0) {
     // Views of all images, in order, as one batch [V, 3, tile, tile].
     const [, c, h, w] = images[0].tensor.shape;
     const total = images.reduce((a, i) => a + i.tensor.shape[0], 0);
@@ -232,7 +247,7 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
       data.set(i.tensor.data, at);
       at += i.tensor.data.length;
     }
-    return { tensor: { shape: [total, c, h, w], data }, grids, tiles, sizes };
+    return { tensor: { shape: [total, c, h, w], data }, grids, tiles, sizes, views };
   }
   if (grids.length > 0) {
     const rows = images.reduce((a, i) => a + i.tensor.shape[0], 0);

@@ -46,6 +46,7 @@ function pixelValuesFrom(path: string, branches: readonly string[]): PixelValues
       images_spatial_crop: pairs("images_spatial_crop"),
       image_sizes: pairs("image_sizes"),
       branches: Object.fromEntries(branches.filter((b) => f.tensors.has(b)).map((b) => [b, f.read(b)])),
+      num_patches: f.tensors.has("num_patches") ? f.readIntegers("num_patches").values : undefined,
     };
   } finally {
     f.close();
@@ -72,6 +73,9 @@ function outTensors(last: ModelOutput): Map<string, HostTensor | Integers> {
   const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
   if (videoGrids.length > 0) tensors.set("video_grid_thw", integers(videoGrids));
   if (sizes.length > 0) tensors.set("image_sizes", integers(sizes));
+  // InternVL's processor gives each image's view count.
+  if (last.prepared.views.length > 0)
+    tensors.set("num_patches", { shape: [last.prepared.views.length], data: BigInt64Array.from(last.prepared.views.map(BigInt)) });
   // DeepSeek-VL2's processor gives images_spatial_crop; LLaVA-NeXT's gives image_sizes, the tiles following from them.
   if (tiles.length > 0 && sizes.length === 0) tensors.set("images_spatial_crop", integers(tiles));
   return tensors;

@@ -150,6 +150,26 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
         firstError(tile, side) ?? { op: "anyres", tile: tile as number, pinpoints: pinpoints as [number, number][], side: side as number }
       );
     }
+    case "crop_to_patches": {
+      const tile = num(arg(0, "tile"), "crop_to_patches tile");
+      const minTiles = num(arg(1, "min_tiles"), "crop_to_patches min_tiles");
+      const maxTiles = num(arg(2, "max_tiles"), "crop_to_patches max_tiles");
+      const tokens = num(named.get("tokens"), "crop_to_patches tokens");
+      const thumbnail = named.get("thumbnail") ?? { t: "bool", v: true };
+      const filter = filterOf(named.get("filter"), "bicubic");
+      if (thumbnail.t !== "bool") return "crop_to_patches thumbnail must be a bool";
+      return (
+        firstError(tile, minTiles, maxTiles, tokens, filter) ?? {
+          op: "crop_to_patches",
+          tile: tile as number,
+          minTiles: minTiles as number,
+          maxTiles: maxTiles as number,
+          thumbnail: thumbnail.v,
+          filter: filter as ResampleFilter,
+          tokens: tokens as number,
+        }
+      );
+    }
     case "tiles": {
       const tile = num(arg(0, "tile"), "tiles tile");
       const maxTiles = num(arg(1, "max_tiles"), "tiles max_tiles");
@@ -157,7 +177,7 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       return firstError(tile, maxTiles, fill) ?? { op: "tiles", tile: tile as number, maxTiles: maxTiles as number, fill: fill as number };
     }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, pad_square)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, crop_to_patches, pad_square)`;
   }
 }
 

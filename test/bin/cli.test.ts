@@ -563,6 +563,33 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     ]);
   });
 
+  it.each(["internvl", "internvl-rms"])(
+    "InternVL (%s, InternVLForConditionalGeneration saved by transformers): closest-aspect tiles and thumbnails, InternViT, pixel shuffle, projector",
+    async (fixture) => {
+      const ref = `test/fixtures/reference/${fixture}.safetensors`;
+      const { out } = await expectRunMatches("graphs/internvl.tsr", fixture, ["odd-rgba.png", "tall-gray.png", "wide.png"], ref);
+      expect(SafetensorsFile.open(out).readIntegers("num_patches")).toEqual(SafetensorsFile.open(ref).readIntegers("num_patches"));
+      // From the processor's own tensors: num_patches tells the layout each image's tiles.
+      const again = join(tmp, `${fixture}-pixels.safetensors`);
+      const r = await tesserae(
+        "run",
+        "graphs/internvl.tsr",
+        "--weights",
+        `test/fixtures/${fixture}`,
+        "--pixel-values",
+        ref,
+        "--out",
+        again,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
+      const layout = JSON.parse(readFileSync(again.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
+        segments: { length: number; token: string }[];
+      };
+      expect(layout.segments.filter((s) => s.token === "<IMG_CONTEXT>").map((s) => s.length)).toEqual([28, 28, 16]);
+    },
+  );
+
   it.each(["dinov2", "dinov2-swiglu"])(
     "DINOv2 (%s, Dinov2Model saved by transformers): the 4x4 position table resized bicubically to the 5x5 grid, layer scale, pooler_output",
     async (fixture) => {
@@ -728,6 +755,8 @@ describe.concurrent("check and ir", () => {
     ["graphs/dinov2.tsr", "giant", "1,136,479,232"],
     // SigLIP so400m/14 at 896 without its head (412,987,248 + 3,878,784 more positions), the norm and the 1152 x 2560 projection
     ["graphs/gemma3.tsr", "4b", "419,816,304"],
+    // InternViT-300M-448px (304,012,288) and the projector (4,482,816)
+    ["graphs/internvl.tsr", "1b", "308,495,104"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, ...(preset ? ["--preset", preset] : []));
     expect(r.stdout).toContain(`(${count} parameters)`);
