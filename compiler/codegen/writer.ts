@@ -80,6 +80,7 @@ export class KernelWriter {
   private counter = 0;
   private indent = 1;
   usesErf = false;
+  usesAaCubic = false;
 
   /** Whether a store checked a value against f16's range (the kernel then binds the `overflow` flag). */
   checksRange = false;
@@ -250,7 +251,7 @@ export class KernelWriter {
         );
       }
       case "resize2d":
-        return op.antialias ? this.resize2dAntialias(n, coords) : this.resize2d(n, op.mode, coords);
+        return op.antialias ? this.resize2dAntialias(n, op.mode, coords) : this.resize2d(n, op.mode, coords);
       case "im2col": {
         const src = input(0);
         const [kh, kw] = op.kernel;
@@ -422,21 +423,24 @@ export class KernelWriter {
   }
 
   /**
-   * torch's antialiased bilinear interpolate at one output position: per axis, the input pixels within
-   * `scale` of the sample centre, weighted by a triangle widened by the scale and normalised.
+   * torch's antialiased interpolate at one output position: per axis, the input pixels within the
+   * filter's support (1 bilinear, 2 bicubic) times the scale of the sample centre, weighted by a triangle
+   * or Keys' cubic (A = -0.5, PIL's) widened by the scale, and normalised.
    */
-  private resize2dAntialias(n: Node, coords: readonly Code[]): Code {
+  private resize2dAntialias(n: Node, mode: "bilinear" | "bicubic", coords: readonly Code[]): Code {
     const src = this.node(n.inputs[0]);
     const rank = coords.length;
     const axis = (a: number): { start: Code; count: Code; weight: (j: Code) => Code } => {
       const [inSize, outSize] = [src.shape[a] as number, n.shape[a] as number];
       const scale = inSize / outSize;
-      const support = Math.max(scale, 1);
+      const support = (mode === "bicubic" ? 2 : 1) * Math.max(scale, 1);
       const inv = scale >= 1 ? 1 / scale : 1;
       const centre = this.let(`${floatLiteral(scale)} * (f32(${coords[a]}) + 0.5)`, "c");
       const start = this.let(`u32(max(i32(${centre} - ${floatLiteral(support)} + 0.5), 0))`, "lo");
       const count = this.let(`u32(min(i32(${centre} + ${floatLiteral(support)} + 0.5), ${inSize})) - ${start}`, "n");
-      const weight = (j: Code): Code => `max(0.0, 1.0 - abs((f32(${j} + ${start}) - ${centre} + 0.5) * ${floatLiteral(inv)}))`;
+      const t = (j: Code): Code => `abs((f32(${j} + ${start}) - ${centre} + 0.5) * ${floatLiteral(inv)})`;
+      const weight = (j: Code): Code => (mode === "bicubic" ? `aa_cubic(${t(j)})` : `max(0.0, 1.0 - ${t(j)})`);
+      if (mode === "bicubic") this.usesAaCubic = true;
       return { start, count, weight };
     };
     const [ya, xa] = [axis(rank - 2), axis(rank - 1)];
@@ -529,10 +533,18 @@ export class KernelWriter {
     parts.push(`@group(0) @binding(${this.bindings.length + 1}) var<uniform> U: Dims;`);
     if (this.checksRange) parts.push(`@group(0) @binding(${this.bindings.length + 2}) var<storage, read_write> overflow: atomic<u32>;`);
     if (this.usesErf) parts.push(ERF_WGSL);
+    if (this.usesAaCubic) parts.push(AA_CUBIC_WGSL);
     parts.push(entry);
     return `${parts.join("\n")}\n`;
   }
 }
+
+/** Keys' cubic with A = -0.5 at |t| (torch's and PIL's antialiasing bicubic filter). */
+const AA_CUBIC_WGSL = `fn aa_cubic(x: f32) -> f32 {
+  if (x < 1.0) { return (1.5 * x - 2.5) * x * x + 1.0; }
+  if (x < 2.0) { return -0.5 * (((x - 5.0) * x + 8.0) * x - 4.0); }
+  return 0.0;
+}`;
 
 /** The largest finite f16, as WGSL. */
 const F16_MAX = "65504.0";

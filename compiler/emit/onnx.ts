@@ -257,7 +257,8 @@ export function exportOnnx(g: Graph, weights: ExportWeights, env: DimEnv): Uint8
         const attributes = [
           mode,
           coordinates,
-          { name: "cubic_coeff_a", type: ATTR.FLOAT, f: -0.75 },
+          // torch's antialiased bicubic uses A = -0.5 (PIL's); without antialias, -0.75.
+          { name: "cubic_coeff_a", type: ATTR.FLOAT, f: op.antialias ? -0.5 : -0.75 },
           { name: "antialias", type: ATTR.INT, i: op.antialias ? 1 : 0 },
           { name: "exclude_outside", type: ATTR.INT, i: op.antialias ? 1 : 0 },
         ];

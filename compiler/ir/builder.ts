@@ -194,8 +194,8 @@ export class GraphBuilder {
     for (const d of [height, width])
       if (typeof d === "number" && (!Number.isInteger(d) || d < 1))
         throw new ShapeError(`resize2d: sizes must be positive integers, got ${height} x ${width}`);
-    if (antialias && (mode !== "bilinear" || [height, width, ...s.slice(-2)].some((d) => typeof d !== "number")))
-      throw new ShapeError("resize2d: antialias needs bilinear mode and fixed sizes");
+    if (antialias && [height, width, ...s.slice(-2)].some((d) => typeof d !== "number"))
+      throw new ShapeError("resize2d: antialias needs fixed sizes");
     return this.add({ kind: "resize2d", mode, antialias }, [x], [...s.slice(0, -2), height, width]);
   }
 

@@ -235,7 +235,7 @@ function evalNode(
       const [H, W] = src.shape.slice(-2);
       const [OH, OW] = shape.slice(-2);
       const taps = (dst: number, inSize: number, outSize: number): [number, number][] => {
-        if (op.antialias) return antialiasTaps(dst, inSize, outSize);
+        if (op.antialias) return antialiasTaps(dst, inSize, outSize, op.mode);
         let pos = ((dst + 0.5) * inSize) / outSize - 0.5;
         if (op.mode === "bilinear") pos = Math.max(pos, 0);
         const base = Math.floor(pos);
@@ -373,16 +373,24 @@ function relativeBias(rowBias: HostTensor, colBias: HostTensor, b: number, t: nu
   return rowBias.data[(b * T + t) * rw + h * kh + Math.floor(s / kw)] + colBias.data[(b * T + t) * cw + h * kw + (s % kw)];
 }
 
-/** torch's antialiased bilinear taps (and PIL's): a triangle widened by the scale when downscaling, normalised. */
-function antialiasTaps(dst: number, inSize: number, outSize: number): [number, number][] {
+/**
+ * torch's antialiased taps (and PIL's): a triangle (bilinear) or Keys' cubic with A = -0.5 (bicubic),
+ * widened by the scale when downscaling, normalised.
+ */
+function antialiasTaps(dst: number, inSize: number, outSize: number, mode: "bilinear" | "bicubic"): [number, number][] {
   const scale = inSize / outSize;
-  const support = Math.max(scale, 1);
+  const support = (mode === "bicubic" ? 2 : 1) * Math.max(scale, 1);
   const inv = scale >= 1 ? 1 / scale : 1;
   const centre = scale * (dst + 0.5);
   const lo = Math.max(Math.trunc(centre - support + 0.5), 0);
   const hi = Math.min(Math.trunc(centre + support + 0.5), inSize);
+  const filter = (t: number): number => {
+    const x = Math.abs(t);
+    if (mode === "bilinear") return Math.max(0, 1 - x);
+    return x < 1 ? (1.5 * x - 2.5) * x * x + 1 : x < 2 ? -0.5 * (((x - 5) * x + 8) * x - 4) : 0;
+  };
   const taps: [number, number][] = [];
-  for (let j = lo; j < hi; j++) taps.push([j, Math.max(0, 1 - Math.abs((j - centre + 0.5) * inv))]);
+  for (let j = lo; j < hi; j++) taps.push([j, filter((j - centre + 0.5) * inv)]);
   const total = taps.reduce((a, [, w]) => a + w, 0);
   return taps.map(([j, w]) => [j, w / total]);
 }

@@ -590,8 +590,8 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     },
   );
 
-  it.each(["dinov2", "dinov2-swiglu"])(
-    "DINOv2 (%s, Dinov2Model saved by transformers): the 4x4 position table resized bicubically to the 5x5 grid, layer scale, pooler_output",
+  it.each(["dinov2", "dinov2-swiglu", "dinov2-registers"])(
+    "DINOv2 (%s, Dinov2Model / Dinov2WithRegistersModel saved by transformers): the 4x4 position table resized bicubically to the 5x5 grid, layer scale, pooler_output",
     async (fixture) => {
       await expectRunMatches(
         "graphs/dinov2.tsr",
@@ -599,6 +599,23 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
         ["odd-rgba.png", "tall-gray.png", "wide.png"],
         `test/fixtures/reference/${fixture}.safetensors`,
       );
+    },
+  );
+
+  it.each([
+    ["vit.tsr", "vit", ["--set", "resize_h=45", "--set", "resize_w=63"]],
+    ["clip.tsr", "clip-vision", ["--set", "resize_to=42", "--set", "crop=42"]],
+  ])(
+    "%s at another resolution than its checkpoint's: the position table resized as interpolate_pos_encoding=True does",
+    async (graph, fixture, sets) => {
+      const ref = `test/fixtures/reference/${graph.replace(".tsr", "")}-interpolated.safetensors`;
+      const out = join(tmp, `${fixture}-interpolated.safetensors`);
+      const images = ["odd-rgba.png", "tall-gray.png", "wide.png"].flatMap((i) => ["--image", `test/fixtures/images/${i}`]);
+      const r = await tesserae("run", `graphs/${graph}`, "--weights", `test/fixtures/${fixture}`, ...images, ...sets, "--out", out);
+      expect(r.code, r.stderr).toBe(0);
+      expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+      expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
+      expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
     },
   );
 

@@ -370,16 +370,18 @@ describe("segmented attention (several images of different sizes in one sequence
     ).toThrow("the biases describe a 2 x 2 key grid, but there are 6 keys");
   });
 
-  it("antialiased bilinear resize (torch interpolate antialias=True): reference and GPU against PyTorch's values", async () => {
+  it("antialiased bilinear and bicubic resize (torch interpolate antialias=True): reference and GPU against PyTorch's values", async () => {
     const ref = SafetensorsFile.open("test/fixtures/reference/resize-antialias.safetensors");
     const x = ref.read("x");
     const ctx = await getGpu();
-    for (const [name, h, w] of [
-      ["down_4x5", 4, 5],
-      ["down_7x3", 7, 3],
-      ["up_17x20", 17, 20],
+    for (const [name, h, w, mode] of [
+      ["down_4x5", 4, 5, "bilinear"],
+      ["down_7x3", 7, 3, "bilinear"],
+      ["up_17x20", 17, 20, "bilinear"],
+      ["bicubic_down_4x5", 4, 5, "bicubic"],
+      ["bicubic_up_17x20", 17, 20, "bicubic"],
     ] as const) {
-      const p = compileOk(`model t {\n  input x: f32[2, 3, 11, 13]\n  output y = resize2d(x, ${h}, ${w}, "bilinear", antialias = true)\n}`);
+      const p = compileOk(`model t {\n  input x: f32[2, 3, 11, 13]\n  output y = resize2d(x, ${h}, ${w}, "${mode}", antialias = true)\n}`);
       const want = ref.read(name);
       const cpu = interpret(p.graph, new Map([["x", x]]), new Map(), {}).get("y") as HostTensor;
       expect(maxAbsDiff(cpu, want), `${name} reference`).toBeLessThan(1e-6);
