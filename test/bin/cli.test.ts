@@ -510,6 +510,7 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
       ["vision_pixel_values", "vision_last_hidden_state", "pooler_output_vision_only"],
     ],
     ["siglip.tsr", "siglip-vision", ["odd-rgba.png", "demo.png"], "siglip", []],
+    ["vit.tsr", "vit", ["odd-rgba.png", "demo.png"], "vit", []],
     ["llava-1.5.tsr", "llava", ["odd-rgba.png", "tall-gray.png"], "llava", []],
     ["llava-next.tsr", "llava-next", ["odd-rgba.png", "tall-gray.png", "wide.png"], "llava-next", []],
     ["qwen2-vl.tsr", "qwen2-vl", ["odd-rgba.png", "tall-gray.png"], "qwen2-vl", []],
