@@ -40,6 +40,15 @@ function rasterRows(t: HostTensor, grids: [number, number, number][]): HostTenso
 }
 
 /** Runs a graph on a fixture checkpoint and images; pixel_values must match the reference exactly, the outputs within TOL. */
+/** The segments of the token layout `run --out FILE` wrote beside FILE. */
+function layoutSegments(out: string): { length: number; token: string; id: number }[] {
+  return (
+    JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
+      segments: { length: number; token: string; id: number }[];
+    }
+  ).segments;
+}
+
 async function expectRunMatches(
   graph: string,
   fixture: string,
@@ -541,10 +550,7 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
       ["odd-rgba.png", "tall-gray.png", "wide.png"],
       "test/fixtures/reference/paligemma.safetensors",
     );
-    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
-      segments: { length: number; token: string; id: number }[];
-    };
-    expect(layout.segments.map((s) => [s.token, s.length, s.id])).toEqual(Array(3).fill(["<image>", 16, 257]));
+    expect(layoutSegments(out).map((s) => [s.token, s.length, s.id])).toEqual(Array(3).fill(["<image>", 16, 257]));
   });
 
   it("Gemma 3 (Gemma3ForConditionalGeneration, saved by transformers): SigLIP, 2x2 average pool, Gemma's RMSNorm, projection; its image layout", async () => {
@@ -554,10 +560,11 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
       ["odd-rgba.png", "tall-gray.png", "wide.png"],
       "test/fixtures/reference/gemma3.safetensors",
     );
-    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
-      segments: { length: number; token: string; id: number }[];
-    };
-    expect(layout.segments.slice(0, 3).map((s) => [s.token, s.length, s.id])).toEqual([
+    expect(
+      layoutSegments(out)
+        .slice(0, 3)
+        .map((s) => [s.token, s.length, s.id]),
+    ).toEqual([
       ["<start_of_image>", 1, 290],
       ["<image_soft_token>", 9, 292],
       ["<end_of_image>", 1, 291],
@@ -584,10 +591,11 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
       );
       expect(r.code, r.stderr).toBe(0);
       expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
-      const layout = JSON.parse(readFileSync(again.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
-        segments: { length: number; token: string }[];
-      };
-      expect(layout.segments.filter((s) => s.token === "<IMG_CONTEXT>").map((s) => s.length)).toEqual([28, 28, 16]);
+      expect(
+        layoutSegments(again)
+          .filter((s) => s.token === "<IMG_CONTEXT>")
+          .map((s) => s.length),
+      ).toEqual([28, 28, 16]);
     },
   );
 
