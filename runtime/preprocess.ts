@@ -1,6 +1,6 @@
 import type { PreprocessStep } from "../core/preprocess.ts";
 import { ImageError, type RgbImage } from "./image/image.ts";
-import { qwenPatches, smartResize } from "./image/qwen.ts";
+import { pythonRound, qwenPatches, smartResize } from "./image/qwen.ts";
 import { frameIndices, framePixelCap, smartNframes } from "./image/video.ts";
 import { deepseekViews } from "./image/tiles.ts";
 import { anyresViews, llavaNextTokens } from "./image/anyres.ts";
@@ -309,7 +309,7 @@ export function padSquare(img: RgbImage, step: Extract<PreprocessStep, { op: "pa
   const long = Math.max(img.width, img.height);
   // deepseek-ai: int(side / long * size); transformers: round(side * (size / long)), Python's half-to-even round.
   const side = (n: number): number =>
-    Math.max(step.rounding === "trunc" ? Math.trunc((n / long) * size) : roundHalfEven(n * (size / long)), minSide);
+    Math.max(step.rounding === "trunc" ? Math.trunc((n / long) * size) : pythonRound(n * (size / long)), minSide);
   const [w, h] = [side(img.width), side(img.height)];
   const fitted = resize(img, w, h, "bicubic");
   const square = Math.max(w, h);
@@ -318,9 +318,4 @@ export function padSquare(img: RgbImage, step: Extract<PreprocessStep, { op: "pa
   const [x0, y0] = [Math.floor((square - w) / 2), Math.floor((square - h) / 2)];
   for (let y = 0; y < h; y++) data.set(fitted.data.subarray(y * w * 3, (y + 1) * w * 3), ((y + y0) * square + x0) * 3);
   return { width: square, height: square, data };
-}
-
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

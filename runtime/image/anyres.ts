@@ -1,4 +1,4 @@
-import type { RgbImage } from "./image.ts";
+import { cutTiles, type RgbImage } from "./image.ts";
 import { resize } from "./resample.ts";
 import { selectBestResolution } from "./tiles.ts";
 
@@ -23,15 +23,7 @@ export function anyresViews(
   const [x0, y0] = [Math.floor((bw - nw) / 2), Math.floor((bh - nh) / 2)];
   const canvas = new Uint8Array(bw * bh * 3);
   for (let y = 0; y < nh; y++) canvas.set(fitted.data.subarray(y * nw * 3, (y + 1) * nw * 3), ((y + y0) * bw + x0) * 3);
-  const views = [resize(img, tile, tile, "bicubic")];
-  for (let ty = 0; ty < bh / tile; ty++) {
-    for (let tx = 0; tx < bw / tile; tx++) {
-      const data = new Uint8Array(tile * tile * 3);
-      for (let y = 0; y < tile; y++)
-        data.set(canvas.subarray(((ty * tile + y) * bw + tx * tile) * 3, ((ty * tile + y) * bw + (tx + 1) * tile) * 3), y * tile * 3);
-      views.push({ width: tile, height: tile, data });
-    }
-  }
+  const views = [resize(img, tile, tile, "bicubic"), ...cutTiles({ width: bw, height: bh, data: canvas }, tile)];
   return { views, tiles: [bw / tile, bh / tile] };
 }
 

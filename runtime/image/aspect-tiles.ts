@@ -1,4 +1,4 @@
-import type { RgbImage } from "./image.ts";
+import { cutTiles, type RgbImage } from "./image.ts";
 import { resize } from "./resample.ts";
 import type { ResampleFilter } from "../../core/preprocess.ts";
 
@@ -39,17 +39,7 @@ export function closestGrid(width: number, height: number, tile: number, min: nu
 export function aspectTiles(img: RgbImage, tile: number, min: number, max: number, thumbnail: boolean, filter: ResampleFilter): RgbImage[] {
   if (max <= 1) return [resize(img, tile, tile, filter)];
   const [cols, rows] = closestGrid(img.width, img.height, tile, min, max);
-  const canvas = resize(img, tile * cols, tile * rows, filter);
-  const views: RgbImage[] = [];
-  for (let i = 0; i < cols * rows; i++) {
-    const [x0, y0] = [(i % cols) * tile, Math.floor(i / cols) * tile];
-    const data = new Uint8Array(tile * tile * 3);
-    for (let y = 0; y < tile; y++) {
-      const from = ((y0 + y) * canvas.width + x0) * 3;
-      data.set(canvas.data.subarray(from, from + tile * 3), y * tile * 3);
-    }
-    views.push({ width: tile, height: tile, data });
-  }
+  const views = cutTiles(resize(img, tile * cols, tile * rows, filter), tile);
   if (thumbnail && views.length !== 1) views.push(resize(img, tile, tile, filter));
   return views;
 }

@@ -1,4 +1,4 @@
-import type { RgbImage } from "./image.ts";
+import { cutTiles, type RgbImage } from "./image.ts";
 import { pythonRound } from "./qwen.ts";
 import { resize } from "./resample.ts";
 
@@ -102,16 +102,7 @@ export function deepseekViews(
   cropping: boolean,
 ): { views: RgbImage[]; tiles: [number, number] } {
   const [bw, bh] = cropping ? selectBestResolution(img.width, img.height, candidateResolutions(tile, maxTiles)) : [tile, tile];
-  const views = [padImage(img, tile, tile, fill)];
-  const canvas = padImage(img, bw, bh, fill);
-  for (let ty = 0; ty < bh / tile; ty++) {
-    for (let tx = 0; tx < bw / tile; tx++) {
-      const data = new Uint8Array(tile * tile * 3);
-      for (let y = 0; y < tile; y++)
-        data.set(canvas.data.subarray(((ty * tile + y) * bw + tx * tile) * 3, ((ty * tile + y) * bw + (tx + 1) * tile) * 3), y * tile * 3);
-      views.push({ width: tile, height: tile, data });
-    }
-  }
+  const views = [padImage(img, tile, tile, fill), ...cutTiles(padImage(img, bw, bh, fill), tile)];
   return { views, tiles: [bw / tile, bh / tile] };
 }
 
