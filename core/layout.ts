@@ -3,7 +3,7 @@ import type { Dim } from "./dims.ts";
 /**
  * A graph's token layout, as its `layout` section declares it: how one image (or video) expands into
  * LLM tokens and which position ids the LLM gives them. Counts are dims over the per-item symbols
- * `grid_t`, `grid_h`, `grid_w` (Qwen patch grids), `tiles_w`, `tiles_h` (local tiles) and `image_tokens`
+ * `grid_t`, `grid_h`, `grid_w` (Qwen patch grids), `tiles_w`, `tiles_h` (local tiles, or split_grid's grid) and `image_tokens`
  * (the count preprocessing decides, LLaVA-NeXT).
  */
 export interface Layout {
@@ -14,8 +14,17 @@ export interface Layout {
   positions: PositionScheme;
 }
 
-/** One token, or with `rows`, the span that the item's output rows fill one by one. */
-export type LayoutPiece = { kind: "token"; text: string } | { kind: "span"; text: string; count: Dim };
+/**
+ * One piece of an item's expansion: a declared token; a span, `count` of the item's output rows in
+ * order (an item may have several, Idefics3's one per tile); plain text the tokenizer reads (`{row}` and
+ * `{col}` in it are the cell's 1-based row and column inside a grid); or a grid of `rows` x `cols`
+ * cells, `rowEnd` after each row and `after` once after the rows when there are any.
+ */
+export type LayoutPiece =
+  | { kind: "token"; text: string }
+  | { kind: "span"; text: string; count: Dim }
+  | { kind: "text"; text: string }
+  | { kind: "grid"; rows: Dim; cols: Dim; cell: LayoutPiece[]; rowEnd: LayoutPiece[]; after: LayoutPiece[] };
 
 export type PositionScheme =
   /** Ordinary 1-D positions 0..L-1: nothing to report. */

@@ -1,5 +1,5 @@
 /** Image preprocessing, as a graph file's `preprocess` section declares it. */
-export type ResampleFilter = "nearest" | "bilinear" | "bicubic";
+export type ResampleFilter = "nearest" | "bilinear" | "bicubic" | "lanczos";
 
 export type PreprocessStep =
   | { op: "convert_rgb" }
@@ -53,6 +53,19 @@ export type PreprocessStep =
    * one; the steps after it run on every view. `tokens` is each view's token count, for the layout.
    */
   | { op: "crop_to_patches"; tile: number; minTiles: number; maxTiles: number; thumbnail: boolean; filter: ResampleFilter; tokens: number }
+  /**
+   * Idefics3's resize: the long side to `size`, the short one int(size / aspect ratio), plus one when
+   * odd with `even` (the processor keeps it even), at least 1.
+   */
+  | { op: "resize_longest"; size: number; even: boolean; filter: ResampleFilter }
+  /**
+   * Idefics3's and SmolVLM's image splitting: both sides resized up to multiples of `tile` (the long one
+   * first, the short one from the aspect ratio), cut into tile x tile tiles row by row, then the whole
+   * image resized to one tile as the global view; an image of one tile is its only view, and without
+   * `split` the image is resized to one tile. The steps after it run on every view; `tiles_w` and
+   * `tiles_h` are the grid (0 when not split), `tokens` each view's count.
+   */
+  | { op: "split_grid"; tile: number; split: boolean; filter: ResampleFilter; tokens: number }
   /** A second image tensor, graph input `input`: `steps` run on a copy of the image at this point; the main line goes on. */
   | { op: "branch"; input: string; steps: PreprocessStep[] };
 

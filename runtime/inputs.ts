@@ -153,11 +153,15 @@ export function imageInputs(
     ),
     ...clips.map((c, i): LayoutItem => ({ kind: "video", source: videos[i].name, grid: c.grid, secondsPerGrid: c.secondsPerGrid })),
   ];
-  const inputName = program.graph.inputs[0]?.name ?? "pixel_values";
+  const first = program.graph.inputs[0];
+  const inputName = first?.name ?? "pixel_values";
+  // A graph input with one more leading axis takes the views as one prompt's batch ([1, V, 3, H, W], Idefics3's).
+  const rank = first ? program.graph.nodes[first.node].shape.length : tensor.shape.length;
+  const pixels = rank === tensor.shape.length + 1 ? { shape: [1, ...tensor.shape], data: tensor.data } : tensor;
   return {
     sizes,
     inputs: new Map([
-      [inputName, tensor],
+      [inputName, pixels],
       ...Object.entries(branches),
       ...providedInputs(
         program,
@@ -165,7 +169,7 @@ export function imageInputs(
         texts.length ? "the images and texts" : "the images",
       ),
     ]),
-    pixels: tensor,
+    pixels,
     branches,
     views,
     grids,

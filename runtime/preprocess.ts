@@ -6,6 +6,7 @@ import { deepseekViews } from "./image/tiles.ts";
 import { anyresViews, llavaNextTokens } from "./image/anyres.ts";
 import { resize } from "./image/resample.ts";
 import { aspectTiles } from "./image/aspect-tiles.ts";
+import { longestEdgeSize, splitGrid } from "./image/split-grid.ts";
 import type { HostTensor } from "./tensor.ts";
 
 /** uint8 HWC pixels, or float CHW values once rescaled. */
@@ -46,7 +47,10 @@ function toValues(img: RgbImage, factor: number): HostTensor {
 export interface Preprocessed {
   tensor: HostTensor;
   grid: [number, number, number] | null;
-  /** DeepSeek-VL2 and LLaVA-NeXT: the image's local tiles (width, height); `tensor` holds its views [V, 3, tile, tile]. */
+  /**
+   * DeepSeek-VL2, LLaVA-NeXT and split_grid: the image's local tiles (width, height), (0, 0) for an image
+   * split_grid left whole; `tensor` holds its views [V, 3, tile, tile].
+   */
   tiles?: [number, number];
   /** The image's own size (height, width), where its token count depends on it (LLaVA-NeXT). */
   size?: [number, number];
@@ -109,6 +113,15 @@ export function preprocessImage(
           tokens: views.length * step.tokens,
         };
       }
+      case "split_grid": {
+        const { views, grid } = splitGrid(pixels(step.op), step.tile, step.split, step.filter);
+        return {
+          tensor: viewsThrough(steps.slice(index + 1), views, name, options),
+          grid: null,
+          tiles: grid,
+          tokens: views.length * step.tokens,
+        };
+      }
       case "tiles": {
         const { views, tiles } = deepseekViews(pixels(step.op), step.tile, step.maxTiles, step.fill, options.cropping);
         return {
@@ -128,6 +141,12 @@ export function preprocessImage(
         const [w, h] = shortestEdgeSize(img.width, img.height, step.size);
         if (w < 1 || h < 1)
           throw new ImageError(`image ${name}: ${img.width}x${img.height} is too thin to resize to a short side of ${step.size}`);
+        stage = { kind: "pixels", img: resize(img, w, h, step.filter) };
+        break;
+      }
+      case "resize_longest": {
+        const img = pixels(step.op);
+        const [w, h] = longestEdgeSize(img.width, img.height, step.size, step.even);
         stage = { kind: "pixels", img: resize(img, w, h, step.filter) };
         break;
       }

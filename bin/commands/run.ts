@@ -3,7 +3,7 @@ import { resolve, sep } from "node:path";
 import { load } from "../../api/load.ts";
 import { describeWeights } from "../../api/load.ts";
 import { UsageError } from "../../core/errors.ts";
-import { branchInputs } from "../../core/preprocess.ts";
+import { branchInputs, type PreprocessStep } from "../../core/preprocess.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
 import type { ModelOutput, PixelValues } from "../../runtime/model.ts";
 import type { Grid } from "../../runtime/geometry.ts";
@@ -62,7 +62,7 @@ const integers = (rows: readonly (readonly number[])[]): Integers => ({
 });
 
 /** The tensors `--out` writes: pixel values, outputs, and the geometry a Hugging Face processor gives. */
-function outTensors(last: ModelOutput): Map<string, HostTensor | Integers> {
+function outTensors(last: ModelOutput, steps: readonly PreprocessStep[]): Map<string, HostTensor | Integers> {
   const { grids, tiles, sizes, items } = last.prepared;
   const tensors = new Map<string, HostTensor | Integers>([
     ["pixel_values", last.pixelValues],
@@ -76,8 +76,12 @@ function outTensors(last: ModelOutput): Map<string, HostTensor | Integers> {
   // InternVL's processor gives each image's view count.
   if (last.prepared.views.length > 0)
     tensors.set("num_patches", { shape: [last.prepared.views.length], data: BigInt64Array.from(last.prepared.views.map(BigInt)) });
-  // DeepSeek-VL2's processor gives images_spatial_crop; LLaVA-NeXT's gives image_sizes, the tiles following from them.
-  if (tiles.length > 0 && sizes.length === 0) tensors.set("images_spatial_crop", integers(tiles));
+  // DeepSeek-VL2's processor gives images_spatial_crop; LLaVA-NeXT's gives image_sizes, the tiles following from them;
+  // Idefics3's gives pixel_attention_mask (views are never padded here: all ones).
+  if (steps.some((s) => s.op === "split_grid") && last.pixelValues.shape.length === 5) {
+    const [n, v, , h, w] = last.pixelValues.shape;
+    tensors.set("pixel_attention_mask", { shape: [n, v, h, w], data: new BigInt64Array(n * v * h * w).fill(1n) });
+  } else if (tiles.length > 0 && sizes.length === 0) tensors.set("images_spatial_crop", integers(tiles));
   return tensors;
 }
 
@@ -187,7 +191,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   err.write(`memory     peak resident ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
 
   if (outPath) {
-    const tensors = outTensors(result);
+    const tensors = outTensors(result, compiled.program.preprocess);
     const tmp = `${outPath}.tmp-${process.pid}`;
     try {
       writeSafetensors(tmp, tensors, { graph: graphPath, model: compiled.name });

@@ -6,7 +6,7 @@ type Report = (loc: Loc, message: string) => void;
 
 /**
  * The `layout` section's calls, checked: `token(text[, id])`, `image(piece...)`, `video(piece...)`
- * where a piece is a token text or `span(text, count)`, and `positions("sequential" | "mrope", ...)`.
+ * (pieces as `toPiece` takes them), and `positions("sequential" | "mrope", ...)`.
  */
 export function toLayout(steps: readonly CallExpr[], evaluate: (e: Expr) => Value, report: Report): Layout | null {
   const layout: Layout = { tokens: [], image: [], video: null, positions: { kind: "sequential" } };
@@ -37,20 +37,9 @@ export function toLayout(steps: readonly CallExpr[], evaluate: (e: Expr) => Valu
       }
       case "image":
       case "video": {
-        const pieces: LayoutPiece[] = [];
-        for (const a of args) {
-          const piece = toPiece(a, evaluate, fail);
-          if (!piece) continue;
-          if (!declared(piece.text))
-            fail(a.loc, `layout: "${piece.text}" is not declared; add token("${piece.text}", id) before ${step.callee}()`);
-          pieces.push(piece);
-        }
-        const spans = pieces.filter((p) => p.kind === "span").length;
-        if (spans !== 1)
-          fail(
-            step.loc,
-            `layout: ${step.callee}() needs exactly one span(text, count) for the rows the ${step.callee} fills, got ${spans}`,
-          );
+        const pieces = toPieces(args, { evaluate, fail, declared, where: `${step.callee}()`, inGrid: false });
+        if (!pieces.some(hasSpan))
+          fail(step.loc, `layout: ${step.callee}() needs a span(text, count) for the rows the ${step.callee} fills`);
         if (step.callee === "image") layout.image = pieces;
         else layout.video = pieces;
         break;
@@ -73,18 +62,65 @@ export function toLayout(steps: readonly CallExpr[], evaluate: (e: Expr) => Valu
   return failed ? null : layout;
 }
 
-function toPiece(e: Expr, evaluate: (e: Expr) => Value, fail: Report): LayoutPiece | null {
+interface PieceContext {
+  evaluate: (e: Expr) => Value;
+  fail: Report;
+  declared: (text: string) => boolean;
+  where: string;
+  inGrid: boolean;
+}
+
+const hasSpan = (p: LayoutPiece): boolean => p.kind === "span" || (p.kind === "grid" && [...p.cell, ...p.rowEnd, ...p.after].some(hasSpan));
+
+function toPieces(exprs: readonly Expr[], cx: PieceContext): LayoutPiece[] {
+  return exprs.flatMap((e) => toPiece(e, cx) ?? []);
+}
+
+/** A token text, `span(text, count)`, `text("...")` or `grid(rows, cols, [cell], [row end], [after])`. */
+function toPiece(e: Expr, cx: PieceContext): LayoutPiece | null {
+  const { evaluate, fail } = cx;
   if (e.kind === "call" && e.callee === "span") {
     const [text, count] = e.args.map((a) => evaluate(a.value));
     if (text?.t !== "string" || count?.t !== "int") {
       fail(e.loc, "layout: span() takes a token text and an int count");
       return null;
     }
+    if (!cx.declared(text.v)) fail(e.loc, `layout: "${text.v}" is not declared; add token("${text.v}", id) before ${cx.where}`);
     return { kind: "span", text: text.v, count: count.v };
   }
+  if (e.kind === "call" && e.callee === "text") {
+    const literal = e.args[0]?.value;
+    if (e.args.length !== 1 || literal?.kind !== "string") {
+      fail(e.loc, 'layout: text() takes one string literal (text("\\n"))');
+      return null;
+    }
+    const names = [...literal.value.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]);
+    const bad = names.find((n) => !cx.inGrid || (n !== "row" && n !== "col"));
+    if (bad !== undefined) {
+      fail(literal.loc, `layout: text() may name only {row} and {col}, inside a grid's cell, got {${bad}}`);
+      return null;
+    }
+    return { kind: "text", text: literal.value };
+  }
+  if (e.kind === "call" && e.callee === "grid") {
+    const [rows, cols] = e.args.slice(0, 2).map((a) => evaluate(a.value));
+    const lists = e.args.slice(2).map((a) => a.value);
+    if (rows?.t !== "int" || cols?.t !== "int" || lists.length < 1 || lists.length > 3 || lists.some((l) => l.kind !== "list")) {
+      fail(e.loc, "layout: grid() takes rows, columns, then lists of pieces: each cell's, after each row's, and after the rows'");
+      return null;
+    }
+    const [cell, rowEnd = [], after = []] = lists.map((l) =>
+      toPieces((l as Extract<Expr, { kind: "list" }>).items, { ...cx, inGrid: true, where: cx.where }),
+    );
+    return { kind: "grid", rows: rows.v, cols: cols.v, cell, rowEnd, after };
+  }
   const v = evaluate(e);
-  if (v.t === "string") return { kind: "token", text: v.v };
-  fail(e.loc, `layout: a piece is a token text or span(text, count), got ${describe(v)}`);
+  if (v.t === "string") {
+    if (!cx.declared(v.v))
+      fail(e.loc, `layout: "${v.v}" is not declared; add token("${v.v}", id) before ${cx.where}, or write text("${v.v}")`);
+    return { kind: "token", text: v.v };
+  }
+  fail(e.loc, `layout: a piece is a token text, span(text, count), text("...") or grid(...), got ${describe(v)}`);
   return null;
 }
 

@@ -1,7 +1,7 @@
 import type { InputProvider, PreprocessStep, ResampleFilter } from "../../core/preprocess.ts";
 import { describe, type Value } from "./values.ts";
 
-const FILTERS: readonly ResampleFilter[] = ["nearest", "bilinear", "bicubic"];
+const FILTERS: readonly ResampleFilter[] = ["nearest", "bilinear", "bicubic", "lanczos"];
 
 class Bad {
   constructor(readonly message: string) {}
@@ -19,12 +19,12 @@ function triple(v: Value | undefined, what: string): number[] | Bad {
 }
 
 /** PIL's resample codes, as preprocessor_config.json stores them. */
-const PIL_FILTERS: Record<number, ResampleFilter> = { 0: "nearest", 2: "bilinear", 3: "bicubic" };
+const PIL_FILTERS: Record<number, ResampleFilter> = { 0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic" };
 
 function filterOf(v: Value | undefined, fallback: ResampleFilter): ResampleFilter | Bad {
   if (v === undefined) return fallback;
   if (v.t === "int" && typeof v.v === "number")
-    return PIL_FILTERS[v.v] ?? new Bad(`resample ${v.v} is not supported (PIL codes 0 nearest, 2 bilinear, 3 bicubic)`);
+    return PIL_FILTERS[v.v] ?? new Bad(`resample ${v.v} is not supported (PIL codes 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic)`);
   if (v.t === "string" && (FILTERS as readonly string[]).includes(v.v)) return v.v as ResampleFilter;
   return new Bad(`filter must be one of ${FILTERS.map((f) => `"${f}"`).join(", ")}`);
 }
@@ -170,6 +170,29 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
         }
       );
     }
+    case "resize_longest": {
+      const size = num(arg(0, "size"), "resize_longest size");
+      const even = named.get("even") ?? { t: "bool", v: false };
+      const filter = filterOf(named.get("filter"), "bicubic");
+      if (even.t !== "bool") return "resize_longest even must be a bool";
+      return firstError(size, filter) ?? { op: "resize_longest", size: size as number, even: even.v, filter: filter as ResampleFilter };
+    }
+    case "split_grid": {
+      const tile = num(arg(0, "tile"), "split_grid tile");
+      const tokens = num(named.get("tokens"), "split_grid tokens");
+      const split = named.get("split") ?? { t: "bool", v: true };
+      const filter = filterOf(named.get("filter"), "bicubic");
+      if (split.t !== "bool") return "split_grid split must be a bool";
+      return (
+        firstError(tile, tokens, filter) ?? {
+          op: "split_grid",
+          tile: tile as number,
+          split: split.v,
+          tokens: tokens as number,
+          filter: filter as ResampleFilter,
+        }
+      );
+    }
     case "tiles": {
       const tile = num(arg(0, "tile"), "tiles tile");
       const maxTiles = num(arg(1, "max_tiles"), "tiles max_tiles");
@@ -177,7 +200,7 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       return firstError(tile, maxTiles, fill) ?? { op: "tiles", tile: tile as number, maxTiles: maxTiles as number, fill: fill as number };
     }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, crop_to_patches, pad_square)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, crop_to_patches, resize_longest, split_grid, pad_square)`;
   }
 }
 

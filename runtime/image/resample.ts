@@ -31,7 +31,18 @@ const FILTERS: Record<Exclude<ResampleFilter, "nearest">, Filter> = {
       return 0;
     },
   },
+  // Pillow's truncated sinc: sinc(x) sinc(x / 3) on [-3, 3).
+  lanczos: {
+    support: 3,
+    fn: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0),
+  },
 };
+
+function sinc(x: number): number {
+  if (x === 0) return 1;
+  const px = x * Math.PI;
+  return Math.sin(px) / px;
+}
 
 interface Coeffs {
   bounds: Int32Array;

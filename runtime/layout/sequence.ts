@@ -1,5 +1,5 @@
 import { TesseraeError } from "../../core/errors.ts";
-import { evalDim, type DimEnv } from "../../core/dims.ts";
+import { evalDim, type Dim, type DimEnv } from "../../core/dims.ts";
 import type { Layout, LayoutPiece } from "../../core/layout.ts";
 import type { LayoutItem, Segment, TokenLayout } from "./types.ts";
 import { mropePositions } from "./mrope.ts";
@@ -25,17 +25,47 @@ function envOf(item: LayoutItem): DimEnv {
   return env;
 }
 
-function spanCount(piece: Extract<LayoutPiece, { kind: "span" }>, item: LayoutItem): number {
+/** A piece of one item's expansion with its counts known: a token, text, or a span of `n` rows. */
+type Flat = { kind: "token" | "text"; text: string; n: 1 } | { kind: "span"; text: string; n: number };
+
+function countOf(d: Dim, item: LayoutItem, what: string, least: number): number {
   try {
-    const n = evalDim(piece.count, envOf(item));
-    if (!Number.isInteger(n) || n < 1) throw new LayoutError(`${item.kind} ${item.source}: the layout gives ${n} tokens for it`);
+    const n = evalDim(d, envOf(item));
+    if (!Number.isInteger(n) || n < least) throw new LayoutError(`${item.kind} ${item.source}: the layout gives ${n} ${what} for it`);
     return n;
   } catch (e) {
     if (e instanceof LayoutError) throw e;
     throw new LayoutError(
-      `${item.kind} ${item.source}: the layout's token count needs ${(e as Error).message.replace(/^.*symbol /, "")}, which preprocessing did not give`,
+      `${item.kind} ${item.source}: the layout's ${what} need ${(e as Error).message.replace(/^.*symbolic dimension /, "")}, which preprocessing did not give`,
     );
   }
+}
+
+/** An item's pieces with grids unrolled, counts evaluated and {row} / {col} filled in. */
+function flatten(pieces: readonly LayoutPiece[], item: LayoutItem, cell?: { row: number; col: number }): Flat[] {
+  return pieces.flatMap((p): Flat[] => {
+    switch (p.kind) {
+      case "token":
+        return [{ kind: "token", text: p.text, n: 1 }];
+      case "text": {
+        const text = cell ? p.text.replaceAll("{row}", String(cell.row)).replaceAll("{col}", String(cell.col)) : p.text;
+        return [{ kind: "text", text, n: 1 }];
+      }
+      case "span":
+        return [{ kind: "span", text: p.text, n: countOf(p.count, item, "tokens", 1) }];
+      case "grid": {
+        const rows = countOf(p.rows, item, "grid rows", 0);
+        const cols = countOf(p.cols, item, "grid columns", 0);
+        const out: Flat[] = [];
+        for (let r = 1; r <= rows; r++) {
+          for (let c = 1; c <= cols; c++) out.push(...flatten(p.cell, item, { row: r, col: c }));
+          out.push(...flatten(p.rowEnd, item, { row: r, col: cols }));
+        }
+        if (rows > 0) out.push(...flatten(p.after, item));
+        return out;
+      }
+    }
+  });
 }
 
 /**
@@ -76,7 +106,7 @@ export function buildLayout(
   const placed = marks.map((m) => {
     const item = queues[m.kind].shift() as LayoutItem;
     const pieces = (m.kind === "image" ? layout.image : layout.video) as LayoutPiece[];
-    return { item, pieces: pieces.map((p) => (p.kind === "span" ? { ...p, n: spanCount(p, item) } : { ...p, n: 1 })), after: m.after };
+    return { item, index: items.filter((i) => i.kind === m.kind).indexOf(item), pieces: flatten(pieces, item), after: m.after };
   });
 
   const segments: Segment[] = [];
@@ -88,7 +118,10 @@ export function buildLayout(
   } else {
     segmentText(before, ids, declared, segments);
     placed.forEach((p) => {
-      for (const q of p.pieces) pushPiece(segments, q, q.n, ids.get(q.text) ?? null, p.item);
+      for (const q of p.pieces) {
+        if (q.kind === "text") segmentText(q.text, ids, declared, segments);
+        else pushPiece(segments, q, ids.get(q.text) ?? null, p.item, p.index);
+      }
       segmentText(p.after, ids, declared, segments);
     });
   }
@@ -119,14 +152,13 @@ export function buildLayout(
   return out;
 }
 
-/** One piece of an item's expansion; a span is numbered among the items of its kind. */
-function pushPiece(segments: Segment[], piece: { kind: string; text: string }, n: number, id: number | null, item: LayoutItem): void {
+/** One token or span of an item's expansion; a span carries the item's number among the items of its kind. */
+function pushPiece(segments: Segment[], piece: Flat, id: number | null, item: LayoutItem, index: number): void {
   if (piece.kind === "span") {
-    const index = segments.filter((s) => s.kind === item.kind).length;
     segments.push({
       kind: item.kind,
       start: 0,
-      length: n,
+      length: piece.n,
       index,
       source: item.source,
       token: piece.text,
@@ -151,10 +183,10 @@ function segmentText(text: string, ids: Map<string, number | null>, declared: re
   });
 }
 
-/** Tokenized ids into segments: each item's span is the next run of its token, `n` long. */
+/** Tokenized ids into segments: each of an item's spans, in order, is the next run of its token, `n` long. */
 function segmentIds(
   all: readonly number[],
-  placed: readonly { item: LayoutItem; pieces: { kind: string; text: string; n: number }[] }[],
+  placed: readonly { item: LayoutItem; index: number; pieces: Flat[] }[],
   ids: Map<string, number | null>,
   declared: readonly string[],
   tokenizer: TextTokenizer,
@@ -181,18 +213,20 @@ function segmentIds(
     }
     cursor = end;
   };
-  placed.forEach((p) => {
-    const span = p.pieces.find((q) => q.kind === "span") as { text: string; n: number };
-    const id = ids.get(span.text) as number;
-    let at = all.indexOf(id, cursor);
-    while (at >= 0 && !all.slice(at, at + span.n).every((x) => x === id)) at = all.indexOf(id, at + 1);
-    if (at < 0)
-      throw new LayoutError(
-        `${p.item.kind} ${p.item.source}: ${span.n} "${span.text}" tokens were expected in a row after tokenization, but not found`,
-      );
-    flushText(at);
-    pushPiece(segments, { kind: "span", text: span.text }, span.n, id, p.item);
-    cursor = at + span.n;
-  });
+  for (const p of placed) {
+    for (const span of p.pieces) {
+      if (span.kind !== "span") continue;
+      const id = ids.get(span.text) as number;
+      let at = all.indexOf(id, cursor);
+      while (at >= 0 && !all.slice(at, at + span.n).every((x) => x === id)) at = all.indexOf(id, at + 1);
+      if (at < 0)
+        throw new LayoutError(
+          `${p.item.kind} ${p.item.source}: ${span.n} "${span.text}" tokens were expected in a row after tokenization, but not found`,
+        );
+      flushText(at);
+      pushPiece(segments, span, id, p.item, p.index);
+      cursor = at + span.n;
+    }
+  }
   flushText(all.length);
 }

@@ -17,6 +17,17 @@ function readJson(path: string): unknown {
 }
 
 /**
+ * preprocessor_config.json, or where a processor saved by transformers 5 holds it, the `image_processor`
+ * entry of processor_config.json.
+ */
+function imageProcessorConfig(dir: string): unknown {
+  const own = readJson(join(dir, "preprocessor_config.json"));
+  if (own !== undefined) return own;
+  const processor = readJson(join(dir, "processor_config.json"));
+  return typeof processor === "object" && processor !== null && "image_processor" in processor ? processor.image_processor : undefined;
+}
+
+/**
  * A Hugging Face checkpoint: a directory with config.json and model.safetensors (or a sharded
  * model.safetensors.index.json), or a single .safetensors file. Only the tensors a graph needs are read.
  */
@@ -35,7 +46,7 @@ export class Checkpoint {
     if (!existsSync(location)) throw new WeightsError(`checkpoint ${location} does not exist`);
     const isDir = statSync(location).isDirectory();
     const dir = isDir ? location : dirname(location);
-    const ckpt = new Checkpoint(location, readJson(join(dir, "config.json")), readJson(join(dir, "preprocessor_config.json")));
+    const ckpt = new Checkpoint(location, readJson(join(dir, "config.json")), imageProcessorConfig(dir));
     if (!isDir) {
       ckpt.addFile(location);
       return ckpt;

@@ -536,6 +536,56 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     },
   );
 
+  it.each([
+    ["idefics3", "idefics3", []],
+    ["smolvlm", "smolvlm", []],
+    ["idefics3", "idefics3-whole", ["--set", "split=false"]],
+  ])(
+    "Idefics3 / SmolVLM (%s, saved by transformers, reference %s): LANCZOS resizes, tiles and the global view, SigLIP, pixel shuffle, projection; the prompt's input_ids",
+    async (fixture, reference, sets) => {
+      const ref = `test/fixtures/reference/${reference}.safetensors`;
+      const meta = SafetensorsFile.open(ref).metadata;
+      const out = join(tmp, `${reference}.safetensors`);
+      const images = ["odd-rgba.png", "tall-gray.png", "wide.png"].flatMap((i) => ["--image", `test/fixtures/images/${i}`]);
+      const r = await tesserae(
+        "run",
+        "graphs/idefics3.tsr",
+        "--weights",
+        `test/fixtures/${fixture}`,
+        ...images,
+        ...sets,
+        "--prompt",
+        meta.prompt as string,
+        "--out",
+        out,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+      expect(SafetensorsFile.open(out).readIntegers("pixel_attention_mask")).toEqual(
+        SafetensorsFile.open(ref).readIntegers("pixel_attention_mask"),
+      );
+      expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
+      expectClose(read(out, "image_embeds"), read(ref, "image_embeds"));
+      const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { input_ids: number[] };
+      expect(layout.input_ids).toEqual(JSON.parse(meta.input_ids as string));
+      // From the processor's own 5-D pixel_values.
+      const again = join(tmp, `${reference}-pixels.safetensors`);
+      const p = await tesserae(
+        "run",
+        "graphs/idefics3.tsr",
+        "--weights",
+        `test/fixtures/${fixture}`,
+        ...sets,
+        "--pixel-values",
+        ref,
+        "--out",
+        again,
+      );
+      expect(p.code, p.stderr).toBe(0);
+      expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
+    },
+  );
+
   it.each(["dinov2", "dinov2-swiglu", "dinov2-registers"])(
     "DINOv2 (%s, Dinov2Model / Dinov2WithRegistersModel saved by transformers): the 4x4 position table resized bicubically to the 5x5 grid, layer scale, pooler_output",
     async (fixture) => {

@@ -24,6 +24,25 @@ describe("elaboration", () => {
     });
   });
 
+  it("checks a layout's grid and text pieces where they are written", () => {
+    const withLayout = (image: string): string =>
+      tiny(`  layout { token("<t>", 1)\n  token("<img>", 2)\n  image(${image}) }\n  output y = x`);
+    const ok = compileOk(withLayout('grid(tiles_h, tiles_w, ["<t>", text("<r{row}c{col}>"), span("<img>", 4)], [text("\\n")]), "<t>"'));
+    expect(ok.layout?.image[0]).toMatchObject({
+      kind: "grid",
+      cell: [{ kind: "token" }, { kind: "text", text: "<r{row}c{col}>" }, { kind: "span" }],
+    });
+    expect(ok.layout?.image[0]).toMatchObject({ rowEnd: [{ kind: "text", text: "\n" }], after: [] });
+    expect(tryCompile(withLayout('text("{row}"), span("<img>", 4)')).errors).toMatch(
+      /test\.tsr:\d+:\d+: error: layout: text\(\) may name only \{row\} and \{col\}, inside a grid's cell, got \{row\}/,
+    );
+    expect(tryCompile(withLayout('grid(tiles_h, ["<t>"]), span("<img>", 4)')).errors).toMatch(
+      /grid\(\) takes rows, columns, then lists of pieces/,
+    );
+    expect(tryCompile(withLayout('grid(1, 1, ["<u>", span("<img>", 4)])')).errors).toMatch(/"<u>" is not declared/);
+    expect(tryCompile(withLayout('"<t>", text("x")')).errors).toMatch(/image\(\) needs a span\(text, count\)/);
+  });
+
   it("inlines blocks, unrolls repeat and interpolates tensor names", () => {
     const p = compileOk(tiny(`  repeat 3 as i { x = linear(x, "layers.{i}.fc", width) }\n  output y = x`));
     const params = p.graph.nodes.flatMap((n) => (n.op.kind === "param" ? [n.op.name] : []));
@@ -231,7 +250,7 @@ describe("diagnostics", () => {
   });
 
   it("rejects unknown preprocess steps and bad arguments", () => {
-    const src = `model m {\n  preprocess { resize(224, filter = "lanczos")\n  blur(3) }\n  input x: f32[3]\n  output y = x\n}`;
+    const src = `model m {\n  preprocess { resize(224, filter = "hamming")\n  blur(3) }\n  input x: f32[3]\n  output y = x\n}`;
     const errors = tryCompile(src).errors ?? "";
     expect(errors).toContain("test.tsr:2:16: error: filter must be one of");
     expect(errors).toContain("test.tsr:3:3: error: unknown preprocess step 'blur'");

@@ -248,6 +248,8 @@ describe("kernel counts per graph", () => {
     ["graphs/gemma3.tsr", 5, 4],
     // Outside: the patch embedding, class token and positions, the pixel shuffle with the projector's LayerNorm and first linear, the second.
     ["graphs/internvl.tsr", 5, 5],
+    // Outside: SigLIP's embedding, the post-norm (an output), the pixel shuffle folded into the projection's loads.
+    ["graphs/idefics3.tsr", 5, 3],
   ])("%s: each block %i kernels, embeddings, merger and head %i", (graph, perBlock, outside) => {
     // From 2 and 3 blocks: Qwen2.5-VL's first window-attention block brings the window reordering along.
     expect(count(graph, 3) - count(graph, 2)).toBe(perBlock);

@@ -38,6 +38,12 @@ describe("grammar", () => {
     expect(rep).toMatchObject({ kind: "repeat", name: "i", loc: { start: { line: 5, column: 3 } } });
   });
 
+  it("reads \\n and \\t in strings as a newline and a tab, any other escaped character as itself", () => {
+    const r = parseSource("m.tsr", 'model m { x = "a\\nb\\tc\\"d\\\\e" }');
+    if (!r.ok) throw new Error("parse failed");
+    expect(r.file.items[0]).toMatchObject({ items: [{ kind: "assign", value: { kind: "string", value: 'a\nb\tc"d\\e' } }] });
+  });
+
   it("reports a syntax error with file:line:col and a caret", () => {
     expect(syntaxError("model m {\n  config { width: int = }\n}\n")).toMatchInlineSnapshot(`
       "bad.tsr:2:25: error: syntax error: expected "(", "-", "[", "false", "none", "true", identifier, number, or string but "}" found.

@@ -10,6 +10,7 @@ import type { TextTokenizer } from "../../runtime/layout/encode.ts";
 import { loadTokenizer } from "../../runtime/layout/tokenizer.ts";
 import { imageInputs } from "../../runtime/inputs.ts";
 import { rng } from "../../runtime/weights/random.ts";
+import { SafetensorsFile } from "../../runtime/weights/safetensors.ts";
 
 const layoutOf = (graph: string, set: Record<string, string> = {}): Layout =>
   compileFile(`graphs/${graph}.tsr`, { overrides: set }).layout as Layout;
@@ -159,6 +160,42 @@ describe("token layouts: counts and errors", () => {
     const wrong = layoutOf("qwen2-vl", { image_token_id: "7" });
     expect(() => buildLayout(wrong, [image([1, 4, 4])], undefined, TOKENIZER)).toThrow(LayoutError);
     expect(() => buildLayout(wrong, [image([1, 4, 4])], undefined, TOKENIZER)).toThrow(/id 7 in the model's config but 151655/);
+  });
+});
+
+describe("token layouts with a grid of spans (Idefics3, SmolVLM)", () => {
+  const IDEFICS3 = layoutOf("idefics3", { image: "32", patch: "8" });
+  const tiled = (cols: number, rows: number, source = "img"): LayoutItem => ({ kind: "image", source, tiles: [cols, rows] });
+
+  it("gives each tile <fake_token_around_image><row_r_col_c> and a span, a newline after each row, then the global view", () => {
+    const l = buildLayout(IDEFICS3, [tiled(2, 1)], undefined, null);
+    const F = "<fake_token_around_image>";
+    expect(
+      l.segments.map((s) =>
+        s.kind === "text" ? JSON.stringify(s.text) : `${s.kind === "image" ? `image#${s.index}:${s.length}` : s.token}`,
+      ),
+    ).toEqual([F, '"<row_1_col_1>"', "image#0:4", F, '"<row_1_col_2>"', "image#0:4", '"\\n"', '"\\n"', F, "<global-img>", "image#0:4", F]);
+    expect(l.image_rows).toBe(12);
+    // An image left whole (0 x 0 tiles): the global view alone.
+    const whole = buildLayout(IDEFICS3, [tiled(0, 0)], undefined, null);
+    expect(whole.segments.map((s) => (s.kind === "text" ? s.text : s.token))).toEqual([F, "<global-img>", "<image>", F]);
+  });
+
+  it("tokenizes to the processor's input_ids for three tiled images in one prompt", () => {
+    const ref = SafetensorsFile.open("test/fixtures/reference/idefics3.safetensors").metadata;
+    const tokenizer = loadTokenizer("test/fixtures/idefics3") as TextTokenizer;
+    const items = [tiled(2, 2, "odd"), tiled(2, 2, "tall"), tiled(2, 1, "wide")];
+    const l = buildLayout(layoutOf("idefics3", { image: "32", patch: "8", image_token_id: "290" }), items, ref.prompt as string, tokenizer);
+    expect(l.input_ids).toEqual(JSON.parse(ref.input_ids as string));
+    expect(l.segments.filter((s) => s.kind === "image").map((s) => (s.kind === "image" ? s.index : -1))).toEqual([
+      0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2,
+    ]);
+  });
+
+  it("says when preprocessing gave no tile grid", () => {
+    expect(() => buildLayout(IDEFICS3, [image([1, 4, 4])], undefined, null)).toThrow(
+      /grid rows need tiles_h, which preprocessing did not give/,
+    );
   });
 });
 
