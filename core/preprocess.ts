@@ -66,6 +66,13 @@ export type PreprocessStep =
    * `tiles_h` are the grid (0 when not split), `tokens` each view's count.
    */
   | { op: "split_grid"; tile: number; split: boolean; filter: ResampleFilter; tokens: number }
+  /**
+   * Pixtral's and Mistral 3's native resolution: the image scaled down (floor) to fit `longest` x
+   * `longest` when larger, both sides then rounded up to multiples of `multiple` (the patch times the
+   * spatial merge); its grid is (1, height / patch, width / patch). Images of different sizes are
+   * batched zero-padded to the largest, with their sizes (the processor's image_sizes).
+   */
+  | { op: "fit_patches"; longest: number; multiple: number; patch: number; filter: ResampleFilter }
   /** A second image tensor, graph input `input`: `steps` run on a copy of the image at this point; the main line goes on. */
   | { op: "branch"; input: string; steps: PreprocessStep[] };
 
@@ -78,8 +85,18 @@ export function branchInputs(steps: readonly PreprocessStep[]): string[] {
 export type InputProvider =
   /** Cumulative patch counts per image (and temporal slice): attention segments, like cu_seqlens. */
   | { kind: "image_segments" }
-  /** Qwen2-VL's 2-D vision rotary table, cos or sin, [patches, headDim], rows in patch order. */
-  | { kind: "rope2d"; part: "cos" | "sin"; headDim: number; theta: number; merge: number }
+  /**
+   * Qwen2-VL's 2-D vision rotary table, cos or sin, [patches, headDim], rows in patch order; `interleaved`:
+   * Pixtral's axial table, height and width taking alternate frequencies of one spectrum instead of one each.
+   */
+  | { kind: "rope2d"; part: "cos" | "sin"; headDim: number; theta: number; merge: number; interleaved: boolean }
+  /**
+   * For each patch of each image, in raster order, its row among the patches of the zero-padded batch
+   * [images · (H/p) · (W/p)], H x W the largest grid (Pixtral: the padded images' real patches).
+   */
+  | { kind: "unpad_rows" }
+  /** For each merge x merge window of each image (raster order) and each patch in it (row-major), the patch's raster row (Mistral 3's patch merger). */
+  | { kind: "merge_order"; merge: number }
   /**
    * For each patch in raster order (per image: t, h, w), its row in the processor's merge-window order,
    * or, with `window` > 0, in Qwen2.5-VL's window order.

@@ -2,7 +2,7 @@ import type { Program } from "../core/program.ts";
 import type { InputProvider } from "../core/preprocess.ts";
 import { InputError } from "../core/errors.ts";
 import type { RgbImage } from "./image/image.ts";
-import { qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows } from "./image/qwen.ts";
+import { mergeOrder, qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows, unpadRows } from "./image/qwen.ts";
 import { deepseekAssembly } from "./image/tiles.ts";
 import { llavaNextAssembly } from "./image/anyres.ts";
 import { itemsFromGeometry } from "./layout/items.ts";
@@ -41,7 +41,11 @@ function provide(p: InputProvider, { grids, tiles, sizes = [], texts = [], image
     case "raster_order":
       return qwenRasterOrder(grids, p.merge, p.window);
     case "rope2d":
-      return qwenRope(grids, p.headDim, p.theta, p.merge, p.part);
+      return qwenRope(grids, p.headDim, p.theta, p.merge, p.part, p.interleaved);
+    case "unpad_rows":
+      return unpadRows(grids);
+    case "merge_order":
+      return mergeOrder(grids, p.merge);
     case "windows": {
       if (p.part === "order") return qwenWindowPatchOrder(grids, p.merge, p.window);
       const w = qwenWindows(grids, p.merge, p.window);

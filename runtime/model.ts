@@ -283,9 +283,12 @@ function fromPixelValues(program: Program, input: PixelValues): Prepared {
   let pixels = input.pixel_values;
   if (!pixels || !(pixels.data instanceof Float32Array) || !Array.isArray(pixels.shape))
     throw new InputError(`${program.name}: pixel_values must be a tensor ({ shape, data: Float32Array })`);
-  const grids = [...(input.grid_thw ?? [])];
+  let grids = [...(input.grid_thw ?? [])];
   let tiles = [...(input.images_spatial_crop ?? [])];
   const sizes = [...(input.image_sizes ?? [])];
+  // Pixtral: each padded image's grid follows from its size.
+  const fit = program.preprocess.find((s) => s.op === "fit_patches");
+  if (fit && grids.length === 0) grids = fittedGrids(program.name, pixels, sizes, fit.patch);
   const anyres = anyresStep(program);
   // LLaVA-NeXT: the tiles follow from the sizes; the processor's padded 5-D batch runs without its padding views.
   if (anyres && tiles.length === 0) tiles = sizes.map((s) => anyresTiles(anyres, s));
@@ -304,6 +307,18 @@ function fromPixelValues(program: Program, input: PixelValues): Prepared {
   const tokens = crop ? views.map((v) => v * crop.tokens) : [];
   const items = itemsFromGeometry(views.length > 0 ? views.map((_, i) => `pixel_values[${i}]`) : names, grids, tiles, tokens);
   return { inputs, pixels, branches, views, grids, tiles, sizes, items, names, fromPixelValues: true };
+}
+
+/** fit_patches graphs: (1, h / patch, w / patch) per image_sizes row, each within the padded batch. */
+function fittedGrids(name: string, pixels: HostTensor, sizes: readonly [number, number][], patch: number): Grid[] {
+  const [n, , hMax, wMax] = pixels.shape;
+  if (sizes.length !== n)
+    throw new InputError(`${name}: pixel_values holds ${n} images, but image_sizes has ${sizes.length} rows (the processor gives both)`);
+  return sizes.map(([h, w], i): Grid => {
+    if (h > hMax || w > wMax || h % patch !== 0 || w % patch !== 0)
+      throw new InputError(`${name}: image_sizes row ${i} (${h}x${w}) must be multiples of ${patch} within pixel_values' ${hMax}x${wMax}`);
+    return [1, h / patch, w / patch];
+  });
 }
 
 /** The branch tensors a graph takes besides pixel_values, each a tensor with one row per image. */

@@ -6,7 +6,7 @@ import { deepseekViews } from "./image/tiles.ts";
 import { anyresViews, llavaNextTokens } from "./image/anyres.ts";
 import { resize } from "./image/resample.ts";
 import { aspectTiles } from "./image/aspect-tiles.ts";
-import { longestEdgeSize, splitGrid } from "./image/split-grid.ts";
+import { fitPatchesSize, longestEdgeSize, splitGrid } from "./image/split-grid.ts";
 import type { HostTensor } from "./tensor.ts";
 
 /** uint8 HWC pixels, or float CHW values once rescaled. */
@@ -60,6 +60,8 @@ export interface Preprocessed {
   branches?: Record<string, HostTensor>;
   /** crop_to_patches: how many views `tensor` holds ([V, 3, tile, tile]; the processor's num_patches). */
   views?: number;
+  /** fit_patches: images of any size, batched zero-padded to the largest with their sizes. */
+  padded?: boolean;
 }
 
 export interface PreprocessOptions {
@@ -78,6 +80,7 @@ export function preprocessImage(
 ): Preprocessed {
   let stage: Stage = { kind: "pixels", img: image };
   let grid: [number, number, number] | null = null;
+  let fitted: [number, number] | null = null;
   const branches: Record<string, HostTensor> = {};
   const pixels = (op: string): RgbImage => {
     if (stage.kind !== "pixels") throw new ImageError(`preprocess: ${op} must come before rescale/normalize`);
@@ -144,6 +147,14 @@ export function preprocessImage(
         stage = { kind: "pixels", img: resize(img, w, h, step.filter) };
         break;
       }
+      case "fit_patches": {
+        const img = pixels(step.op);
+        const [w, h] = fitPatchesSize(img.width, img.height, step.longest, step.multiple);
+        stage = { kind: "pixels", img: resize(img, w, h, step.filter) };
+        grid = [1, h / step.patch, w / step.patch];
+        fitted = [h, w];
+        break;
+      }
       case "resize_longest": {
         const img = pixels(step.op);
         const [w, h] = longestEdgeSize(img.width, img.height, step.size, step.even);
@@ -188,6 +199,7 @@ export function preprocessImage(
     }
   }
   const tensor = stage.kind === "values" ? stage.t : toValues(stage.img, 1);
+  if (fitted) return { tensor, grid, size: fitted, padded: true };
   return Object.keys(branches).length > 0 ? { tensor, grid, branches } : { tensor, grid };
 }
 
@@ -268,6 +280,7 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
     }
     return { tensor: { shape: [total, c, h, w], data }, grids, tiles, sizes, views };
   }
+  if (images.some((i) => i.padded)) return { tensor: padStack(images.map((i) => i.tensor)), grids, tiles, sizes };
   if (grids.length > 0) {
     const rows = images.reduce((a, i) => a + i.tensor.shape[0], 0);
     const cols = images[0].tensor.shape[1];
@@ -307,6 +320,20 @@ function viewsThrough(rest: readonly PreprocessStep[], views: readonly RgbImage[
     done,
     done.map(() => name),
   );
+}
+
+/** [3, H, W] images of any sizes stacked [N, 3, Hmax, Wmax], each zero-padded at the bottom and right (Pixtral's do_pad). */
+function padStack(tensors: readonly HostTensor[]): HostTensor {
+  const c = tensors[0].shape[0];
+  const h = Math.max(...tensors.map((t) => t.shape[1]));
+  const w = Math.max(...tensors.map((t) => t.shape[2]));
+  const data = new Float32Array(tensors.length * c * h * w);
+  tensors.forEach((t, i) => {
+    const [, th, tw] = t.shape;
+    for (let ch = 0; ch < c; ch++)
+      for (let y = 0; y < th; y++) data.set(t.data.subarray((ch * th + y) * tw, (ch * th + y + 1) * tw), ((i * c + ch) * h + y) * w);
+  });
+  return { shape: [tensors.length, c, h, w], data };
 }
 
 function stackImages(tensors: readonly HostTensor[], names: readonly string[]): HostTensor {

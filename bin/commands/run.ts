@@ -69,7 +69,8 @@ function outTensors(last: ModelOutput, steps: readonly PreprocessStep[]): Map<st
     ...Object.entries(last.branches),
     ...Object.entries(last.outputs),
   ]);
-  if (grids.length > 0) tensors.set("grid_thw", integers(grids));
+  // Pixtral's processor gives image_sizes, the grids following from them.
+  if (grids.length > 0 && !steps.some((s) => s.op === "fit_patches")) tensors.set("grid_thw", integers(grids));
   const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
   if (videoGrids.length > 0) tensors.set("video_grid_thw", integers(videoGrids));
   if (sizes.length > 0) tensors.set("image_sizes", integers(sizes));

@@ -177,6 +177,23 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       if (even.t !== "bool") return "resize_longest even must be a bool";
       return firstError(size, filter) ?? { op: "resize_longest", size: size as number, even: even.v, filter: filter as ResampleFilter };
     }
+    case "fit_patches": {
+      const longest = num(arg(0, "longest"), "fit_patches longest");
+      const multiple = num(arg(1, "multiple"), "fit_patches multiple");
+      const patch = num(arg(2, "patch"), "fit_patches patch");
+      const filter = filterOf(named.get("filter"), "bicubic");
+      const bad = firstError(longest, multiple, patch, filter);
+      if (bad) return bad;
+      if ((multiple as number) % (patch as number) !== 0)
+        return `fit_patches multiple (${multiple as number}) must be a multiple of the patch (${patch as number})`;
+      return {
+        op: "fit_patches",
+        longest: longest as number,
+        multiple: multiple as number,
+        patch: patch as number,
+        filter: filter as ResampleFilter,
+      };
+    }
     case "split_grid": {
       const tile = num(arg(0, "tile"), "split_grid tile");
       const tokens = num(named.get("tokens"), "split_grid tokens");
@@ -200,7 +217,7 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       return firstError(tile, maxTiles, fill) ?? { op: "tiles", tile: tile as number, maxTiles: maxTiles as number, fill: fill as number };
     }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, crop_to_patches, resize_longest, split_grid, pad_square)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, crop_to_patches, resize_longest, split_grid, fit_patches, pad_square)`;
   }
 }
 
@@ -218,7 +235,16 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
       const merge = num(arg(3, "merge"), "rope2d merge");
       for (const v of [headDim, theta, merge]) if (v instanceof Bad) return v.message;
       if ((headDim as number) % 4 !== 0) return `rope2d head_dim must be a multiple of 4, got ${headDim as number}`;
-      return { kind: "rope2d", part: part.v, headDim: headDim as number, theta: theta as number, merge: merge as number };
+      const interleaved = named.get("interleaved") ?? { t: "bool", v: false };
+      if (interleaved.t !== "bool") return "rope2d interleaved must be a bool";
+      return {
+        kind: "rope2d",
+        part: part.v,
+        headDim: headDim as number,
+        theta: theta as number,
+        merge: merge as number,
+        interleaved: interleaved.v,
+      };
     }
     case "raster_order": {
       const merge = num(arg(0, "merge"), "raster_order merge");
@@ -236,6 +262,12 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
       if (window instanceof Bad) return window.message;
       const part = name === "window_order" ? "order" : name === "window_unorder" ? "unorder" : "segments";
       return { kind: "windows", part, merge, window };
+    }
+    case "unpad_rows":
+      return { kind: "unpad_rows" };
+    case "merge_order": {
+      const merge = num(arg(0, "merge"), "merge_order merge");
+      return merge instanceof Bad ? merge.message : { kind: "merge_order", merge };
     }
     case "tile_assembly": {
       const side = num(arg(0, "side"), "tile_assembly side");
@@ -256,6 +288,6 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
       return size instanceof Bad ? size.message : { kind: "relative_index", size };
     }
     default:
-      return `unknown input provider '${name}' (known: image_segments, rope2d, raster_order, window_order, window_unorder, window_segments, tile_assembly, anyres_assembly, text_pool, pairs, relative_index)`;
+      return `unknown input provider '${name}' (known: image_segments, rope2d, unpad_rows, merge_order, raster_order, window_order, window_unorder, window_segments, tile_assembly, anyres_assembly, text_pool, pairs, relative_index)`;
   }
 }

@@ -109,9 +109,15 @@ export function qwenRope(
   theta: number,
   merge: number,
   part: "cos" | "sin",
+  interleaved = false,
 ): HostTensor {
   const rotary = headDim / 2;
-  const inv = Array.from({ length: rotary / 2 }, (_, k) => Math.fround(1 / Math.fround(theta ** Math.fround((2 * k) / rotary))));
+  // Per axis, the frequencies 1 / theta^(2k / rotary); interleaved, axis a takes 1 / theta^((4k + 2a) / headDim).
+  const freq = (axis: number, k: number): number =>
+    interleaved
+      ? Math.fround(1 / Math.fround(theta ** Math.fround((4 * k + 2 * axis) / headDim)))
+      : Math.fround(1 / Math.fround(theta ** Math.fround((2 * k) / rotary)));
+  const inv = Array.from({ length: 2 }, (_, axis) => Array.from({ length: rotary / 2 }, (_, k) => freq(axis, k)));
   const rows = grids.reduce((a, [t, h, w]) => a + t * h * w, 0);
   const data = new Float32Array(rows * headDim);
   const f = part === "cos" ? Math.cos : Math.sin;
@@ -125,8 +131,8 @@ export function qwenRope(
               const pos = [hb * merge + mh, wb * merge + mw];
               for (let half = 0; half < 2; half++) {
                 for (let axis = 0; axis < 2; axis++) {
-                  for (let k = 0; k < inv.length; k++) {
-                    data[r * headDim + half * rotary + axis * inv.length + k] = f(Math.fround(pos[axis] * inv[k]));
+                  for (let k = 0; k < rotary / 2; k++) {
+                    data[r * headDim + half * rotary + axis * (rotary / 2) + k] = f(Math.fround(pos[axis] * inv[axis][k]));
                   }
                 }
               }
@@ -137,6 +143,27 @@ export function qwenRope(
     }
   }
   return { shape: [rows, headDim], data };
+}
+
+/** For each patch of each image (raster order), its row among the zero-padded batch's patches [images · Hmax · Wmax]. */
+export function unpadRows(grids: readonly [number, number, number][]): HostTensor {
+  const hMax = Math.max(...grids.map((g) => g[1]));
+  const wMax = Math.max(...grids.map((g) => g[2]));
+  const rows: number[] = [];
+  grids.forEach(([, gh, gw], i) => {
+    for (let h = 0; h < gh; h++) for (let w = 0; w < gw; w++) rows.push((i * hMax + h) * wMax + w);
+  });
+  return { shape: [rows.length], data: new Float32Array(rows) };
+}
+
+/** For each merge x merge window (raster order per image) and each patch in it, row-major, the patch's raster row. */
+export function mergeOrder(grids: readonly [number, number, number][], merge: number): HostTensor {
+  const raster = qwenRasterOrder(grids, merge).data;
+  const order = new Float32Array(raster.length);
+  raster.forEach((windowRow, rasterRow) => {
+    order[windowRow] = rasterRow;
+  });
+  return { shape: [order.length], data: order };
 }
 
 /**

@@ -586,6 +586,47 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     },
   );
 
+  it("Pixtral (PixtralVisionModel saved by transformers): three sizes, zero-padded and unpadded into one sequence, axial rotary, attention within each image", async () => {
+    const ref = "test/fixtures/reference/pixtral.safetensors";
+    const out = join(tmp, "pixtral.safetensors");
+    const images = ["odd-rgba.png", "tall-gray.png", "wide.png"].flatMap((i) => ["--image", `test/fixtures/images/${i}`]);
+    const r = await tesserae("run", "graphs/pixtral.tsr", "--weights", "test/fixtures/pixtral", ...images, "--out", out);
+    expect(r.code, r.stderr).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expect(SafetensorsFile.open(out).readIntegers("image_sizes")).toEqual(SafetensorsFile.open(ref).readIntegers("image_sizes"));
+    expectClose(read(out, "last_hidden_state"), read(ref, "last_hidden_state"));
+    expect(SafetensorsFile.open(out).tensors.has("grid_thw")).toBe(false);
+  });
+
+  it("Mistral 3 (Mistral3ForConditionalGeneration saved by transformers): the patch merger and projector, [IMG] rows with [IMG_BREAK] and [IMG_END]; from images and from the processor's tensors", async () => {
+    const ref = "test/fixtures/reference/mistral3.safetensors";
+    const meta = SafetensorsFile.open(ref).metadata;
+    const out = join(tmp, "mistral3.safetensors");
+    const images = ["odd-rgba.png", "tall-gray.png", "wide.png"].flatMap((i) => ["--image", `test/fixtures/images/${i}`]);
+    const r = await tesserae(
+      "run",
+      "graphs/pixtral.tsr",
+      "--weights",
+      "test/fixtures/mistral3",
+      ...images,
+      "--prompt",
+      meta.prompt as string,
+      "--out",
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    for (const name of ["last_hidden_state", "image_embeds"]) expectClose(read(out, name), read(ref, name));
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { input_ids: number[] };
+    expect(layout.input_ids).toEqual(JSON.parse(meta.input_ids as string));
+    const again = join(tmp, "mistral3-pixels.safetensors");
+    const p = await tesserae("run", "graphs/pixtral.tsr", "--weights", "test/fixtures/mistral3", "--pixel-values", ref, "--out", again);
+    expect(p.code, p.stderr).toBe(0);
+    expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
+    // [IMG] rows of each image: 3 rows of 3, 3 of 2, 1 of 3 tokens.
+    expect(layoutSegments(again).map((s) => s.length)).toEqual([3, 1, 3, 1, 3, 1, 2, 1, 2, 1, 2, 1, 3, 1]);
+  });
+
   it.each(["dinov2", "dinov2-swiglu", "dinov2-registers"])(
     "DINOv2 (%s, Dinov2Model / Dinov2WithRegistersModel saved by transformers): the 4x4 position table resized bicubically to the 5x5 grid, layer scale, pooler_output",
     async (fixture) => {

@@ -212,6 +212,7 @@ describe("kernel counts per graph", () => {
       "graphs/siglip.tsr": "so400m14_384",
       "graphs/vit.tsr": "base16",
       "graphs/deepseek-vl2.tsr": "tiny",
+      "graphs/pixtral.tsr": "mistral-small-3.1",
     };
     const preset = presets[graph] ?? "";
     const depth = graph.includes("qwen2") ? "depth" : "layers";
@@ -250,6 +251,10 @@ describe("kernel counts per graph", () => {
     ["graphs/internvl.tsr", 5, 5],
     // Outside: SigLIP's embedding, the post-norm (an output), the pixel shuffle folded into the projection's loads.
     ["graphs/idefics3.tsr", 5, 3],
+    // Pixtral's SwiGLU blocks are Qwen2.5-VL's 7. Outside: the unpadding patch embedding, ln_pre (a row and its
+    // scaling, the residual stream), the first block's norm statistic, the projector's norm, the merger with the
+    // unfold order in its loads, and the two projector linears.
+    ["graphs/pixtral.tsr", 7, 8],
   ])("%s: each block %i kernels, embeddings, merger and head %i", (graph, perBlock, outside) => {
     // From 2 and 3 blocks: Qwen2.5-VL's first window-attention block brings the window reordering along.
     expect(count(graph, 3) - count(graph, 2)).toBe(perBlock);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compileFile } from "../../compiler/frontend.ts";
-import { pythonRound, qwenPatches, qwenWindows, smartResize } from "../../runtime/image/qwen.ts";
+import { mergeOrder, pythonRound, qwenPatches, qwenRope, qwenWindows, smartResize, unpadRows } from "../../runtime/image/qwen.ts";
 import { frameIndices, framePixelCap, smartNframes, type VideoRules } from "../../runtime/image/video.ts";
 import { preprocessVideo } from "../../runtime/preprocess.ts";
 import { reliable } from "../helpers/reliability.ts";
@@ -209,5 +209,49 @@ describe("Qwen video frames (towers-b §2.4, test vectors §7.2)", () => {
     // An odd count is padded by repeating the last frame.
     expect(preprocessVideo(program.preprocess, Array<typeof small>(5).fill(small), "clip").grid[0]).toBe(3);
     expect(() => preprocessVideo(compileFile("graphs/clip.tsr").preprocess, [small], "clip")).toThrow(/takes no video/);
+  });
+});
+
+describe("Pixtral's patch order: unpadding and merge windows", () => {
+  it("gives each image's patches' rows in the zero-padded batch, image by image", () => {
+    // Grids 2x3 and 1x2 padded to 2x3 each: image 1's rows start at 6.
+    expect(
+      Array.from(
+        unpadRows([
+          [1, 2, 3],
+          [1, 1, 2],
+        ]).data,
+      ),
+    ).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(
+      Array.from(
+        unpadRows([
+          [1, 1, 2],
+          [1, 2, 1],
+        ]).data,
+      ),
+    ).toEqual([0, 1, 4, 6]);
+  });
+
+  it("lists each 2x2 window's patches row-major, windows in raster order (torch's unfold over the grid)", () => {
+    // A 2x4 grid: windows (0,1,4,5) and (2,3,6,7); then a 2x2 image after it.
+    expect(
+      Array.from(
+        mergeOrder(
+          [
+            [1, 2, 4],
+            [1, 2, 2],
+          ],
+          2,
+        ).data,
+      ),
+    ).toEqual([0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 10, 11]);
+  });
+
+  it("makes Pixtral's axial rotary table: height on the even frequencies, width on the odd ones", () => {
+    const cos = qwenRope([[1, 1, 2]], 8, 100, 1, "cos", true);
+    // Patch (0, 1): head_dim 8, frequencies 100^(-j/4) for j = 0..3; height takes j = 0, 2 (angle 0), width j = 1, 3.
+    const w = [1, 3].map((j) => Math.fround(Math.cos(Math.fround(1 / Math.fround(100 ** (j / 4))))));
+    expect(Array.from(cos.data.slice(8, 16))).toEqual([1, 1, w[0], w[1], 1, 1, w[0], w[1]].map((v) => expect.closeTo(v, 6)));
   });
 });

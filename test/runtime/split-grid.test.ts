@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { longestEdgeSize, splitGrid, tileMultipleSize } from "../../runtime/image/split-grid.ts";
+import { fitPatchesSize, longestEdgeSize, splitGrid, tileMultipleSize } from "../../runtime/image/split-grid.ts";
 
 describe("split_grid and resize_longest (Idefics3ImageProcessor, SmolVLM)", () => {
   it.each([
@@ -45,5 +45,19 @@ describe("split_grid and resize_longest (Idefics3ImageProcessor, SmolVLM)", () =
     expect(splitGrid({ width: 2, height: 2, data: new Uint8Array(12) }, 2, true, "nearest")).toMatchObject({ grid: [0, 0] });
     const whole = splitGrid(img, 2, false, "nearest");
     expect([whole.grid, whole.views.length, whole.views[0].width]).toEqual([[0, 0], 1, 2]);
+  });
+});
+
+describe("fit_patches (PixtralImageProcessor)", () => {
+  it.each([
+    // (width, height) -> get_resize_output_image_size's (height, width) for 1540 and 28 px, as (width, height).
+    [640, 480, [644, 504]],
+    [61, 47, [84, 56]],
+    [150, 50, [168, 56]],
+    [3000, 50, [1540, 28]],
+    [20, 10, [28, 28]],
+    [1540, 1541, [1540, 1540]],
+  ])("%i x %i becomes %j", (w, h, want) => {
+    expect(fitPatchesSize(w, h, 1540, 28)).toEqual(want);
   });
 });
