@@ -73,6 +73,16 @@ export type PreprocessStep =
    * batched zero-padded to the largest, with their sizes (the processor's image_sizes).
    */
   | { op: "fit_patches"; longest: number; multiple: number; patch: number; filter: ResampleFilter }
+  /**
+   * SigLIP 2 NaFlex's resize: the largest scale (a binary search, as get_image_size_for_max_num_patches
+   * does) at which both sides, rounded up to multiples of `patch`, give at most `maxPatches` patches.
+   */
+  | { op: "resize_max_patches"; patch: number; maxPatches: number; filter: ResampleFilter }
+  /**
+   * SigLIP 2 NaFlex's patches: [maxPatches, patch · patch · 3] rows of the image's patches in raster order,
+   * each flattened (row, column, channel), zero rows after them; the grid is (1, height / patch, width / patch).
+   */
+  | { op: "flat_patches"; patch: number; maxPatches: number }
   /** A second image tensor, graph input `input`: `steps` run on a copy of the image at this point; the main line goes on. */
   | { op: "branch"; input: string; steps: PreprocessStep[] };
 
@@ -95,6 +105,13 @@ export type InputProvider =
    * [images · (H/p) · (W/p)], H x W the largest grid (Pixtral: the padded images' real patches).
    */
   | { kind: "unpad_rows" }
+  /** [images, length]: 1 for each image's real patches, 0 for the padding rows after them (SigLIP 2's pixel_attention_mask). */
+  | { kind: "patch_mask"; length: number }
+  /**
+   * [images, length, size · size]: row r < h·w holds the weights that resize a size x size table to the
+   * image's h x w grid at cell r (torch's bilinear interpolate with antialias); padding rows repeat row 0.
+   */
+  | { kind: "position_weights"; size: number; length: number }
   /** For each merge x merge window of each image (raster order) and each patch in it (row-major), the patch's raster row (Mistral 3's patch merger). */
   | { kind: "merge_order"; merge: number }
   /**

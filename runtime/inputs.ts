@@ -4,6 +4,7 @@ import { InputError } from "../core/errors.ts";
 import type { RgbImage } from "./image/image.ts";
 import { mergeOrder, qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows, unpadRows } from "./image/qwen.ts";
 import { deepseekAssembly } from "./image/tiles.ts";
+import { patchMask, positionWeights } from "./image/naflex.ts";
 import { llavaNextAssembly } from "./image/anyres.ts";
 import { itemsFromGeometry } from "./layout/items.ts";
 import type { Grid } from "./geometry.ts";
@@ -46,6 +47,10 @@ function provide(p: InputProvider, { grids, tiles, sizes = [], texts = [], image
       return unpadRows(grids);
     case "merge_order":
       return mergeOrder(grids, p.merge);
+    case "patch_mask":
+      return patchMask(grids, p.length);
+    case "position_weights":
+      return positionWeights(grids, p.size, p.length);
     case "windows": {
       if (p.part === "order") return qwenWindowPatchOrder(grids, p.merge, p.window);
       const w = qwenWindows(grids, p.merge, p.window);

@@ -58,6 +58,8 @@ export interface PixelValues {
   branches?: Readonly<Record<string, HostTensor>>;
   /** InternVL: each image's views (tiles and thumbnail) among pixel_values' rows, for the token layout. */
   num_patches?: readonly number[];
+  /** SigLIP 2 NaFlex: each image's patch grid (height, width) among pixel_values' padded rows. */
+  spatial_shapes?: readonly [number, number][];
 }
 
 /** What a run takes: images (decoded, in row order) or ready pixel values. */
@@ -289,6 +291,14 @@ function fromPixelValues(program: Program, input: PixelValues): Prepared {
   // Pixtral: each padded image's grid follows from its size.
   const fit = program.preprocess.find((s) => s.op === "fit_patches");
   if (fit && grids.length === 0) grids = fittedGrids(program.name, pixels, sizes, fit.patch);
+  // SigLIP 2 NaFlex: the grids are the processor's spatial_shapes.
+  if (program.preprocess.some((s) => s.op === "flat_patches") && grids.length === 0) {
+    grids = (input.spatial_shapes ?? []).map(([h, w]): Grid => [1, h, w]);
+    if (grids.length !== pixels.shape[0])
+      throw new InputError(
+        `${program.name}: pixel_values holds ${pixels.shape[0]} images, but spatial_shapes has ${grids.length} rows (the processor gives both)`,
+      );
+  }
   const anyres = anyresStep(program);
   // LLaVA-NeXT: the tiles follow from the sizes; the processor's padded 5-D batch runs without its padding views.
   if (anyres && tiles.length === 0) tiles = sizes.map((s) => anyresTiles(anyres, s));

@@ -7,6 +7,7 @@ import { anyresViews, llavaNextTokens } from "./image/anyres.ts";
 import { resize } from "./image/resample.ts";
 import { aspectTiles } from "./image/aspect-tiles.ts";
 import { fitPatchesSize, longestEdgeSize, splitGrid } from "./image/split-grid.ts";
+import { flatPatches, maxPatchesSize } from "./image/naflex.ts";
 import type { HostTensor } from "./tensor.ts";
 
 /** uint8 HWC pixels, or float CHW values once rescaled. */
@@ -62,6 +63,8 @@ export interface Preprocessed {
   views?: number;
   /** fit_patches: images of any size, batched zero-padded to the largest with their sizes. */
   padded?: boolean;
+  /** flat_patches: patch rows of one fixed length, batched stacked [N, rows, width]. */
+  stacked?: boolean;
 }
 
 export interface PreprocessOptions {
@@ -81,6 +84,7 @@ export function preprocessImage(
   let stage: Stage = { kind: "pixels", img: image };
   let grid: [number, number, number] | null = null;
   let fitted: [number, number] | null = null;
+  let rowsOfPatches = false;
   const branches: Record<string, HostTensor> = {};
   const pixels = (op: string): RgbImage => {
     if (stage.kind !== "pixels") throw new ImageError(`preprocess: ${op} must come before rescale/normalize`);
@@ -155,6 +159,20 @@ export function preprocessImage(
         fitted = [h, w];
         break;
       }
+      case "resize_max_patches": {
+        const img = pixels(step.op);
+        const [w, h] = maxPatchesSize(img.width, img.height, step.patch, step.maxPatches);
+        stage = { kind: "pixels", img: resize(img, w, h, step.filter) };
+        break;
+      }
+      case "flat_patches": {
+        const t: HostTensor = stage.kind === "values" ? stage.t : toValues(stage.img, 1);
+        const made = flatPatches(t, step.patch, step.maxPatches, name);
+        stage = { kind: "values", t: made.rows };
+        grid = made.grid;
+        rowsOfPatches = true;
+        break;
+      }
       case "resize_longest": {
         const img = pixels(step.op);
         const [w, h] = longestEdgeSize(img.width, img.height, step.size, step.even);
@@ -200,6 +218,7 @@ export function preprocessImage(
   }
   const tensor = stage.kind === "values" ? stage.t : toValues(stage.img, 1);
   if (fitted) return { tensor, grid, size: fitted, padded: true };
+  if (rowsOfPatches) return { tensor, grid, stacked: true };
   return Object.keys(branches).length > 0 ? { tensor, grid, branches } : { tensor, grid };
 }
 
@@ -281,6 +300,12 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
     return { tensor: { shape: [total, c, h, w], data }, grids, tiles, sizes, views };
   }
   if (images.some((i) => i.padded)) return { tensor: padStack(images.map((i) => i.tensor)), grids, tiles, sizes };
+  if (images.some((i) => i.stacked)) {
+    const [rows, width] = images[0].tensor.shape;
+    const data = new Float32Array(images.length * rows * width);
+    images.forEach((i, n) => data.set(i.tensor.data, n * rows * width));
+    return { tensor: { shape: [images.length, rows, width], data }, grids, tiles, sizes };
+  }
   if (grids.length > 0) {
     const rows = images.reduce((a, i) => a + i.tensor.shape[0], 0);
     const cols = images[0].tensor.shape[1];

@@ -45,6 +45,7 @@ function pixelValuesFrom(path: string, branches: readonly string[]): PixelValues
       grid_thw: grids,
       images_spatial_crop: pairs("images_spatial_crop"),
       image_sizes: pairs("image_sizes"),
+      spatial_shapes: pairs("spatial_shapes"),
       branches: Object.fromEntries(branches.filter((b) => f.tensors.has(b)).map((b) => [b, f.read(b)])),
       num_patches: f.tensors.has("num_patches") ? f.readIntegers("num_patches").values : undefined,
     };
@@ -69,8 +70,14 @@ function outTensors(last: ModelOutput, steps: readonly PreprocessStep[]): Map<st
     ...Object.entries(last.branches),
     ...Object.entries(last.outputs),
   ]);
-  // Pixtral's processor gives image_sizes, the grids following from them.
-  if (grids.length > 0 && !steps.some((s) => s.op === "fit_patches")) tensors.set("grid_thw", integers(grids));
+  // Pixtral's processor gives image_sizes, the grids following from them; SigLIP 2's gives spatial_shapes and the mask.
+  if (steps.some((s) => s.op === "flat_patches")) {
+    const [n, length] = last.pixelValues.shape;
+    const mask = new BigInt64Array(n * length);
+    grids.forEach(([, h, w], i) => mask.fill(1n, i * length, i * length + h * w));
+    tensors.set("pixel_attention_mask", { shape: [n, length], data: mask });
+    tensors.set("spatial_shapes", integers(grids.map(([, h, w]) => [h, w])));
+  } else if (grids.length > 0 && !steps.some((s) => s.op === "fit_patches")) tensors.set("grid_thw", integers(grids));
   const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
   if (videoGrids.length > 0) tensors.set("video_grid_thw", integers(videoGrids));
   if (sizes.length > 0) tensors.set("image_sizes", integers(sizes));

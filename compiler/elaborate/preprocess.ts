@@ -194,6 +194,17 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
         filter: filter as ResampleFilter,
       };
     }
+    case "resize_max_patches":
+    case "flat_patches": {
+      const patch = num(arg(0, "patch"), `${name} patch`);
+      const maxPatches = num(arg(1, "max_patches"), `${name} max_patches`);
+      const filter = filterOf(named.get("filter"), "bilinear");
+      const bad = firstError(patch, maxPatches, filter);
+      if (bad) return bad;
+      return name === "flat_patches"
+        ? { op: "flat_patches", patch: patch as number, maxPatches: maxPatches as number }
+        : { op: "resize_max_patches", patch: patch as number, maxPatches: maxPatches as number, filter: filter as ResampleFilter };
+    }
     case "split_grid": {
       const tile = num(arg(0, "tile"), "split_grid tile");
       const tokens = num(named.get("tokens"), "split_grid tokens");
@@ -217,7 +228,7 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       return firstError(tile, maxTiles, fill) ?? { op: "tiles", tile: tile as number, maxTiles: maxTiles as number, fill: fill as number };
     }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, crop_to_patches, resize_longest, split_grid, fit_patches, pad_square)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, crop_to_patches, resize_longest, split_grid, fit_patches, resize_max_patches, flat_patches, pad_square)`;
   }
 }
 
@@ -265,6 +276,16 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
     }
     case "unpad_rows":
       return { kind: "unpad_rows" };
+    case "patch_mask": {
+      const length = num(arg(0, "length"), "patch_mask length");
+      return length instanceof Bad ? length.message : { kind: "patch_mask", length };
+    }
+    case "position_weights": {
+      const size = num(arg(0, "size"), "position_weights size");
+      const length = num(arg(1, "length"), "position_weights length");
+      if (size instanceof Bad) return size.message;
+      return length instanceof Bad ? length.message : { kind: "position_weights", size, length };
+    }
     case "merge_order": {
       const merge = num(arg(0, "merge"), "merge_order merge");
       return merge instanceof Bad ? merge.message : { kind: "merge_order", merge };
@@ -288,6 +309,6 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
       return size instanceof Bad ? size.message : { kind: "relative_index", size };
     }
     default:
-      return `unknown input provider '${name}' (known: image_segments, rope2d, unpad_rows, merge_order, raster_order, window_order, window_unorder, window_segments, tile_assembly, anyres_assembly, text_pool, pairs, relative_index)`;
+      return `unknown input provider '${name}' (known: image_segments, rope2d, unpad_rows, merge_order, patch_mask, position_weights, raster_order, window_order, window_unorder, window_segments, tile_assembly, anyres_assembly, text_pool, pairs, relative_index)`;
   }
 }

@@ -627,6 +627,23 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     expect(layoutSegments(again).map((s) => s.length)).toEqual([3, 1, 3, 1, 3, 1, 2, 1, 2, 1, 2, 1, 3, 1]);
   });
 
+  it("SigLIP 2 NaFlex (Siglip2VisionModel saved by transformers): three aspect ratios within 20 patches, the table resized per image, masked attention and pooling; from images and from the processor's tensors", async () => {
+    const ref = "test/fixtures/reference/siglip2.safetensors";
+    const out = join(tmp, "siglip2.safetensors");
+    const images = ["odd-rgba.png", "tall-gray.png", "wide.png"].flatMap((i) => ["--image", `test/fixtures/images/${i}`]);
+    const r = await tesserae("run", "graphs/siglip2.tsr", "--weights", "test/fixtures/siglip2", ...images, "--out", out);
+    expect(r.code, r.stderr).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    for (const name of ["pixel_attention_mask", "spatial_shapes"])
+      expect(SafetensorsFile.open(out).readIntegers(name)).toEqual(SafetensorsFile.open(ref).readIntegers(name));
+    // The padding rows too: transformers returns them, post-normed.
+    for (const name of ["last_hidden_state", "image_embeds"]) expectClose(read(out, name), read(ref, name));
+    const again = join(tmp, "siglip2-pixels.safetensors");
+    const p = await tesserae("run", "graphs/siglip2.tsr", "--weights", "test/fixtures/siglip2", "--pixel-values", ref, "--out", again);
+    expect(p.code, p.stderr).toBe(0);
+    for (const name of ["last_hidden_state", "image_embeds"]) expectClose(read(again, name), read(ref, name));
+  });
+
   it.each(["dinov2", "dinov2-swiglu", "dinov2-registers"])(
     "DINOv2 (%s, Dinov2Model / Dinov2WithRegistersModel saved by transformers): the 4x4 position table resized bicubically to the 5x5 grid, layer scale, pooler_output",
     async (fixture) => {

@@ -255,6 +255,9 @@ describe("kernel counts per graph", () => {
     // scaling, the residual stream), the first block's norm statistic, the projector's norm, the merger with the
     // unfold order in its loads, and the two projector linears.
     ["graphs/pixtral.tsr", 7, 8],
+    // Outside: the patch embedding with the resized positions (their weights times the table, then the add), the
+    // key mask's bias and the zero column bias, post-norm, and the masked pooling head.
+    ["graphs/siglip2.tsr", 5, 12],
   ])("%s: each block %i kernels, embeddings, merger and head %i", (graph, perBlock, outside) => {
     // From 2 and 3 blocks: Qwen2.5-VL's first window-attention block brings the window reordering along.
     expect(count(graph, 3) - count(graph, 2)).toBe(perBlock);
