@@ -105,6 +105,11 @@ export type InputProvider =
    * [images · (H/p) · (W/p)], H x W the largest grid (Pixtral: the padded images' real patches).
    */
   | { kind: "unpad_rows" }
+  /**
+   * transformers' bilinear (align_corners) resampling of a side x side position table to each Qwen grid, as
+   * 4 taps per patch in merge-block order: the cells (`index`, [patches · 4]) or their weights ([patches, 4]).
+   */
+  | { kind: "interp_taps"; side: number; merge: number; part: "index" | "weight" }
   /** [images, length]: 1 for each image's real patches, 0 for the padding rows after them (SigLIP 2's pixel_attention_mask). */
   | { kind: "patch_mask"; length: number }
   /**

@@ -5,6 +5,7 @@ import type { RgbImage } from "./image/image.ts";
 import { mergeOrder, qwenRasterOrder, qwenRope, qwenSegments, qwenWindowPatchOrder, qwenWindows, unpadRows } from "./image/qwen.ts";
 import { deepseekAssembly } from "./image/tiles.ts";
 import { patchMask, positionWeights } from "./image/naflex.ts";
+import { interpTaps } from "./image/interp-taps.ts";
 import { llavaNextAssembly } from "./image/anyres.ts";
 import { itemsFromGeometry } from "./layout/items.ts";
 import type { Grid } from "./geometry.ts";
@@ -49,6 +50,8 @@ function provide(p: InputProvider, { grids, tiles, sizes = [], texts = [], image
       return mergeOrder(grids, p.merge);
     case "patch_mask":
       return patchMask(grids, p.length);
+    case "interp_taps":
+      return interpTaps(grids, p.side, p.merge, p.part);
     case "position_weights":
       return positionWeights(grids, p.size, p.length);
     case "windows": {

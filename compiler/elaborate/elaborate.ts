@@ -209,9 +209,16 @@ export class Elaborator {
         frame.scope.set(s.name, this.evalExpr(s.value, frame));
         return undefined;
       case "output": {
+        // `output "hidden_{i}" = ...` names one output per loop step.
+        const named = s.name.includes("{") ? this.interpolate(s.name, s.loc, frame) : { t: "string" as const, v: s.name };
+        if (named.t !== "string") return undefined;
+        if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(named.v)) {
+          this.error(frame.file, s.loc, `output name '${named.v}' must be letters, digits, '_' and '.'`);
+          return undefined;
+        }
         const v = this.evalExpr(s.value, frame);
-        if (v.t === "tensor") this.withSource(frame.file, s.loc, () => this.builder.output(s.name, v.id));
-        else if (v.t !== "error") this.error(frame.file, s.value.loc, `output '${s.name}' must be a tensor, got ${describe(v)}`);
+        if (v.t === "tensor") this.withSource(frame.file, s.loc, () => this.builder.output(named.v, v.id));
+        else if (v.t !== "error") this.error(frame.file, s.value.loc, `output '${named.v}' must be a tensor, got ${describe(v)}`);
         return undefined;
       }
       case "return":

@@ -276,6 +276,14 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
     }
     case "unpad_rows":
       return { kind: "unpad_rows" };
+    case "interp_taps": {
+      const part = arg(0, "part");
+      if (part?.t !== "string" || (part.v !== "index" && part.v !== "weight")) return `interp_taps part must be "index" or "weight"`;
+      const side = num(arg(1, "side"), "interp_taps side");
+      const merge = num(arg(2, "merge"), "interp_taps merge");
+      if (side instanceof Bad) return side.message;
+      return merge instanceof Bad ? merge.message : { kind: "interp_taps", side, merge, part: part.v };
+    }
     case "patch_mask": {
       const length = num(arg(0, "length"), "patch_mask length");
       return length instanceof Bad ? length.message : { kind: "patch_mask", length };
@@ -309,6 +317,6 @@ export function toInputProvider(name: string, pos: Value[], named: Map<string, V
       return size instanceof Bad ? size.message : { kind: "relative_index", size };
     }
     default:
-      return `unknown input provider '${name}' (known: image_segments, rope2d, unpad_rows, merge_order, patch_mask, position_weights, raster_order, window_order, window_unorder, window_segments, tile_assembly, anyres_assembly, text_pool, pairs, relative_index)`;
+      return `unknown input provider '${name}' (known: image_segments, rope2d, unpad_rows, merge_order, interp_taps, patch_mask, position_weights, raster_order, window_order, window_unorder, window_segments, tile_assembly, anyres_assembly, text_pool, pairs, relative_index)`;
   }
 }

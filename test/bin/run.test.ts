@@ -644,6 +644,41 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
     for (const name of ["last_hidden_state", "image_embeds"]) expectClose(read(again, name), read(ref, name));
   });
 
+  it("Qwen3-VL (Qwen3VLForConditionalGeneration saved by transformers): the position table's bilinear taps, DeepStack mergers, the merger; input_ids and M-RoPE positions as the model's get_rope_index gives them", async () => {
+    const ref = "test/fixtures/reference/qwen3-vl.safetensors";
+    const meta = SafetensorsFile.open(ref).metadata;
+    const out = join(tmp, "qwen3-vl.safetensors");
+    const images = ["odd-rgba.png", "wide.png"].flatMap((i) => ["--image", `test/fixtures/images/${i}`]);
+    const r = await tesserae(
+      "run",
+      "graphs/qwen3-vl.tsr",
+      "--weights",
+      "test/fixtures/qwen3-vl",
+      ...images,
+      "--prompt",
+      meta.prompt as string,
+      "--out",
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expect(SafetensorsFile.open(out).readIntegers("grid_thw")).toEqual(SafetensorsFile.open(ref).readIntegers("image_grid_thw"));
+    for (const name of ["last_hidden_state", "image_embeds", "deepstack_features_0", "deepstack_features_1"])
+      expectClose(read(out, name), read(ref, name));
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as {
+      input_ids: number[];
+      position_ids: number[][];
+      rope_delta: number;
+    };
+    expect(layout.input_ids).toEqual(JSON.parse(meta.input_ids as string));
+    expect(layout.position_ids).toEqual(JSON.parse(meta.position_ids as string));
+    expect(layout.rope_delta).toBe(Number(meta.rope_delta));
+    const again = join(tmp, "qwen3-vl-pixels.safetensors");
+    const p = await tesserae("run", "graphs/qwen3-vl.tsr", "--weights", "test/fixtures/qwen3-vl", "--pixel-values", ref, "--out", again);
+    expect(p.code, p.stderr).toBe(0);
+    expectClose(read(again, "image_embeds"), read(ref, "image_embeds"));
+  });
+
   it.each(["dinov2", "dinov2-swiglu", "dinov2-registers"])(
     "DINOv2 (%s, Dinov2Model / Dinov2WithRegistersModel saved by transformers): the 4x4 position table resized bicubically to the 5x5 grid, layer scale, pooler_output",
     async (fixture) => {

@@ -215,7 +215,7 @@ describe("kernel counts per graph", () => {
       "graphs/pixtral.tsr": "mistral-small-3.1",
     };
     const preset = presets[graph] ?? "";
-    const depth = graph.includes("qwen2") ? "depth" : "layers";
+    const depth = graph.includes("qwen2") || graph.includes("qwen3") ? "depth" : "layers";
     return compileGraph(compileFile(graph, { preset: preset || undefined, overrides: { [depth]: String(layers) } }).graph, { fuse: true })
       .kernels.length;
   };
@@ -258,6 +258,9 @@ describe("kernel counts per graph", () => {
     // Outside: the patch embedding with the resized positions (their weights times the table, then the add), the
     // key mask's bias and the zero column bias, post-norm, and the masked pooling head.
     ["graphs/siglip2.tsr", 5, 12],
+    // Qwen2-VL's 6 per block. Outside: the position table's taps, the patch embedding with them added,
+    // last_hidden_state as [N, D] (an output), and the merger's two matmuls.
+    ["graphs/qwen3-vl.tsr", 6, 5],
   ])("%s: each block %i kernels, embeddings, merger and head %i", (graph, perBlock, outside) => {
     // From 2 and 3 blocks: Qwen2.5-VL's first window-attention block brings the window reordering along.
     expect(count(graph, 3) - count(graph, 2)).toBe(perBlock);

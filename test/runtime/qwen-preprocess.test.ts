@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compileFile } from "../../compiler/frontend.ts";
 import { mergeOrder, pythonRound, qwenPatches, qwenRope, qwenWindows, smartResize, unpadRows } from "../../runtime/image/qwen.ts";
+import { interpTaps } from "../../runtime/image/interp-taps.ts";
 import { frameIndices, framePixelCap, smartNframes, type VideoRules } from "../../runtime/image/video.ts";
 import { preprocessVideo } from "../../runtime/preprocess.ts";
 import { reliable } from "../helpers/reliability.ts";
@@ -253,5 +254,18 @@ describe("Pixtral's patch order: unpadding and merge windows", () => {
     // Patch (0, 1): head_dim 8, frequencies 100^(-j/4) for j = 0..3; height takes j = 0, 2 (angle 0), width j = 1, 3.
     const w = [1, 3].map((j) => Math.fround(Math.cos(Math.fround(1 / Math.fround(100 ** (j / 4))))));
     expect(Array.from(cos.data.slice(8, 16))).toEqual([1, 1, w[0], w[1], 1, 1, w[0], w[1]].map((v) => expect.closeTo(v, 6)));
+  });
+});
+
+describe("Qwen3-VL's position table taps (get_vision_interpolation_indices_and_weights, bilinear, align_corners)", () => {
+  it("puts each grid's corners on the table's corners and blends between them, patches in merge-block order", () => {
+    // A 2x2 grid on a 3x3 table: the four corners, each one tap of weight 1 (the others 0).
+    const index = Array.from(interpTaps([[1, 2, 2]], 3, 2, "index").data);
+    const weight = Array.from(interpTaps([[1, 2, 2]], 3, 2, "weight").data);
+    const cornerOf = (p: number): number => index[4 * p + weight.slice(4 * p, 4 * p + 4).indexOf(1)];
+    expect([0, 1, 2, 3].map(cornerOf)).toEqual([0, 2, 6, 8]);
+    // A 1x4 grid... as 2x4 (merge 2) on a 2x2 table: column 1 sits a third of the way, (1 - 1/3, 1/3).
+    const w = interpTaps([[1, 2, 4]], 2, 2, "weight").data;
+    expect(Array.from(w.slice(4, 8))).toEqual([2 / 3, 1 / 3, 0, 0].map((v) => expect.closeTo(v, 6)));
   });
 });
