@@ -4,7 +4,8 @@ import type { Dim } from "./dims.ts";
  * A graph's token layout, as its `layout` section declares it: how one image (or video) expands into
  * LLM tokens and which position ids the LLM gives them. Counts are dims over the per-item symbols
  * `grid_t`, `grid_h`, `grid_w` (Qwen patch grids), `tiles_w`, `tiles_h` (local tiles, or split_grid's grid) and `image_tokens`
- * (the count preprocessing decides, LLaVA-NeXT).
+ * (the count preprocessing decides, LLaVA-NeXT) and `views` (the views preprocessing made of the item: an image and
+ * its pan-and-scan crops).
  */
 export interface Layout {
   /** Special tokens by text; `id` from the config, or null when only a tokenizer knows it. */
@@ -24,7 +25,9 @@ export type LayoutPiece =
   | { kind: "token"; text: string }
   | { kind: "span"; text: string; count: Dim }
   | { kind: "text"; text: string }
-  | { kind: "grid"; rows: Dim; cols: Dim; cell: LayoutPiece[]; rowEnd: LayoutPiece[]; after: LayoutPiece[] };
+  | { kind: "grid"; rows: Dim; cols: Dim; cell: LayoutPiece[]; rowEnd: LayoutPiece[]; after: LayoutPiece[] }
+  /** `pieces` once when `count` is above 0 (Gemma 3's words around an image that has pan-and-scan crops). */
+  | { kind: "when"; count: Dim; pieces: LayoutPiece[] };
 
 export type PositionScheme =
   /** Ordinary 1-D positions 0..L-1: nothing to report. */
@@ -37,4 +40,4 @@ export type PositionScheme =
   | { kind: "mrope"; merge: number; tokensPerSecond: number | null };
 
 /** The symbols a layout's counts may use, bound per image or video. */
-export const LAYOUT_SYMBOLS = ["grid_t", "grid_h", "grid_w", "tiles_w", "tiles_h", "image_tokens"] as const;
+export const LAYOUT_SYMBOLS = ["grid_t", "grid_h", "grid_w", "tiles_w", "tiles_h", "image_tokens", "views"] as const;

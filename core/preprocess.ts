@@ -83,6 +83,13 @@ export type PreprocessStep =
    * each flattened (row, column, channel), zero rows after them; the grid is (1, height / patch, width / patch).
    */
   | { op: "flat_patches"; patch: number; maxPatches: number }
+  /**
+   * Gemma 3's pan and scan: an image whose aspect ratio is at least `minRatio` is also cut into 2 to
+   * `maxCrops` crops along its long side (each at least `minCrop` px); the image and its crops are the
+   * views the steps after it run on; not `enabled`, the image alone. The layout's `views` is 1 + the crops,
+   * `run --out` writes num_crops.
+   */
+  | { op: "pan_and_scan"; enabled: boolean; minCrop: number; maxCrops: number; minRatio: number }
   /** A second image tensor, graph input `input`: `steps` run on a copy of the image at this point; the main line goes on. */
   | { op: "branch"; input: string; steps: PreprocessStep[] };
 

@@ -162,6 +162,7 @@ export function imageInputs(
       stills.map((s) => s.grid as Grid),
       stills.map((s) => s.tiles as [number, number]),
       stills.map((s) => s.tokens),
+      stills.map((s) => s.views),
     ),
     ...clips.map((c, i): LayoutItem => ({ kind: "video", source: videos[i].name, grid: c.grid, secondsPerGrid: c.secondsPerGrid })),
   ];

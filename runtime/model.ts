@@ -58,6 +58,8 @@ export interface PixelValues {
   branches?: Readonly<Record<string, HostTensor>>;
   /** InternVL: each image's views (tiles and thumbnail) among pixel_values' rows, for the token layout. */
   num_patches?: readonly number[];
+  /** Gemma 3: each image's pan-and-scan crops (its views besides the image itself), for the token layout. */
+  num_crops?: readonly number[];
   /** SigLIP 2 NaFlex: each image's patch grid (height, width) among pixel_values' padded rows. */
   spatial_shapes?: readonly [number, number][];
 }
@@ -309,13 +311,16 @@ function fromPixelValues(program: Program, input: PixelValues): Prepared {
   inputs.set(program.graph.inputs[0]?.name ?? "pixel_values", pixels);
   const branches = givenBranches(program, input, pixels);
   for (const [name, t] of Object.entries(branches)) inputs.set(name, t);
-  const views = [...(input.num_patches ?? [])];
+  // InternVL's processor gives each image's views, Gemma 3's its pan-and-scan crops besides the image.
+  const views = input.num_patches ? [...input.num_patches] : (input.num_crops ?? []).map((c) => c + 1);
   const rows = views.reduce((a, b) => a + b, 0);
   if (views.length > 0 && rows !== pixels.shape[0])
-    throw new InputError(`${program.name}: num_patches adds up to ${rows} views, but pixel_values has ${pixels.shape[0]} rows`);
+    throw new InputError(
+      `${program.name}: ${input.num_patches ? "num_patches adds" : "num_crops and the images add"} up to ${rows} views, but pixel_values has ${pixels.shape[0]} rows`,
+    );
   const crop = program.preprocess.find((s) => s.op === "crop_to_patches");
   const tokens = crop ? views.map((v) => v * crop.tokens) : [];
-  const items = itemsFromGeometry(views.length > 0 ? views.map((_, i) => `pixel_values[${i}]`) : names, grids, tiles, tokens);
+  const items = itemsFromGeometry(views.length > 0 ? views.map((_, i) => `pixel_values[${i}]`) : names, grids, tiles, tokens, views);
   return { inputs, pixels, branches, views, grids, tiles, sizes, items, names, fromPixelValues: true };
 }
 

@@ -6,7 +6,7 @@ import { deepseekViews } from "./image/tiles.ts";
 import { anyresViews, llavaNextTokens } from "./image/anyres.ts";
 import { resize } from "./image/resample.ts";
 import { aspectTiles } from "./image/aspect-tiles.ts";
-import { fitPatchesSize, longestEdgeSize, splitGrid } from "./image/split-grid.ts";
+import { fitPatchesSize, longestEdgeSize, panAndScan, splitGrid } from "./image/split-grid.ts";
 import { flatPatches, maxPatchesSize } from "./image/naflex.ts";
 import type { HostTensor } from "./tensor.ts";
 
@@ -119,6 +119,11 @@ export function preprocessImage(
           views: views.length,
           tokens: views.length * step.tokens,
         };
+      }
+      case "pan_and_scan": {
+        const img = pixels(step.op);
+        const views = [img, ...(step.enabled ? panAndScan(img, step.minCrop, step.maxCrops, step.minRatio) : [])];
+        return { tensor: viewsThrough(steps.slice(index + 1), views, name, options), grid: null, views: views.length };
       }
       case "split_grid": {
         const { views, grid } = splitGrid(pixels(step.op), step.tile, step.split, step.filter);

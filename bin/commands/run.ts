@@ -48,6 +48,7 @@ function pixelValuesFrom(path: string, branches: readonly string[]): PixelValues
       spatial_shapes: pairs("spatial_shapes"),
       branches: Object.fromEntries(branches.filter((b) => f.tensors.has(b)).map((b) => [b, f.read(b)])),
       num_patches: f.tensors.has("num_patches") ? f.readIntegers("num_patches").values : undefined,
+      num_crops: f.tensors.has("num_crops") ? f.readIntegers("num_crops").values : undefined,
     };
   } finally {
     f.close();
@@ -81,9 +82,11 @@ function outTensors(last: ModelOutput, steps: readonly PreprocessStep[]): Map<st
   const videoGrids = items.filter((i) => i.kind === "video").map((i) => i.grid as Grid);
   if (videoGrids.length > 0) tensors.set("video_grid_thw", integers(videoGrids));
   if (sizes.length > 0) tensors.set("image_sizes", integers(sizes));
-  // InternVL's processor gives each image's view count.
-  if (last.prepared.views.length > 0)
-    tensors.set("num_patches", { shape: [last.prepared.views.length], data: BigInt64Array.from(last.prepared.views.map(BigInt)) });
+  // InternVL's processor gives each image's view count, Gemma 3's its pan-and-scan crops.
+  const views = last.prepared.views;
+  if (views.length > 0 && steps.some((s) => s.op === "pan_and_scan"))
+    tensors.set("num_crops", { shape: [views.length], data: BigInt64Array.from(views.map((v) => BigInt(v - 1))) });
+  else if (views.length > 0) tensors.set("num_patches", { shape: [views.length], data: BigInt64Array.from(views.map(BigInt)) });
   // DeepSeek-VL2's processor gives images_spatial_crop; LLaVA-NeXT's gives image_sizes, the tiles following from them;
   // Idefics3's gives pixel_attention_mask (views are never padded here: all ones).
   if (steps.some((s) => s.op === "split_grid") && last.pixelValues.shape.length === 5) {

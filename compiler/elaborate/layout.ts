@@ -70,13 +70,16 @@ interface PieceContext {
   inGrid: boolean;
 }
 
-const hasSpan = (p: LayoutPiece): boolean => p.kind === "span" || (p.kind === "grid" && [...p.cell, ...p.rowEnd, ...p.after].some(hasSpan));
+const hasSpan = (p: LayoutPiece): boolean =>
+  p.kind === "span" ||
+  (p.kind === "grid" && [...p.cell, ...p.rowEnd, ...p.after].some(hasSpan)) ||
+  (p.kind === "when" && p.pieces.some(hasSpan));
 
 function toPieces(exprs: readonly Expr[], cx: PieceContext): LayoutPiece[] {
   return exprs.flatMap((e) => toPiece(e, cx) ?? []);
 }
 
-/** A token text, `span(text, count)`, `text("...")` or `grid(rows, cols, [cell], [row end], [after])`. */
+/** A token text, `span(text, count)`, `text("...")`, `grid(rows, cols, [cell], [row end], [after])` or `when(count, [pieces])`. */
 function toPiece(e: Expr, cx: PieceContext): LayoutPiece | null {
   const { evaluate, fail } = cx;
   if (e.kind === "call" && e.callee === "span") {
@@ -114,13 +117,22 @@ function toPiece(e: Expr, cx: PieceContext): LayoutPiece | null {
     );
     return { kind: "grid", rows: rows.v, cols: cols.v, cell, rowEnd, after };
   }
+  if (e.kind === "call" && e.callee === "when") {
+    const count = e.args[0] ? evaluate(e.args[0].value) : undefined;
+    const list = e.args[1]?.value;
+    if (count?.t !== "int" || list?.kind !== "list" || e.args.length !== 2) {
+      fail(e.loc, "layout: when() takes a count and a list of pieces placed once when the count is above 0");
+      return null;
+    }
+    return { kind: "when", count: count.v, pieces: toPieces(list.items, cx) };
+  }
   const v = evaluate(e);
   if (v.t === "string") {
     if (!cx.declared(v.v))
       fail(e.loc, `layout: "${v.v}" is not declared; add token("${v.v}", id) before ${cx.where}, or write text("${v.v}")`);
     return { kind: "token", text: v.v };
   }
-  fail(e.loc, `layout: a piece is a token text, span(text, count), text("...") or grid(...), got ${describe(v)}`);
+  fail(e.loc, `layout: a piece is a token text, span(text, count), text("..."), grid(...) or when(...), got ${describe(v)}`);
   return null;
 }
 

@@ -205,6 +205,22 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
         ? { op: "flat_patches", patch: patch as number, maxPatches: maxPatches as number }
         : { op: "resize_max_patches", patch: patch as number, maxPatches: maxPatches as number, filter: filter as ResampleFilter };
     }
+    case "pan_and_scan": {
+      const minCrop = num(arg(0, "min_crop"), "pan_and_scan min_crop");
+      const maxCrops = num(arg(1, "max_crops"), "pan_and_scan max_crops");
+      const minRatio = num(arg(2, "min_ratio"), "pan_and_scan min_ratio");
+      const enabled = named.get("enabled") ?? { t: "bool", v: true };
+      if (enabled.t !== "bool") return "pan_and_scan enabled must be a bool";
+      return (
+        firstError(minCrop, maxCrops, minRatio) ?? {
+          op: "pan_and_scan",
+          enabled: enabled.v,
+          minCrop: minCrop as number,
+          maxCrops: maxCrops as number,
+          minRatio: minRatio as number,
+        }
+      );
+    }
     case "split_grid": {
       const tile = num(arg(0, "tile"), "split_grid tile");
       const tokens = num(named.get("tokens"), "split_grid tokens");
@@ -228,7 +244,7 @@ export function toPreprocessStep(name: string, pos: Value[], named: Map<string, 
       return firstError(tile, maxTiles, fill) ?? { op: "tiles", tile: tile as number, maxTiles: maxTiles as number, fill: fill as number };
     }
     default:
-      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, crop_to_patches, resize_longest, split_grid, fit_patches, resize_max_patches, flat_patches, pad_square)`;
+      return `unknown preprocess step '${name}' (known: convert_rgb, resize, resize_shortest, center_crop, rescale, normalize, smart_resize, video_frames, qwen_patches, tiles, anyres, crop_to_patches, resize_longest, split_grid, fit_patches, resize_max_patches, flat_patches, pan_and_scan, pad_square)`;
   }
 }
 

@@ -7,6 +7,7 @@ export function itemsFromGeometry(
   grids: readonly Grid[],
   tiles: readonly [number, number][],
   tokens: readonly (number | undefined)[] = [],
+  views: readonly (number | undefined)[] = [],
 ): LayoutItem[] {
   return sources.map((source, i) => ({
     kind: "image",
@@ -14,5 +15,6 @@ export function itemsFromGeometry(
     ...(grids[i] ? { grid: grids[i] } : {}),
     ...(tiles[i] ? { tiles: tiles[i] } : {}),
     ...(tokens[i] !== undefined ? { tokens: tokens[i] } : {}),
+    ...(views[i] !== undefined ? { views: views[i] } : {}),
   }));
 }

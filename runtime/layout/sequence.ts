@@ -22,6 +22,7 @@ function envOf(item: LayoutItem): DimEnv {
   if (item.grid) [env.grid_t, env.grid_h, env.grid_w] = item.grid;
   if (item.tiles) [env.tiles_w, env.tiles_h] = item.tiles;
   if (item.tokens !== undefined) env.image_tokens = item.tokens;
+  if (item.views !== undefined) env.views = item.views;
   return env;
 }
 
@@ -53,6 +54,8 @@ function flatten(pieces: readonly LayoutPiece[], item: LayoutItem, cell?: { row:
       }
       case "span":
         return [{ kind: "span", text: p.text, n: countOf(p.count, item, "tokens", 1) }];
+      case "when":
+        return countOf(p.count, item, "count", 0) > 0 ? flatten(p.pieces, item, cell) : [];
       case "grid": {
         const rows = countOf(p.rows, item, "grid rows", 0);
         const cols = countOf(p.cols, item, "grid columns", 0);

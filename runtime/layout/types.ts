@@ -11,6 +11,8 @@ export interface LayoutItem {
   tiles?: [number, number];
   /** Image tokens, where preprocessing decides them (LLaVA-NeXT): the layout's `image_tokens`. */
   tokens?: number;
+  /** The views preprocessing made of it (crop_to_patches, pan_and_scan): the layout's `views`. */
+  views?: number;
   /** Qwen2.5-VL videos: seconds per temporal grid step (temporal_patch_size / fps). */
   secondsPerGrid?: number;
 }

@@ -497,15 +497,62 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
       ["odd-rgba.png", "tall-gray.png", "wide.png"],
       "test/fixtures/reference/gemma3.safetensors",
     );
+    // Gemma3Processor's full_image_sequence: "\n\n" (two tokens of the fixture's tokenizer) around each image.
     expect(
       layoutSegments(out)
-        .slice(0, 3)
-        .map((s) => [s.token, s.length, s.id]),
+        .slice(0, 5)
+        .map((s) => [s.token ?? "text", s.length, s.id ?? null]),
     ).toEqual([
+      ["text", 2, null],
       ["<start_of_image>", 1, 290],
       ["<image_soft_token>", 9, 292],
       ["<end_of_image>", 1, 291],
+      ["text", 4, null],
     ]);
+  });
+
+  it("Gemma 3 with pan and scan (Gemma3Processor asked for it): crops of the long images, each one more image sequence after the processor's words; input_ids equal", async () => {
+    const ref = "test/fixtures/reference/gemma3-pas.safetensors";
+    const meta = SafetensorsFile.open(ref).metadata;
+    const out = join(tmp, "gemma3-pas.safetensors");
+    const sets = ["--set", "pan_and_scan=true", "--set", "min_crop=8"];
+    const images = ["odd-rgba.png", "tall-gray.png", "wide.png"].flatMap((i) => ["--image", `test/fixtures/images/${i}`]);
+    const r = await tesserae(
+      "run",
+      "graphs/gemma3.tsr",
+      "--weights",
+      "test/fixtures/gemma3",
+      ...images,
+      ...sets,
+      "--prompt",
+      meta.prompt as string,
+      "--out",
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expectClose(read(out, "pixel_values"), read(ref, "pixel_values"), 1e-6);
+    expect(SafetensorsFile.open(out).readIntegers("num_crops")).toEqual(SafetensorsFile.open(ref).readIntegers("num_crops"));
+    for (const name of ["last_hidden_state", "image_embeds"]) expectClose(read(out, name), read(ref, name));
+    const layout = JSON.parse(readFileSync(out.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { input_ids: number[] };
+    expect(layout.input_ids).toEqual(JSON.parse(meta.input_ids as string));
+    // From the processor's tensors: num_crops tells the layout each image's crops.
+    const again = join(tmp, "gemma3-pas-pixels.safetensors");
+    const p = await tesserae(
+      "run",
+      "graphs/gemma3.tsr",
+      "--weights",
+      "test/fixtures/gemma3",
+      ...sets,
+      "--pixel-values",
+      ref,
+      "--prompt",
+      meta.prompt as string,
+      "--out",
+      again,
+    );
+    expect(p.code, p.stderr).toBe(0);
+    const againLayout = JSON.parse(readFileSync(again.replace(/\.safetensors$/, ".layout.json"), "utf8")) as { input_ids: number[] };
+    expect(againLayout.input_ids).toEqual(JSON.parse(meta.input_ids as string));
   });
 
   it.each(["internvl", "internvl-rms"])(

@@ -192,6 +192,19 @@ describe("token layouts with a grid of spans (Idefics3, SmolVLM)", () => {
     ]);
   });
 
+  it("puts Gemma 3's words around an image with pan-and-scan crops, and none around one without", () => {
+    const gemma3 = layoutOf("gemma3", { tokens: "4", image: "32", patch: "8" });
+    const texts = (views: number): string[] =>
+      buildLayout(gemma3, [{ kind: "image", source: "img", views }], undefined, null).segments.map((s) =>
+        s.kind === "text" ? s.text : s.kind === "special" ? s.token : `${s.length}`,
+      );
+    expect(texts(1)).toEqual(["\n\n", "<start_of_image>", "4", "<end_of_image>", "\n\n"]);
+    expect(texts(3).join("")).toBe(
+      "Here is the original image \n\n<start_of_image>4<end_of_image>\n\n and here are some crops to help you see better" +
+        " \n\n<start_of_image>4<end_of_image>\n\n \n\n<start_of_image>4<end_of_image>\n\n",
+    );
+  });
+
   it("says when preprocessing gave no tile grid", () => {
     expect(() => buildLayout(IDEFICS3, [image([1, 4, 4])], undefined, null)).toThrow(
       /grid rows need tiles_h, which preprocessing did not give/,
