@@ -13,6 +13,20 @@ export interface Layout {
   image: LayoutPiece[];
   video: LayoutPiece[] | null;
   positions: PositionScheme;
+  /** How the prompt around the items is made, where the processor adds to it (PaliGemma). */
+  prompt?: PromptRules;
+}
+
+/** PaliGemma's processor: images before a prompt without marks, `<bos>` after the last one, "\n" at the end, no BOS of the tokenizer's own. */
+export interface PromptRules {
+  /** A prompt with no `<image>` marks gets one per image before it. */
+  imagesFirst: boolean;
+  /** A declared token placed right after the last item. */
+  afterItems: string | null;
+  /** Text put at the end of the prompt. */
+  end: string;
+  /** Whether the tokenizer adds its own special tokens (a BOS) as it does by default. */
+  specialTokens: boolean;
 }
 
 /**

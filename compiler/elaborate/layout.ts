@@ -1,5 +1,5 @@
 import type { CallExpr, Expr, Loc } from "../../dsl/ast.ts";
-import type { Layout, LayoutPiece, PositionScheme } from "../../core/layout.ts";
+import type { Layout, LayoutPiece, PositionScheme, PromptRules } from "../../core/layout.ts";
 import { describe, type Value } from "./values.ts";
 
 type Report = (loc: Loc, message: string) => void;
@@ -19,6 +19,11 @@ export function toLayout(steps: readonly CallExpr[], evaluate: (e: Expr) => Valu
 
   for (const step of steps) {
     const named = step.args.filter((a) => a.name !== null);
+    if (step.callee === "prompt") {
+      const rules = toPromptRules(step, evaluate, fail, declared);
+      if (rules) layout.prompt = rules;
+      continue;
+    }
     if (named.length > 0) {
       fail(named[0].loc, `layout: ${step.callee}() takes no named arguments`);
       continue;
@@ -51,7 +56,7 @@ export function toLayout(steps: readonly CallExpr[], evaluate: (e: Expr) => Valu
         break;
       }
       default:
-        fail(step.loc, `layout: unknown entry '${step.callee}' (expected token, image, video or positions)`);
+        fail(step.loc, `layout: unknown entry '${step.callee}' (expected token, image, video, positions or prompt)`);
     }
   }
   if (layout.image.length === 0 && !failed)
@@ -134,6 +139,42 @@ function toPiece(e: Expr, cx: PieceContext): LayoutPiece | null {
   }
   fail(e.loc, `layout: a piece is a token text, span(text, count), text("..."), grid(...) or when(...), got ${describe(v)}`);
   return null;
+}
+
+/** `prompt(images_first = true, after_items = "<bos>", end = "\n", special_tokens = false)`, every argument named. */
+function toPromptRules(
+  step: CallExpr,
+  evaluate: (e: Expr) => Value,
+  fail: Report,
+  declared: (text: string) => boolean,
+): PromptRules | null {
+  const rules: PromptRules = { imagesFirst: false, afterItems: null, end: "", specialTokens: true };
+  let ok = true;
+  for (const a of step.args) {
+    const v = evaluate(a.value);
+    const bad = (what: string): void => {
+      ok = false;
+      fail(a.loc, `layout: prompt() ${a.name ?? "argument"} must be ${what}, got ${describe(v)}`);
+    };
+    if (a.name === "images_first" || a.name === "special_tokens") {
+      if (v.t !== "bool") bad("a bool");
+      else if (a.name === "images_first") rules.imagesFirst = v.v;
+      else rules.specialTokens = v.v;
+    } else if (a.name === "after_items") {
+      if (v.t !== "string") bad("a declared token's text");
+      else if (!declared(v.v)) {
+        ok = false;
+        fail(a.loc, `layout: "${v.v}" is not declared; add token("${v.v}", id) before prompt()`);
+      } else rules.afterItems = v.v;
+    } else if (a.name === "end") {
+      if (v.t !== "string") bad("a string");
+      else rules.end = v.v;
+    } else {
+      ok = false;
+      fail(a.loc, "layout: prompt() takes named arguments images_first, after_items, end and special_tokens");
+    }
+  }
+  return ok ? rules : null;
 }
 
 function toPositions(args: Value[]): PositionScheme | string {

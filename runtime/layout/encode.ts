@@ -5,8 +5,8 @@ import { TesseraeError } from "../../core/errors.ts";
 export interface TextTokenizer {
   /** Where it was read from, for messages. */
   source: string;
-  /** Ids of `text` as the HF tokenizer gives them by default (added tokens matched, BOS etc. added). */
-  encode(text: string): number[];
+  /** Ids of `text` as the HF tokenizer gives them by default (added tokens matched, BOS etc. added unless `specialTokens` is false). */
+  encode(text: string, options?: { specialTokens?: boolean }): number[];
   idOf(token: string): number | undefined;
   decode(ids: readonly number[]): string;
   /** The padding token's id (tokenizer_config.json's pad_token), if it names one. */

@@ -82,7 +82,11 @@ export function buildLayout(
   prompt: string | undefined,
   tokenizer: TextTokenizer | null,
 ): TokenLayout {
-  const text = prompt ?? items.map((i) => MARKS[i.kind]).join("");
+  const rules = layout.prompt;
+  const marksOnly = items.map((i) => MARKS[i.kind]).join("");
+  // PaliGemma: a prompt without marks has its images before it.
+  const given = prompt !== undefined && rules?.imagesFirst && !/<image>|<video>/.test(prompt) ? marksOnly + prompt : prompt;
+  const text = (given ?? marksOnly) + (rules?.end ?? "");
   const { before, marks } = splitPrompt(text);
   for (const kind of ["image", "video"] as const) {
     const want = items.filter((i) => i.kind === kind).length;
@@ -111,12 +115,13 @@ export function buildLayout(
     const pieces = (m.kind === "image" ? layout.image : layout.video) as LayoutPiece[];
     return { item, index: items.filter((i) => i.kind === m.kind).indexOf(item), pieces: flatten(pieces, item), after: m.after };
   });
+  if (rules?.afterItems && placed.length > 0) placed[placed.length - 1].pieces.push({ kind: "token", text: rules.afterItems, n: 1 });
 
   const segments: Segment[] = [];
   const declared = layout.tokens.map((t) => t.text);
   if (tokenizer) {
     const expanded = before + placed.map((p) => p.pieces.map((q) => q.text.repeat(q.n)).join("") + p.after).join("");
-    const all = tokenizer.encode(expanded);
+    const all = tokenizer.encode(expanded, { specialTokens: rules?.specialTokens ?? true });
     segmentIds(all, placed, ids, declared, tokenizer, segments);
   } else {
     segmentText(before, ids, declared, segments);

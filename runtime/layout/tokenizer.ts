@@ -57,7 +57,7 @@ function wrap(file: string, json: object, config: TokenizerConfig): TextTokenize
   }
   return {
     source: file,
-    encode: (text) => tokenizer.encode(text).ids,
+    encode: (text, options) => tokenizer.encode(text, { add_special_tokens: options?.specialTokens ?? true }).ids,
     idOf: (token) => tokenizer.token_to_id(token),
     decode: (ids) => tokenizer.decode([...ids]),
     padId: ((pad) => (pad === undefined ? undefined : tokenizer.token_to_id(pad)))(tokenText(config.pad_token)),

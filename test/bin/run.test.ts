@@ -487,7 +487,12 @@ describe.concurrent("tesserae run on tiny Hugging Face checkpoints, against PyTo
       ["odd-rgba.png", "tall-gray.png", "wide.png"],
       "test/fixtures/reference/paligemma.safetensors",
     );
-    expect(layoutSegments(out).map((s) => [s.token, s.length, s.id])).toEqual(Array(3).fill(["<image>", 16, 257]));
+    // PaliGemmaProcessor: the images, then <bos>, then the (empty) prompt and its "\n".
+    expect(layoutSegments(out).map((s) => [s.token ?? "text", s.length, s.id ?? null])).toEqual([
+      ...Array(3).fill(["<image>", 16, 257]),
+      ["<bos>", 1, 256],
+      ["text", 1, null],
+    ]);
   });
 
   it("Gemma 3 (Gemma3ForConditionalGeneration, saved by transformers): SigLIP, 2x2 average pool, Gemma's RMSNorm, projection; its image layout", async () => {

@@ -205,6 +205,15 @@ describe("token layouts with a grid of spans (Idefics3, SmolVLM)", () => {
     );
   });
 
+  it("places PaliGemma's images before a prompt without marks, <bos> after the last image, and adds no BOS of the tokenizer's", () => {
+    const ref = SafetensorsFile.open("test/fixtures/reference/paligemma-layout.safetensors").metadata;
+    const tokenizer = loadTokenizer("test/fixtures/paligemma") as TextTokenizer;
+    const paligemma = layoutOf("paligemma", { image: "32", patch: "8", image_token_id: "257" });
+    const items = [tiled(0, 0, "a"), tiled(0, 0, "b")];
+    const prompts = JSON.parse(ref.prompts as string) as string[];
+    expect(prompts.map((p) => buildLayout(paligemma, items, p, tokenizer).input_ids)).toEqual(JSON.parse(ref.input_ids as string));
+  });
+
   it("says when preprocessing gave no tile grid", () => {
     expect(() => buildLayout(IDEFICS3, [image([1, 4, 4])], undefined, null)).toThrow(
       /grid rows need tiles_h, which preprocessing did not give/,
