@@ -6,7 +6,9 @@ import { deepseekViews } from "./image/tiles.ts";
 import { anyresViews, llavaNextTokens } from "./image/anyres.ts";
 import { resize } from "./image/resample.ts";
 import { aspectTiles } from "./image/aspect-tiles.ts";
-import { fitPatchesSize, longestEdgeSize, panAndScan, splitGrid } from "./image/split-grid.ts";
+import { longestEdgeSize, splitGrid } from "./image/split-grid.ts";
+import { fitPatchesSize } from "./image/fit-patches.ts";
+import { panAndScan } from "./image/pan-and-scan.ts";
 import { flatPatches, maxPatchesSize } from "./image/naflex.ts";
 import type { HostTensor } from "./tensor.ts";
 

@@ -22,44 +22,6 @@ export function longestEdgeSize(width: number, height: number, size: number, eve
 }
 
 /**
- * Gemma3ImageProcessor's pan_and_scan: crops along the long side of an image at least `minRatio` times
- * longer than it is wide (or tall), their count the rounded ratio within [2, maxCrops] and at most
- * long / minCrop; none when the ratio is below `minRatio` or a crop would be under `minCrop`.
- */
-export function panAndScan(img: RgbImage, minCrop: number, maxCrops: number, minRatio: number): RgbImage[] {
-  const { width, height } = img;
-  const landscape = width >= height;
-  const [long, short] = landscape ? [width, height] : [height, width];
-  if (long / short < minRatio) return [];
-  const count = Math.min(maxCrops, Math.max(2, Math.min(Math.floor(long / minCrop), Math.floor(long / short + 0.5))));
-  const [cols, rows] = landscape ? [count, 1] : [1, count];
-  const [cw, ch] = [Math.ceil(width / cols), Math.ceil(height / rows)];
-  if (Math.min(cw, ch) < minCrop) return [];
-  const crops: RgbImage[] = [];
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++) {
-      // numpy slicing: a crop past the edge is cut short.
-      const [x0, y0] = [c * cw, r * ch];
-      const [w, h] = [Math.min(cw, width - x0), Math.min(ch, height - y0)];
-      const data = new Uint8Array(w * h * 3);
-      for (let y = 0; y < h; y++) data.set(img.data.subarray(((y0 + y) * width + x0) * 3, ((y0 + y) * width + x0 + w) * 3), y * w * 3);
-      crops.push({ width: w, height: h, data });
-    }
-  return crops;
-}
-
-/**
- * Pixtral's get_resize_output_image_size: scaled down (floor) to fit longest x longest when larger, then
- * each side rounded up to a multiple of `multiple`. Returns (width, height).
- */
-export function fitPatchesSize(width: number, height: number, longest: number, multiple: number): [number, number] {
-  const ratio = Math.max(height / longest, width / longest);
-  const [w, h] = ratio > 1 ? [Math.floor(width / ratio), Math.floor(height / ratio)] : [width, height];
-  const up = (n: number): number => (Math.floor((n - 1) / multiple) + 1) * multiple;
-  return [up(w), up(h)];
-}
-
-/**
  * Idefics3's resize_for_vision_encoder: the long side up to a multiple of `tile`, the short one
  * int(long / aspect ratio) and then up to a multiple of `tile` too. Returns (width, height).
  */

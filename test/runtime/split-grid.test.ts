@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fitPatchesSize, longestEdgeSize, panAndScan, splitGrid, tileMultipleSize } from "../../runtime/image/split-grid.ts";
+import { longestEdgeSize, splitGrid, tileMultipleSize } from "../../runtime/image/split-grid.ts";
 
 describe("split_grid and resize_longest (Idefics3ImageProcessor, SmolVLM)", () => {
   it.each([
@@ -45,76 +45,5 @@ describe("split_grid and resize_longest (Idefics3ImageProcessor, SmolVLM)", () =
     expect(splitGrid({ width: 2, height: 2, data: new Uint8Array(12) }, 2, true, "nearest")).toMatchObject({ grid: [0, 0] });
     const whole = splitGrid(img, 2, false, "nearest");
     expect([whole.grid, whole.views.length, whole.views[0].width]).toEqual([[0, 0], 1, 2]);
-  });
-});
-
-describe("fit_patches (PixtralImageProcessor)", () => {
-  it.each([
-    // (width, height) -> get_resize_output_image_size's (height, width) for 1540 and 28 px, as (width, height).
-    [640, 480, [644, 504]],
-    [61, 47, [84, 56]],
-    [150, 50, [168, 56]],
-    [3000, 50, [1540, 28]],
-    [20, 10, [28, 28]],
-    [1540, 1541, [1540, 1540]],
-  ])("%i x %i becomes %j", (w, h, want) => {
-    expect(fitPatchesSize(w, h, 1540, 28)).toEqual(want);
-  });
-});
-
-describe("pan_and_scan (Gemma3ImageProcessor)", () => {
-  it.each([
-    // (width, height, min crop) -> the crops' (height, width), as Gemma3ImageProcessor.pan_and_scan cuts them.
-    [
-      61,
-      47,
-      8,
-      [
-        [47, 31],
-        [47, 30],
-      ],
-    ],
-    [
-      45,
-      71,
-      8,
-      [
-        [36, 45],
-        [35, 45],
-      ],
-    ],
-    [
-      150,
-      50,
-      8,
-      [
-        [50, 50],
-        [50, 50],
-        [50, 50],
-      ],
-    ],
-    [100, 100, 8, []],
-    [600, 100, 256, []],
-    [
-      2000,
-      600,
-      256,
-      [
-        [600, 667],
-        [600, 667],
-        [600, 666],
-      ],
-    ],
-    [300, 1500, 256, Array(4).fill([375, 300])],
-    [61, 47, 32, []],
-  ])("%i x %i with crops of at least %i px: %j", (w, h, minCrop, want) => {
-    const img = { width: w, height: h, data: new Uint8Array(w * h * 3) };
-    expect(panAndScan(img, minCrop, 4, 1.2).map((c) => [c.height, c.width])).toEqual(want);
-  });
-
-  it("cuts the pixels at the crop's place", () => {
-    const img = { width: 4, height: 2, data: Uint8Array.from({ length: 24 }, (_, i) => Math.floor(i / 3)) };
-    const [, right] = panAndScan(img, 1, 4, 1.2);
-    expect(Array.from(right.data.filter((_, i) => i % 3 === 0))).toEqual([2, 3, 6, 7]);
   });
 });
