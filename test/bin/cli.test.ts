@@ -139,6 +139,12 @@ describe.concurrent("check and ir", () => {
     ["graphs/gemma3.tsr", "4b", "419,816,304"],
     // InternViT-300M-448px (304,012,288) and the projector (4,482,816)
     ["graphs/internvl.tsr", "1b", "308,495,104"],
+    // SigLIP so400m/14 without its head at 364 px (412,442,352 at 224 + 420 more positions x 1152) and the
+    // bias-free 4608 x 4096 connector (18,874,368)
+    ["graphs/idefics3.tsr", "8b", "431,800,560"],
+    // Pixtral-12B's encoder: 24 layers of 16,779,264 (4 x 1024² attention, 3 x 1024 x 4096 SwiGLU, two norms),
+    // the 16 px patch convolution (786,432) and ln_pre
+    ["graphs/pixtral.tsr", "pixtral-12b", "403,489,792"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, ...(preset ? ["--preset", preset] : []));
     expect(r.stdout).toContain(`(${count} parameters)`);
