@@ -143,8 +143,8 @@ describe.concurrent("check and ir", () => {
     // bias-free 4608 x 4096 connector (18,874,368)
     ["graphs/idefics3.tsr", "8b", "431,800,560"],
     // Pixtral-12B's encoder: 24 layers of 16,779,264 (4 x 1024² attention, 3 x 1024 x 4096 SwiGLU, two norms),
-    // the 16 px patch convolution (786,432) and ln_pre
-    ["graphs/pixtral.tsr", "pixtral-12b", "403,489,792"],
+    // the 16 px patch convolution (786,432) and ln_pre (403,489,792), and LLaVA's biased 1024 -> 5120 -> 5120 projector
+    ["graphs/pixtral.tsr", "pixtral-12b", "434,957,312"],
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, ...(preset ? ["--preset", preset] : []));
     expect(r.stdout).toContain(`(${count} parameters)`);

@@ -127,6 +127,20 @@ describe.concurrent("tesserae run on checkpoints transformers saved, against its
     expect(layoutSegments(again).map((s) => s.length)).toEqual([3, 1, 3, 1, 3, 1, 2, 1, 2, 1, 2, 1, 3, 1]);
   });
 
+  it("Pixtral-12B as the hub has it (LlavaForConditionalGeneration with a Pixtral tower): LLaVA's projector on every patch, [IMG] rows", async () => {
+    await expectProcessorRun({
+      graph: "graphs/pixtral.tsr",
+      fixture: "llava-pixtral",
+      reference: "llava-pixtral",
+      images: THREE,
+      outputs: ["last_hidden_state", "image_embeds"],
+      integers: ["image_sizes"],
+      prompt: true,
+      fromPixelValues: ["image_embeds"],
+      layoutFromPixelValues: true,
+    });
+  });
+
   it("SigLIP 2 NaFlex (Siglip2VisionModel): three aspect ratios within 20 patches, the table resized per image, masked attention and pooling, padding rows included", async () => {
     await expectProcessorRun({
       graph: "graphs/siglip2.tsr",
