@@ -298,31 +298,16 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
     // Views of all images, in order, as one batch [V, 3, tile, tile].
     const [, c, h, w] = images[0].tensor.shape;
     const total = images.reduce((a, i) => a + i.tensor.shape[0], 0);
-    const data = new Float32Array(total * c * h * w);
-    let at = 0;
-    for (const i of images) {
-      data.set(i.tensor.data, at);
-      at += i.tensor.data.length;
-    }
-    return { tensor: { shape: [total, c, h, w], data }, grids, tiles, sizes, views };
+    return { tensor: joined(images, [total, c, h, w]), grids, tiles, sizes, views };
   }
   if (images.some((i) => i.padded)) return { tensor: padStack(images.map((i) => i.tensor)), grids, tiles, sizes };
   if (images.some((i) => i.stacked)) {
     const [rows, width] = images[0].tensor.shape;
-    const data = new Float32Array(images.length * rows * width);
-    images.forEach((i, n) => data.set(i.tensor.data, n * rows * width));
-    return { tensor: { shape: [images.length, rows, width], data }, grids, tiles, sizes };
+    return { tensor: joined(images, [images.length, rows, width]), grids, tiles, sizes };
   }
   if (grids.length > 0) {
     const rows = images.reduce((a, i) => a + i.tensor.shape[0], 0);
-    const cols = images[0].tensor.shape[1];
-    const data = new Float32Array(rows * cols);
-    let at = 0;
-    for (const i of images) {
-      data.set(i.tensor.data, at);
-      at += i.tensor.data.length;
-    }
-    return { tensor: { shape: [rows, cols], data }, grids, tiles, sizes };
+    return { tensor: joined(images, [rows, images[0].tensor.shape[1]]), grids, tiles, sizes };
   }
   const branches = Object.fromEntries(
     Object.keys(images[0]?.branches ?? {}).map((input) => [
@@ -343,6 +328,17 @@ export function batchImages(images: readonly Preprocessed[], names: readonly str
     sizes,
     branches,
   };
+}
+
+/** The images' tensors one after another, as one tensor of `shape`. */
+function joined(images: readonly Preprocessed[], shape: number[]): HostTensor {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  let at = 0;
+  for (const i of images) {
+    data.set(i.tensor.data, at);
+    at += i.tensor.data.length;
+  }
+  return { shape, data };
 }
 
 /** Views of one image (anyres, tiles), each through the steps that follow, stacked. */
