@@ -3,6 +3,7 @@ import type { Program } from "../core/program.ts";
 import { explainPlan, type ExplainedKernel } from "../compiler/explain/report.ts";
 import { elaborateSource } from "../compiler/frontend.ts";
 import { eliminateDeadCode } from "../compiler/passes/dce.ts";
+import { selectOutputs } from "../compiler/passes/select-outputs.ts";
 import type { Plan } from "../core/plan.ts";
 import { UsageError } from "../core/errors.ts";
 import { dimText, tensorSpecs, type TensorSpec } from "../runtime/model.ts";
@@ -25,6 +26,11 @@ export interface CompileOptions {
   dtype?: "f32" | "f16";
   /** False: one primitive per kernel (the unfused baseline). Default true. */
   fuse?: boolean;
+  /**
+   * Only these outputs (and what they depend on): a contrastive graph's `image_embeds` runs without
+   * texts, its `text_embeds` without images. Default: every output.
+   */
+  outputs?: readonly string[];
 }
 
 /** A graph-file warning, where it is. */
@@ -50,7 +56,14 @@ export interface Compiled {
   /** The kernels in order (every symbolic dim 1): what each fuses, its graph-file lines, FLOPs and bytes. */
   kernels: ExplainedKernel[];
   diagnostics: GraphDiagnostic[];
-  options: { dtype: "f32" | "f16"; fuse: boolean; preset: string | null; config: Record<string, string>; weights: string | null };
+  options: {
+    dtype: "f32" | "f16";
+    fuse: boolean;
+    preset: string | null;
+    config: Record<string, string>;
+    weights: string | null;
+    outputs: string[] | null;
+  };
   /** The graph IR and the portable plan, for the runtime and the artifact writer. */
   program: Program;
   plan: Plan;
@@ -73,13 +86,14 @@ export function compile(graph: GraphSpec, options: CompileOptions = {}): Compile
   const { path, text } = readGraph(graph);
   const checkpoint = options.weights === undefined ? null : Checkpoint.open(options.weights);
   const overrides = Object.fromEntries(Object.entries(options.config ?? {}).map(([k, v]) => [k, configText(v)]));
-  const { program, diagnostics } = elaborateSource(path, text, {
+  const { program: elaborated, diagnostics } = elaborateSource(path, text, {
     preset: options.preset,
     overrides,
     checkpointConfig: checkpoint?.config,
     preprocessorConfig: checkpoint?.preprocessorConfig,
     hasWeight: checkpoint ? (name) => checkpoint.has(name) : undefined,
   });
+  const program = options.outputs ? selectOutputs(elaborated, options.outputs) : elaborated;
   const plan = compileProgram(program, { fuse, storage: dtype });
   const g = program.graph;
   const batchOne = Object.fromEntries(program.symbols.map((s) => [s, 1]));
@@ -99,7 +113,14 @@ export function compile(graph: GraphSpec, options: CompileOptions = {}): Compile
       line: d.loc.start.line,
       column: d.loc.start.column,
     })),
-    options: { dtype, fuse, preset: options.preset ?? null, config: overrides, weights: options.weights ?? null },
+    options: {
+      dtype,
+      fuse,
+      preset: options.preset ?? null,
+      config: overrides,
+      weights: options.weights ?? null,
+      outputs: options.outputs ? [...options.outputs] : null,
+    },
     program,
     plan,
     checkpoint,

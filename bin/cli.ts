@@ -25,6 +25,15 @@ commands:
                       --no-fuse, --runtime SPEC: the module model.js imports the runtime from)
   score <graph.tsr>   image-text probabilities of a contrastive graph (graphs/clip-score.tsr):
                       every --image against every --text "..." in one batch, as a table; --out FILE
+  embed <graph.tsr> --weights DIR <inputs>... --out DB
+                      every image of folders, glob patterns, manifests (.csv/.jsonl: a path column,
+                      the others kept) and WebDataset .tar shards, one vector each (--output, default
+                      image_embeds) into a LanceDB database (--format parquet: Parquet parts);
+                      resumable: run it again to embed only what is missing; unreadable images are
+                      listed and skipped (--batch N, --memory MiB, --threads N, --shard I/N or
+                      JOB_COMPLETION_INDEX/COUNT; --merge --out DB joins the shards)
+  search DB           the rows nearest a --text "..." (a contrastive graph's text tower) or an
+                      --image PATH, as a table (-k N, default 10; --json)
   layout <graph.tsr>  the LLM token sequence for images and a prompt, as JSON: segments, length,
                       input ids, M-RoPE position ids (--image PATH|WxH, --prompt TEXT with <image>
                       marks, --tokenizer PATH or the tokenizer.json in --weights DIR, --out FILE)
@@ -62,6 +71,8 @@ run options:
 
 // The benchmark's modules (the ONNX exporter, the peers) load only for the commands that use them.
 const benchCommand = async (argv: string[]): Promise<number> => (await import("./commands/bench.ts")).benchCommand(argv);
+const embedCommand = async (argv: string[]): Promise<number> => (await import("./commands/embed.ts")).embedCommand(argv);
+const searchCommand = async (argv: string[]): Promise<number> => (await import("./commands/search.ts")).searchCommand(argv);
 const tuneCommand = async (argv: string[]): Promise<number> => (await import("./commands/tune.ts")).tuneCommand(argv);
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -72,6 +83,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   compile: compileCommand,
   layout: layoutCommand,
   score: scoreCommand,
+  embed: embedCommand,
+  search: searchCommand,
   bench: benchCommand,
   tune: tuneCommand,
 };

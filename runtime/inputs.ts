@@ -10,7 +10,7 @@ import { llavaNextAssembly } from "./image/anyres.ts";
 import { itemsFromGeometry } from "./layout/items.ts";
 import type { Grid } from "./geometry.ts";
 import type { LayoutItem } from "./layout/types.ts";
-import { batchImages, preprocessImage, preprocessVideo } from "./preprocess.ts";
+import { batchImages, preprocessImage, preprocessVideo, type Preprocessed, type PreprocessedVideo } from "./preprocess.ts";
 import type { HostTensor } from "./tensor.ts";
 
 /** What inputs computed by the runtime are computed from. */
@@ -148,14 +148,26 @@ export function imageInputs(
   const options = { cropping: images.length <= 2 };
   const stills = images.map((img, i) => preprocessImage(program.preprocess, img, names[i], options));
   const clips = videos.map((v) => preprocessVideo(program.preprocess, v.frames, v.name, v.fps));
-  const {
-    tensor,
-    grids,
-    tiles,
-    sizes,
-    branches = {},
-    views = [],
-  } = batchImages([...stills, ...clips], [...names, ...videos.map((v) => v.name)]);
+  return preprocessedInputs(
+    program,
+    stills,
+    names,
+    clips,
+    videos.map((v) => v.name),
+    texts,
+  );
+}
+
+/** Every input of a graph for images (and videos) already preprocessed, one by one, with the graph's steps. */
+export function preprocessedInputs(
+  program: Program,
+  stills: readonly Preprocessed[],
+  names: readonly string[],
+  clips: readonly PreprocessedVideo[] = [],
+  clipNames: readonly string[] = [],
+  texts: number[][] = [],
+): MediaInputs {
+  const { tensor, grids, tiles, sizes, branches = {}, views = [] } = batchImages([...stills, ...clips], [...names, ...clipNames]);
   const items: LayoutItem[] = [
     ...itemsFromGeometry(
       names,
@@ -164,7 +176,7 @@ export function imageInputs(
       stills.map((s) => s.tokens),
       stills.map((s) => s.views),
     ),
-    ...clips.map((c, i): LayoutItem => ({ kind: "video", source: videos[i].name, grid: c.grid, secondsPerGrid: c.secondsPerGrid })),
+    ...clips.map((c, i): LayoutItem => ({ kind: "video", source: clipNames[i], grid: c.grid, secondsPerGrid: c.secondsPerGrid })),
   ];
   const first = program.graph.inputs[0];
   const inputName = first?.name ?? "pixel_values";
@@ -178,7 +190,7 @@ export function imageInputs(
       ...Object.entries(branches),
       ...providedInputs(
         program,
-        { grids, tiles, sizes, texts, images: images.length },
+        { grids, tiles, sizes, texts, images: stills.length },
         texts.length ? "the images and texts" : "the images",
       ),
     ]),

@@ -13,12 +13,14 @@ import { ImageError } from "./image/image.ts";
 import { toRgb, type ImageLike } from "./image/rgb.ts";
 import { anyresStep, anyresTiles, padViews, unpadViews } from "./image/anyres-batch.ts";
 import type { Grid } from "./geometry.ts";
-import { imageInputs, providedInputs, type MediaInputs, type VideoFrames } from "./inputs.ts";
+import { imageInputs, preprocessedInputs, providedInputs, type MediaInputs, type VideoFrames } from "./inputs.ts";
 import { encodeTexts, type TextTokenizer } from "./layout/encode.ts";
 import { itemsFromGeometry } from "./layout/items.ts";
 import { buildLayout, LayoutError } from "./layout/sequence.ts";
 import type { TokenLayout } from "./layout/types.ts";
 import type { HostTensor, WeightSource } from "./tensor.ts";
+import type { Preprocessed } from "./preprocess.ts";
+import { batchForMemory } from "./batch-size.ts";
 
 /** What a caller hears about while a model loads and runs; nothing is written to stderr. */
 export interface ModelEvents {
@@ -124,12 +126,13 @@ export class Model {
     private readonly executor: Executor,
     readonly adapter: string,
     private readonly options: ModelOptions,
+    private readonly bindingLimit: number,
   ) {}
 
   /** Uploads the weights and creates the pipelines. */
   static async create(ctx: GpuContext, program: Program, plan: Plan, weights: WeightSource, options: ModelOptions = {}): Promise<Model> {
     const executor = await Executor.load(ctx, plan, weights);
-    return new Model(program, plan, executor, ctx.adapterName, options);
+    return new Model(program, plan, executor, ctx.adapterName, options, ctx.device.limits.maxStorageBufferBindingSize);
   }
 
   get name(): string {
@@ -142,6 +145,11 @@ export class Model {
 
   get outputs(): TensorSpec[] {
     return tensorSpecs(this.program.graph, this.program.graph.outputs);
+  }
+
+  /** How many images one run takes within a GPU memory budget (bytes) beyond the weights, at most `max`. */
+  batchFor(budget: number, max?: number): number {
+    return batchForMemory(this.plan, this.program.symbols, budget, this.bindingLimit, max);
   }
 
   /** Preprocessing as the graph declares it, or the computed inputs of ready pixel values. */
@@ -216,11 +224,7 @@ export class Model {
       );
     }
     if (images.length === 0 || texts.length === 0) throw new InputError(`${this.name}: score needs at least one image and one text`);
-    const ids = texts.every((t): t is string => typeof t === "string")
-      ? encodeTexts(this.requireTokenizer(), texts, length)
-      : (texts as readonly number[][]).map((t) => [...t]);
-    const bad = ids.findIndex((t) => t.length !== length);
-    if (bad >= 0) throw new InputError(`${this.name}: text ${bad} has ${ids[bad].length} token ids, but the text tower takes ${length}`);
+    const ids = this.textIds(texts, length);
     const prepared = await this.prepare(images, options, ids);
     prepared.inputs.set("input_ids", { shape: [ids.length * length], data: Float32Array.from(ids.flat()) });
     const result = await this.executor.run(prepared.inputs, { onProgress: this.options.onProgress });
@@ -233,6 +237,38 @@ export class Model {
       pixelValues: prepared.pixels,
       outputs,
     };
+  }
+
+  /**
+   * The outputs of a graph's text tower for some texts: a graph compiled to its text outputs only
+   * (`compile(graph, { outputs: ["text_embeds"] })`), so it takes token ids and no images.
+   */
+  async embedTexts(texts: readonly string[] | readonly number[][]): Promise<Record<string, HostTensor>> {
+    const length = this.program.config.context;
+    const takesIds = this.program.graph.inputs.some((i) => i.name === "input_ids");
+    const images = this.program.graph.inputs.filter(
+      (i) => i.name !== "input_ids" && !this.program.providers.some((p) => p.input === i.name),
+    );
+    if (!takesIds || typeof length !== "number" || images.length > 0)
+      throw new UsageError(
+        `${this.name}: embedTexts needs a text tower alone (an input_ids input, a 'context' config value, no image inputs); compile the graph with outputs: ["text_embeds"]`,
+      );
+    if (texts.length === 0) throw new InputError(`${this.name}: embedTexts needs at least one text`);
+    const ids = this.textIds(texts, length);
+    const inputs = providedInputs(this.program, { grids: [], tiles: [], texts: ids }, "the texts");
+    inputs.set("input_ids", { shape: [ids.length * length], data: Float32Array.from(ids.flat()) });
+    const result = await this.executor.run(inputs, { onProgress: this.options.onProgress });
+    return Object.fromEntries(result.outputs);
+  }
+
+  /** Texts as token ids of the text tower's length: strings through the tokenizer (padded and cut), ids checked. */
+  private textIds(texts: readonly string[] | readonly number[][], length: number): number[][] {
+    const ids = texts.every((t): t is string => typeof t === "string")
+      ? encodeTexts(this.requireTokenizer(), texts, length)
+      : (texts as readonly number[][]).map((t) => [...t]);
+    const bad = ids.findIndex((t) => t.length !== length);
+    if (bad >= 0) throw new InputError(`${this.name}: text ${bad} has ${ids[bad].length} token ids, but the text tower takes ${length}`);
+    return ids;
   }
 
   private requireTokenizer(): TextTokenizer {
@@ -263,6 +299,12 @@ export async function prepareInputs(
   if (images.length + (options.videos?.length ?? 0) === 0)
     throw new InputError(`${program.name}: nothing to run on: give at least one image`);
   return { ...imageInputs(program, images, names, options.videos ?? [], texts), names, fromPixelValues: false };
+}
+
+/** Prepared inputs of images preprocessed elsewhere (on worker threads) with the graph's own steps. */
+export function preparedFrom(program: Program, stills: readonly Preprocessed[], names: readonly string[]): Prepared {
+  if (stills.length === 0) throw new InputError(`${program.name}: nothing to run on: give at least one image`);
+  return { ...preprocessedInputs(program, stills, names), names: [...names], fromPixelValues: false };
 }
 
 /** The token layout of prepared inputs; UsageError when the graph declares none, LayoutError when the prompt does not fit. */

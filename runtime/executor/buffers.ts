@@ -9,6 +9,21 @@ export function paddedBytes(elements: number, bytesPer = 4): number {
   return Math.max(16, Math.ceil((elements * bytesPer) / 16) * 16);
 }
 
+/** The bytes of each arena slot of a plan at these dims (over the intermediates `keep` accepts). */
+export function slotBytes(
+  plan: Plan,
+  env: DimEnv,
+  bytesPer: number,
+  keep: (node: number, bytes: number) => boolean = () => true,
+): number[] {
+  const need = new Array<number>(plan.slotCount).fill(16);
+  for (const [node, slot] of plan.slotOf) {
+    const bytes = paddedBytes(sizeOf(plan.graph.nodes[node].shape.map((d) => evalDim(d, env))), bytesPer);
+    if (keep(node, bytes)) need[slot] = Math.max(need[slot], bytes);
+  }
+  return need;
+}
+
 /**
  * Every GPU buffer a plan binds (weights, inputs, arena slots, and outputs handed over to another
  * executor) and the bind groups over them, which are rebuilt when a buffer they name is replaced.
@@ -65,13 +80,11 @@ export class PlanBuffers {
 
   /** Arena slots large enough for every intermediate at these dims. */
   ensureSlots(env: DimEnv): void {
-    const need = new Array<number>(this.plan.slotCount).fill(16);
-    for (const [node, slot] of this.plan.slotOf) {
-      if (this.handedOver.has(node)) continue;
-      const bytes = paddedBytes(sizeOf(this.plan.graph.nodes[node].shape.map((d) => evalDim(d, env))), this.bytesPer);
+    const need = slotBytes(this.plan, env, this.bytesPer, (node, bytes) => {
+      if (this.handedOver.has(node)) return false;
       this.checkBindable(bytes, `intermediate %${node} ${shapeToString(this.plan.graph.nodes[node].shape)}`);
-      need[slot] = Math.max(need[slot], bytes);
-    }
+      return true;
+    });
     need.forEach((bytes, slot) => {
       if ((this.slotBytes[slot] ?? 0) >= bytes) return;
       this.slots[slot]?.destroy();

@@ -68,7 +68,8 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
     return applyOrientation(rgb, jpegOrientation(bytes));
   } catch (e) {
     if (e instanceof ImageError) throw e;
-    throw new ImageError(`image ${name}: corrupt or unsupported ${isPng ? "PNG" : "JPEG"} (${e instanceof Error ? e.message : String(e)})`);
+    const why = e instanceof Error ? e.message : typeof e === "string" ? e : "the decoder could not read it";
+    throw new ImageError(`image ${name}: corrupt or unsupported ${isPng ? "PNG" : "JPEG"} (${why})`);
   }
 }
 

@@ -1,0 +1,97 @@
+import { UsageError } from "../../core/errors.ts";
+import { preparedFrom } from "../../runtime/model.ts";
+import { compile } from "../compile.ts";
+import { load, type LoadOptions } from "../load.ts";
+import { decodeItem } from "./decode.ts";
+import { loadEmbedModel, vectorsOf } from "./embed-model.ts";
+import { openExistingStore } from "./open-store.ts";
+import type { EmbedSource, Hit, StoreMeta } from "./store.ts";
+
+export interface SearchOptions {
+  /** The database folder `embedCollection` wrote. */
+  db: string;
+  /** A text query: through the text tower of the graph that made the database (CLIP, SigLIP). */
+  text?: string;
+  /** An image query (a path): through the same graph and output as the database's rows. */
+  image?: string;
+  /** How many hits (default 10). */
+  k?: number;
+  /** The checkpoint, where it is no longer where the database says. */
+  weights?: string;
+  device?: LoadOptions["device"];
+  onWarning?: (message: string) => void;
+}
+
+export interface SearchResult {
+  hits: Hit[];
+  /** The model that made the database's vectors, and how. */
+  meta: StoreMeta;
+  query: { text: string } | { image: string };
+}
+
+/** The text output that goes with an image output (`image_embeds` -> `text_embeds`). */
+const textOutput = (output: string): string => output.replace(/^image/, "text");
+
+async function textVector(source: EmbedSource, text: string, options: SearchOptions): Promise<Float32Array> {
+  const output = textOutput(source.output);
+  const weights = options.weights ?? source.weights ?? undefined;
+  const options_ = { weights, preset: source.preset ?? undefined, config: source.config, dtype: source.dtype };
+  const full = compile(source.graph, options_);
+  if (!full.outputs.some((o) => o.name === output) || !full.inputs.some((i) => i.name === "input_ids"))
+    throw new UsageError(
+      `${options.db} was made with ${source.graph}, which has no text tower ('${output}' output and input_ids input); text search needs a contrastive graph such as graphs/clip-score.tsr or graphs/siglip-score.tsr`,
+    );
+  const textOnly = compile(source.graph, { ...options_, outputs: [output] });
+  const model = await load(textOnly, { weights, device: options.device, onWarning: options.onWarning });
+  try {
+    const outputs = await model.embedTexts([text]);
+    return vectorsOf(model, outputs, output, 1)[0];
+  } finally {
+    model.dispose();
+  }
+}
+
+async function imageVector(source: EmbedSource, meta: StoreMeta, image: string, options: SearchOptions): Promise<Float32Array> {
+  const em = await loadEmbedModel({
+    graph: source.graph,
+    weights: options.weights ?? source.weights ?? undefined,
+    preset: source.preset ?? undefined,
+    config: source.config,
+    dtype: source.dtype,
+    output: source.output,
+    device: options.device,
+    onWarning: options.onWarning,
+  });
+  try {
+    if (em.meta([]).configHash !== meta.configHash)
+      options.onWarning?.(
+        `${source.graph} has changed since ${options.db} was made (config ${meta.configHash}, now ${em.meta([]).configHash})`,
+      );
+    const still = await decodeItem({ id: image, path: image, at: { file: image }, extra: {} }, em.model.program.preprocess);
+    const { outputs } = await em.model.run(preparedFrom(em.model.program, [still], [image]));
+    return vectorsOf(em.model, outputs, em.output, 1)[0];
+  } finally {
+    em.model.dispose();
+  }
+}
+
+/** The rows of a database most similar (cosine) to a text or an image, best first. */
+export async function search(options: SearchOptions): Promise<SearchResult> {
+  if ((options.text === undefined) === (options.image === undefined))
+    throw new UsageError("search: give a text or an image query (one of them)");
+  const k = options.k ?? 10;
+  if (!Number.isInteger(k) || k < 1) throw new UsageError(`search: k must be a positive integer, got ${k}`);
+  const store = await openExistingStore(options.db);
+  try {
+    const meta = await store.meta();
+    if (!meta) throw new UsageError(`${options.db}: the database holds no rows yet`);
+    const vector =
+      options.text !== undefined
+        ? await textVector(meta.source, options.text, options)
+        : await imageVector(meta.source, meta, options.image as string, options);
+    const hits = await store.search(vector, k);
+    return { hits, meta, query: options.text !== undefined ? { text: options.text } : { image: options.image as string } };
+  } finally {
+    await store.close();
+  }
+}

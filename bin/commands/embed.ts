@@ -1,0 +1,91 @@
+import { embedCollection, type EmbedSummary } from "../../api/dataset/embed.ts";
+import { mergeShards } from "../../api/dataset/merge.ts";
+import { parseShard } from "../../api/dataset/shard.ts";
+import type { StoreFormat } from "../../api/dataset/store.ts";
+import { UsageError } from "../../core/errors.ts";
+import { intFlag, one, overrides, parseArgs, type ParsedArgs } from "../args.ts";
+import { embedProgress } from "../embed-progress.ts";
+import { dtypeFlag, seedOf, warn } from "../load.ts";
+
+const FLAGS = ["weights", "preset", "set", "seed", "out", "format", "shard", "batch", "memory", "threads", "output", "dtype"];
+
+function formatFlag(args: ParsedArgs): StoreFormat | undefined {
+  const f = one(args, "format");
+  if (f === undefined || f === "lance" || f === "parquet") return f;
+  throw new UsageError(`--format must be lance or parquet, got '${f}'`);
+}
+
+function positiveFlag(args: ParsedArgs, name: string): number | undefined {
+  if (one(args, name) === undefined) return undefined;
+  const v = intFlag(args, name, 0);
+  if (v < (name === "threads" ? 0 : 1)) throw new UsageError(`--${name} must be at least ${name === "threads" ? 0 : 1}, got ${v}`);
+  return v;
+}
+
+function report(s: EmbedSummary): void {
+  const out = process.stdout;
+  const where = `${s.where} (${s.format === "lance" ? "LanceDB" : "Parquet"})`;
+  out.write(
+    `embedded ${s.embedded} image${s.embedded === 1 ? "" : "s"} into ${where} in ${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s, batches of ${s.batchSize}\n`,
+  );
+  if (s.existing > 0) out.write(`${s.existing} of the ${s.total} were already there\n`);
+  if (s.failed.length > 0) {
+    out.write(`${s.failed.length} unreadable, skipped (not stored):\n`);
+    for (const f of s.failed) out.write(`  ${f.path}: ${f.message.replace(`image ${f.path}: `, "")}\n`);
+  }
+  if (s.interrupted) out.write("interrupted: run the same command again to embed the rest\n");
+}
+
+/**
+ * `tesserae embed <graph> --weights DIR <inputs>... --out DB`: every image of folders, globs, manifests
+ * and WebDataset shards into a database, resumably; `--shard I/N` writes one shard's part, and
+ * `tesserae embed --merge --out DB` joins the parts.
+ */
+export async function embedCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { values: FLAGS, repeatable: ["set"], switches: ["merge"] }, "embed");
+  const out = one(args, "out");
+  if (!out) throw new UsageError("embed needs --out DB (the database folder to write)");
+  if (args.switches.has("merge")) {
+    if (args.positional.length > 0) throw new UsageError("embed --merge --out DB takes no graph or inputs: it joins DB/shards/*");
+    const m = await mergeShards(out);
+    process.stdout.write(`merged ${m.shards} shards into ${m.where}: ${m.added} rows added, ${m.rows} in all\n`);
+    return 0;
+  }
+  const [graph, ...inputs] = args.positional;
+  if (!graph || inputs.length === 0) throw new UsageError("usage: tesserae embed <graph.tsr> --weights DIR <inputs>... --out DB");
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    warn("interrupted: storing the batch in flight, then stopping (Ctrl-C again to stop at once)");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  const progress = embedProgress();
+  try {
+    const summary = await embedCollection({
+      graph,
+      weights: one(args, "weights"),
+      preset: one(args, "preset"),
+      config: overrides(args),
+      dtype: dtypeFlag(args),
+      seed: seedOf(args),
+      output: one(args, "output"),
+      inputs,
+      out,
+      format: formatFlag(args),
+      shard: parseShard(one(args, "shard")),
+      batchSize: positiveFlag(args, "batch"),
+      memoryBudget: positiveFlag(args, "memory") === undefined ? undefined : (positiveFlag(args, "memory") as number) * 2 ** 20,
+      threads: positiveFlag(args, "threads"),
+      signal: controller.signal,
+      onWarning: warn,
+      onProgress: progress.update,
+    });
+    progress.finish();
+    report(summary);
+    return summary.interrupted ? 130 : 0;
+  } finally {
+    progress.finish();
+    process.off("SIGINT", onSigint);
+  }
+}
