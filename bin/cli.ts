@@ -31,7 +31,9 @@ commands:
                       image_embeds) into a LanceDB database (--format parquet: Parquet parts);
                       resumable: run it again to embed only what is missing; unreadable images are
                       listed and skipped (--batch N, --memory MiB, --threads N, --shard I/N or
-                      JOB_COMPLETION_INDEX/COUNT; --merge --out DB joins the shards)
+                      JOB_COMPLETION_INDEX/COUNT; --merge --out DB joins the shards; --queue
+                      redis://HOST:PORT enqueues the batches and stores what workers return, and
+                      embed <graph> --weights DIR --queue URL --worker is a worker, on any machine)
   search DB           the rows nearest a --text "..." (a contrastive graph's text tower) or an
                       --image PATH, as a table (-k N, default 10; --json)
   layout <graph.tsr>  the LLM token sequence for images and a prompt, as JSON: segments, length,

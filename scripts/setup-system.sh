@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Dawn needs to find a WebGPU adapter on a Debian 12 machine without a GPU:
 # the Vulkan loader and Mesa's lavapipe (>= 24, from bookworm-backports, since Mesa 22 is rejected by Dawn),
-# and Debian's chromium, which the browser tests drive (WebGPU on its SwiftShader adapter).
+# Debian's chromium, which the browser tests drive (WebGPU on its SwiftShader adapter), and Debian's
+# redis-server, which the queue tests start on a loopback port (BullMQ's store).
 # The backports source line is derived from the mirror already configured on the machine.
-# Quick (no apt at all) when both are already installed.
+# Quick (no apt at all) when all three are already installed.
 set -euo pipefail
 
 have_lavapipe() {
@@ -14,14 +15,16 @@ have_lavapipe() {
 
 have_chromium() { command -v chromium >/dev/null 2>&1; }
 
-if have_lavapipe && have_chromium; then exit 0; fi
+have_redis() { command -v redis-server >/dev/null 2>&1; }
+
+if have_lavapipe && have_chromium && have_redis; then exit 0; fi
 
 if [ "$(uname -s)" != "Linux" ] || [ ! -f /etc/debian_version ]; then
   echo "tesserae setup: not a Debian machine; install a Vulkan loader and a WebGPU-capable driver (e.g. Mesa lavapipe >= 24) yourself." >&2
   exit 0
 fi
 if [ "$(id -u)" != "0" ]; then
-  echo "tesserae setup: not root, so the Vulkan driver and chromium cannot be installed. As root run: apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers; apt-get install chromium" >&2
+  echo "tesserae setup: not root, so the Vulkan driver, chromium and redis-server cannot be installed. As root run: apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers; apt-get install chromium redis-server" >&2
   exit 0
 fi
 
@@ -48,3 +51,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 if ! have_lavapipe; then apt-get install -y -qq -t "${backports}" libvulkan1 mesa-vulkan-drivers >&2; fi
 if ! have_chromium; then apt-get install -y -qq chromium >&2; fi
+if ! have_redis; then apt-get install -y -qq redis-server >&2; fi

@@ -52,15 +52,19 @@ export function configHash(compiled: Compiled, source: EmbedSource): string {
   return createHash("sha256").update(JSON.stringify(what)).digest("hex").slice(0, 16);
 }
 
-export interface EmbedModel {
-  model: Model;
+/** The graph compiled to its embedding output, before any device: what a database records of it. */
+export interface EmbedGraph {
   compiled: Compiled;
-  meta: (columns: { name: string; type: ColumnType }[]) => StoreMeta;
   output: string;
+  meta: (columns: { name: string; type: ColumnType }[]) => StoreMeta;
 }
 
-/** Compiles the graph to its embedding output alone and loads it. */
-export async function loadEmbedModel(options: EmbedModelOptions): Promise<EmbedModel> {
+export interface EmbedModel extends EmbedGraph {
+  model: Model;
+}
+
+/** Compiles the graph to its embedding output alone (no device needed: a queue's producer uses only this). */
+export function compileEmbed(options: EmbedModelOptions): EmbedGraph {
   const output = options.output ?? "image_embeds";
   const compiled = compile(options.graph, {
     weights: options.weights,
@@ -75,12 +79,6 @@ export async function loadEmbedModel(options: EmbedModelOptions): Promise<EmbedM
   const dim = spec.shape[spec.shape.length - 1];
   if (typeof dim !== "number")
     throw new UsageError(`${compiled.name}: output '${output}' has a symbolic width (${dim}); embed needs vectors of one width`);
-  const model = await load(compiled, {
-    weights: options.weights,
-    seed: options.seed,
-    device: options.device,
-    onWarning: options.onWarning,
-  });
   const source = embedSource(options, compiled);
   const hash = configHash(compiled, source);
   const meta = (columns: { name: string; type: ColumnType }[]): StoreMeta => ({
@@ -90,7 +88,19 @@ export async function loadEmbedModel(options: EmbedModelOptions): Promise<EmbedM
     columns,
     source,
   });
-  return { model, compiled, meta, output };
+  return { compiled, meta, output };
+}
+
+/** Compiles the graph to its embedding output alone and loads it. */
+export async function loadEmbedModel(options: EmbedModelOptions): Promise<EmbedModel> {
+  const graph = compileEmbed(options);
+  const model = await load(graph.compiled, {
+    weights: options.weights,
+    seed: options.seed,
+    device: options.device,
+    onWarning: options.onWarning,
+  });
+  return { ...graph, model };
 }
 
 /** Rows of an output tensor, one per image: an error when the output is not one vector per image. */

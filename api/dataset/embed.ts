@@ -2,7 +2,7 @@ import { preparedFrom } from "../../runtime/model.ts";
 import type { Preprocessed } from "../../runtime/preprocess.ts";
 import { UsageError } from "../../core/errors.ts";
 import { DecodePool, DecodePoolError } from "./decode-pool.ts";
-import { type EmbedModel, type EmbedModelOptions, loadEmbedModel, vectorsOf } from "./embed-model.ts";
+import { type EmbedGraph, type EmbedModel, type EmbedModelOptions, loadEmbedModel, vectorsOf } from "./embed-model.ts";
 import { type Collection, type CollectionItem, listCollection, storedPath } from "./items.ts";
 import { openStore } from "./open-store.ts";
 import { inShard, type Shard, shardPath } from "./shard.ts";
@@ -93,7 +93,7 @@ async function* decodedBatches(
 }
 
 /** Embeds one batch of decoded images: the rows to store, and the images that failed. */
-async function embedBatch(
+export async function embedBatch(
   em: EmbedModel,
   items: CollectionItem[],
   results: PromiseSettledResult<Preprocessed>[],
@@ -129,7 +129,7 @@ export interface PlannedRun {
 }
 
 /** Lists the inputs, opens the database and leaves out what it already holds (and, with a shard, other shards' items). */
-export async function planRun(em: EmbedModel, options: Pick<EmbedOptions, "inputs" | "out" | "format" | "shard">): Promise<PlannedRun> {
+export async function planRun(em: EmbedGraph, options: Pick<EmbedOptions, "inputs" | "out" | "format" | "shard">): Promise<PlannedRun> {
   const collection = listCollection(options.inputs);
   const where = options.shard ? shardPath(options.out, options.shard) : options.out;
   const store = await openStore(where, options.format);

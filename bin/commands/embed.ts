@@ -1,5 +1,7 @@
 import { embedCollection, type EmbedSummary } from "../../api/dataset/embed.ts";
+import type { EmbedModelOptions } from "../../api/dataset/embed-model.ts";
 import { mergeShards } from "../../api/dataset/merge.ts";
+import { embedWithQueue, runQueueWorker } from "../../api/dataset/queue.ts";
 import { parseShard } from "../../api/dataset/shard.ts";
 import type { StoreFormat } from "../../api/dataset/store.ts";
 import { UsageError } from "../../core/errors.ts";
@@ -7,7 +9,10 @@ import { intFlag, one, overrides, parseArgs, type ParsedArgs } from "../args.ts"
 import { embedProgress } from "../embed-progress.ts";
 import { dtypeFlag, seedOf, warn } from "../load.ts";
 
-const FLAGS = ["weights", "preset", "set", "seed", "out", "format", "shard", "batch", "memory", "threads", "output", "dtype"];
+const FLAGS = [
+  ...["weights", "preset", "set", "seed", "out", "format", "shard", "batch", "memory", "threads", "output", "dtype"],
+  ...["queue", "queue-name", "lock-seconds"],
+];
 
 function formatFlag(args: ParsedArgs): StoreFormat | undefined {
   const f = one(args, "format");
@@ -20,6 +25,56 @@ function positiveFlag(args: ParsedArgs, name: string): number | undefined {
   const v = intFlag(args, name, 0);
   if (v < (name === "threads" ? 0 : 1)) throw new UsageError(`--${name} must be at least ${name === "threads" ? 0 : 1}, got ${v}`);
   return v;
+}
+
+function modelOptions(args: ParsedArgs, graph: string): EmbedModelOptions {
+  return {
+    graph,
+    weights: one(args, "weights"),
+    preset: one(args, "preset"),
+    config: overrides(args),
+    dtype: dtypeFlag(args),
+    seed: seedOf(args),
+    output: one(args, "output"),
+    onWarning: warn,
+  };
+}
+
+/**
+ * `tesserae embed <graph> --weights DIR --queue URL --worker`: takes batches from the queue until
+ * stopped (SIGINT or SIGTERM, after the batch in hand). TESSERAE_FAULT=die-holding-batch makes it
+ * kill itself once it holds its first batch: how the tests show that such a batch is retried elsewhere.
+ */
+async function queueWorker(args: ParsedArgs): Promise<number> {
+  const [graph, ...rest] = args.positional;
+  const url = one(args, "queue");
+  if (!graph || rest.length > 0 || !url)
+    throw new UsageError("usage: tesserae embed <graph.tsr> --weights DIR --queue redis://HOST:PORT --worker");
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  const die = process.env.TESSERAE_FAULT === "die-holding-batch";
+  try {
+    const done = await runQueueWorker({
+      ...modelOptions(args, graph),
+      queue: { url, name: one(args, "queue-name") },
+      threads: positiveFlag(args, "threads"),
+      lockSeconds: positiveFlag(args, "lock-seconds"),
+      signal: controller.signal,
+      onReady: () => process.stderr.write(`worker ${process.pid}: waiting for batches on ${url}\n`),
+      onTake: (job, n) => {
+        process.stderr.write(`worker ${process.pid}: took batch ${job} (${n} images)\n`);
+        if (die) process.kill(process.pid, "SIGKILL");
+      },
+      onDone: (job, n) => process.stderr.write(`worker ${process.pid}: done batch ${job} (${n} images)\n`),
+    });
+    process.stdout.write(`worker ${process.pid}: ${done.batches} batches, ${done.images} images\n`);
+    return 0;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
 }
 
 function report(s: EmbedSummary): void {
@@ -42,7 +97,8 @@ function report(s: EmbedSummary): void {
  * `tesserae embed --merge --out DB` joins the parts.
  */
 export async function embedCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: FLAGS, repeatable: ["set"], switches: ["merge"] }, "embed");
+  const args = parseArgs(argv, { values: FLAGS, repeatable: ["set"], switches: ["merge", "worker"] }, "embed");
+  if (args.switches.has("worker")) return queueWorker(args);
   const out = one(args, "out");
   if (!out) throw new UsageError("embed needs --out DB (the database folder to write)");
   if (args.switches.has("merge")) {
@@ -62,25 +118,25 @@ export async function embedCommand(argv: string[]): Promise<number> {
   process.on("SIGINT", onSigint);
   const progress = embedProgress();
   try {
-    const summary = await embedCollection({
-      graph,
-      weights: one(args, "weights"),
-      preset: one(args, "preset"),
-      config: overrides(args),
-      dtype: dtypeFlag(args),
-      seed: seedOf(args),
-      output: one(args, "output"),
+    const common = {
+      ...modelOptions(args, graph),
       inputs,
       out,
       format: formatFlag(args),
-      shard: parseShard(one(args, "shard")),
       batchSize: positiveFlag(args, "batch"),
-      memoryBudget: positiveFlag(args, "memory") === undefined ? undefined : (positiveFlag(args, "memory") as number) * 2 ** 20,
-      threads: positiveFlag(args, "threads"),
       signal: controller.signal,
-      onWarning: warn,
       onProgress: progress.update,
-    });
+    };
+    const queue = one(args, "queue");
+    if (queue && one(args, "shard")) throw new UsageError("--queue balances the work itself: give it without --shard");
+    const summary = queue
+      ? await embedWithQueue({ ...common, queue: { url: queue, name: one(args, "queue-name") } })
+      : await embedCollection({
+          ...common,
+          shard: parseShard(one(args, "shard")),
+          memoryBudget: positiveFlag(args, "memory") === undefined ? undefined : (positiveFlag(args, "memory") as number) * 2 ** 20,
+          threads: positiveFlag(args, "threads"),
+        });
     progress.finish();
     report(summary);
     return summary.interrupted ? 130 : 0;

@@ -72,7 +72,11 @@ describe("embedCollection", () => {
       model.dispose();
     }
     const store = await openExistingStore(clipDb);
-    expect(await store.meta()).toMatchObject({ model: "clip_score", dim: 24, source: { graph: "graphs/clip-score.tsr", output: "image_embeds" } });
+    expect(await store.meta()).toMatchObject({
+      model: "clip_score",
+      dim: 24,
+      source: { graph: "graphs/clip-score.tsr", output: "image_embeds" },
+    });
     await store.close();
     expect(clipRun[0].path).toBe(join(gen.dir, clipRun[0].id));
   });
@@ -86,12 +90,27 @@ describe("embedCollection", () => {
   });
 
   it("refuses a database another model made", async () => {
-    await expect(embedCollection({ ...VIT, inputs: [gen.dir], out: clipDb })).rejects.toThrow(/holds embeddings of clip_score .* write them to another --out/);
+    await expect(embedCollection({ ...VIT, inputs: [gen.dir], out: clipDb })).rejects.toThrow(
+      /holds embeddings of clip_score .* write them to another --out/,
+    );
   });
 
   it("a run killed midway (SIGKILL after its first batch) and started again ends equal to an uninterrupted run", async () => {
     const db = join(root, "killed.db");
-    const args = ["dist/bin/main.js", "embed", CLIP.graph, "--weights", CLIP.weights, gen.dir, "--out", db, "--batch", "16", "--threads", "1"];
+    const args = [
+      "dist/bin/main.js",
+      "embed",
+      CLIP.graph,
+      "--weights",
+      CLIP.weights,
+      gen.dir,
+      "--out",
+      db,
+      "--batch",
+      "16",
+      "--threads",
+      "1",
+    ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
     const killed = await new Promise<boolean>((resolve) => {
       child.stderr.on("data", (chunk: Buffer) => {
@@ -113,7 +132,9 @@ describe("embedCollection", () => {
 
   it("shards 0/2 and 1/2, merged, equal a single run; missing shards are named", async () => {
     const db = join(root, "sharded.db");
-    const parts = await Promise.all([0, 1].map((index) => embedCollection({ ...CLIP, inputs: [gen.dir], out: db, shard: { index, count: 2 } })));
+    const parts = await Promise.all(
+      [0, 1].map((index) => embedCollection({ ...CLIP, inputs: [gen.dir], out: db, shard: { index, count: 2 } })),
+    );
     expect(parts[0].total + parts[1].total).toBe(IMAGES + 6);
     expect(parts[0].total).toBeGreaterThan(100);
     const merged = await tesserae("embed", "--merge", "--out", db);
@@ -168,7 +189,17 @@ describe("search", () => {
     const { hits } = await search({ db: clipDb, text, k: IMAGES + 2 });
     const images = clipRun.map((r) => join(gen.dir, r.id));
     const out = join(root, "scores.safetensors");
-    const scored = await tesserae("score", CLIP.graph, "--weights", CLIP.weights, ...images.flatMap((p) => ["--image", p]), "--text", text, "--out", out);
+    const scored = await tesserae(
+      "score",
+      CLIP.graph,
+      "--weights",
+      CLIP.weights,
+      ...images.flatMap((p) => ["--image", p]),
+      "--text",
+      text,
+      "--out",
+      out,
+    );
     expect(scored.code).toBe(0);
     const f = SafetensorsFile.open(out);
     const logits = f.read("logits_per_image").data;

@@ -98,7 +98,9 @@ describe("listCollection", () => {
     );
     expect(items.length).toBe(3);
     expect(columns).toEqual([{ name: "cls", type: "string" }]);
-    expect(Buffer.from(itemBytes(items[0])).equals(Buffer.from(itemBytes(listCollection([join(root, "photos", "a/img-0000.png")]).items[0])))).toBe(true);
+    expect(
+      Buffer.from(itemBytes(items[0])).equals(Buffer.from(itemBytes(listCollection([join(root, "photos", "a/img-0000.png")]).items[0]))),
+    ).toBe(true);
     writeFileSync(join(root, "not.tar"), "x".repeat(1024));
     expect(() => listCollection([join(root, "not.tar")])).toThrow(/not a tar archive/);
   });
