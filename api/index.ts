@@ -6,5 +6,6 @@ export { load, type LoadOptions } from "./load.ts";
 export { layout } from "./layout.ts";
 export { writeArtifact, type Written, type WriteOptions } from "./artifact.ts";
 export { bundledGraphPath, bundledGraphs, type GraphSpec } from "./graphs.ts";
+export * from "./dataset/index.ts";
 export { DiagnosticError, type Diagnostic } from "../dsl/diagnostics.ts";
 export * from "../runtime/node.ts";

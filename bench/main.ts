@@ -13,6 +13,7 @@ import { getGpu } from "../runtime/device.ts";
 import { compileProgram } from "../compiler/compile.ts";
 import { autotune } from "../tune/autotune.ts";
 import { loadTilings } from "../tune/cache.ts";
+import { benchEmbedding } from "./embed.ts";
 
 /**
  * Every graph, fused against unfused. The large towers run with fewer blocks than published (said in
@@ -174,3 +175,5 @@ for (const c of CASES) {
   save();
 }
 process.stdout.write(markdownTable(all(), peaks));
+// Embedding a collection against running once per image (BENCH_EMBED=0 leaves it out; `npm run bench:embed` runs only it).
+if (process.env.BENCH_EMBED !== "0" && !only) await benchEmbedding(log);

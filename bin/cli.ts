@@ -34,8 +34,8 @@ commands:
                       JOB_COMPLETION_INDEX/COUNT; --merge --out DB joins the shards; --queue
                       redis://HOST:PORT enqueues the batches and stores what workers return, and
                       embed <graph> --weights DIR --queue URL --worker is a worker, on any machine)
-  search DB           the rows nearest a --text "..." (a contrastive graph's text tower) or an
-                      --image PATH, as a table (-k N, default 10; --json)
+  search DB           the rows nearest a --text "..." (a contrastive graph's text tower), an
+                      --image PATH or a stored row (--like ID), as a table (-k N, default 10; --json)
   layout <graph.tsr>  the LLM token sequence for images and a prompt, as JSON: segments, length,
                       input ids, M-RoPE position ids (--image PATH|WxH, --prompt TEXT with <image>
                       marks, --tokenizer PATH or the tokenizer.json in --weights DIR, --out FILE)

@@ -181,6 +181,15 @@ export function listCollection(inputs: readonly string[]): Collection {
   return { items, columns };
 }
 
+/** The image bytes a stored row's path names: a file, or `shard.tar:member`. */
+export function bytesAtPath(path: string): Uint8Array {
+  const tar = /^(.*\.tar):(.+)$/.exec(path);
+  if (!tar) return readRange(path);
+  const member = tarMembers(tar[1]).find((m) => m.name === tar[2]);
+  if (!member) throw new InputError(`${tar[1]}: no member ${tar[2]}`);
+  return readRange(tar[1], member.offset, member.length);
+}
+
 /** An absolute path for a stored row, so a database can be searched from anywhere. */
 export const storedPath = (item: CollectionItem): string =>
   item.at.offset === undefined ? resolve(item.path) : `${resolve(item.at.file)}:${item.path.slice(item.at.file.length + 1)}`;

@@ -80,9 +80,18 @@ export class LanceStore implements EmbeddingStore {
   }
 
   async rows(): Promise<EmbeddingRow[]> {
+    return this.rowsWhere();
+  }
+
+  async row(id: string): Promise<EmbeddingRow | null> {
+    return (await this.rowsWhere(`id = '${id.replaceAll("'", "''")}'`))[0] ?? null;
+  }
+
+  private async rowsWhere(filter?: string): Promise<EmbeddingRow[]> {
     if (!this.table) return [];
     const columns = await this.extraColumns();
-    const records = (await this.table.query().toArray()) as LanceRecord[];
+    const query = this.table.query();
+    const records = (await (filter ? query.where(filter) : query).toArray()) as LanceRecord[];
     return records.map((r) => ({
       id: String(r.id),
       path: String(r.path),

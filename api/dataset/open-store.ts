@@ -1,8 +1,6 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, UsageError } from "../../core/errors.ts";
-import { LanceStore } from "./lance-store.ts";
-import { ParquetStore } from "./parquet-store.ts";
 import type { EmbeddingStore, StoreFormat } from "./store.ts";
 
 /** The format of an existing database folder, or null when there is none (or it is empty). */
@@ -20,7 +18,9 @@ export async function openStore(where: string, format: StoreFormat = storeFormat
   const existing = storeFormat(where);
   if (existing && existing !== format)
     throw new UsageError(`${where} holds ${existing === "lance" ? "a LanceDB table" : "Parquet parts"}; it cannot take ${format} rows`);
-  return format === "lance" ? LanceStore.open(where) : ParquetStore.open(where);
+  // Each format's library loads only when a database of that format is opened.
+  if (format === "lance") return (await import("./lance-store.ts")).LanceStore.open(where);
+  return (await import("./parquet-store.ts")).ParquetStore.open(where);
 }
 
 /** Opens an existing database for reading; an error naming the folder when there is none. */

@@ -110,6 +110,10 @@ export class ParquetStore implements EmbeddingStore {
     return out;
   }
 
+  async row(id: string): Promise<EmbeddingRow | null> {
+    return (await this.rows()).find((r) => r.id === id) ?? null;
+  }
+
   async search(vector: Float32Array, k: number): Promise<Hit[]> {
     const scored = (await this.rows()).map((r) => ({ id: r.id, path: r.path, extra: r.extra, score: cosine(vector, r.embedding) }));
     return scored.sort((a, b) => b.score - a.score).slice(0, k);

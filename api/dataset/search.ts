@@ -1,11 +1,11 @@
-import { UsageError } from "../../core/errors.ts";
+import { InputError, UsageError } from "../../core/errors.ts";
 import { preparedFrom } from "../../runtime/model.ts";
 import { compile } from "../compile.ts";
 import { load, type LoadOptions } from "../load.ts";
 import { decodeItem } from "./decode.ts";
 import { loadEmbedModel, vectorsOf } from "./embed-model.ts";
 import { openExistingStore } from "./open-store.ts";
-import type { EmbedSource, Hit, StoreMeta } from "./store.ts";
+import type { EmbeddingStore, EmbedSource, Hit, StoreMeta } from "./store.ts";
 
 export interface SearchOptions {
   /** The database folder `embedCollection` wrote. */
@@ -14,6 +14,8 @@ export interface SearchOptions {
   text?: string;
   /** An image query (a path): through the same graph and output as the database's rows. */
   image?: string;
+  /** A row of the database as the query: its stored vector ("more like this"); no model is loaded. */
+  like?: string;
   /** How many hits (default 10). */
   k?: number;
   /** The checkpoint, where it is no longer where the database says. */
@@ -26,7 +28,7 @@ export interface SearchResult {
   hits: Hit[];
   /** The model that made the database's vectors, and how. */
   meta: StoreMeta;
-  query: { text: string } | { image: string };
+  query: { text: string } | { image: string } | { like: string };
 }
 
 /** The text output that goes with an image output (`image_embeds` -> `text_embeds`). */
@@ -75,10 +77,16 @@ async function imageVector(source: EmbedSource, meta: StoreMeta, image: string, 
   }
 }
 
+async function storedVector(store: EmbeddingStore, id: string, db: string): Promise<Float32Array> {
+  const row = await store.row(id);
+  if (!row) throw new InputError(`${db} has no row '${id}'`);
+  return row.embedding;
+}
+
 /** The rows of a database most similar (cosine) to a text or an image, best first. */
 export async function search(options: SearchOptions): Promise<SearchResult> {
-  if ((options.text === undefined) === (options.image === undefined))
-    throw new UsageError("search: give a text or an image query (one of them)");
+  const given = [options.text, options.image, options.like].filter((q) => q !== undefined).length;
+  if (given !== 1) throw new UsageError("search: give one query: a text, an image, or a row's id (like)");
   const k = options.k ?? 10;
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`search: k must be a positive integer, got ${k}`);
   const store = await openExistingStore(options.db);
@@ -88,9 +96,17 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     const vector =
       options.text !== undefined
         ? await textVector(meta.source, options.text, options)
-        : await imageVector(meta.source, meta, options.image as string, options);
+        : options.image !== undefined
+          ? await imageVector(meta.source, meta, options.image, options)
+          : await storedVector(store, options.like as string, options.db);
     const hits = await store.search(vector, k);
-    return { hits, meta, query: options.text !== undefined ? { text: options.text } : { image: options.image as string } };
+    const query =
+      options.text !== undefined
+        ? { text: options.text }
+        : options.image !== undefined
+          ? { image: options.image }
+          : { like: options.like as string };
+    return { hits, meta, query };
   } finally {
     await store.close();
   }

@@ -50,6 +50,8 @@ export interface EmbeddingStore {
   ids(): Promise<Set<string>>;
   append(rows: readonly EmbeddingRow[], meta: StoreMeta): Promise<void>;
   rows(): Promise<EmbeddingRow[]>;
+  /** The row of an id, or null. */
+  row(id: string): Promise<EmbeddingRow | null>;
   /** The k rows most similar to a vector (cosine), best first. */
   search(vector: Float32Array, k: number): Promise<Hit[]>;
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 import { embedCollection, type EmbedSummary } from "../../api/dataset/embed.ts";
 import type { EmbedModelOptions } from "../../api/dataset/embed-model.ts";
 import { mergeShards } from "../../api/dataset/merge.ts";
-import { embedWithQueue, runQueueWorker } from "../../api/dataset/queue.ts";
+import { embedWithQueue, runQueueWorker } from "../../api/dataset/index.ts";
 import { parseShard } from "../../api/dataset/shard.ts";
 import type { StoreFormat } from "../../api/dataset/store.ts";
 import { UsageError } from "../../core/errors.ts";
@@ -81,7 +81,7 @@ function report(s: EmbedSummary): void {
   const out = process.stdout;
   const where = `${s.where} (${s.format === "lance" ? "LanceDB" : "Parquet"})`;
   out.write(
-    `embedded ${s.embedded} image${s.embedded === 1 ? "" : "s"} into ${where} in ${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s, batches of ${s.batchSize}\n`,
+    `embedded ${s.embedded} image${s.embedded === 1 ? "" : "s"} into ${where} in ${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s, batches of up to ${s.batchSize}\n`,
   );
   if (s.existing > 0) out.write(`${s.existing} of the ${s.total} were already there\n`);
   if (s.failed.length > 0) {

@@ -3,18 +3,20 @@ import { UsageError } from "../../core/errors.ts";
 import { intFlag, one, parseArgs } from "../args.ts";
 import { warn } from "../load.ts";
 
-/** `tesserae search DB (--text "..." | --image PATH) [-k N] [--json]`: the nearest rows, as a table or JSON. */
+/** `tesserae search DB (--text "..." | --image PATH | --like ID) [-k N] [--json]`: the nearest rows, as a table or JSON. */
 export async function searchCommand(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv.map((a) => (a === "-k" ? "--k" : a)),
-    { values: ["text", "image", "k", "weights"], switches: ["json"] },
+    { values: ["text", "image", "like", "k", "weights"], switches: ["json"] },
     "search",
   );
-  if (args.positional.length !== 1) throw new UsageError('usage: tesserae search DB (--text "..." | --image PATH) [-k N] [--json]');
+  if (args.positional.length !== 1)
+    throw new UsageError('usage: tesserae search DB (--text "..." | --image PATH | --like ID) [-k N] [--json]');
   const result = await search({
     db: args.positional[0],
     text: one(args, "text"),
     image: one(args, "image"),
+    like: one(args, "like"),
     k: intFlag(args, "k", 10),
     weights: one(args, "weights"),
     onWarning: warn,

@@ -105,4 +105,29 @@ describe("the demo page in headless Chromium (WebGPU on SwiftShader)", () => {
     for (let i = 0; i < png.data.length; i += 4 * 97) colours.add((png.data[i] << 16) | (png.data[i + 1] << 8) | png.data[i + 2]);
     expect(colours.size).toBeGreaterThan(50);
   }, 120_000);
+
+  it("the search page: the fixture images' hits for a text as a grid of thumbnails; a click searches for pictures like it", async () => {
+    type SearchState = { done: number; hits?: { id: string; score: number }[]; error?: string };
+    const state = (): Promise<SearchState> => page.evaluate(() => (window as unknown as { __search: SearchState }).__search);
+    await page.goto(`${url}search`);
+    await page.waitForFunction(() => (window as unknown as { __search?: { done: number } }).__search?.done === 1, null, {
+      timeout: 90_000,
+    });
+    const first = await state();
+    expect(first.error).toBeUndefined();
+    // The readable fixture images (the corrupt ones are not in the database).
+    expect(first.hits?.length).toBe(21);
+    const scores = first.hits?.map((h) => h.score) ?? [];
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    await page.waitForFunction(() => Array.from(document.querySelectorAll("#hits img")).every((i) => (i as HTMLImageElement).complete));
+    const widths = await page.locator("#hits img").evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+    expect(widths.length).toBe(21);
+    expect(widths.every((w) => w > 0)).toBe(true);
+    const picked = first.hits?.[5].id as string;
+    await page.locator("#hits figure").nth(5).click();
+    await page.waitForFunction(() => (window as unknown as { __search: { done: number } }).__search.done === 2);
+    const like = await state();
+    expect(like.hits?.[0].id).toBe(picked);
+    expect(like.hits?.[0].score).toBeCloseTo(1, 5);
+  }, 120_000);
 });

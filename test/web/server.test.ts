@@ -178,3 +178,24 @@ describe("the web demo's server under malformed requests", () => {
     });
   });
 });
+
+describe("the search page's API", () => {
+  it("text and like-this queries as JSON, a row's image, and clear errors; no file outside the database", async () => {
+    expect((await fetchStatus("/search")).text).toContain('<script type="module" src="/search.js">');
+    const text = await fetchStatus("/api/search?text=a%20photo&k=5");
+    expect(text.status).toBe(200);
+    const answer = JSON.parse(text.text) as { hits: { id: string; score: number }[]; model: string };
+    expect(answer.model).toBe("clip_score");
+    expect(answer.hits.length).toBe(5);
+    const like = JSON.parse((await fetchStatus(`/api/search?like=${encodeURIComponent(answer.hits[2].id)}&k=3`)).text);
+    expect(like.hits[0].id).toBe(answer.hits[2].id);
+    const image = await fetch(`http://127.0.0.1:${port}/api/image?id=demo.png`);
+    expect(image.status).toBe(200);
+    expect(image.headers.get("content-type")).toBe("image/png");
+    expect((await fetchStatus("/api/image?id=../../../etc/passwd")).status).toBe(404);
+    const missing = await fetchStatus("/api/search?like=no-such-row");
+    expect(missing.status).toBe(400);
+    expect(JSON.parse(missing.text).error).toContain("has no row 'no-such-row'");
+    expect(JSON.parse((await fetchStatus("/api/search?text=x&k=0")).text).error).toContain("k must be a positive integer");
+  });
+});

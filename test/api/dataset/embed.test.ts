@@ -1,8 +1,8 @@
 // The dataset pipeline on a generated collection: every readable image embedded once, with the vector a
 // run of that image alone gives; unreadable ones reported; a killed run resumed, shards merged and a
 // search, each equal to what an uninterrupted single run gives.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -167,6 +167,37 @@ describe("the ViT fixture into Parquet, through the CLI", () => {
       const f = SafetensorsFile.open(out);
       expect(maxDiff(row.embedding, f.read("image_embeds").data)).toBeLessThan(1e-5);
       f.close();
+    }
+  });
+});
+
+describe("manifests and WebDataset shards", () => {
+  it("keep their extra columns in the rows (LanceDB and Parquet); a shard's images read from their offsets", async () => {
+    const picked = gen.readable.slice(0, 6);
+    const manifest = join(root, "picked.jsonl");
+    writeFileSync(
+      manifest,
+      picked.map((id, i) => JSON.stringify({ id: `m${i}`, path: `photos/${id}`, label: `L${i % 2}`, rank: i })).join("\n"),
+    );
+    const stage = join(root, "wds");
+    mkdirSync(stage, { recursive: true });
+    for (const [i, id] of picked.entries()) {
+      copyFileSync(join(gen.dir, id), join(stage, `s${i}.png`));
+      writeFileSync(join(stage, `s${i}.cls`), String(i));
+    }
+    const shard = join(root, "shard-000.tar");
+    execFileSync("tar", ["-cf", shard, "-C", stage, "."]);
+    for (const format of ["lance", "parquet"] as const) {
+      const db = join(root, `manifest.${format}`);
+      const summary = await embedCollection({ ...VIT, inputs: [manifest, shard], out: db, format, threads: 0 });
+      expect(summary.embedded).toBe(12);
+      const rows = await rowsOf(db);
+      expect(rows.find((r) => r.id === "m3")?.extra).toEqual({ label: "L1", rank: 3, cls: null });
+      const fromShard = rows.find((r) => r.id === "s3");
+      expect(fromShard?.extra).toEqual({ label: null, rank: null, cls: "3" });
+      expect(fromShard?.path).toBe(`${shard}:./s3.png`);
+      // The same picture from a file and from the shard: the same vector.
+      expect(maxDiff(fromShard?.embedding as Float32Array, rows.find((r) => r.id === "m3")?.embedding as Float32Array)).toBe(0);
     }
   });
 });
