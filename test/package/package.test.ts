@@ -164,6 +164,20 @@ describe("the npm package, installed into an empty project", () => {
     expect(log).not.toContain("artificially reduced");
   });
 
+  it("npx tesserae embed and search: decode threads, LanceDB and Parquet from the installed package", async () => {
+    const images = join(ROOT, "test", "fixtures", "images");
+    for (const format of ["lance", "parquet"]) {
+      const db = join(app, `fixtures.${format}`);
+      const embed = await inApp("npx", ["tesserae", "embed", "vit", "--weights", VIT, images, "--out", db, "--format", format]);
+      expect(embed.code, embed.stderr).toBe(0);
+      expect(embed.stdout).toContain("embedded 21 images into");
+      expect(embed.stdout).toContain("5 unreadable, skipped (not stored):");
+      const found = await inApp("npx", ["tesserae", "search", db, "--image", join(images, "wide.png"), "-k", "1", "--json"]);
+      expect(found.code, found.stderr).toBe(0);
+      expect(JSON.parse(found.stdout).hits[0].id).toBe("wide.png");
+    }
+  });
+
   it("a plain node script (docs/examples/node.mjs) compiles and runs the tiny ViT: outputs match PyTorch within 1e-4", async () => {
     copyFileSync(join(ROOT, "docs", "examples", "node.mjs"), join(app, "node.mjs"));
     const r = await inApp(process.execPath, ["node.mjs", "vit", VIT, REFERENCE]);
