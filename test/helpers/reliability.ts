@@ -2,7 +2,7 @@ import { TestRunner } from "vitest";
 
 /** One row of docs/RELIABILITY.md: a kind of hostile input or fault, how many were tried, what came of them. */
 export interface ReliabilityRow {
-  area: "graph files" | "checkpoints" | "images" | "device" | "determinism" | "files" | "servers" | "load";
+  area: "graph files" | "checkpoints" | "images" | "device" | "determinism" | "files" | "servers" | "load" | "datasets";
   case: string;
   tried: number;
   outcome: string;
