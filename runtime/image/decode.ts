@@ -27,7 +27,11 @@ function loadJpegDecoder(): Promise<void> {
       ) {}
     };
     const wasmPath = createRequire(import.meta.url).resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm");
-    await initJpeg(await WebAssembly.compile(readFileSync(wasmPath)));
+    // libjpeg's own warnings ("Premature end of JPEG file") would reach stderr; a corrupt file is reported as an ImageError instead.
+    const quiet = { print: () => {}, printErr: () => {} };
+    // The package's declarations lag its code, which takes the compiled module and the options both.
+    const initWith = initJpeg as unknown as (module: WebAssembly.Module, options: object) => Promise<void>;
+    await initWith(await WebAssembly.compile(readFileSync(wasmPath)), quiet);
   })();
   return jpegReady;
 }

@@ -167,6 +167,16 @@ describe("the ViT fixture into Parquet, through the CLI", () => {
     expect(r.stdout).toContain("4 unreadable, skipped (not stored):");
     const rows = await rowsOf(db);
     expect(rows.map((x) => x.id)).toEqual(gen.readable);
+    // Every row against a run of the whole graph on that image alone.
+    const model = await load(compile(VIT.graph, { weights: VIT.weights }));
+    try {
+      let worst = 0;
+      for (const row of rows)
+        worst = Math.max(worst, maxDiff(row.embedding, (await model.run([join(gen.dir, row.id)])).outputs.image_embeds.data));
+      expect(worst).toBeLessThan(1e-5);
+    } finally {
+      model.dispose();
+    }
     // One `tesserae run` of three of the images (a batch of three: each row is that image's vector).
     const picked = [rows[0], rows[150], rows[rows.length - 1]];
     const out = join(root, "vit-run.safetensors");
