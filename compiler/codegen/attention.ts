@@ -1,7 +1,7 @@
 import { dimCeilDiv as ceilDiv, type Dim } from "../../core/dims.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type AttentionTiling } from "./tiling.ts";
-import { floatLiteral, type Code, type KernelWriter } from "./writer.ts";
+import { F32_LOWEST, floatLiteral, type Code, type KernelWriter } from "./writer.ts";
 
 /**
  * Attention as two register-blocked products per block of keys, with an online softmax between them
@@ -101,7 +101,7 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
   const barrier = viaOutput ? "storageBarrier();\n  workgroupBarrier();" : "workgroupBarrier();";
 
   w.block(`if (lid.x < ${TQ}u) {`, () => {
-    w.line("runMax[lid.x] = -3.402823e38;");
+    w.line(`runMax[lid.x] = ${F32_LOWEST};`);
     w.line("runSum[lid.x] = 0.0;");
   });
   w.line("workgroupBarrier();");
@@ -141,7 +141,7 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
           const kh = (g.nodes[rowId].shape[2] as number) / heads;
           score = `${score} + ${w.value(rowId, ["b", ts[i], `(h * ${kh}u + ${scs[x]} / ${kw}u)`])} + ${w.value(colId, ["b", ts[i], `(h * ${kw}u + ${scs[x]} % ${kw}u)`])}`;
         }
-        const write = `${prob(i, `lid.x * ${keysPer}u + ${x}u`)} = select(-3.402823e38, ${score}, ${sees(i, ss[x])});`;
+        const write = `${prob(i, `lid.x * ${keysPer}u + ${x}u`)} = select(${F32_LOWEST}, ${score}, ${sees(i, ss[x])});`;
         w.line(viaOutput ? `if (${live[i]}) { ${write} }` : write);
       }),
     );
@@ -152,7 +152,7 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
     w.block(`if (lid.x < ${TQ}u && tileStart + lid.x < ${tDim}) {`, () => {
       const t = w.let(`tileStart + lid.x`, "tq");
       const p = (key: Code): Code => probAt("lid.x", t, key);
-      w.line("var blockMax = -3.402823e38;");
+      w.line(`var blockMax = ${F32_LOWEST};`);
       w.block(`for (var j = 0u; j < ${KB}u; j = j + 1u) {`, () => w.line(`blockMax = max(blockMax, ${p("j")});`));
       w.line("let newMax = max(runMax[lid.x], blockMax);");
       w.line("var sum = 0.0;");

@@ -1,5 +1,5 @@
 import type { Dim } from "../../core/dims.ts";
-import type { Code, KernelWriter } from "./writer.ts";
+import { F32_LOWEST, type Code, type KernelWriter } from "./writer.ts";
 
 /** A row statistic from its total over `length` elements: a mean divides, a sum or max is the total. */
 export function statisticOf(w: KernelWriter, id: number, total: Code, length: Dim): Code {
@@ -57,7 +57,7 @@ export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[
     const isMax = op.fn === "max";
     const partials = rowVars.map((row) => {
       const acc = w.fresh("acc");
-      w.line(`var ${acc} = ${isMax ? "-3.402823e38" : "0.0"};`);
+      w.line(`var ${acc} = ${isMax ? F32_LOWEST : "0.0"};`);
       w.block(`for (var kk = ${lanes.start}; kk < ${w.dim(rowLength)}; kk = kk + ${lanes.step}u) {`, () => {
         const v = w.value(g.nodes[id].inputs[0], [...xBatch, row, "kk"]);
         w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
@@ -99,7 +99,7 @@ export function emitSharedPrologueStats(
     const op = g.nodes[id].op;
     if (op.kind !== "reduce") continue;
     const isMax = op.fn === "max";
-    const init = isMax ? "-3.402823e38" : "0.0";
+    const init = isMax ? F32_LOWEST : "0.0";
     const combine = (acc: string, v: string): string => (isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`);
     w.block(`for (var t = 0u; t < ${count}u; t = t + 1u) {`, () => {
       const row = w.let(`min(${first} + t, ${lastRow})`, "xr");

@@ -42,6 +42,9 @@ const ERF_WGSL = `fn erf_f32(x: f32) -> f32 {
   return select(r - 1.0, 1.0 - r, x >= 0.0);
 }`;
 
+/** The lowest finite f32, as WGSL: where a running maximum starts, and what masked-out scores become. */
+export const F32_LOWEST: Code = "-3.402823e38";
+
 export function floatLiteral(v: number): Code {
   if (!Number.isFinite(v)) throw new Error(`constant ${v} cannot be written in WGSL`);
   const s = Math.abs(v) < 1e-30 && v !== 0 ? v.toExponential() : String(v);

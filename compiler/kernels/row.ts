@@ -1,6 +1,6 @@
 import { numel } from "../../core/dims.ts";
 import type { KernelCode } from "../codegen/kernel-code.ts";
-import { statKey, type Code, type KernelWriter } from "../codegen/writer.ts";
+import { F32_LOWEST, statKey, type Code, type KernelWriter } from "../codegen/writer.ts";
 import { finish, type KernelModule } from "./kernel.ts";
 
 export const ROW_THREADS = 64;
@@ -35,7 +35,7 @@ function generate(w: KernelWriter): KernelCode {
     if (red.op.kind !== "reduce") continue;
     const isMax = red.op.fn === "max";
     const acc = w.fresh("acc");
-    w.line(`var ${acc} = ${isMax ? "-3.402823e38" : "0.0"};`);
+    w.line(`var ${acc} = ${isMax ? F32_LOWEST : "0.0"};`);
     w.block(`for (var k = lid.x; k < ${len}; k = k + ${ROW_THREADS}u) {`, () => {
       const v = w.value(red.inputs[0], at("k"));
       w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
