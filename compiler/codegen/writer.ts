@@ -6,6 +6,9 @@ import type { StorageType } from "../../core/plan.ts";
 /** WGSL for one coordinate or value: an expression string. */
 export type Code = string;
 
+/** Lanes of a value: an f32, or a vec4<f32> of four neighbours along the last axis. */
+type Width = 1 | 4;
+
 const UNARY_WGSL: Record<UnaryFn, (x: Code) => Code> = {
   neg: (x) => `-(${x})`,
   exp: (x) => `exp(${x})`,
@@ -218,7 +221,7 @@ export class KernelWriter {
     const key = statKey(id, coords);
     const table = this.statTables.get(id);
     if (table) return this.memoized(key, () => this.let(`${table.array}[${coords[table.axis]} - ${table.first}]`, "st"));
-    return this.statOverrides.get(key) ?? this.memoized(key, () => this.compute(n, coords));
+    return this.statOverrides.get(key) ?? this.memoized(key, () => this.compute(n, coords, 1));
   }
 
   private memoized(key: string, make: () => Code): Code {
@@ -229,30 +232,86 @@ export class KernelWriter {
     return v;
   }
 
-  private compute(n: Node, coords: readonly Code[]): Code {
-    if (!this.members.has(n.id)) return this.let(this.load(this.buffer(n.id), this.offset(n.shape, coords), false));
+  /** The value at `coords` of one lane (`width` 1, f32), or of four along the last axis from there (4, vec4<f32>). */
+  private at(id: number, coords: readonly Code[], width: Width): Code {
+    return width === 1 ? this.value(id, coords) : this.valueVec4(id, coords);
+  }
+
+  /** An operand of elementwise math at the output's coordinates (broadcast); a splat when it has one value along the last axis. */
+  private operand(input: Node, coords: readonly Code[], width: Width): Code {
+    const c = this.broadcastCoords(input.shape, coords);
+    if (width === 4 && (input.shape.length === 0 || input.shape[input.shape.length - 1] === 1))
+      return `vec4<f32>(${this.value(input.id, c)})`;
+    return this.at(input.id, c, width);
+  }
+
+  /**
+   * Node `n` at `coords`, one lane or four: elementwise math runs on vectors, views that keep the last
+   * axis in place stay vectorised, and whatever cannot (a gather along the last axis, a matmul, a
+   * convolution's patches) is four scalar values.
+   */
+  private compute(n: Node, coords: readonly Code[], width: Width): Code {
+    const vector = width === 4;
+    const lanes = (): Code => this.scalarsAsVec4(n.id, coords);
+    const last = coords.length - 1;
+    if (!this.members.has(n.id)) {
+      if (!vector) return this.let(this.load(this.buffer(n.id), this.offset(n.shape, coords), false));
+      const lastDim = n.shape[last];
+      if (typeof lastDim === "number" && lastDim % 4 === 0)
+        return this.let(this.load(this.buffer(n.id, true), `${this.offset(n.shape, coords)} / 4u`, true));
+      return lanes();
+    }
     const op = n.op;
     const input = (i: number): Node => this.node(n.inputs[i]);
     switch (op.kind) {
       case "unary":
+        if (vector && !VEC4_UNARY.has(op.fn)) return lanes();
         if (op.fn === "erf") this.usesErf = true;
-        return this.let(UNARY_WGSL[op.fn](this.value(n.inputs[0], this.broadcastCoords(input(0).shape, coords))));
-      case "binary": {
-        const a = this.value(n.inputs[0], this.broadcastCoords(input(0).shape, coords));
-        const b = this.value(n.inputs[1], this.broadcastCoords(input(1).shape, coords));
-        return this.let(BINARY_WGSL[op.fn](a, b));
-      }
+        return this.let(UNARY_WGSL[op.fn](this.operand(input(0), coords, width)));
+      case "binary":
+        return this.let(BINARY_WGSL[op.fn](this.operand(input(0), coords, width), this.operand(input(1), coords, width)));
       case "broadcast":
-        return this.value(n.inputs[0], this.broadcastCoords(input(0).shape, coords));
-      case "contiguous":
-        return this.value(n.inputs[0], coords);
-      case "gather": {
-        const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
-        return this.value(
+        return this.operand(input(0), coords, width);
+      case "permute": {
+        if (vector && op.perm[last] !== last) return lanes();
+        const inner = new Array<Code>(coords.length);
+        op.perm.forEach((p, i) => (inner[p] = coords[i]));
+        return this.at(n.inputs[0], inner, width);
+      }
+      case "slice": {
+        // Along the last axis a vector stays aligned only when the start is a multiple of 4.
+        if (vector && op.axis === last && (typeof op.start !== "number" || op.start % 4 !== 0)) return lanes();
+        const start = this.dim(op.start);
+        return this.at(
           n.inputs[0],
-          coords.map((c, i) => (i === op.axis ? index : c)),
+          coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${start})` : c)),
+          width,
         );
       }
+      case "reshape": {
+        const from = input(0).shape;
+        if (!vector) return this.value(n.inputs[0], this.reshapeCoords(n.shape, from, coords));
+        if (!dimsEqual(from[from.length - 1], n.shape[last])) return lanes();
+        const outer = this.reshapeCoords(n.shape.slice(0, -1), from.slice(0, -1), coords.slice(0, -1));
+        return this.valueVec4(n.inputs[0], [...outer, coords[last]]);
+      }
+      case "gather": {
+        if (vector && op.axis === last) return lanes();
+        const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
+        return this.at(
+          n.inputs[0],
+          coords.map((c, i) => (i === op.axis ? index : c)),
+          width,
+        );
+      }
+      case "concat":
+        if (vector && op.axis === last) return lanes();
+        return this.concat(n, op.axis, coords, vector ? "vec4<f32>" : "f32", (id, c) => this.at(id, c, width));
+    }
+    if (vector) return lanes();
+    switch (op.kind) {
+      case "contiguous":
+        return this.value(n.inputs[0], coords);
       case "resize2d":
         return op.antialias ? this.resize2dAntialias(n, op.mode, coords) : this.resize2d(n, op.mode, coords);
       case "im2col": {
@@ -289,22 +348,6 @@ export class KernelWriter {
         );
         return out;
       }
-      case "permute": {
-        const inner = new Array<Code>(coords.length);
-        op.perm.forEach((p, i) => (inner[p] = coords[i]));
-        return this.value(n.inputs[0], inner);
-      }
-      case "slice": {
-        const start = this.dim(op.start);
-        return this.value(
-          n.inputs[0],
-          coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${start})` : c)),
-        );
-      }
-      case "reshape":
-        return this.value(n.inputs[0], this.reshapeCoords(n.shape, input(0).shape, coords));
-      case "concat":
-        return this.concat(n, op.axis, coords, "f32", (id, c) => this.value(id, c));
       case "matmul":
         return this.dotProduct(n, coords);
       default:
@@ -321,7 +364,7 @@ export class KernelWriter {
   valueVec4(id: number, coords: readonly Code[]): Code {
     const n = this.node(id);
     if (n.op.kind === "const") return `vec4<f32>(${floatLiteral(n.op.value)})`;
-    return this.memoized(`${statKey(id, coords)}|v4`, () => this.computeVec4(n, coords));
+    return this.memoized(`${statKey(id, coords)}|v4`, () => this.compute(n, coords, 4));
   }
 
   private scalarsAsVec4(id: number, coords: readonly Code[]): Code {
@@ -333,66 +376,6 @@ export class KernelWriter {
       ),
     );
     return this.let(`vec4<f32>(${lanes.join(", ")})`);
-  }
-
-  /** An operand's vector: its own vec4 when it varies along the last axis, a splat of one value when broadcast along it. */
-  private operandVec4(input: Node, coords: readonly Code[]): Code {
-    const c = this.broadcastCoords(input.shape, coords);
-    if (input.shape.length === 0 || input.shape[input.shape.length - 1] === 1) return `vec4<f32>(${this.value(input.id, c)})`;
-    return this.valueVec4(input.id, c);
-  }
-
-  private computeVec4(n: Node, coords: readonly Code[]): Code {
-    const last = coords.length - 1;
-    const lastDim = n.shape[last];
-    if (!this.members.has(n.id)) {
-      if (typeof lastDim === "number" && lastDim % 4 === 0)
-        return this.let(this.load(this.buffer(n.id, true), `${this.offset(n.shape, coords)} / 4u`, true));
-      return this.scalarsAsVec4(n.id, coords);
-    }
-    const op = n.op;
-    const input = (i: number): Node => this.node(n.inputs[i]);
-    switch (op.kind) {
-      case "unary":
-        if (!VEC4_UNARY.has(op.fn)) return this.scalarsAsVec4(n.id, coords);
-        return this.let(UNARY_WGSL[op.fn](this.operandVec4(input(0), coords)));
-      case "binary":
-        return this.let(BINARY_WGSL[op.fn](this.operandVec4(input(0), coords), this.operandVec4(input(1), coords)));
-      case "broadcast":
-        return this.operandVec4(input(0), coords);
-      case "permute":
-        if (op.perm[last] !== last) return this.scalarsAsVec4(n.id, coords);
-        return this.valueVec4(
-          n.inputs[0],
-          op.perm.map((_, i) => coords[op.perm.indexOf(i)]),
-        );
-      case "slice":
-        // Along the last axis the vector stays aligned only when the start is a multiple of 4.
-        if (op.axis === last && (typeof op.start !== "number" || op.start % 4 !== 0)) return this.scalarsAsVec4(n.id, coords);
-        return this.valueVec4(
-          n.inputs[0],
-          coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${this.dim(op.start)})` : c)),
-        );
-      case "reshape": {
-        const from = input(0).shape;
-        if (!dimsEqual(from[from.length - 1], lastDim)) return this.scalarsAsVec4(n.id, coords);
-        const outer = this.reshapeCoords(n.shape.slice(0, -1), from.slice(0, -1), coords.slice(0, -1));
-        return this.valueVec4(n.inputs[0], [...outer, coords[last]]);
-      }
-      case "gather": {
-        if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
-        const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
-        return this.valueVec4(
-          n.inputs[0],
-          coords.map((c, i) => (i === op.axis ? index : c)),
-        );
-      }
-      case "concat":
-        if (op.axis === last) return this.scalarsAsVec4(n.id, coords);
-        return this.concat(n, op.axis, coords, "vec4<f32>", (id, c) => this.valueVec4(id, c));
-      default:
-        return this.scalarsAsVec4(n.id, coords);
-    }
   }
 
   /** torch interpolate (align_corners=False) at one output position: 2x2 (bilinear) or 4x4 (bicubic, A = -0.75) clamped taps. */
