@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { globSync, isDynamicPattern } from "tinyglobby";
@@ -28,7 +28,8 @@ export interface Collection {
   columns: { name: string; type: ColumnType }[];
 }
 
-const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg"]);
+// Formats Tesserae does not decode are listed too, so that they are reported (not a PNG or JPEG) rather than silently left out.
+const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"]);
 const TEXT_MEMBERS = new Set(["txt", "cls", "json"]);
 /** Columns every row has; a manifest may not use these names for its extra columns. */
 export const RESERVED_COLUMNS = ["id", "path", "embedding", "model", "config_hash"];
@@ -42,10 +43,19 @@ export function itemBytes(item: CollectionItem): Uint8Array {
   return readRange(item.at.file, item.at.offset, item.at.length);
 }
 
-function walk(dir: string): string[] {
+function walk(dir: string, seen = new Set<string>()): string[] {
+  // A symbolic link is followed once: a link back to a folder above is not walked again.
+  const real = realpathSync(dir);
+  if (seen.has(real)) return [];
+  seen.add(real);
   return readdirSync(dir, { withFileTypes: true })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.isFile() && isImage(e.name) ? [join(dir, e.name)] : []));
+    .flatMap((e) => {
+      const path = join(dir, e.name);
+      const stat = e.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : e;
+      if (stat?.isDirectory()) return walk(path, seen);
+      return stat?.isFile() && isImage(e.name) ? [path] : [];
+    });
 }
 
 function folderItems(dir: string): CollectionItem[] {

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -17,10 +17,18 @@ beforeAll(() => {
 });
 
 describe("listCollection", () => {
-  it("a folder: every PNG and JPEG below it, recursively, by its path inside the folder", () => {
+  it("a folder: every image file below it, recursively (links followed once), by its path inside the folder", () => {
     writeFileSync(join(root, "photos", "notes.txt"), "not an image");
-    const { items, columns } = listCollection([join(root, "photos")]);
-    expect(items.map((i) => i.id).sort()).toEqual([...gen.readable, ...gen.corrupt].sort());
+    const { items: plain } = listCollection([join(root, "photos")]);
+    expect(plain.map((i) => i.id).sort()).toEqual([...gen.readable, ...gen.corrupt].sort());
+    // A WebP is listed (and then reported as not decodable); a link to a folder is walked, a link back up is not.
+    const other = join(root, "other");
+    mkdirSync(join(other, "deep"), { recursive: true });
+    writeFileSync(join(other, "deep", "pic.WEBP"), "RIFF....WEBP");
+    symlinkSync(join(root, "photos", "jpeg"), join(other, "linked"));
+    symlinkSync(other, join(other, "deep", "loop"));
+    const { items, columns } = listCollection([other]);
+    expect(items.map((i) => i.id).sort()).toEqual(["deep/pic.WEBP", "linked/exif-6.jpg", "linked/small.jpg"]);
     expect(columns).toEqual([]);
     expect(items.every((i) => i.extra && Object.keys(i.extra).length === 0)).toBe(true);
   });
