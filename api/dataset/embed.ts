@@ -26,6 +26,14 @@ export interface EmbedProgress {
   secondsLeft: number;
 }
 
+/** Once the inputs are listed and the database read: images in the inputs (and shard), already stored, to embed. */
+export interface EmbedPlan {
+  total: number;
+  existing: number;
+  todo: number;
+  batchSize: number;
+}
+
 export interface EmbedOptions extends EmbedModelOptions {
   /** Folders (recursive), glob patterns, manifests (.csv, .jsonl), WebDataset .tar shards, image files. */
   inputs: readonly string[];
@@ -42,6 +50,7 @@ export interface EmbedOptions extends EmbedModelOptions {
   threads?: number;
   /** Stops after the batch in flight is stored. */
   signal?: AbortSignal;
+  onPlan?: (plan: EmbedPlan) => void;
   onProgress?: (progress: EmbedProgress) => void;
   onFailure?: (failure: EmbedFailure) => void;
   /** After each batch is stored: its ids. */
@@ -161,6 +170,7 @@ export async function embedCollection(options: EmbedOptions): Promise<EmbedSumma
     const { store, meta, todo } = plan;
     const batchSize = options.batchSize ?? em.model.batchFor(options.memoryBudget ?? DEFAULT_BUDGET, 64);
     if (!(batchSize >= 1)) throw new UsageError(`batch size must be at least 1, got ${batchSize}`);
+    options.onPlan?.({ total: plan.total, existing: plan.existing, todo: todo.length, batchSize });
     const batches = Array.from({ length: Math.ceil(todo.length / batchSize) }, (_, b) => todo.slice(b * batchSize, (b + 1) * batchSize));
     const failed: EmbedFailure[] = [];
     let embedded = 0;

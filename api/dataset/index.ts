@@ -3,7 +3,14 @@
 import type { EmbedSummary } from "./embed.ts";
 import type { QueueEmbedOptions, QueueWorkerOptions } from "./queue.ts";
 
-export { embedCollection, type EmbedFailure, type EmbedOptions, type EmbedProgress, type EmbedSummary } from "./embed.ts";
+export {
+  embedCollection,
+  type EmbedFailure,
+  type EmbedOptions,
+  type EmbedPlan,
+  type EmbedProgress,
+  type EmbedSummary,
+} from "./embed.ts";
 export type { EmbedModelOptions } from "./embed-model.ts";
 export { listCollection, type Collection, type CollectionItem, type ItemValue } from "./items.ts";
 export { mergeShards, type MergeSummary } from "./merge.ts";

@@ -82,6 +82,7 @@ export async function embedWithQueue(options: QueueEmbedOptions): Promise<EmbedS
   const { store, meta } = plan;
   try {
     const batchSize = options.batchSize ?? BATCH;
+    options.onPlan?.({ total: plan.total, existing: plan.existing, todo: plan.todo.length, batchSize });
     const have = await store.ids();
     const pending = new Set<string>();
     for (let b = 0; b < plan.todo.length; b += batchSize) {

@@ -1,4 +1,4 @@
-import { embedCollection, type EmbedSummary } from "../../api/dataset/embed.ts";
+import { embedCollection, type EmbedPlan, type EmbedSummary } from "../../api/dataset/embed.ts";
 import type { EmbedModelOptions } from "../../api/dataset/embed-model.ts";
 import { mergeShards } from "../../api/dataset/merge.ts";
 import { embedWithQueue, runQueueWorker } from "../../api/dataset/index.ts";
@@ -126,6 +126,10 @@ export async function embedCommand(argv: string[]): Promise<number> {
       batchSize: positiveFlag(args, "batch"),
       signal: controller.signal,
       onProgress: progress.update,
+      onPlan: (p: EmbedPlan) =>
+        process.stderr.write(
+          `${p.total} image${p.total === 1 ? "" : "s"} in the inputs, ${p.existing} already in ${out}: embedding ${p.todo} in batches of up to ${p.batchSize}\n`,
+        ),
     };
     const queue = one(args, "queue");
     if (queue && one(args, "shard")) throw new UsageError("--queue balances the work itself: give it without --shard");
