@@ -84,6 +84,9 @@ export async function embedWithQueue(options: QueueEmbedOptions): Promise<EmbedS
     const batchSize = options.batchSize ?? BATCH;
     options.onPlan?.({ total: plan.total, existing: plan.existing, todo: plan.todo.length, batchSize });
     const have = await store.ids();
+    // Batches that failed in an earlier run (a worker with the wrong model, say) are enqueued afresh.
+    for (const job of (await queue.getJobs(["failed"])) as Job<BatchJob, BatchResult>[])
+      if (job.data.configHash === meta.configHash) await job.remove();
     const pending = new Set<string>();
     for (let b = 0; b < plan.todo.length; b += batchSize) {
       const items = plan.todo.slice(b, b + batchSize);

@@ -53,7 +53,10 @@ async function rowsOf(db: string): Promise<EmbeddingRow[]> {
 }
 
 /** A `tesserae embed --worker` process, and its stderr lines as they come. */
-function startWorker(env: NodeJS.ProcessEnv = {}): { child: ChildProcess; lines: string[]; line: (re: RegExp) => Promise<string> } {
+function startWorker(
+  env: NodeJS.ProcessEnv = {},
+  extra: string[] = [],
+): { child: ChildProcess; lines: string[]; line: (re: RegExp) => Promise<string> } {
   const args = [
     "dist/bin/main.js",
     "embed",
@@ -67,6 +70,7 @@ function startWorker(env: NodeJS.ProcessEnv = {}): { child: ChildProcess; lines:
     "2",
     "--threads",
     "1",
+    ...extra,
   ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   children.push(child);
@@ -145,6 +149,22 @@ describe("queue mode", () => {
     const again = await embedWithQueue({ ...CLIP, inputs: [gen.dir], out: db, batchSize: 8, queue: { url } });
     expect(again).toMatchObject({ embedded: 0, existing: IMAGES + 2 });
     for (const w of workers) w.child.kill("SIGTERM");
+  });
+
+  it("a worker with another config fails the batch, naming both configs; the producer says so, and a rerun with the right workers finishes", async () => {
+    const queue = { url, name: "mismatch" };
+    const db = join(root, "mismatch.db");
+    const small = join(gen.dir, "a");
+    const wrong = startWorker({}, ["--queue-name", "mismatch", "--set", "eps=1e-6"]);
+    await wrong.line(/waiting for batches/);
+    await expect(embedWithQueue({ ...CLIP, inputs: [small], out: db, batchSize: 16, queue })).rejects.toThrow(
+      /a batch failed on its workers: worker's model clip_score has config \w+, the batch was made for \w+/,
+    );
+    wrong.child.kill("SIGTERM");
+    const right = startWorker({}, ["--queue-name", "mismatch"]);
+    const summary = await embedWithQueue({ ...CLIP, inputs: [small], out: db, batchSize: 16, queue });
+    expect(summary.embedded).toBe(gen.readable.filter((id) => id.startsWith("a/")).length);
+    right.child.kill("SIGTERM");
   });
 
   it("a Redis that is not there is named", async () => {
