@@ -54,6 +54,42 @@ describe("compile", () => {
   });
 });
 
+describe("one tower of a contrastive graph (compile's outputs option)", () => {
+  const CLIP = "test/fixtures/clip-model";
+
+  it("keeps only what the chosen outputs need: inputs, computed inputs and kernels; an unknown output is named", () => {
+    const full = compile("clip-score", { weights: CLIP });
+    const image = compile("clip-score", { weights: CLIP, outputs: ["image_embeds"] });
+    const text = compile("clip-score", { weights: CLIP, outputs: ["text_embeds"] });
+    expect(image.inputs.map((i) => i.name)).toEqual(["pixel_values"]);
+    expect(image.outputs.map((o) => o.name)).toEqual(["image_embeds"]);
+    expect(text.inputs.map((i) => i.name)).toEqual(["input_ids", "text_pool"]);
+    expect(text.program.symbols).toEqual(["T"]);
+    expect(image.program.providers).toEqual([]);
+    expect(image.kernels.length + text.kernels.length).toBeLessThan(full.kernels.length);
+    expect(image.weights.every((w) => !w.name.startsWith("text_"))).toBe(true);
+    expect(() => compile("clip-score", { weights: CLIP, outputs: ["nope"] })).toThrow(
+      /clip_score has no output 'nope' \(its outputs: image_embeds, text_embeds, logits_per_image/,
+    );
+  });
+
+  it("each tower alone gives the whole graph's embeddings exactly: run on images, embedTexts on texts", async () => {
+    const images = ["test/fixtures/images/demo.png", "test/fixtures/images/wide.png"];
+    const texts = ["a photo of a cat", "a dog"];
+    const full = await load(compile("clip-score", { weights: CLIP }));
+    const image = await load(compile("clip-score", { weights: CLIP, outputs: ["image_embeds"] }));
+    const text = await load(compile("clip-score", { weights: CLIP, outputs: ["text_embeds"] }));
+    try {
+      const whole = await full.score(images, texts);
+      expect(maxAbsDiff((await image.run(images)).outputs.image_embeds, whole.outputs.image_embeds)).toBe(0);
+      expect(maxAbsDiff((await text.embedTexts(texts)).text_embeds, whole.outputs.text_embeds)).toBe(0);
+      await expect(image.embedTexts(texts)).rejects.toThrow(/embedTexts needs a text tower alone/);
+    } finally {
+      for (const m of [full, image, text]) m.dispose();
+    }
+  });
+});
+
 describe("load and run", () => {
   it("runs pixel values and image files; matches the PyTorch reference; random weights are announced through onWarning", async () => {
     const ref = SafetensorsFile.open("test/fixtures/reference/vit.safetensors");
