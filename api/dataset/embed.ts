@@ -155,6 +155,25 @@ export async function planRun(em: EmbedGraph, options: Pick<EmbedOptions, "input
   }
 }
 
+/** The summary of a run that started at `started` (performance.now()) on a planned collection. */
+export function runSummary(
+  plan: PlannedRun,
+  started: number,
+  done: Pick<EmbedSummary, "embedded" | "failed" | "batchSize" | "interrupted">,
+): EmbedSummary {
+  const seconds = (performance.now() - started) / 1000;
+  const { where, format } = plan.store;
+  return {
+    where,
+    format,
+    total: plan.total,
+    existing: plan.existing,
+    ...done,
+    seconds,
+    imagesPerSecond: (done.embedded + done.failed.length) / seconds,
+  };
+}
+
 /**
  * Embeds every image of a collection into a database, one row per image. Resumable: run again with
  * the same inputs and out, it embeds only what is missing; each batch is stored atomically.
@@ -198,19 +217,7 @@ export async function embedCollection(options: EmbedOptions): Promise<EmbedSumma
         break;
       }
     }
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      where: store.where,
-      format: store.format,
-      total: plan.total,
-      existing: plan.existing,
-      embedded,
-      failed,
-      batchSize,
-      seconds,
-      imagesPerSecond: (embedded + failed.length) / seconds,
-      interrupted,
-    };
+    return runSummary(plan, started, { embedded, failed, batchSize, interrupted });
   } finally {
     await plan?.store.close();
     await pool.close();

@@ -3,7 +3,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import { InputError, UsageError } from "../../core/errors.ts";
 import { DecodePool } from "./decode-pool.ts";
-import { embedBatch, planRun, type EmbedFailure, type EmbedOptions, type EmbedSummary } from "./embed.ts";
+import { embedBatch, planRun, runSummary, type EmbedFailure, type EmbedOptions, type EmbedSummary } from "./embed.ts";
 import { compileEmbed, type EmbedModelOptions, loadEmbedModel } from "./embed-model.ts";
 import type { CollectionItem, ItemValue } from "./items.ts";
 
@@ -137,19 +137,7 @@ export async function embedWithQueue(options: QueueEmbedOptions): Promise<EmbedS
       }
       if (done.length === 0) await new Promise((r) => setTimeout(r, POLL_MS));
     }
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      where: store.where,
-      format: store.format,
-      total: plan.total,
-      existing: plan.existing,
-      embedded,
-      failed,
-      batchSize,
-      seconds,
-      imagesPerSecond: (embedded + failed.length) / seconds,
-      interrupted,
-    };
+    return runSummary(plan, started, { embedded, failed, batchSize, interrupted });
   } finally {
     await store.close();
     await queue.close();

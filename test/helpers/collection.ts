@@ -1,6 +1,8 @@
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { PNG } from "pngjs";
+import { openExistingStore } from "../../api/dataset/open-store.ts";
+import type { EmbeddingRow } from "../../api/dataset/store.ts";
 import { rng } from "../../runtime/weights/random.ts";
 
 export interface GeneratedCollection {
@@ -53,4 +55,14 @@ export function generateCollection(dir: string, count: number, seed = 1): Genera
   put(corrupt[2], new Uint8Array(0));
   put(corrupt[3], whole.subarray(0, 33));
   return { dir, readable: readable.sort(), corrupt: corrupt.sort() };
+}
+
+/** Every row of a database, by id. */
+export async function rowsOf(db: string): Promise<EmbeddingRow[]> {
+  const store = await openExistingStore(db);
+  try {
+    return (await store.rows()).sort((a, b) => (a.id < b.id ? -1 : 1));
+  } finally {
+    await store.close();
+  }
 }

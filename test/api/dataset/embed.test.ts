@@ -14,7 +14,7 @@ import { compile, load } from "../../../api/index.ts";
 import { SafetensorsFile } from "../../../runtime/weights/safetensors.ts";
 import { tesserae } from "../../helpers/cli.ts";
 import { reliable } from "../../helpers/reliability.ts";
-import { generateCollection, type GeneratedCollection } from "../../helpers/collection.ts";
+import { generateCollection, rowsOf, type GeneratedCollection } from "../../helpers/collection.ts";
 
 const CLIP = { graph: "graphs/clip-score.tsr", weights: "test/fixtures/clip-model" };
 const VIT = { graph: "graphs/vit.tsr", weights: "test/fixtures/vit" };
@@ -24,15 +24,6 @@ let root: string;
 let gen: GeneratedCollection;
 let clipDb: string;
 let clipRun: EmbeddingRow[];
-
-async function rowsOf(db: string): Promise<EmbeddingRow[]> {
-  const store = await openExistingStore(db);
-  try {
-    return (await store.rows()).sort((a, b) => (a.id < b.id ? -1 : 1));
-  } finally {
-    await store.close();
-  }
-}
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);

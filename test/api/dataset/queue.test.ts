@@ -7,10 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embedCollection } from "../../../api/dataset/embed.ts";
-import { openExistingStore } from "../../../api/dataset/open-store.ts";
 import { embedWithQueue } from "../../../api/dataset/queue.ts";
-import type { EmbeddingRow } from "../../../api/dataset/store.ts";
-import { generateCollection, type GeneratedCollection } from "../../helpers/collection.ts";
+import { generateCollection, rowsOf, type GeneratedCollection } from "../../helpers/collection.ts";
 import { reliable } from "../../helpers/reliability.ts";
 
 const CLIP = { graph: "graphs/clip-score.tsr", weights: "test/fixtures/clip-model" };
@@ -41,15 +39,6 @@ function pong(port: number): Promise<boolean> {
     });
     socket.on("error", () => resolve(false));
   });
-}
-
-async function rowsOf(db: string): Promise<EmbeddingRow[]> {
-  const store = await openExistingStore(db);
-  try {
-    return (await store.rows()).sort((a, b) => (a.id < b.id ? -1 : 1));
-  } finally {
-    await store.close();
-  }
 }
 
 /** A `tesserae embed --worker` process, and its stderr lines as they come. */
