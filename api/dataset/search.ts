@@ -1,6 +1,6 @@
 import { InputError, UsageError } from "../../core/errors.ts";
 import { preparedFrom } from "../../runtime/model.ts";
-import { compile } from "../compile.ts";
+import { compile, type Compiled } from "../compile.ts";
 import { load, type LoadOptions } from "../load.ts";
 import { decodeItem } from "./decode.ts";
 import { loadEmbedModel, vectorsOf } from "./embed-model.ts";
@@ -37,13 +37,24 @@ const textOutput = (output: string): string => output.replace(/^image/, "text");
 async function textVector(source: EmbedSource, text: string, options: SearchOptions): Promise<Float32Array> {
   const output = textOutput(source.output);
   const weights = options.weights ?? source.weights ?? undefined;
-  const options_ = { weights, preset: source.preset ?? undefined, config: source.config, dtype: source.dtype };
-  const full = compile(source.graph, options_);
-  if (!full.outputs.some((o) => o.name === output) || !full.inputs.some((i) => i.name === "input_ids"))
-    throw new UsageError(
-      `${options.db} was made with ${source.graph}, which has no text tower ('${output}' output and input_ids input); text search needs a contrastive graph such as graphs/clip-score.tsr or graphs/siglip-score.tsr`,
-    );
-  const textOnly = compile(source.graph, { ...options_, outputs: [output] });
+  const noTower = new UsageError(
+    `${options.db} was made with ${source.graph}, which has no text tower ('${output}' output and input_ids input); text search needs a contrastive graph such as graphs/clip-score.tsr or graphs/siglip-score.tsr`,
+  );
+  let textOnly: Compiled;
+  try {
+    textOnly = compile(source.graph, {
+      weights,
+      preset: source.preset ?? undefined,
+      config: source.config,
+      dtype: source.dtype,
+      outputs: [output],
+    });
+  } catch (e) {
+    // selectOutputs' "has no output" is this database's graph lacking a text tower; other errors are its own.
+    if (e instanceof UsageError && e.message.includes(`has no output '${output}'`)) throw noTower;
+    throw e;
+  }
+  if (!textOnly.inputs.some((i) => i.name === "input_ids")) throw noTower;
   const model = await load(textOnly, { weights, device: options.device, onWarning: options.onWarning });
   try {
     const outputs = await model.embedTexts([text]);
