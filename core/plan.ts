@@ -11,6 +11,9 @@ import type { Graph } from "./graph.ts";
  */
 export type KernelKind = "pointwise" | "row" | "matmul" | "attention";
 
+/** The class of adapter a plan's kernels are shaped for: CPU-emulated (lavapipe, SwiftShader) or a real GPU. */
+export type TargetClass = "cpu" | "gpu";
+
 /** How tensors are stored in GPU buffers. Arithmetic is always f32. */
 export type StorageType = "f32" | "f16";
 

@@ -4,7 +4,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { candidatesFor } from "../compiler/kernels/index.ts";
-import { ATTENTION_CANDIDATES, TILING_CANDIDATES, tilingName, type KernelTarget, type KernelTiling } from "../compiler/codegen/tiling.ts";
+import {
+  ATTENTION_CANDIDATES,
+  GPU_TILING_CANDIDATES,
+  TILING_CANDIDATES,
+  tilingName,
+  type KernelTarget,
+  type KernelTiling,
+} from "../compiler/codegen/tiling.ts";
 
 /** One tuned kernel shape: the tiling chosen and what each candidate measured (GPU ms, summed over the kernels with this key). */
 export interface TunedChoice {
@@ -24,7 +31,7 @@ export function tuningCachePath(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tesserae", "tuning.json");
 }
 
-const KNOWN = new Map([...TILING_CANDIDATES, ...ATTENTION_CANDIDATES].map((t) => [tilingName(t), t]));
+const KNOWN = new Map([...TILING_CANDIDATES, ...ATTENTION_CANDIDATES, ...GPU_TILING_CANDIDATES].map((t) => [tilingName(t), t]));
 
 function readCache(path: string): CacheFile {
   if (!existsSync(path)) return { version: 1, adapters: {} };

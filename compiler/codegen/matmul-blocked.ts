@@ -1,4 +1,5 @@
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
+import { emitVec4Epilogue } from "./matmul-epilogue.ts";
 import { emitSharedPrologueStats } from "./matmul-prologue.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type MatmulTiling } from "./tiling.ts";
@@ -80,27 +81,15 @@ export function blockedMatmulKernel(
     );
   }
 
-  // Epilogue: one loop over the invocation's outputs, so the fused elementwise chain is written (and
-  // compiled) once per output of a step, not once per output: per element, or per vec4 of columns.
-  w.line(`var results = array<vec4<f32>, ${TM * TN}>(${accs.flat().join(", ")});`);
-  const perVec4 = tiling.epilogue === "vec4";
-  w.block(`for (var t = 0u; t < ${TM * TN * (perVec4 ? 1 : 4)}u; t = t + 1u) {`, () => {
-    const tile = perVec4 ? "t" : w.let("t / 4u", "tile");
-    const i = w.let(`${tile} / ${TN}u`, "i");
-    const j = w.let(`${tile} % ${TN}u`, "j");
-    const m = w.let(`mBase + ${i}`, "mo");
-    const gi = w.let(`wid.y * ${threads * TN}u + lid.x + ${threads}u * ${j}`, "g");
-    const acc = w.let(`results[${tile}]`, "accv");
-    w.block(`if (${m} < ${mDim} && ${gi} < ${groups}u) {`, () => {
-      for (const e of perVec4 ? ["0u", "1u", "2u", "3u"] : [w.let("t % 4u", "e")]) {
-        const n = w.let(`${gi} * 4u + ${e}`, "no");
-        w.overrides.set(core.id, `${acc}[${e}]`);
-        const coords = [...batch, m, n];
-        w.store(w.offset(root.shape, coords), w.value(root.id, coords));
-      }
-    });
+  emitVec4Epilogue(w, core, root, {
+    accs,
+    rowOf: (i) => `mBase + ${i}`,
+    groupOf: (j) => `wid.y * ${threads * TN}u + lid.x + ${threads}u * ${j}`,
+    batch,
+    M,
+    N,
+    perVec4: tiling.epilogue === "vec4",
   });
-  w.overrides.delete(core.id);
   const body = w.takeBody();
   const shared = statRows > 0 ? `var<workgroup> statPartials: array<f32, ${threads * statRows}>;\n` : "";
   const entry = `${shared}@compute @workgroup_size(${threads})

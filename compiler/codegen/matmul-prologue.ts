@@ -126,3 +126,57 @@ export function emitSharedPrologueStats(
   }
   return count;
 }
+
+/**
+ * Row statistics (as emitSharedPrologueStats) for a kernel whose workgroup covers many rows (the GPU
+ * matmul's block): `threads / rows` invocations share each row (at least one; rows beyond the
+ * workgroup take further passes), their partial sums meet in workgroup memory, and each row's
+ * statistic is stored once in a workgroup array that every invocation reads. Returns the workgroup
+ * declarations it needs (none without statistics).
+ */
+export function emitWorkgroupStats(
+  w: KernelWriter,
+  ids: readonly number[],
+  K: Dim,
+  batch: readonly Code[],
+  firstRow: Code,
+  tm: number,
+  threads: number,
+): string[] {
+  const g = w.graph;
+  if (ids.length === 0) return [];
+  const { rowLength, count, lastRow, first, xBatch } = normalizedRows(w, ids[0], K, batch, firstRow, tm);
+  const perRow = Math.max(1, Math.floor(threads / count));
+  const rowsPerPass = Math.floor(threads / perRow);
+  const declarations = [`var<workgroup> statPartials: array<f32, ${threads}>;`];
+  for (const id of ids) {
+    const op = g.nodes[id].op;
+    if (op.kind !== "reduce") continue;
+    const isMax = op.fn === "max";
+    const init = isMax ? F32_LOWEST : "0.0";
+    const combine = (acc: string, v: string): string => (isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`);
+    const array = w.fresh("stats");
+    declarations.push(`var<workgroup> ${array}: array<f32, ${count}>;`);
+    w.block(`for (var r0 = 0u; r0 < ${count}u; r0 = r0 + ${rowsPerPass}u) {`, () => {
+      const t = w.let(`r0 + lid.x / ${perRow}u`, "tr");
+      const lane = w.let(`lid.x % ${perRow}u`, "lane");
+      const row = w.let(`min(${first} + min(${t}, ${count - 1}u), ${lastRow})`, "xr");
+      const acc = w.fresh("acc");
+      w.line(`var ${acc} = ${init};`);
+      w.block(`for (var kk = ${lane}; kk < ${w.dim(rowLength)}; kk = kk + ${perRow}u) {`, () => {
+        w.line(`${acc} = ${combine(acc, w.value(g.nodes[id].inputs[0], [...xBatch, row, "kk"]))};`);
+      });
+      w.line(`statPartials[lid.x] = ${acc};`);
+      w.line("workgroupBarrier();");
+      w.block(`if (${lane} == 0u && ${t} < ${count}u && lid.x < ${rowsPerPass * perRow}u) {`, () => {
+        const total = w.fresh("total");
+        w.line(`var ${total} = ${init};`);
+        w.block(`for (var l = 0u; l < ${perRow}u; l = l + 1u) {`, () => w.line(`${total} = ${combine(total, "statPartials[lid.x + l]")};`));
+        w.line(`${array}[${t}] = ${statisticOf(w, id, total, rowLength)};`);
+      });
+      w.line("workgroupBarrier();");
+    });
+    w.statTables.set(id, { array, first, axis: g.nodes[id].shape.length - 2 });
+  }
+  return declarations;
+}

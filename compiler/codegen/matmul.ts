@@ -1,6 +1,7 @@
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { blockedMatmulKernel } from "./matmul-blocked.ts";
+import { tiledMatmulKernel } from "./matmul-tiled.ts";
 import { transposedWeightOf } from "./weight-layout.ts";
 import { emitPrologueStats, statisticOf } from "./matmul-prologue.ts";
 import type { MatmulTiling } from "./tiling.ts";
@@ -23,6 +24,7 @@ export const MATMUL_TILING = { threads: 64, split: 8, tm: 4, tn: 4, tilesX: 4, v
  */
 export function matmulKernel(w: KernelWriter, tiling: MatmulTiling): KernelCode {
   const transposed = transposedWeightOf(w.graph, w.graph.nodes[w.group.core ?? -1]);
+  if (tiling.strategy === "tiled") return tiledMatmulKernel(w, transposed, tiling);
   return transposed === null || tiling.strategy === "split-k" ? splitKMatmulKernel(w) : blockedMatmulKernel(w, transposed, tiling);
 }
 

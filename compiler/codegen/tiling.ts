@@ -1,5 +1,10 @@
+import type { TargetClass } from "../../core/plan.ts";
+
 /**
- * How a matmul whose weights are stored [K, N] is computed. "blocked": each invocation computes `tm`
+ * How a matmul is computed. "tiled" (the GPU kernel): a workgroup computes a `bm` x `bn` block of
+ * outputs, staging `bk`-deep tiles of A and B in workgroup memory that all its invocations read, each
+ * invocation `tm` rows by `tn` groups of 4 columns of the block; any operands. The others are for
+ * weights stored [K, N]. "blocked": each invocation computes `tm`
  * rows by `tn` groups of 4 columns, looping over all of K (register blocking); the tile's values of A
  * are loaded by every invocation ("each"), or each lane of a subgroup loads one step of K in eight and
  * the others take it by `subgroupShuffle` ("shuffle"); its epilogue runs per output element or per vec4
@@ -7,13 +12,23 @@
  * between adapters, so the choice is measured (the autotuner) per shape.
  */
 export type MatmulTiling =
+  | { strategy: "tiled"; bm: number; bn: number; bk: number; tm: number; tn: number }
   | { strategy: "blocked"; threads: number; tm: number; tn: number; epilogue: "element" | "vec4"; aLoads: "each" | "shuffle" }
   | { strategy: "split-k" };
 
-/** What generated kernels may rely on: the device's features, and its smallest subgroup (0 without subgroups). */
+/**
+ * What generated kernels may rely on: the device's features, its smallest subgroup (0 without
+ * subgroups), and the class of adapter the defaults are chosen for (CPU-emulated without it).
+ */
 export interface KernelTarget {
   features: readonly string[];
   subgroupMinSize: number;
+  targetClass?: TargetClass;
+}
+
+/** A GPU matmul tiling's invocations per workgroup. */
+export function tiledThreads(t: Extract<MatmulTiling, { strategy: "tiled" }>): number {
+  return (t.bm / t.tm) * (t.bn / 4 / t.tn);
 }
 
 /** Lanes that share their loads of A by subgroupShuffle: the subgroup must have at least this many. */
@@ -35,7 +50,9 @@ export interface AttentionTiling {
   shared: "each" | "shuffle";
 }
 
-export type KernelTiling = MatmulTiling | AttentionTiling;
+export type AnyAttentionTiling = AttentionTiling;
+
+export type KernelTiling = MatmulTiling | AnyAttentionTiling;
 
 /** Tuned choices by kernel key (see tuningKey); shapes not in the table get the defaults. */
 export type TilingTable = ReadonlyMap<string, KernelTiling>;
@@ -70,10 +87,43 @@ export const TILING_CANDIDATES: readonly MatmulTiling[] = [
   { strategy: "split-k" },
 ];
 
+const isGpu = (target?: KernelTarget): boolean => target?.targetClass === "gpu";
+
 /** The matmul tiling a plan for this target gets where the autotuner has not chosen one (DEFAULT_TILING without a target). */
 export function defaultMatmulTiling(target?: KernelTarget): MatmulTiling {
+  if (isGpu(target)) return GPU_TILING;
   return target && tilingRunsOn(SHUFFLE_TILING, target) ? SHUFFLE_TILING : DEFAULT_TILING;
 }
+
+/** The matmul tilings the autotuner tries on this target's class. */
+export function matmulCandidates(target?: KernelTarget): readonly MatmulTiling[] {
+  return isGpu(target) ? GPU_TILING_CANDIDATES : TILING_CANDIDATES;
+}
+
+/** The attention tilings the autotuner tries (one set for both classes until a GPU attention kernel exists). */
+export function attentionCandidates(_target?: KernelTarget): readonly AnyAttentionTiling[] {
+  return ATTENTION_CANDIDATES;
+}
+
+/**
+ * The GPU default: 64x64 blocks, 16 steps of K per stage, 256 invocations of 4x4 outputs (the classic
+ * shared-memory tiling; what a GPU prefers is the autotuner's to find, nothing here was measured on one).
+ */
+export const GPU_TILING: MatmulTiling = { strategy: "tiled", bm: 64, bn: 64, bk: 16, tm: 4, tn: 1 };
+
+/**
+ * GPU candidates: block shapes around the default (taller, wider, 8x8 per invocation as gpu.cpp's
+ * fastest published WebGPU matmul, a short block for small M), and the split-K kernel.
+ */
+export const GPU_TILING_CANDIDATES: readonly MatmulTiling[] = [
+  GPU_TILING,
+  { strategy: "tiled", bm: 64, bn: 64, bk: 8, tm: 8, tn: 2 },
+  { strategy: "tiled", bm: 128, bn: 64, bk: 16, tm: 8, tn: 1 },
+  { strategy: "tiled", bm: 64, bn: 128, bk: 16, tm: 4, tn: 2 },
+  { strategy: "tiled", bm: 64, bn: 64, bk: 16, tm: 4, tn: 2 },
+  { strategy: "tiled", bm: 32, bn: 64, bk: 16, tm: 2, tn: 1 },
+  { strategy: "split-k" },
+];
 
 /** Measured on lavapipe (ViT-B/16, 197 tokens, 12 heads of 64): 8 queries, workgroup scratch, 25-35 ms per layer. */
 export const DEFAULT_ATTENTION: AttentionTiling = {
@@ -115,6 +165,8 @@ export const ATTENTION_CANDIDATES: readonly AttentionTiling[] = [
 
 export function tilingName(t: KernelTiling): string {
   switch (t.strategy) {
+    case "tiled":
+      return `tiled ${tiledThreads(t)}t ${t.bm}x${t.bn}x${t.bk} ${t.tm}x${t.tn * 4}`;
     case "split-k":
       return "split-k";
     case "blocked":
@@ -131,6 +183,6 @@ export function tilingRunsOn(t: KernelTiling, target: KernelTarget): boolean {
 }
 
 /** The attention tiling a plan for this target gets where the autotuner has not chosen one (DEFAULT_ATTENTION without a target). */
-export function defaultAttentionTiling(target?: KernelTarget): AttentionTiling {
+export function defaultAttentionTiling(target?: KernelTarget): AnyAttentionTiling {
   return target && tilingRunsOn(SHUFFLE_ATTENTION, target) ? SHUFFLE_ATTENTION : DEFAULT_ATTENTION;
 }

@@ -1,10 +1,10 @@
 import { dimToString } from "../../core/dims.ts";
 import { attentionKernel } from "../codegen/attention.ts";
 import {
-  ATTENTION_CANDIDATES,
+  attentionCandidates,
   DEFAULT_ATTENTION,
   defaultAttentionTiling,
-  type AttentionTiling,
+  type AnyAttentionTiling,
   type KernelTiling,
 } from "../codegen/tiling.ts";
 import type { KernelModule } from "./kernel.ts";
@@ -13,7 +13,7 @@ import type { KernelModule } from "./kernel.ts";
  * softmax(q k^T) v per head with online softmax (codegen/attention.ts). Tuned under its batch, queries,
  * keys, width and heads, and whether segments, a causal mask or relative positions limit the keys.
  */
-export const attention: KernelModule<AttentionTiling> = {
+export const attention: KernelModule<AnyAttentionTiling> = {
   kind: "attention",
   generate: (w, tiling) => attentionKernel(w, tiling ?? DEFAULT_ATTENTION),
   tuning: {
@@ -25,8 +25,8 @@ export const attention: KernelModule<AttentionTiling> = {
       const limits = [core.op.segmented ? " segmented" : "", core.op.causal ? " causal" : "", core.op.relative ? " relative" : ""].join("");
       return `${b}x${t}x${s}x${d}/${core.op.heads}${limits}`;
     },
-    candidates: ATTENTION_CANDIDATES,
+    candidates: attentionCandidates,
     defaultFor: defaultAttentionTiling,
-    accepts: (t: KernelTiling): t is AttentionTiling => t.strategy === "flash",
+    accepts: (t: KernelTiling): t is AnyAttentionTiling => t.strategy === "flash",
   },
 };

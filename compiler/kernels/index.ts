@@ -3,7 +3,7 @@
 import type { Graph } from "../../core/graph.ts";
 import type { KernelKind, StorageType } from "../../core/plan.ts";
 import type { KernelCode } from "../codegen/kernel-code.ts";
-import { tilingRunsOn, type AttentionTiling, type KernelTarget, type KernelTiling, type TilingTable } from "../codegen/tiling.ts";
+import { tilingRunsOn, type AnyAttentionTiling, type KernelTarget, type KernelTiling, type TilingTable } from "../codegen/tiling.ts";
 import { KernelWriter } from "../codegen/writer.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import { attention } from "./attention.ts";
@@ -38,11 +38,11 @@ function tuningOf(key: string): NonNullable<KernelModule["tuning"]> {
 export function candidatesFor(key: string, target: KernelTarget): readonly KernelTiling[] {
   const tuning = tuningOf(key);
   const first = tuning.defaultFor(target);
-  return [first, ...tuning.candidates.filter((t) => t !== first && tilingRunsOn(t, target))];
+  return [first, ...tuning.candidates(target).filter((t) => t !== first && tilingRunsOn(t, target))];
 }
 
 /** A table giving every attention key among `keys` the same tiling. */
-export function attentionEverywhere(keys: Iterable<string>, tiling: AttentionTiling): Map<string, KernelTiling> {
+export function attentionEverywhere(keys: Iterable<string>, tiling: AnyAttentionTiling): Map<string, KernelTiling> {
   return new Map([...keys].filter((k) => kindOfKey(k) === "attention").map((k) => [k, tiling]));
 }
 

@@ -9,7 +9,8 @@ import type { KernelGroup } from "../fusion/groups.ts";
 export interface Tuning<T extends KernelTiling> {
   /** The shape part of the cache key (the registry puts the kind in front), or null where this group cannot be tuned. */
   shapeKey(g: Graph, group: KernelGroup): string | null;
-  candidates: readonly T[];
+  /** What the autotuner tries on a target (its class decides), the default among them. */
+  candidates(target?: KernelTarget): readonly T[];
   defaultFor(target?: KernelTarget): T;
   /** Whether a tiling (from the cache, say) is one this kind takes. */
   accepts(t: KernelTiling): t is T;

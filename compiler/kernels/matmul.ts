@@ -1,6 +1,6 @@
 import { dimToString } from "../../core/dims.ts";
 import { matmulKernel } from "../codegen/matmul.ts";
-import { DEFAULT_TILING, defaultMatmulTiling, TILING_CANDIDATES, type KernelTiling, type MatmulTiling } from "../codegen/tiling.ts";
+import { DEFAULT_TILING, defaultMatmulTiling, matmulCandidates, type KernelTiling, type MatmulTiling } from "../codegen/tiling.ts";
 import { transposedWeightOf } from "../codegen/weight-layout.ts";
 import type { KernelModule } from "./kernel.ts";
 
@@ -19,8 +19,8 @@ export const matmul: KernelModule<MatmulTiling> = {
       const dims = [...core.shape.slice(0, -1), a.shape[a.shape.length - 1], core.shape[core.shape.length - 1]];
       return dims.map(dimToString).join("x");
     },
-    candidates: TILING_CANDIDATES,
+    candidates: matmulCandidates,
     defaultFor: defaultMatmulTiling,
-    accepts: (t: KernelTiling): t is MatmulTiling => t.strategy === "blocked" || t.strategy === "split-k",
+    accepts: (t: KernelTiling): t is MatmulTiling => t.strategy === "tiled" || t.strategy === "blocked" || t.strategy === "split-k",
   },
 };

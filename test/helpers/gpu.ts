@@ -1,6 +1,6 @@
 import { compileGraph } from "../../compiler/compile.ts";
 import type { Graph } from "../../core/graph.ts";
-import type { TilingTable } from "../../compiler/codegen/tiling.ts";
+import type { KernelTarget, TilingTable } from "../../compiler/codegen/tiling.ts";
 import { getGpu } from "../../runtime/device.ts";
 import { Executor } from "../../runtime/executor/executor.ts";
 import { interpret } from "../../runtime/reference/interpreter.ts";
@@ -23,6 +23,8 @@ export interface CompareOptions {
   tilings?: TilingTable;
   /** Inputs with fixed values (attention segments), as 1-D tensors. */
   given?: Record<string, number[]>;
+  /** The target the plans are compiled for (its class picks the defaults); the portable defaults without one. */
+  target?: KernelTarget;
 }
 
 export async function compareWithReference(
@@ -30,7 +32,7 @@ export async function compareWithReference(
   inputShapes: Record<string, number[]>,
   env: Record<string, number> = {},
   seed = 7,
-  { tilings, given = {} }: CompareOptions = {},
+  { tilings, given = {}, target }: CompareOptions = {},
 ): Promise<Comparison> {
   const rand = rng(seed);
   const inputs = new Map<string, HostTensor>(Object.entries(inputShapes).map(([name, shape]) => [name, randomTensor(shape, rand)]));
@@ -42,7 +44,7 @@ export async function compareWithReference(
   const ctx = await getGpu();
   const result: Comparison = { fused: {}, unfused: {}, kernels: { fused: 0, unfused: 0 } };
   for (const fuse of tilings ? [true] : [true, false]) {
-    const plan = compileGraph(g, { fuse, tilings });
+    const plan = compileGraph(g, { fuse, tilings, target });
     const ex = await Executor.load(ctx, plan, weights);
     try {
       const { outputs } = await ex.run(inputs);

@@ -1,0 +1,55 @@
+import type { Dim } from "../../core/dims.ts";
+import type { Node } from "../../core/graph.ts";
+import type { Code, KernelWriter } from "./writer.ts";
+
+/** Where an invocation's accumulators sit in the output: `rows` x `groups` vec4s of 4 consecutive columns each. */
+export interface Vec4Outputs {
+  /** acc[i][j]: the accumulator of row i, column group j. */
+  accs: readonly (readonly string[])[];
+  /** The output row of accumulator row `i` (a WGSL u32 expression in i). */
+  rowOf: (i: Code) => Code;
+  /** The column group (its first column / 4) of accumulator column `j`. */
+  groupOf: (j: Code) => Code;
+  batch: readonly Code[];
+  M: Dim;
+  N: Dim;
+  /** Per element, or per vec4 of columns (only where N is a multiple of 4). */
+  perVec4: boolean;
+}
+
+/**
+ * The matmul epilogue for kernels that hold vec4 accumulators: one loop over the invocation's outputs,
+ * so the fused elementwise chain is written (and compiled) once per output of a step, not once per
+ * output; outputs past M or N are not stored.
+ */
+export function emitVec4Epilogue(w: KernelWriter, core: Node, root: Node, o: Vec4Outputs): void {
+  const TM = o.accs.length;
+  const TN = o.accs[0].length;
+  const whole = typeof o.N === "number" && o.N % 4 === 0;
+  const perVec4 = o.perVec4 && whole;
+  const [mDim, nDim] = [w.dim(o.M), w.dim(o.N)];
+  w.line(`var results = array<vec4<f32>, ${TM * TN}>(${o.accs.flat().join(", ")});`);
+  w.block(`for (var t = 0u; t < ${TM * TN * (perVec4 ? 1 : 4)}u; t = t + 1u) {`, () => {
+    const tile = perVec4 ? "t" : w.let("t / 4u", "tile");
+    const i = w.let(`${tile} / ${TN}u`, "i");
+    const j = w.let(`${tile} % ${TN}u`, "j");
+    const m = w.let(o.rowOf(i), "mo");
+    const gi = w.let(o.groupOf(j), "g");
+    const acc = w.let(`results[${tile}]`, "accv");
+    const stores = (): void => {
+      for (const e of perVec4 ? ["0u", "1u", "2u", "3u"] : [w.let("t % 4u", "e")]) {
+        const n = w.let(`${gi} * 4u + ${e}`, "no");
+        const write = (): void => {
+          w.overrides.set(core.id, `${acc}[${e}]`);
+          const coords = [...o.batch, m, n];
+          w.store(w.offset(root.shape, coords), w.value(root.id, coords));
+        };
+        if (whole) write();
+        else w.block(`if (${n} < ${nDim}) {`, write);
+      }
+    };
+    // With N a multiple of 4, a group inside N is four columns inside it.
+    w.block(`if (${m} < ${mDim} && ${whole ? `${gi} < ${(o.N as number) / 4}u` : `${gi} * 4u < ${nDim}`}) {`, stores);
+  });
+  w.overrides.delete(core.id);
+}

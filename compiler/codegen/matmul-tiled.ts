@@ -1,0 +1,112 @@
+import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
+import type { KernelCode } from "./kernel-code.ts";
+import { emitVec4Epilogue } from "./matmul-epilogue.ts";
+import { emitWorkgroupStats } from "./matmul-prologue.ts";
+import { tiledThreads, type MatmulTiling } from "./tiling.ts";
+import type { Code, KernelWriter } from "./writer.ts";
+
+export type TiledMatmulTiling = Extract<MatmulTiling, { strategy: "tiled" }>;
+
+/**
+ * The GPU matmul: a workgroup computes a `bm` x `bn` block of C. Per stage of `bk` steps of K, all its
+ * invocations load the block's tiles of A (through the prologue: views, a normalisation on load) and B
+ * into workgroup memory together, consecutive invocations reading consecutive addresses, then each
+ * computes `tm` rows by `tn` groups of 4 columns from those tiles. A is held [k][m] with one word of
+ * padding per row of the tile, so the stores that transpose it do not fall into one memory bank. B is
+ * read as vec4s where it is stored [K, N] (prepared at load), or four columns of its [N, K] rows
+ * otherwise (activations, batched B). Tiles past M, N or K read as 0, so any sizes work. Row statistics
+ * (norm on load, an epilogue's statistics of A) are computed by the workgroup into workgroup memory.
+ */
+export function tiledMatmulKernel(w: KernelWriter, transposed: number | null, tiling: TiledMatmulTiling): KernelCode {
+  const { graph: g, group } = w;
+  const { bm: BM, bn: BN, bk: BK, tm: TM, tn: TN } = tiling;
+  const threads = tiledThreads(tiling);
+  const colThreads = BN / 4 / TN;
+  const core = g.nodes[group.core ?? -1];
+  const root = g.nodes[group.root];
+  const [aId, bId] = core.inputs;
+  const a = g.nodes[aId];
+  const b = g.nodes[bId];
+  const r = core.shape.length;
+  const M = core.shape[r - 2];
+  const N = core.shape[r - 1];
+  const K = a.shape[a.shape.length - 1];
+  const batchShape = core.shape.slice(0, -2);
+  const batch = batchShape.length ? w.unravel("wid.z", batchShape, "bt") : [];
+  const aRow = (m: Code, k: Code): Code[] => [...w.broadcastCoords(a.shape.slice(0, -2), batch), m, k];
+  const bRow = (n: Code, k: Code): Code[] => [...w.broadcastCoords(b.shape.slice(0, -2), batch), n, k];
+  const [mDim, nDim, kDim] = [w.dim(M), w.dim(N), w.dim(K)];
+  const exactK = typeof K === "number" && K % BK === 0;
+  const aStride = BM + 1;
+  const bGroups = BN / 4;
+
+  // Row blocks along x, as in the blocked kernel: consecutive workgroups share one slice of B.
+  w.line(`let mBase = wid.x * ${BM}u;`);
+  w.line(`let gBase = wid.y * ${bGroups}u;`);
+  w.line(`let tx = lid.x % ${colThreads}u;`);
+  w.line(`let ty = lid.x / ${colThreads}u;`);
+  const stats = emitWorkgroupStats(w, [...group.reduces, ...group.rowStats], K, batch, "mBase", BM, threads);
+
+  const accs = Array.from({ length: TM }, (_, i) => Array.from({ length: TN }, (_, j) => `acc${i}_${j}`));
+  for (const acc of accs.flat()) w.line(`var ${acc} = vec4<f32>(0.0);`);
+  const inK = (k: Code, v: Code, zero: Code): Code => (exactK ? v : `select(${zero}, ${v}, ${k} < ${kDim})`);
+  w.block(`for (var k0 = 0u; k0 < ${kDim}; k0 = k0 + ${BK}u) {`, () => {
+    w.block(`for (var e = lid.x; e < ${BM * BK}u; e = e + ${threads}u) {`, () => {
+      const mm = w.let(`e / ${BK}u`, "mm");
+      const kk = w.let(`e % ${BK}u`, "kk");
+      const k = w.let(`k0 + ${kk}`, "k");
+      const m = w.let(`min(mBase + ${mm}, ${mDim} - 1u)`, "m");
+      const v = w.value(aId, aRow(m, exactK ? k : `min(${k}, ${kDim} - 1u)`));
+      w.line(`aTile[${kk} * ${aStride}u + ${mm}] = ${inK(k, v, "0.0")};`);
+    });
+    w.block(`for (var e = lid.x; e < ${BK * bGroups}u; e = e + ${threads}u) {`, () => {
+      const kk = w.let(`e / ${bGroups}u`, "kk");
+      const c = w.let(`e % ${bGroups}u`, "c");
+      const k = w.let(`k0 + ${kk}`, "k");
+      const kc = exactK ? k : w.let(`min(${k}, ${kDim} - 1u)`, "kc");
+      const n = w.let(`gBase * 4u + ${c} * 4u`, "n");
+      let v: Code;
+      if (transposed !== null) v = w.valueVec4(transposed, [kc, `min(${n}, ${nDim} - 4u)`]);
+      else {
+        // Four columns of B [N, K] at this step of K; columns past N read as 0.
+        const cols = [0, 1, 2, 3].map((q) => {
+          const nq = w.let(`${n} + ${q}u`, "nq");
+          return `select(0.0, ${w.value(bId, bRow(`min(${nq}, ${nDim} - 1u)`, kc))}, ${nq} < ${nDim})`;
+        });
+        v = `vec4<f32>(${cols.join(", ")})`;
+      }
+      w.line(`bTile[e] = ${inK(k, v, "vec4<f32>(0.0)")};`);
+    });
+    w.line("workgroupBarrier();");
+    w.block(`for (var kk = 0u; kk < ${BK}u; kk = kk + 1u) {`, () => {
+      const av = accs.map((_, i) => w.let(`aTile[kk * ${aStride}u + ty * ${TM}u + ${i}u]`, "a"));
+      const bv = accs[0].map((_, j) => w.let(`bTile[kk * ${bGroups}u + tx + ${colThreads * j}u]`, "b"));
+      accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(vec4<f32>(${av[i]}), ${bv[j]}, ${acc});`)));
+    });
+    w.line("workgroupBarrier();");
+  });
+
+  emitVec4Epilogue(w, core, root, {
+    accs,
+    rowOf: (i) => `mBase + ty * ${TM}u + ${i}`,
+    groupOf: (j) => `gBase + tx + ${colThreads}u * ${j}`,
+    batch,
+    M,
+    N,
+    perVec4: false,
+  });
+  const body = w.takeBody();
+  const declarations = [
+    `var<workgroup> aTile: array<f32, ${BK * aStride}>;`,
+    `var<workgroup> bTile: array<vec4<f32>, ${BK * bGroups}>;`,
+    ...stats,
+  ].join("\n");
+  const entry = `${declarations}
+@compute @workgroup_size(${threads})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+${body}
+}`;
+  const groups: Dim = ceilDiv(N, 4);
+  const dispatch = { kind: "grid" as const, x: ceilDiv(M, BM), y: ceilDiv(groups, bGroups), z: numel(batchShape) };
+  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch };
+}
