@@ -16,7 +16,7 @@ commands:
                       push-gathers, duplicate-views, merge-linears, fold-norms, transpose-weights,
                       mark-stored-weights, split-weight-preparation), verified; --no-fuse: the unfused compile's steps
   explain <graph.tsr> the kernels in order: fused ops, source lines, FLOPs and bytes
-                      (--format text|json|dot|html, --batch N, --no-fuse); --why: under each kernel,
+                      (--format text|json|dot|html, --batch N, --no-fuse, --target cpu|gpu|auto); --why: under each kernel,
                       why its result is written to memory and the fusion rule that joined each op
   run <graph.tsr>     run a graph on images or pixel values on the WebGPU device
   compile <graph.tsr> --out DIR   plan.json, kernels/*.wgsl and an ES module (model.js + model.d.ts,

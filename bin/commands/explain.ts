@@ -1,3 +1,4 @@
+import type { KernelTarget } from "../../compiler/codegen/tiling.ts";
 import { compileProgram } from "../../compiler/compile.ts";
 import { formatDot } from "../../compiler/explain/dot.ts";
 import { formatHtml } from "../../compiler/explain/html.ts";
@@ -13,7 +14,7 @@ const FORMATS = ["text", "json", "dot", "html"];
 export async function explainCommand(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
-    { values: [...MODEL_FLAGS, "format", "batch"], repeatable: ["set"], switches: ["no-fuse", "why"] },
+    { values: [...MODEL_FLAGS, "format", "batch", "target"], repeatable: ["set"], switches: ["no-fuse", "why"] },
     "explain",
   );
   const graphPath = requireGraph(args, "explain");
@@ -23,7 +24,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch must be a positive integer`);
   const { program } = compileFromArgs(graphPath, args);
   const fused = !args.switches.has("no-fuse");
-  const plan = compileProgram(program, { fuse: fused });
+  const plan = compileProgram(program, { fuse: fused, target: explainTarget(one(args, "target") ?? process.env.TESSERAE_TARGET) });
   const env = Object.fromEntries(program.symbols.map((s) => [s, batch]));
   const report = explainPlan(plan, graphPath, env, fused);
   const text =
@@ -36,4 +37,14 @@ export async function explainCommand(argv: string[]): Promise<number> {
           : formatText(report, args.switches.has("why"));
   process.stdout.write(text);
   return 0;
+}
+
+/**
+ * The plan explain shows: `gpu` or `cpu` gives that class's defaults for an adapter of unknown features
+ * (no subgroups); `auto` (the default) the portable plan, since explain opens no device.
+ */
+function explainTarget(choice: string | undefined): KernelTarget | undefined {
+  if (choice === undefined || choice === "auto") return undefined;
+  if (choice !== "cpu" && choice !== "gpu") throw new UsageError(`--target must be cpu, gpu or auto, got '${choice}'`);
+  return { features: [], subgroupMinSize: 0, targetClass: choice };
 }

@@ -1,3 +1,4 @@
+import { kernelShape } from "./kernel-shape.ts";
 import { evalDim, shapeToString, type DimEnv } from "../../core/dims.ts";
 import type { Graph, Node } from "../../core/graph.ts";
 import { kernelCost } from "../../core/cost.ts";
@@ -7,6 +8,11 @@ export interface ExplainedKernel {
   index: number;
   name: string;
   kind: string;
+  /** Invocations per workgroup. */
+  workgroupSize: number;
+  workgroupMemoryBytes: number;
+  /** The matmul or attention tiling it was generated with (null for other kinds and untuned shapes). */
+  tiling: string | null;
   /** Primitive ops computed in the kernel, in order. */
   ops: string[];
   /** Graph-file lines the ops came from (outermost call site), in order of appearance. */
@@ -68,6 +74,8 @@ export function explainPlan(plan: Plan, file: string, env: DimEnv, fused: boolea
       index,
       name: k.name,
       kind: k.kind,
+      ...kernelShape(k.wgsl),
+      tiling: k.tuning?.tiling ?? null,
       ops: nodes.map(opName),
       source: uniq(
         nodes.flatMap((n) => {
