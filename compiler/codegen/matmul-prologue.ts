@@ -7,6 +7,11 @@ export function statisticOf(w: KernelWriter, id: number, total: Code, length: Di
   return op.kind === "reduce" && op.fn === "mean" ? `(${total} / f32(${w.dim(length)}))` : total;
 }
 
+/** A row statistic's start value and how it takes one more value: a maximum or a sum. */
+function rowReduction(isMax: boolean): { init: Code; combine: (acc: Code, v: Code) => Code } {
+  return { init: isMax ? F32_LOWEST : "0.0", combine: (acc, v) => (isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`) };
+}
+
 /** How the invocations that share rows divide a loop over K: each starts at `start` and steps by `step`; `combine` totals their partial values. */
 export interface LaneSplit {
   start: Code;
@@ -98,9 +103,7 @@ export function emitSharedPrologueStats(
   for (const id of ids) {
     const op = g.nodes[id].op;
     if (op.kind !== "reduce") continue;
-    const isMax = op.fn === "max";
-    const init = isMax ? F32_LOWEST : "0.0";
-    const combine = (acc: string, v: string): string => (isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`);
+    const { init, combine } = rowReduction(op.fn === "max");
     w.block(`for (var t = 0u; t < ${count}u; t = t + 1u) {`, () => {
       const row = w.let(`min(${first} + t, ${lastRow})`, "xr");
       const acc = w.fresh("acc");
@@ -152,9 +155,7 @@ export function emitWorkgroupStats(
   for (const id of ids) {
     const op = g.nodes[id].op;
     if (op.kind !== "reduce") continue;
-    const isMax = op.fn === "max";
-    const init = isMax ? F32_LOWEST : "0.0";
-    const combine = (acc: string, v: string): string => (isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`);
+    const { init, combine } = rowReduction(op.fn === "max");
     const array = w.fresh("stats");
     declarations.push(`var<workgroup> ${array}: array<f32, ${count}>;`);
     w.block(`for (var r0 = 0u; r0 < ${count}u; r0 = r0 + ${rowsPerPass}u) {`, () => {
