@@ -4,6 +4,7 @@ import { buildArtifact } from "../compiler/emit/artifact.ts";
 import { emitModule } from "../compiler/emit/module.ts";
 import { stringifyPlanFile } from "../core/serialize.ts";
 import { UsageError } from "../core/errors.ts";
+import type { TargetClass } from "../core/plan.ts";
 import type { Compiled } from "./compile.ts";
 
 /** What a compiled folder holds; `model.ts` is what earlier versions wrote, replaced on a new compile. */
@@ -12,6 +13,8 @@ const ARTIFACT_ENTRIES = new Set(["plan.json", "model.js", "model.d.ts", "model.
 export interface WriteOptions {
   /** The module the compiled model imports the runtime from (default `tesserae/runtime`). */
   runtime?: string;
+  /** The adapter class whose defaults the kernels take; default none: portable kernels for any adapter. */
+  target?: TargetClass;
 }
 
 export interface Written {
@@ -52,8 +55,14 @@ export async function writeArtifact(compiled: Compiled, dir: string, options: Wr
     preset: compiled.options.preset,
     set: Object.entries(compiled.options.config).map(([k, v]) => `${k}=${v}`),
     weights,
+    ...(options.target ? { target: options.target } : {}),
   };
-  const { file, files, plan } = buildArtifact(compiled.program, compiled.source, { fuse, storage: dtype }, compiledWith);
+  const { file, files, plan } = buildArtifact(
+    compiled.program,
+    compiled.source,
+    { fuse, storage: dtype, target: options.target },
+    compiledWith,
+  );
   const runtime = options.runtime ?? "tesserae/runtime";
   const { js, dts } = await emitModule(file, files, runtime);
   const tmp = `${resolve(dir)}.tmp-${process.pid}`;

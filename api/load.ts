@@ -1,7 +1,7 @@
 import { compileProgram } from "../compiler/compile.ts";
 import { eliminateDeadCode } from "../compiler/passes/dce.ts";
 import { checkpointTensors } from "../runtime/artifact.ts";
-import { contextFor, getGpu } from "../runtime/device.ts";
+import { contextFor, deviceTarget, getGpu, type TargetChoice } from "../runtime/device.ts";
 import { UsageError } from "../core/errors.ts";
 import type { TextTokenizer } from "../runtime/layout/encode.ts";
 import { decodeNode } from "../runtime/node.ts";
@@ -27,6 +27,11 @@ export interface LoadOptions extends ModelEvents {
   tokenizer?: string | TextTokenizer;
   /** Use the autotuner's cached tilings for this adapter (`tesserae tune`); default true. */
   tuned?: boolean;
+  /**
+   * The adapter class whose kernels the plan takes: `auto` (the default) the device's own, `gpu` or
+   * `cpu` the other class's, to check them on this device (correct anywhere, fast only on their class).
+   */
+  target?: TargetChoice;
 }
 
 /** Where the weights of a load came from, in words. */
@@ -69,8 +74,9 @@ export async function load(compiled: Compiled, options: LoadOptions = {}): Promi
     options.onWarning?.(`the adapter (${ctx.adapterName}) has no shader-f16: running in f32 instead`);
     storage = "f32";
   }
-  const tilings = options.tuned === false ? undefined : loadTilings(ctx.adapterName, undefined, ctx).table;
-  const plan = compileProgram(compiled.program, { fuse: compiled.options.fuse, storage, tilings, target: ctx });
+  const target = deviceTarget(ctx, options.target);
+  const tilings = options.tuned === false ? undefined : loadTilings(target.tuningKey, undefined, target).table;
+  const plan = compileProgram(compiled.program, { fuse: compiled.options.fuse, storage, tilings, target });
   const weights = weightSource(compiled, options);
   return Model.create(ctx, compiled.program, plan, weights, {
     onWarning: options.onWarning,

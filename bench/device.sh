@@ -10,7 +10,10 @@
 #                                (tuning included) and writes the results, adapter named, to $OUT
 #
 # e.g. device.run(command="bash bench/device.sh run", carry=[".device"], timeout_s=540).
-# BENCH_ONLY, BENCH_RUNS, BENCH_PEERS and BENCH_TUNE pass through to bench/main.ts.
+# BENCH_ONLY, BENCH_RUNS, BENCH_PEERS, BENCH_TUNE and TESSERAE_TARGET pass through to bench/main.ts.
+# `run` fails (exit 3) when Dawn picks a software adapter (lavapipe, SwiftShader) instead of the GPU,
+# unless BENCH_ALLOW_SOFTWARE=1 (how it is proved offline on a machine without one:
+#   bash bench/device.sh pack && OUT=/tmp/device-out BENCH_ALLOW_SOFTWARE=1 BENCH_ONLY=ViT-B/16 unshare -n bash bench/device.sh run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=.device
@@ -20,17 +23,23 @@ pack() {
   rm -rf "$STAGE" && mkdir -p "$STAGE/node_modules"
   # The bundle sits one folder below the repository, so the paths it reads relative to its own file
   # (../dsl/prelude.tsr) still lead into the working tree that travels; the files it reads beside its
-  # own sources are copied next to it.
+  # own sources are copied next to it. LanceDB (a dynamic import, only for --format lance) stays out.
   node_modules/.bin/esbuild bench/main.ts --bundle --platform=node --format=esm --target=node20 \
     --external:webgpu --external:onnxruntime-node --external:onnxruntime-web --external:@jsquash/jpeg \
+    --external:./lance-store.ts \
     --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
     --outfile="$STAGE/bench.mjs" --log-level=warning
+  # The embedding benchmark's decode threads load decode-worker.js from beside the bundle.
+  node_modules/.bin/esbuild api/dataset/decode-worker.ts --bundle --platform=node --format=esm --target=node20 \
+    --external:@jsquash/jpeg \
+    --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
+    --outfile="$STAGE/decode-worker.js" --log-level=warning
   cp compiler/emit/onnx.proto dsl/grammar.peggy "$STAGE/"
   # Only the linux-x64 builds of the native packages, and their JavaScript.
   mkdir -p "$STAGE/node_modules/webgpu/dist/linux-x64"
   cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$STAGE/node_modules/webgpu/"
   cp node_modules/webgpu/dist/linux-x64/dawn.node "$STAGE/node_modules/webgpu/dist/linux-x64/"
-  cp -r node_modules/onnxruntime-common "$STAGE/node_modules/"
+  cp -r node_modules/onnxruntime-common node_modules/@jsquash "$STAGE/node_modules/"
   mkdir -p "$STAGE/node_modules/onnxruntime-node/bin/napi-v6/linux"
   cp -r node_modules/onnxruntime-node/package.json node_modules/onnxruntime-node/dist "$STAGE/node_modules/onnxruntime-node/"
   cp -r node_modules/onnxruntime-node/bin/napi-v6/linux/x64 "$STAGE/node_modules/onnxruntime-node/bin/napi-v6/linux/"
@@ -40,7 +49,7 @@ pack() {
   cp "$(command -v node)" "$STAGE/node"
   # The Vulkan loader (the GPU image may have the NVIDIA driver without it), from this machine's apt sources.
   (cd "$STAGE" && apt-get download -q libvulkan1 >/dev/null)
-  tar -C "$STAGE" -cJf "$STAGE.tar.xz" . && rm -rf "$STAGE" && mkdir "$STAGE" && mv "$STAGE.tar.xz" "$STAGE/payload.tar.xz"
+  XZ_OPT="${XZ_OPT:--T0}" tar -C "$STAGE" -cJf "$STAGE.tar.xz" . && rm -rf "$STAGE" && mkdir "$STAGE" && mv "$STAGE.tar.xz" "$STAGE/payload.tar.xz"
   echo "packed $(du -h "$STAGE/payload.tar.xz" | cut -f1) into $STAGE/payload.tar.xz (carry it as \".device\")"
 }
 
@@ -58,7 +67,9 @@ run() {
   fi
   export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" TESSERAE_TUNING="${OUT:-/tmp}/tuning-cache.json"
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || true
-  BENCH_OUT="${OUT:-bench/results/device}" .device-run/node .device-run/bench.mjs
+  local require_gpu=1
+  [ "${BENCH_ALLOW_SOFTWARE:-0}" = 1 ] && require_gpu=0
+  BENCH_REQUIRE_GPU=$require_gpu BENCH_OUT="${OUT:-bench/results/device}" .device-run/node .device-run/bench.mjs
 }
 
 case "${1:-}" in

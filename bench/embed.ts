@@ -117,7 +117,8 @@ export async function benchEmbedding(log: (s: string) => void, dir = process.env
   return records;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run by itself (`npm run bench:embed`); bundled into bench/device.sh's benchmark every module shares one URL.
+if (import.meta.url.endsWith("/bench/embed.ts") && import.meta.url === `file://${process.argv[1]}`) {
   await benchEmbedding((s) => process.stderr.write(`${s}\n`));
   process.exit(0);
 }

@@ -9,7 +9,8 @@ import { syntheticImage } from "./synthetic.ts";
 import { kernelBreakdownChart, latencyChart, rateChart } from "./charts.ts";
 import { markdownTable } from "./report.ts";
 import { measurePeaks, type Peaks } from "./peak.ts";
-import { getGpu } from "../runtime/device.ts";
+import { deviceTarget, getGpu } from "../runtime/device.ts";
+import { targetChoice } from "../bin/load.ts";
 import { compileProgram } from "../compiler/compile.ts";
 import { autotune } from "../tune/autotune.ts";
 import { loadTilings } from "../tune/cache.ts";
@@ -84,6 +85,16 @@ const CASES: Case[] = [
 
 const runs = Number(process.env.BENCH_RUNS ?? "3");
 const gpu = await getGpu();
+// BENCH_REQUIRE_GPU=1 (bench/device.sh sets it): a software adapter is an error, not a GPU result.
+if (process.env.BENCH_REQUIRE_GPU === "1" && gpu.targetClass === "cpu") {
+  process.stderr.write(
+    `bench: Dawn picked a software adapter (${gpu.adapterName}), not a GPU: is the GPU's Vulkan driver installed and visible ` +
+      "(VK_DRIVER_FILES, the NVIDIA container's graphics capability)? Set BENCH_ALLOW_SOFTWARE=1 to measure it anyway.\n",
+  );
+  process.exit(3);
+}
+// TESSERAE_TARGET: the class whose kernels are measured (default: the adapter's own).
+const target = deviceTarget(gpu, targetChoice(process.env.TESSERAE_TARGET, "TESSERAE_TARGET"));
 // BENCH_TUNE: "0" uses the cache (or the defaults) only; another value tunes only the matching graphs.
 const tuneOnly = process.env.BENCH_TUNE ?? "1";
 const tunes = (label: string): boolean => tuneOnly === "1" || (tuneOnly !== "0" && label.includes(tuneOnly));
@@ -94,6 +105,9 @@ const dtypes = (process.env.BENCH_DTYPES ?? "f32,f16").split(",");
 // ONNX Runtime's CPU and both WebGPU providers on the exported graph, side by side (BENCH_PEERS=0 leaves them out).
 const peers = process.env.BENCH_PEERS !== "0";
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
+log(
+  `adapter: ${gpu.adapterName} (${gpu.targetClass} class, kernels for the ${target.targetClass} class); features: ${gpu.features.join(", ") || "none"}`,
+);
 // BENCH_OUT: another folder for the results (the device script writes them where they come back from).
 const dir = process.env.BENCH_OUT ?? "bench/results";
 mkdirSync(dir, { recursive: true });
@@ -127,7 +141,7 @@ function save(): void {
   // This adapter's tuned choices, for the record (the live cache is tuningCachePath()).
   writeFileSync(
     `${dir}/tuning.json`,
-    `${JSON.stringify({ adapter: gpu.adapterName, choices: loadTilings(gpu.adapterName).choices }, null, 2)}\n`,
+    `${JSON.stringify({ adapter: target.tuningKey, choices: loadTilings(target.tuningKey).choices }, null, 2)}\n`,
   );
   writeFileSync(`${dir}/latest.md`, markdownTable(all(), peaks));
 }
@@ -147,20 +161,21 @@ for (const c of CASES) {
   const tilings = tunes(c.label)
     ? (
         await autotune(gpu, {
-          compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t, target: gpu }),
+          compile: (t) => compileProgram(program, { fuse: true, storage: "f32", tilings: t, target }),
           weights,
           inputs,
           graph: c.label,
           runs: 1,
           log,
+          target,
         })
       ).table
-    : loadTilings(gpu.adapterName, undefined, gpu).table;
+    : loadTilings(target.tuningKey, undefined, target).table;
   if (dtypes.includes("f32"))
     records.push(
       ...(await benchEngines(
         { name: c.label, program, preset: c.preset ?? "", inputs, weights },
-        { runs: caseRuns, engines, storage: "f32", tilings, log },
+        { runs: caseRuns, engines, storage: "f32", tilings, target, log },
       )),
     );
   if (dtypes.includes("f16") && gpu.features.includes("shader-f16")) {
@@ -168,7 +183,7 @@ for (const c of CASES) {
     records.push(
       ...(await benchEngines(
         { name: c.label, program, preset: c.preset ?? "", inputs, weights },
-        { runs: caseRuns, engines: ["tesserae"], storage: "f16", tilings, log },
+        { runs: caseRuns, engines: ["tesserae"], storage: "f16", tilings, target, log },
       )),
     );
   }

@@ -2,7 +2,7 @@ import { compileProgram } from "../compiler/compile.ts";
 import type { Program } from "../core/program.ts";
 import { kernelCost } from "../core/cost.ts";
 import type { Plan } from "../core/plan.ts";
-import { getGpu } from "../runtime/device.ts";
+import { deviceTarget, getGpu, type DeviceTarget } from "../runtime/device.ts";
 import { Executor } from "../runtime/executor/executor.ts";
 import { bindSymbols } from "../runtime/executor/inputs.ts";
 import { maxAbsDiff, type HostTensor } from "../runtime/tensor.ts";
@@ -93,11 +93,15 @@ export interface BenchOptions {
   storage: "f32" | "f16";
   /** The autotuner's choices for the fused plan (the defaults where absent). */
   tilings?: TilingTable;
+  /** The class the plans are compiled for (default: the adapter's own). */
+  target?: DeviceTarget;
   log: (s: string) => void;
 }
 
-export async function benchEngines(c: BenchCase, { runs, engines: wanted, storage, tilings, log }: BenchOptions): Promise<BenchRecord[]> {
+export async function benchEngines(c: BenchCase, options: BenchOptions): Promise<BenchRecord[]> {
+  const { runs, engines: wanted, storage, tilings, log } = options;
   const ctx = await getGpu();
+  const target = options.target ?? deviceTarget(ctx);
   const engines: Engine[] = [];
   const env: Record<string, number> = {};
   const g = c.program.graph;
@@ -106,14 +110,14 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
   for (const engine of wanted) {
     if (engine !== "tesserae" && engine !== "tesserae-unfused") continue;
     const fuse = engine === "tesserae";
-    const plan = compileProgram(c.program, { fuse, storage, tilings: fuse ? tilings : undefined, target: ctx });
+    const plan = compileProgram(c.program, { fuse, storage, tilings: fuse ? tilings : undefined, target });
     const t0 = performance.now();
     const executor = await Executor.load(ctx, plan, c.weights);
     const t1 = performance.now();
     const cold = await executor.run(c.inputs);
     const flops = plan.kernels.reduce((a, k) => a + kernelCost(plan.graph, k, env).flops, 0);
     const weightBytes = plan.graph.nodes.reduce(
-      (a, n) => a + (n.op.kind === "param" ? n.shape.reduce<number>((x, d) => x * (d as number), 4) : 0),
+      (a, n) => a + (n.op.kind === "param" ? n.shape.reduce<number>((x, d) => x * (d as number), storage === "f16" ? 2 : 4) : 0),
       0,
     );
     const record: BenchRecord = {
@@ -122,7 +126,7 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
       input: `${shape.join("x")}`,
       dtype: storage,
       engine,
-      adapter: ctx.adapterName,
+      adapter: target.tuningKey,
       runs,
       median_ms: 0,
       min_ms: 0,
@@ -171,7 +175,7 @@ export async function benchEngines(c: BenchCase, { runs, engines: wanted, storag
     e.record.min_ms = Math.min(...e.times);
     e.record.gflops = totalFlops / 1e9 / (e.record.median_ms / 1e3);
     e.record.kernels = e.plan.kernels.map((k, i) => {
-      const cost = kernelCost(e.plan.graph, k, env);
+      const cost = kernelCost(e.plan.graph, k, env, e.plan.storage);
       const ms = profiled.kernelMs?.[i] ?? NaN;
       return {
         name: k.name,

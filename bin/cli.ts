@@ -22,7 +22,8 @@ commands:
   compile <graph.tsr> --out DIR   plan.json, kernels/*.wgsl and an ES module (model.js + model.d.ts,
                       generated with ts-morph) that imports only tesserae/runtime: its load({ weights })
                       serves the compiled graph in Node or a browser (--weights, --preset, --set, --dtype,
-                      --no-fuse, --runtime SPEC: the module model.js imports the runtime from)
+                      --no-fuse, --runtime SPEC: the module model.js imports the runtime from, --target
+                      cpu|gpu: that class's kernels instead of portable ones)
   score <graph.tsr>   image-text probabilities of a contrastive graph (graphs/clip-score.tsr):
                       every --image against every --text "..." in one batch, as a table; --out FILE
   embed <graph.tsr> --weights DIR <inputs>... --out DB
@@ -43,11 +44,12 @@ commands:
                       ONNX Runtime CPU, its own WebGPU (onnxruntime-node) and onnxruntime-web's WebGPU
                       on dawn.node, on the exported graph, checked against Tesserae, side by side
                       (--preset, --set, --dtype f32|f16, --runs N, --batch N, --image WxH, --no-fuse, --peers,
-                      --tune: measure untuned kernel shapes first, --out FILE)
+                      --tune: measure untuned kernel shapes first, --out FILE, --target cpu|gpu|auto)
   tune <graph.tsr>..  the autotuner: times each candidate tiling of every matmul and attention shape
                       on this adapter and caches the fastest in ~/.cache/tesserae/tuning.json
                       ($TESSERAE_TUNING); run, score and bench use the cached choices
-                      (--preset, --set, --dtype, --batch, --image WxH, --runs N, --retune)
+                      (--preset, --set, --dtype, --batch, --image WxH, --runs N, --retune, --target;
+                      a forced class's choices are cached apart from the adapter's own)
 
 model options (check, ir, run, layout):
   --weights DIR       Hugging Face checkpoint (config.json + model.safetensors or a sharded index)
@@ -69,6 +71,10 @@ run options:
   --no-fuse           one primitive per kernel (the unfused baseline)
   --dtype f32|f16     how weights and activations are stored on the GPU (f16 needs shader-f16;
                       arithmetic, statistics and softmax stay f32)
+  --target cpu|gpu|auto  the adapter class whose kernels the plan takes (also score, bench, tune;
+                      TESSERAE_TARGET sets it for every command): auto (the default) the adapter's own
+                      (cpu for a fallback adapter, lavapipe or SwiftShader, else gpu); the other class
+                      runs correctly anywhere, fast only on its class
 `;
 
 // The benchmark's modules (the ONNX exporter, the peers) load only for the commands that use them.

@@ -1,5 +1,7 @@
 import { compile, type Compiled, type CompileOptions } from "../api/compile.ts";
 import { UsageError } from "../core/errors.ts";
+import type { TargetClass } from "../core/plan.ts";
+import type { TargetChoice } from "../runtime/gpu-context.ts";
 import { intFlag, one, overrides, type ParsedArgs } from "./args.ts";
 
 export const MODEL_FLAGS = ["weights", "preset", "set", "seed"];
@@ -31,3 +33,19 @@ export function requireGraph(args: ParsedArgs, command: string): string {
   if (args.positional.length !== 1) throw new UsageError(`usage: tesserae ${command} <graph.tsr> [options]`);
   return args.positional[0];
 }
+
+/** --target cpu|gpu|auto, else TESSERAE_TARGET, else auto (the adapter's own class). */
+export function targetFlag(args: ParsedArgs): TargetChoice {
+  const flag = one(args, "target");
+  return flag !== undefined ? targetChoice(flag, "--target") : targetChoice(process.env.TESSERAE_TARGET, "TESSERAE_TARGET");
+}
+
+/** A target class as given (a flag's or a variable's value, named by `where`); unset or empty means auto. */
+export function targetChoice(value: string | undefined, where: string): TargetChoice {
+  if (value === undefined || value === "" || value === "auto") return "auto";
+  if (value === "cpu" || value === "gpu") return value;
+  throw new UsageError(`${where} must be cpu, gpu or auto, got '${value}'`);
+}
+
+/** A forced class, or undefined for `auto`. */
+export const classOf = (choice: TargetChoice): TargetClass | undefined => (choice === "auto" ? undefined : choice);

@@ -125,7 +125,17 @@ function planKernels(graph: Graph, options: CompileOptions, prepare: Plan | null
     };
   });
   const { slotOf, slotCount } = assignSlots(graph, kernels);
-  return { graph, kernels, slotOf, slotCount, storage: options.storage ?? "f32", prepare, fusion: groups.map((group) => group.fusion) };
+  const targetClass = options.target?.targetClass;
+  return {
+    graph,
+    kernels,
+    slotOf,
+    slotCount,
+    storage: options.storage ?? "f32",
+    prepare,
+    ...(targetClass ? { targetClass } : {}),
+    fusion: groups.map((group) => group.fusion),
+  };
 }
 
 export function compileProgram(program: Program, options: CompileOptions = { fuse: true }): Plan {

@@ -1,6 +1,6 @@
 import { dimMul, evalDim, numel, type Dim, type DimEnv } from "./dims.ts";
 import type { Graph, Node } from "./graph.ts";
-import type { PlanKernel } from "./plan.ts";
+import type { PlanKernel, StorageType } from "./plan.ts";
 
 /** Floating-point operations of one primitive (a multiply-add counts 2), as a function of the dims. */
 export function flopsOf(g: Graph, n: Node): Dim {
@@ -30,11 +30,16 @@ export interface KernelCost {
   bytes: number;
 }
 
-/** FLOPs and bytes moved of each kernel at concrete dims (e.g. B = 1). */
-export function kernelCost(g: Graph, k: PlanKernel, env: DimEnv): KernelCost {
+/**
+ * FLOPs and bytes moved of each kernel at concrete dims (e.g. B = 1), its buffers holding `storage`
+ * elements (integer tensors stay 4 bytes).
+ */
+export function kernelCost(g: Graph, k: PlanKernel, env: DimEnv, storage: StorageType = "f32"): KernelCost {
   const flops = k.nodes.reduce((acc, id) => acc + evalDim(flopsOf(g, g.nodes[id]), env), 0);
+  const bytesOf = (id: number): number =>
+    evalDim(numel(g.nodes[id].shape), env) * (g.nodes[id].dtype === "i32" || storage === "f32" ? 4 : 2);
   const reads = new Set(k.reads.map((r) => r.node));
-  let elements = evalDim(numel(g.nodes[k.write].shape), env);
-  for (const id of reads) elements += evalDim(numel(g.nodes[id].shape), env);
-  return { flops, bytes: elements * 4 };
+  let bytes = bytesOf(k.write);
+  for (const id of reads) bytes += bytesOf(id);
+  return { flops, bytes };
 }

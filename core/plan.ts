@@ -55,6 +55,8 @@ export interface Plan {
   storage: StorageType;
   /** Run once when the weights are loaded: computes the derived weights (named PREPARED_PREFIX + i) from the checkpoint's. */
   prepare: Plan | null;
+  /** The adapter class the kernels were shaped for; absent for a portable plan (no class known). */
+  targetClass?: TargetClass;
   /** Why each kernel holds what it holds (parallel to `kernels`); known to the compiler, not stored in plan.json. */
   fusion?: KernelFusion[];
 }

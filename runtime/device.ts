@@ -3,9 +3,18 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, globals } from "webgpu";
-import type { GpuContext } from "./gpu-context.ts";
+import { adapterClass, type GpuContext } from "./gpu-context.ts";
 
-export { checked, contextFor, DeviceLostError, requireDevice, type GpuContext } from "./gpu-context.ts";
+export {
+  checked,
+  contextFor,
+  deviceTarget,
+  DeviceLostError,
+  requireDevice,
+  type DeviceTarget,
+  type GpuContext,
+  type TargetChoice,
+} from "./gpu-context.ts";
 
 export { NoAdapterError };
 
@@ -33,7 +42,8 @@ async function open(): Promise<GpuContext> {
     throw new NoAdapterError(`no Vulkan loader (libvulkan.so.1) found. ${INSTALL_HINT}`);
   }
   Object.assign(globalThis, globals);
-  gpuInstance ??= create([]);
+  // On NVIDIA's Vulkan driver Dawn withholds shader-f16 unless asked (ONNX Runtime's and llama.cpp's WebGPU backends ask too).
+  gpuInstance ??= create(["enable-dawn-features=vulkan_enable_f16_on_nvidia"]);
   const gpu = gpuInstance;
   const adapter = await withoutLimitNotices(() => gpu.requestAdapter());
   if (!adapter) throw new NoAdapterError(`no WebGPU adapter found. ${INSTALL_HINT}`);
@@ -50,7 +60,16 @@ async function open(): Promise<GpuContext> {
     },
   });
   const subgroupMinSize = wanted.includes("subgroups") ? (adapter.info.subgroupMinSize ?? 0) : 0;
-  const ctx: GpuContext = { device, adapterName: describeAdapter(adapter), features: wanted, subgroupMinSize, uncaptured: [], lost: null };
+  const adapterName = describeAdapter(adapter);
+  const ctx: GpuContext = {
+    device,
+    adapterName,
+    features: wanted,
+    subgroupMinSize,
+    targetClass: adapterClass(adapter.info, adapterName),
+    uncaptured: [],
+    lost: null,
+  };
   void device.lost.then((info) => {
     ctx.lost = info.message || info.reason || "unknown reason";
     // The next getGpu() opens a fresh device instead of handing out the lost one.

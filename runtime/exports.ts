@@ -22,7 +22,7 @@ export type { Segment, TokenLayout } from "./layout/types.ts";
 export type { Grid } from "./geometry.ts";
 export { encodeTexts, TokenizerError, type TextTokenizer } from "./layout/encode.ts";
 export { layoutJson } from "./layout/json.ts";
-export { contextFor, DeviceLostError, type GpuContext } from "./gpu-context.ts";
+export { adapterClass, contextFor, DeviceLostError, type GpuContext, type TargetChoice } from "./gpu-context.ts";
 export { F16OverflowError } from "./executor/overflow.ts";
 export { maxAbsDiff, tensor, type HostTensor, type WeightSource } from "./tensor.ts";
 export { tensorsFromBuffer } from "./weights/safetensors-buffer.ts";

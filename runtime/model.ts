@@ -125,6 +125,8 @@ export class Model {
     readonly plan: Plan,
     private readonly executor: Executor,
     readonly adapter: string,
+    /** The optional WebGPU features the device gave (shader-f16, subgroups, timestamp-query). */
+    readonly features: readonly string[],
     private readonly options: ModelOptions,
     private readonly bindingLimit: number,
   ) {}
@@ -132,7 +134,7 @@ export class Model {
   /** Uploads the weights and creates the pipelines. */
   static async create(ctx: GpuContext, program: Program, plan: Plan, weights: WeightSource, options: ModelOptions = {}): Promise<Model> {
     const executor = await Executor.load(ctx, plan, weights);
-    return new Model(program, plan, executor, ctx.adapterName, options, ctx.device.limits.maxStorageBufferBindingSize);
+    return new Model(program, plan, executor, ctx.adapterName, ctx.features, options, ctx.device.limits.maxStorageBufferBindingSize);
   }
 
   get name(): string {

@@ -5,7 +5,7 @@ import { tilingName, type KernelTiling } from "../compiler/codegen/tiling.ts";
 import { candidatesFor } from "../compiler/kernels/index.ts";
 import type { Plan } from "../core/plan.ts";
 import { Executor } from "../runtime/executor/executor.ts";
-import type { GpuContext } from "../runtime/gpu-context.ts";
+import { deviceTarget, type DeviceTarget, type GpuContext } from "../runtime/gpu-context.ts";
 import { maxAbsDiff, type HostTensor, type WeightSource } from "../runtime/tensor.ts";
 import { loadTilings, saveTilings, type TunedChoice } from "./cache.ts";
 
@@ -23,6 +23,8 @@ export interface TuneOptions {
   /** Names the graph in the cache entries. */
   graph: string;
   log?: (line: string) => void;
+  /** The class the plans are compiled for and the cache entry their choices go to (default: the device's own). */
+  target?: DeviceTarget;
 }
 
 export interface TuneReport {
@@ -54,12 +56,13 @@ export async function autotune(ctx: GpuContext, options: TuneOptions): Promise<T
   const log = options.log ?? (() => {});
   if (!ctx.device.features.has("timestamp-query"))
     throw new Error(`autotuning needs the adapter's timestamp-query feature, which '${ctx.adapterName}' lacks`);
-  const { table } = loadTilings(ctx.adapterName, undefined, ctx);
+  const target = options.target ?? deviceTarget(ctx);
+  const { table } = loadTilings(target.tuningKey, undefined, target);
   const keys = [...new Set(options.compile(table).kernels.flatMap((k) => (k.tuning ? [k.tuning.key] : [])))];
   const todo = keys.filter((k) => options.retune || !table.has(k));
   const cached = keys.filter((k) => !todo.includes(k));
   if (todo.length === 0) return { table, tuned: {}, cached };
-  const candidates = (key: string): readonly KernelTiling[] => candidatesFor(key, ctx);
+  const candidates = (key: string): readonly KernelTiling[] => candidatesFor(key, target);
   const rounds = Math.max(...todo.map((k) => candidates(k).length));
   const measured = new Map<string, Map<number, number>>(todo.map((k) => [k, new Map()]));
   const excluded = new Set<number>();
@@ -133,6 +136,6 @@ export async function autotune(ctx: GpuContext, options: TuneOptions): Promise<T
       `  ${key}: ${tilingName(tiling)} (${[...m].map(([c, ms]) => `${tilingName(candidates(key)[c])} ${Number.isFinite(ms) ? `${ms.toFixed(1)} ms` : "left out"}`).join(", ")})`,
     );
   }
-  saveTilings(ctx.adapterName, tuned);
+  saveTilings(target.tuningKey, tuned);
   return { table, tuned, cached };
 }

@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { candidatesFor } from "../compiler/kernels/index.ts";
 import {
   ATTENTION_CANDIDATES,
+  GPU_ATTENTION_CANDIDATES,
   GPU_TILING_CANDIDATES,
   TILING_CANDIDATES,
   tilingName,
@@ -31,7 +32,9 @@ export function tuningCachePath(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tesserae", "tuning.json");
 }
 
-const KNOWN = new Map([...TILING_CANDIDATES, ...ATTENTION_CANDIDATES, ...GPU_TILING_CANDIDATES].map((t) => [tilingName(t), t]));
+const KNOWN = new Map(
+  [...TILING_CANDIDATES, ...ATTENTION_CANDIDATES, ...GPU_TILING_CANDIDATES, ...GPU_ATTENTION_CANDIDATES].map((t) => [tilingName(t), t]),
+);
 
 function readCache(path: string): CacheFile {
   if (!existsSync(path)) return { version: 1, adapters: {} };

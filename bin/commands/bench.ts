@@ -3,13 +3,14 @@ import { compile } from "../../api/compile.ts";
 import { UsageError } from "../../core/errors.ts";
 import { benchEngines, PEERS, type BenchRecord } from "../../bench/measure.ts";
 import { markdownTable } from "../../bench/report.ts";
-import { getGpu } from "../../runtime/device.ts";
+import { deviceTarget, getGpu, type DeviceTarget } from "../../runtime/device.ts";
 import { syntheticImage } from "../../bench/synthetic.ts";
 import type { Program } from "../../core/program.ts";
 import { imageInputs } from "../../runtime/inputs.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.ts";
 import { intFlag, one, overrides, parseArgs, type ParsedArgs } from "../args.ts";
+import { targetFlag } from "../load.ts";
 import type { GpuContext } from "../../runtime/gpu-context.ts";
 import { compileProgram } from "../../compiler/compile.ts";
 import { autotune } from "../../tune/autotune.ts";
@@ -19,14 +20,18 @@ import { loadTilings } from "../../tune/cache.ts";
 export async function benchCommand(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
-    { values: ["preset", "set", "runs", "dtype", "batch", "out", "image"], repeatable: ["set"], switches: ["no-fuse", "peers", "tune"] },
+    {
+      values: ["preset", "set", "runs", "dtype", "batch", "out", "image", "target"],
+      repeatable: ["set"],
+      switches: ["no-fuse", "peers", "tune"],
+    },
     "bench",
   );
   if (args.positional.length === 0)
     throw new UsageError(
-      "usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse] [--peers] [--tune]",
+      "usage: tesserae bench <graph.tsr>... [--preset NAME] [--dtype f32|f16] [--runs N] [--batch N] [--image WxH] [--no-fuse] [--peers] [--tune] [--target cpu|gpu|auto]",
     );
-  const { runs, batch, ctx, storage, log } = await measuring(args, 3);
+  const { runs, batch, ctx, target, storage, log } = await measuring(args, 3);
   const records: BenchRecord[] = [];
   for (const graph of args.positional) {
     // The program only: the benchmark compiles it its own ways (fused, unfused, per tiling).
@@ -39,20 +44,22 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const tilings = args.switches.has("tune")
       ? (
           await autotune(ctx, {
-            compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }),
+            compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target }),
             weights,
             inputs,
             graph,
             log,
+            target,
           })
         ).table
-      : loadTilings(ctx.adapterName, undefined, ctx).table;
+      : loadTilings(target.tuningKey, undefined, target).table;
     records.push(
       ...(await benchEngines(
         { name: graph, program, preset: one(args, "preset") ?? "", inputs, weights },
         {
           runs,
           tilings,
+          target,
           engines: [
             ...(args.switches.has("no-fuse") ? ["tesserae-unfused" as const] : ["tesserae" as const, "tesserae-unfused" as const]),
             ...(args.switches.has("peers") ? PEERS : []),
@@ -69,20 +76,22 @@ export async function benchCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** What bench and tune share: --runs, --batch, the device and the storage type (f16 where the adapter has shader-f16). */
+/** What bench and tune share: --runs, --batch, the device, the target class and the storage type (f16 where the adapter has shader-f16). */
 export async function measuring(
   args: ParsedArgs,
   defaultRuns: number,
-): Promise<{ runs: number; batch: number; ctx: GpuContext; storage: "f32" | "f16"; log: (s: string) => void }> {
+): Promise<{ runs: number; batch: number; ctx: GpuContext; target: DeviceTarget; storage: "f32" | "f16"; log: (s: string) => void }> {
   const runs = intFlag(args, "runs", defaultRuns);
   const batch = intFlag(args, "batch", 1);
   if (runs < 1 || batch < 1) throw new UsageError("--runs and --batch must be at least 1");
   const dtype = one(args, "dtype") ?? "f32";
   if (dtype !== "f32" && dtype !== "f16") throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
+  const choice = targetFlag(args);
   const ctx = await getGpu();
+  const target = deviceTarget(ctx, choice);
   const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
   if (storage !== dtype) process.stderr.write(`tesserae: the adapter has no shader-f16: measuring f32 instead\n`);
-  return { runs, batch, ctx, storage, log: (s: string): void => void process.stderr.write(`${s}\n`) };
+  return { runs, batch, ctx, target, storage, log: (s: string): void => void process.stderr.write(`${s}\n`) };
 }
 
 /**

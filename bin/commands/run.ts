@@ -13,7 +13,7 @@ import { SafetensorsFile, writeSafetensors } from "../../runtime/weights/safeten
 import { intFlag, one, parseArgs } from "../args.ts";
 import { framePaths, readFrames, videoFps } from "../frames.ts";
 import { progressReporter } from "../progress.ts";
-import { compileFromArgs, dtypeFlag, MODEL_FLAGS, requireGraph, seedOf, warn } from "../load.ts";
+import { compileFromArgs, dtypeFlag, MODEL_FLAGS, requireGraph, seedOf, targetFlag, warn } from "../load.ts";
 import { describeTensor } from "../summary.ts";
 
 /**
@@ -100,7 +100,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
     {
-      values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype", "runs", "prompt", "tokenizer", "video", "video-fps"],
+      values: [...MODEL_FLAGS, "image", "pixel-values", "out", "dtype", "runs", "prompt", "tokenizer", "video", "video-fps", "target"],
       repeatable: ["set", "image", "video"],
       switches: ["no-fuse"],
     },
@@ -135,7 +135,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const compiled = compileFromArgs(graphPath, args, { dtype, fuse });
   const tCompile = performance.now();
-  const loadOptions = { seed: seedOf(args), tokenizer: one(args, "tokenizer"), onWarning: warn };
+  const loadOptions = { seed: seedOf(args), tokenizer: one(args, "tokenizer"), onWarning: warn, target: targetFlag(args) };
   const model = await load(compiled, loadOptions);
   const tLoad = performance.now();
   const prompt = one(args, "prompt");
@@ -168,7 +168,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     .join(" ");
   err.write(`model      ${compiled.name} (${graphPath}), ${describeWeights(compiled, loadOptions)}\n`);
   err.write(`config     ${cfg}\n`);
-  err.write(`adapter    ${model.adapter}\n`);
+  const shapedFor = model.plan.targetClass ? `${model.plan.targetClass}-class kernels` : "portable kernels";
+  err.write(`adapter    ${model.adapter}; features ${model.features.join(", ") || "none"}; ${shapedFor}\n`);
   const { grids, tiles } = prepared;
   const inputName = compiled.inputs[0]?.name ?? "pixel_values";
   const geometry = grids.length

@@ -5,7 +5,7 @@ import { UsageError } from "../../core/errors.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { writeSafetensors } from "../../runtime/weights/safetensors.ts";
 import { one, parseArgs } from "../args.ts";
-import { compileFromArgs, MODEL_FLAGS, requireGraph, seedOf, warn } from "../load.ts";
+import { compileFromArgs, MODEL_FLAGS, requireGraph, seedOf, targetFlag, warn } from "../load.ts";
 
 const COLUMN = 22;
 
@@ -28,7 +28,7 @@ function cell(text: string, width = COLUMN): string {
 export async function scoreCommand(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
-    { values: [...MODEL_FLAGS, "image", "text", "tokenizer", "out"], repeatable: ["set", "image", "text"] },
+    { values: [...MODEL_FLAGS, "image", "text", "tokenizer", "out", "target"], repeatable: ["set", "image", "text"] },
     "score",
   );
   const graphPath = requireGraph(args, "score");
@@ -48,7 +48,7 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   }
   if (one(args, "tokenizer") === undefined && one(args, "weights") === undefined)
     throw new UsageError("score needs the checkpoint's tokenizer: --weights DIR with tokenizer.json, or --tokenizer PATH");
-  const loadOptions = { seed: seedOf(args), tokenizer: one(args, "tokenizer"), onWarning: warn };
+  const loadOptions = { seed: seedOf(args), tokenizer: one(args, "tokenizer"), onWarning: warn, target: targetFlag(args) };
   const model = await load(compiled, loadOptions);
   const t0 = performance.now();
   const scores = await model.score(images, texts);

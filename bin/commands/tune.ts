@@ -15,27 +15,28 @@ import { benchInputs, measuring } from "./bench.ts";
 export async function tuneCommand(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
-    { values: ["preset", "set", "runs", "dtype", "batch", "image"], repeatable: ["set"], switches: ["retune"] },
+    { values: ["preset", "set", "runs", "dtype", "batch", "image", "target"], repeatable: ["set"], switches: ["retune"] },
     "tune",
   );
   if (args.positional.length === 0)
     throw new UsageError(
-      "usage: tesserae tune <graph.tsr>... [--preset NAME] [--set key=value] [--dtype f32|f16] [--batch N] [--image WxH] [--runs N] [--retune]",
+      "usage: tesserae tune <graph.tsr>... [--preset NAME] [--set key=value] [--dtype f32|f16] [--batch N] [--image WxH] [--runs N] [--retune] [--target cpu|gpu|auto]",
     );
-  const { runs, batch, ctx, storage, log } = await measuring(args, 2);
+  const { runs, batch, ctx, target, storage, log } = await measuring(args, 2);
   for (const graph of args.positional) {
     // The program only: the benchmark compiles it its own ways (fused, unfused, per tiling).
     const { program } = compile(graph, { preset: one(args, "preset"), config: overrides(args) });
     const inputs = benchInputs(program, batch, one(args, "image"));
-    log(`${graph}: tuning on ${ctx.adapterName} (${storage}), random weights`);
+    log(`${graph}: tuning ${target.targetClass}-class kernels on ${ctx.adapterName} (${storage}), random weights`);
     const report = await autotune(ctx, {
-      compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target: ctx }),
+      compile: (t) => compileProgram(program, { fuse: true, storage, tilings: t, target }),
       weights: randomWeights(program.graph, 0),
       inputs,
       runs,
       retune: args.switches.has("retune"),
       graph,
       log,
+      target,
     });
     for (const key of report.cached) {
       const tiling = report.table.get(key);
@@ -43,6 +44,6 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     }
     for (const [key, choice] of Object.entries(report.tuned)) process.stdout.write(`${key}: ${tilingName(choice.tiling)}\n`);
   }
-  process.stderr.write(`tuned choices for '${ctx.adapterName}' are in ${tuningCachePath()}\n`);
+  process.stderr.write(`tuned choices for '${target.tuningKey}' are in ${tuningCachePath()}\n`);
   return 0;
 }

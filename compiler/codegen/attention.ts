@@ -1,4 +1,5 @@
 import { dimCeilDiv as ceilDiv, type Dim } from "../../core/dims.ts";
+import { segmentOf as segmentRange } from "./attention-segments.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type AttentionTiling } from "./tiling.ts";
 import { F32_LOWEST, floatLiteral, type Code, type KernelWriter } from "./writer.ts";
@@ -59,18 +60,7 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
   // are contiguous and in order, so the tile's keys run from its first query's segment start to its
   // last query's segment end; each query's own range is looked up once, by its lane, into `keyRange`.
   const segId = core.op.segmented ? core.inputs[3] : undefined;
-  const segmentOf = (t: Code): { start: Code; end: Code } => {
-    const [start, end] = [w.fresh("segStart"), w.fresh("segEnd")];
-    w.line(`var ${start} = 0u;`);
-    w.line(`var ${end} = ${sDim};`);
-    if (segId !== undefined) {
-      const seg = w.buffer(segId);
-      w.block(`for (var i = 0u; i + 1u < ${w.dim(g.nodes[segId].shape[0])}; i = i + 1u) {`, () => {
-        w.line(`if (${t} >= u32(${seg}[i]) && ${t} < u32(${seg}[i + 1u])) { ${start} = u32(${seg}[i]); ${end} = u32(${seg}[i + 1u]); }`);
-      });
-    }
-    return { start, end };
-  };
+  const segmentOf = (t: Code): { start: Code; end: Code } => segmentRange(w, segId, t, sDim);
   const first = segmentOf(ts[0]).start;
   const lastSegment = segmentOf(ts[TQ - 1]).end;
   const last = core.op.causal ? w.let(`min(${lastSegment}, ${ts[TQ - 1]} + 1u)`, "last") : lastSegment;

@@ -26,6 +26,14 @@ export interface KernelTarget {
   targetClass?: TargetClass;
 }
 
+/**
+ * The target of a plan made without a device (explain, compile): a class's defaults for an adapter of
+ * unknown features (no subgroups); without a class, none (the portable plan).
+ */
+export function offlineTarget(targetClass?: TargetClass): KernelTarget | undefined {
+  return targetClass === undefined ? undefined : { features: [], subgroupMinSize: 0, targetClass };
+}
+
 /** A GPU matmul tiling's invocations per workgroup. */
 export function tiledThreads(t: Extract<MatmulTiling, { strategy: "tiled" }>): number {
   return (t.bm / t.tm) * (t.bn / 4 / t.tn);
@@ -50,7 +58,20 @@ export interface AttentionTiling {
   shared: "each" | "shuffle";
 }
 
-export type AnyAttentionTiling = AttentionTiling;
+/**
+ * The GPU attention kernel (attention-staged.ts): a tile of `queries` queries and each block of `keys`
+ * keys, then of values, staged in workgroup memory and shared by the workgroup's `threads` invocations
+ * (scores and output channels spread over all of them). No subgroup operations: any subgroup size.
+ * Where a wide head would pass 16 KiB of workgroup memory, the kernel takes fewer keys, then queries.
+ */
+export interface StagedAttentionTiling {
+  strategy: "staged";
+  queries: number;
+  keys: number;
+  threads: number;
+}
+
+export type AnyAttentionTiling = AttentionTiling | StagedAttentionTiling;
 
 export type KernelTiling = MatmulTiling | AnyAttentionTiling;
 
@@ -100,9 +121,9 @@ export function matmulCandidates(target?: KernelTarget): readonly MatmulTiling[]
   return isGpu(target) ? GPU_TILING_CANDIDATES : TILING_CANDIDATES;
 }
 
-/** The attention tilings the autotuner tries (one set for both classes until a GPU attention kernel exists). */
-export function attentionCandidates(_target?: KernelTarget): readonly AnyAttentionTiling[] {
-  return ATTENTION_CANDIDATES;
+/** The attention tilings the autotuner tries on this target's class. */
+export function attentionCandidates(target?: KernelTarget): readonly AnyAttentionTiling[] {
+  return isGpu(target) ? GPU_ATTENTION_CANDIDATES : ATTENTION_CANDIDATES;
 }
 
 /**
@@ -163,6 +184,22 @@ export const ATTENTION_CANDIDATES: readonly AttentionTiling[] = [
   { strategy: "flash", queries: 8, keys: 64, threads: 64, scratch: "workgroup", shared: "each" },
 ];
 
+/**
+ * The GPU default: 16 queries against blocks of 32 keys, 64 invocations (two 32-wide warps, one
+ * 64-wide wave), 14.3 KiB of workgroup memory for heads of 64. Not measured on a GPU yet.
+ */
+export const GPU_ATTENTION: StagedAttentionTiling = { strategy: "staged", queries: 16, keys: 32, threads: 64 };
+
+/** GPU candidates: fewer queries per tile (short sequences), more invocations, shorter key blocks for wide heads. */
+export const GPU_ATTENTION_CANDIDATES: readonly StagedAttentionTiling[] = [
+  GPU_ATTENTION,
+  { strategy: "staged", queries: 8, keys: 32, threads: 64 },
+  { strategy: "staged", queries: 16, keys: 32, threads: 128 },
+  { strategy: "staged", queries: 16, keys: 16, threads: 128 },
+  { strategy: "staged", queries: 32, keys: 16, threads: 128 },
+  { strategy: "staged", queries: 32, keys: 16, threads: 256 },
+];
+
 export function tilingName(t: KernelTiling): string {
   switch (t.strategy) {
     case "tiled":
@@ -171,6 +208,8 @@ export function tilingName(t: KernelTiling): string {
       return "split-k";
     case "blocked":
       return `blocked ${t.threads}t ${t.tm}x${t.tn}x4 ${t.epilogue}${t.aLoads === "shuffle" ? " shuffle-a" : ""}`;
+    case "staged":
+      return `staged ${t.threads}t ${t.queries}q ${t.keys}k`;
     case "flash":
       return `flash ${t.threads}t ${t.queries}q ${t.keys}k ${t.scratch}${t.shared === "shuffle" ? " shuffle" : ""}`;
   }
@@ -184,5 +223,6 @@ export function tilingRunsOn(t: KernelTiling, target: KernelTarget): boolean {
 
 /** The attention tiling a plan for this target gets where the autotuner has not chosen one (DEFAULT_ATTENTION without a target). */
 export function defaultAttentionTiling(target?: KernelTarget): AnyAttentionTiling {
+  if (isGpu(target)) return GPU_ATTENTION;
   return target && tilingRunsOn(SHUFFLE_ATTENTION, target) ? SHUFFLE_ATTENTION : DEFAULT_ATTENTION;
 }

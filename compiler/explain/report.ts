@@ -1,8 +1,8 @@
 import { kernelShape } from "./kernel-shape.ts";
-import { evalDim, shapeToString, type DimEnv } from "../../core/dims.ts";
+import { evalDim, numel, shapeToString, type DimEnv } from "../../core/dims.ts";
 import type { Graph, Node } from "../../core/graph.ts";
 import { kernelCost } from "../../core/cost.ts";
-import type { Plan } from "../../core/plan.ts";
+import type { Dispatch, Plan } from "../../core/plan.ts";
 
 export interface ExplainedKernel {
   index: number;
@@ -11,6 +11,8 @@ export interface ExplainedKernel {
   /** Invocations per workgroup. */
   workgroupSize: number;
   workgroupMemoryBytes: number;
+  /** Output elements per invocation dispatched, at the report's dims (invocations past the edges count too). */
+  outputsPerInvocation: number;
   /** The matmul or attention tiling it was generated with (null for other kinds and untuned shapes). */
   tiling: string | null;
   /** Primitive ops computed in the kernel, in order. */
@@ -59,12 +61,17 @@ function fusionOf(plan: Plan, index: number): ExplainedKernel["fusion"] {
   return { apart: f.apart, joined: f.joined.map((j) => ({ node: j.node, op: opName(plan.graph.nodes[j.node]), rule: j.rule })) };
 }
 
+function workgroups(d: Dispatch, env: DimEnv): number {
+  return d.kind === "linear" ? evalDim(d.count, env) : evalDim(d.x, env) * evalDim(d.y, env) * evalDim(d.z, env);
+}
+
 export function explainPlan(plan: Plan, file: string, env: DimEnv, fused: boolean): ExplainReport {
   const g = plan.graph;
   const kernels = plan.kernels.map((k, index): ExplainedKernel => {
     const nodes = k.nodes.map((id) => g.nodes[id]);
     const uniq = (xs: string[]): string[] => [...new Set(xs)];
-    const cost = kernelCost(g, k, env);
+    const cost = kernelCost(g, k, env, plan.storage);
+    const shape = kernelShape(k.wgsl);
     const describe = (id: number): { node: number; name: string; shape: string } => ({
       node: id,
       name: tensorName(g, id),
@@ -74,7 +81,10 @@ export function explainPlan(plan: Plan, file: string, env: DimEnv, fused: boolea
       index,
       name: k.name,
       kind: k.kind,
-      ...kernelShape(k.wgsl),
+      ...shape,
+      outputsPerInvocation: Number(
+        (evalDim(numel(g.nodes[k.write].shape), env) / (workgroups(k.dispatch, env) * shape.workgroupSize)).toFixed(2),
+      ),
       tiling: k.tuning?.tiling ?? null,
       ops: nodes.map(opName),
       source: uniq(

@@ -7,6 +7,9 @@ export function summarizeOps(ops: readonly string[]): string {
   return [...counts].map(([o, n]) => (n > 1 ? `${o} x${n}` : o)).join(", ");
 }
 
+/** Wide enough for the longest tiling name (`blocked 64t 16x3x4 element shuffle-a`). */
+const TILING_WIDTH = 36;
+
 const giga = (x: number): string => (x / 1e9).toFixed(3);
 const mega = (x: number): string => (x / 2 ** 20).toFixed(2);
 
@@ -27,11 +30,12 @@ export function formatText(r: ExplainReport, why = false): string {
     `${r.graph} (${r.file}): ${r.totals.kernels} kernels, ${r.totals.pipelines} distinct pipelines${r.fused ? "" : ", unfused"}; ` +
       `${giga(r.totals.flops)} GFLOP, ${mega(r.totals.bytes)} MiB moved (at ${dims})`,
     "",
-    `${"#".padStart(4)}  ${"kernel".padEnd(16)} ${"GFLOP".padStart(8)} ${"MiB".padStart(8)}  ops  [source lines]`,
+    `${"#".padStart(4)}  ${"kernel".padEnd(16)} ${"GFLOP".padStart(8)} ${"MiB".padStart(8)} ${"threads".padStart(7)} ${"wg KiB".padStart(6)} ${"out/inv".padStart(7)}  ${"tiling".padEnd(TILING_WIDTH)}  ops  [source lines]`,
   ];
   for (const k of r.kernels) {
+    const shape = `${String(k.workgroupSize).padStart(7)} ${(k.workgroupMemoryBytes / 1024).toFixed(1).padStart(6)} ${k.outputsPerInvocation.toFixed(2).padStart(7)}`;
     lines.push(
-      `${String(k.index).padStart(4)}  ${k.name.padEnd(16)} ${giga(k.flops).padStart(8)} ${mega(k.bytes).padStart(8)}  ${summarizeOps(k.ops)}  [${k.source.join(", ")}]`,
+      `${String(k.index).padStart(4)}  ${k.name.padEnd(16)} ${giga(k.flops).padStart(8)} ${mega(k.bytes).padStart(8)} ${shape}  ${(k.tiling ?? "-").padEnd(TILING_WIDTH)}  ${summarizeOps(k.ops)}  [${k.source.join(", ")}]`,
     );
     if (why && k.fusion) {
       lines.push(`        written: %${k.writes.node} ${k.ops.at(-1) ?? ""}, ${k.fusion.apart}`);

@@ -1,5 +1,6 @@
 import { dimToString } from "../../core/dims.ts";
 import { attentionKernel } from "../codegen/attention.ts";
+import { stagedAttentionKernel } from "../codegen/attention-staged.ts";
 import {
   attentionCandidates,
   DEFAULT_ATTENTION,
@@ -10,12 +11,15 @@ import {
 import type { KernelModule } from "./kernel.ts";
 
 /**
- * softmax(q k^T) v per head with online softmax (codegen/attention.ts). Tuned under its batch, queries,
+ * softmax(q k^T) v per head with online softmax (codegen/attention.ts; on GPUs attention-staged.ts). Tuned under its batch, queries,
  * keys, width and heads, and whether segments, a causal mask or relative positions limit the keys.
  */
 export const attention: KernelModule<AnyAttentionTiling> = {
   kind: "attention",
-  generate: (w, tiling) => attentionKernel(w, tiling ?? DEFAULT_ATTENTION),
+  generate(w, chosen) {
+    const tiling = chosen ?? DEFAULT_ATTENTION;
+    return tiling.strategy === "staged" ? stagedAttentionKernel(w, tiling) : attentionKernel(w, tiling);
+  },
   tuning: {
     shapeKey(g, group) {
       const core = group.core === null ? null : g.nodes[group.core];
@@ -27,6 +31,6 @@ export const attention: KernelModule<AnyAttentionTiling> = {
     },
     candidates: attentionCandidates,
     defaultFor: defaultAttentionTiling,
-    accepts: (t: KernelTiling): t is AnyAttentionTiling => t.strategy === "flash",
+    accepts: (t: KernelTiling): t is AnyAttentionTiling => t.strategy === "flash" || t.strategy === "staged",
   },
 };

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { compileGraph } from "../../compiler/compile.ts";
 import {
   ATTENTION_CANDIDATES,
+  GPU_ATTENTION_CANDIDATES,
   GPU_TILING_CANDIDATES,
   TILING_CANDIDATES,
   tilingName,
@@ -21,7 +22,7 @@ const REL_TOL = 2e-5;
 /** Every tunable kernel of the graph compiled with `tiling` (matmul tilings for matmuls, attention tilings for attention). */
 function tableFor(g: Graph, tiling: KernelTiling): Map<string, KernelTiling> {
   const keys = compileGraph(g, { fuse: true }).kernels.flatMap((k) => (k.tuning ? [k.tuning.key] : []));
-  const forAttention = tiling.strategy === "flash";
+  const forAttention = tiling.strategy === "flash" || tiling.strategy === "staged";
   return new Map(keys.filter((k) => k.startsWith("attention") === forAttention).map((k) => [k, tiling]));
 }
 
@@ -149,6 +150,39 @@ describe("every attention tiling against the CPU reference", () => {
     const table = tableFor(g, tiling);
     expect(table.size).toBe(1);
     const r = await compareWithReference(g, inputs, {}, 7, { tilings: table, given: ints });
+    for (const [name, diff] of Object.entries(r.fused)) expect(diff, `fused ${name}`).toBeLessThan(REL_TOL);
+  });
+});
+
+// The GPU attention kernel, run here with the GPU target: the default on every case and on a head too
+// wide for its tile (which then takes fewer keys and queries), fused and unfused; the other candidates
+// on the cases that change what they change (tile sizes against part-full tiles, key blocks, causal).
+describe("the GPU target's attention against the CPU reference", async () => {
+  const ctx = await getGpu();
+  const gpu: KernelTarget = { features: ctx.features, subgroupMinSize: ctx.subgroupMinSize, targetClass: "gpu" };
+  const wide: Case = {
+    name: "one head of 200 (the tile shrinks to fit 16 KiB), 21 tokens",
+    src: `input x: f32[1, 21, 200]\n  output y = attention(x * 0.1, x * 0.2, x, 1)`,
+    inputs: { x: [1, 21, 200] },
+  };
+  it.each([...attentionCases, wide])("default: $name", async ({ src, inputs, ints }) => {
+    const g = compileOk(`model t {\n  ${src}\n}`).graph;
+    const attention = compileGraph(g, { fuse: true, target: gpu }).kernels.filter((k) => k.kind === "attention");
+    expect(attention.length).toBe(1);
+    expect(attention[0].wgsl).toContain("var<workgroup> kv");
+    expect(attention[0].wgsl).toContain("@workgroup_size(64)");
+    expect(attention[0].wgsl).not.toContain("subgroup");
+    const r = await compareWithReference(g, inputs, {}, 7, { given: ints, target: gpu });
+    for (const [name, diff] of [...Object.entries(r.fused), ...Object.entries(r.unfused)]) expect(diff, name).toBeLessThan(REL_TOL);
+  });
+  const others = GPU_ATTENTION_CANDIDATES.slice(1).flatMap((t) =>
+    attentionCases.slice(0, 3).map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` })),
+  );
+  it.each(others)("$label", async ({ src, inputs, tiling, ints }) => {
+    const g = compileOk(`model t {\n  ${src}\n}`).graph;
+    const table = tableFor(g, tiling);
+    expect(table.size).toBe(1);
+    const r = await compareWithReference(g, inputs, {}, 7, { tilings: table, given: ints, target: gpu });
     for (const [name, diff] of Object.entries(r.fused)) expect(diff, `fused ${name}`).toBeLessThan(REL_TOL);
   });
 });

@@ -11,7 +11,7 @@ describe("explain: each kernel's workgroup and tiling", () => {
     expect(kernelShape("@compute @workgroup_size(64)\nfn main() {}")).toEqual({ workgroupSize: 64, workgroupMemoryBytes: 0 });
   });
 
-  it("the GPU target: every matmul of ViT tiled in workgroup memory with at least 64 invocations", () => {
+  it("the GPU target: every matmul and attention kernel of ViT in workgroup memory with at least 64 invocations", () => {
     const { graph } = compileFile("graphs/vit.tsr");
     const gpu = explainPlan(
       compileGraph(graph, { fuse: true, target: { features: [], subgroupMinSize: 0, targetClass: "gpu" } }),
@@ -20,12 +20,18 @@ describe("explain: each kernel's workgroup and tiling", () => {
       true,
     );
     const matmuls = gpu.kernels.filter((k) => k.kind === "matmul");
+    const attention = gpu.kernels.filter((k) => k.kind === "attention");
     expect(matmuls.length).toBeGreaterThan(0);
-    for (const k of matmuls) {
-      expect(k.workgroupSize).toBeGreaterThanOrEqual(64);
-      expect(k.workgroupMemoryBytes).toBeGreaterThan(0);
+    expect(attention.length).toBe(12);
+    for (const k of [...matmuls, ...attention]) {
+      expect(k.workgroupSize, k.name).toBeGreaterThanOrEqual(64);
+      expect(k.workgroupMemoryBytes, k.name).toBeGreaterThan(0);
+      expect(k.workgroupMemoryBytes, k.name).toBeLessThanOrEqual(16384);
     }
     expect(matmuls.some((k) => k.tiling?.startsWith("tiled "))).toBe(true);
+    // 197 queries of 12 heads in tiles of 16: 13 x 12 workgroups of 64 invocations for 197 x 768 outputs.
+    expect(attention.every((k) => k.tiling === "staged 64t 16q 32k")).toBe(true);
+    expect(attention[0].outputsPerInvocation).toBe(Number(((197 * 768) / (13 * 12 * 64)).toFixed(2)));
     // The portable plan keeps lavapipe's register-blocked kernels, without workgroup tiles.
     const portable = explainPlan(compileGraph(graph, { fuse: true }), "vit", { B: 1 }, true);
     expect(portable.kernels.filter((k) => k.kind === "matmul").every((k) => !k.tiling?.startsWith("tiled"))).toBe(true);
