@@ -69,7 +69,8 @@ export interface AdapterFacts {
   subgroupMinSize?: number;
 }
 
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe|warp/i;
+// Mesa's CPU rasterisers, Google's SwiftShader and Windows' WARP ("Microsoft Basic Render Driver").
+const SOFTWARE_ADAPTER = /\b(llvmpipe|lavapipe|softpipe|swiftshader)\b|microsoft basic render/i;
 
 /** "cpu" for a fallback adapter or a known software rasteriser (Mesa llvmpipe, SwiftShader), else "gpu". */
 export function adapterClass(info: AdapterFacts, name = ""): TargetClass {

@@ -7,6 +7,7 @@ describe("the adapter's class and a forced class", () => {
     expect(adapterClass({ architecture: "software", description: "" })).toBe("cpu");
     expect(adapterClass({ description: "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)" })).toBe("cpu");
     expect(adapterClass({}, "Google SwiftShader Device (Subzero)")).toBe("cpu");
+    expect(adapterClass({ description: "Microsoft Basic Render Driver" })).toBe("cpu");
     expect(adapterClass({ isFallbackAdapter: false, description: "NVIDIA H200" })).toBe("gpu");
     expect(adapterClass({ description: "AMD Radeon RX 7900 XTX (RADV NAVI31)", architecture: "rdna-3" })).toBe("gpu");
     expect(adapterClass({}, "apple m2")).toBe("gpu");
