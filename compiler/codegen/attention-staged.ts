@@ -1,5 +1,5 @@
 import { dimCeilDiv as ceilDiv } from "../../core/dims.ts";
-import { segmentOf } from "./attention-segments.ts";
+import { onlineSoftmaxStep, segmentOf } from "./attention-parts.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import type { StagedAttentionTiling } from "./tiling.ts";
 import { F32_LOWEST, floatLiteral, type Code, type KernelWriter } from "./writer.ts";
@@ -127,23 +127,7 @@ export function stagedAttentionKernel(w: KernelWriter, tiling: StagedAttentionTi
 
     // The values replace the keys while one invocation per query turns its scores into probabilities.
     stage(vId);
-    w.block(`if (lid.x < ${TQ}u) {`, () => {
-      const p = (key: Code): Code => `probs[lid.x * ${KB}u + ${key}]`;
-      w.line(`var blockMax = ${F32_LOWEST};`);
-      w.block(`for (var j = 0u; j < ${KB}u; j = j + 1u) {`, () => w.line(`blockMax = max(blockMax, ${p("j")});`));
-      w.line("let newMax = max(runMax[lid.x], blockMax);");
-      w.line("var sum = 0.0;");
-      w.block(`for (var j = 0u; j < ${KB}u; j = j + 1u) {`, () => {
-        w.line(`let score = ${p("j")};`);
-        w.line("let p = select(0.0, exp(score - newMax), score > -3.0e38);");
-        w.line(`${p("j")} = p;`);
-        w.line("sum = sum + p;");
-      });
-      w.line("let correction = exp(runMax[lid.x] - newMax);");
-      w.line("rescale[lid.x] = correction;");
-      w.line("runSum[lid.x] = runSum[lid.x] * correction + sum;");
-      w.line("runMax[lid.x] = newMax;");
-    });
+    w.block(`if (lid.x < ${TQ}u) {`, () => onlineSoftmaxStep(w, KB, (key) => `probs[lid.x * ${KB}u + ${key}]`));
     w.line("workgroupBarrier();");
 
     for (const o of outs) w.line(`${o.acc} = ${o.acc} * rescale[${o.query}];`);

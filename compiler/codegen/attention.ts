@@ -1,5 +1,5 @@
 import { dimCeilDiv as ceilDiv, type Dim } from "../../core/dims.ts";
-import { segmentOf as segmentRange } from "./attention-segments.ts";
+import { onlineSoftmaxStep, segmentOf as segmentRange } from "./attention-parts.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type AttentionTiling } from "./tiling.ts";
 import { F32_LOWEST, floatLiteral, type Code, type KernelWriter } from "./writer.ts";
@@ -141,21 +141,7 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
     // the probabilities (0 for masked keys) and their sum.
     w.block(`if (lid.x < ${TQ}u && tileStart + lid.x < ${tDim}) {`, () => {
       const t = w.let(`tileStart + lid.x`, "tq");
-      const p = (key: Code): Code => probAt("lid.x", t, key);
-      w.line(`var blockMax = ${F32_LOWEST};`);
-      w.block(`for (var j = 0u; j < ${KB}u; j = j + 1u) {`, () => w.line(`blockMax = max(blockMax, ${p("j")});`));
-      w.line("let newMax = max(runMax[lid.x], blockMax);");
-      w.line("var sum = 0.0;");
-      w.block(`for (var j = 0u; j < ${KB}u; j = j + 1u) {`, () => {
-        w.line(`let score = ${p("j")};`);
-        w.line("let p = select(0.0, exp(score - newMax), score > -3.0e38);");
-        w.line(`${p("j")} = p;`);
-        w.line("sum = sum + p;");
-      });
-      w.line("let correction = exp(runMax[lid.x] - newMax);");
-      w.line("rescale[lid.x] = correction;");
-      w.line("runSum[lid.x] = runSum[lid.x] * correction + sum;");
-      w.line("runMax[lid.x] = newMax;");
+      onlineSoftmaxStep(w, KB, (key) => probAt("lid.x", t, key));
     });
     w.line(barrier);
 
