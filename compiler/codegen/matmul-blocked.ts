@@ -1,3 +1,4 @@
+import { matmulOperands } from "./matmul-operands.ts";
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
 import { emitVec4Epilogue } from "./matmul-epilogue.ts";
 import { emitSharedPrologueStats } from "./matmul-prologue.ts";
@@ -16,22 +17,13 @@ export function blockedMatmulKernel(
   transposed: number,
   tiling: Extract<MatmulTiling, { strategy: "blocked" }>,
 ): KernelCode {
-  const { graph: g, group } = w;
+  const { group } = w;
   const { threads, tm: TM } = tiling;
-  const core = g.nodes[group.core ?? -1];
-  const root = g.nodes[group.root];
-  const a = g.nodes[core.inputs[0]];
-  const r = core.shape.length;
-  const M = core.shape[r - 2];
-  const N = core.shape[r - 1] as number;
-  const K = a.shape[a.shape.length - 1];
-  const groups = N / 4;
+  // Weights stored [K, N] (transpose-weights.ts): N is known.
+  const { core, root, a, M, N, K, batchShape, batch, aRow, mDim, kDim } = matmulOperands(w);
+  const groups = (N as number) / 4;
   // Narrow outputs take fewer column groups per invocation, so the workgroup is not mostly idle.
   const TN = Math.max(1, Math.min(tiling.tn, Math.ceil(groups / threads)));
-  const batchShape = core.shape.slice(0, -2);
-  const batch = batchShape.length ? w.unravel("wid.z", batchShape, "bt") : [];
-  const aRow = (m: Code, k: Code): Code[] => [...w.broadcastCoords(a.shape.slice(0, -2), batch), m, k];
-  const [mDim, kDim] = [w.dim(M), w.dim(K)];
 
   // Row tiles along x, which consecutive workgroups step through first: they share one slice of the
   // weights, which stays in cache, where column tiles first would stream all of B once per row tile

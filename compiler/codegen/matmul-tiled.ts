@@ -1,3 +1,4 @@
+import { matmulOperands } from "./matmul-operands.ts";
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { emitVec4Epilogue } from "./matmul-epilogue.ts";
@@ -18,24 +19,12 @@ export type TiledMatmulTiling = Extract<MatmulTiling, { strategy: "tiled" }>;
  * (norm on load, an epilogue's statistics of A) are computed by the workgroup into workgroup memory.
  */
 export function tiledMatmulKernel(w: KernelWriter, transposed: number | null, tiling: TiledMatmulTiling): KernelCode {
-  const { graph: g, group } = w;
+  const { group } = w;
   const { bm: BM, bn: BN, bk: BK, tm: TM, tn: TN } = tiling;
   const threads = tiledThreads(tiling);
   const colThreads = BN / 4 / TN;
-  const core = g.nodes[group.core ?? -1];
-  const root = g.nodes[group.root];
-  const [aId, bId] = core.inputs;
-  const a = g.nodes[aId];
-  const b = g.nodes[bId];
-  const r = core.shape.length;
-  const M = core.shape[r - 2];
-  const N = core.shape[r - 1];
-  const K = a.shape[a.shape.length - 1];
-  const batchShape = core.shape.slice(0, -2);
-  const batch = batchShape.length ? w.unravel("wid.z", batchShape, "bt") : [];
-  const aRow = (m: Code, k: Code): Code[] => [...w.broadcastCoords(a.shape.slice(0, -2), batch), m, k];
-  const bRow = (n: Code, k: Code): Code[] => [...w.broadcastCoords(b.shape.slice(0, -2), batch), n, k];
-  const [mDim, nDim, kDim] = [w.dim(M), w.dim(N), w.dim(K)];
+  const { core, root, a, b, M, N, K, batchShape, batch, aRow, bRow, mDim, nDim, kDim } = matmulOperands(w);
+  const [aId, bId] = [a.id, b.id];
   const exactK = typeof K === "number" && K % BK === 0;
   const aStride = BM + 1;
   const bGroups = BN / 4;

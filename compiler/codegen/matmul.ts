@@ -1,4 +1,5 @@
-import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
+import { matmulOperands } from "./matmul-operands.ts";
+import { dimCeilDiv as ceilDiv, numel } from "../../core/dims.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { blockedMatmulKernel } from "./matmul-blocked.ts";
 import { tiledMatmulKernel } from "./matmul-tiled.ts";
@@ -33,27 +34,14 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
   const { threads, split: S, tm: TM, tn: TN, tilesX } = MATMUL_TILING;
   const tilesY = threads / S / tilesX;
   const { graph: g, group } = w;
-  const core = g.nodes[group.core ?? -1];
-  const root = g.nodes[group.root];
-  const [aId, bId] = core.inputs;
-  const a = g.nodes[aId];
-  const b = g.nodes[bId];
-  const r = core.shape.length;
-  const M = core.shape[r - 2];
-  const N = core.shape[r - 1];
-  const K = a.shape[a.shape.length - 1];
-  const batchShape = core.shape.slice(0, -2);
-  const batch = batchShape.length ? w.unravel("wid.z", batchShape, "bt") : [];
-  const batchFor = (shape: readonly Dim[]): Code[] => w.broadcastCoords(shape.slice(0, -2), batch);
-  const [mDim, nDim, kDim] = [w.dim(M), w.dim(N), w.dim(K)];
+  const { core, root, a, b, M, N, K, batchShape, batch, aRow, bRow, mDim, nDim, kDim } = matmulOperands(w);
+  const [aId, bId] = [a.id, b.id];
   w.line(`let lane = lid.x % ${S}u;`);
   w.line(`let tile = lid.x / ${S}u;`);
   w.line(`let mBase = wid.y * ${tilesY * TM}u + (tile / ${tilesX}u) * ${TM}u;`);
   w.line(`let nBase = wid.x * ${tilesX * TN}u + (tile % ${tilesX}u) * ${TN}u;`);
   const ms = Array.from({ length: TM }, (_, i) => w.let(`min(mBase + ${i}u, ${mDim} - 1u)`, "m"));
   const ns = Array.from({ length: TN }, (_, j) => w.let(`min(nBase + ${j}u, ${nDim} - 1u)`, "n"));
-  const aRow = (m: Code, k: Code): Code[] => [...batchFor(a.shape), m, k];
-  const bRow = (n: Code, k: Code): Code[] => [...batchFor(b.shape), n, k];
 
   /** Sums (or maxes) each lane's partial values over the `split` lanes of its tile, through workgroup memory. */
   const combineLanes = (partials: Code[], isMax: boolean): Code[] => {
