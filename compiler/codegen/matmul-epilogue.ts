@@ -41,8 +41,7 @@ export function emitVec4Epilogue(w: KernelWriter, core: Node, root: Node, o: Vec
         const n = w.let(`${gi} * 4u + ${e}`, "no");
         const write = (): void => {
           w.overrides.set(core.id, `${acc}[${e}]`);
-          const coords = [...o.batch, m, n];
-          w.store(w.offset(root.shape, coords), w.value(root.id, coords));
+          storeOutput(w, root, o.batch, m, n);
         };
         if (whole) write();
         else w.block(`if (${n} < ${nDim}) {`, write);
@@ -52,4 +51,26 @@ export function emitVec4Epilogue(w: KernelWriter, core: Node, root: Node, o: Vec
     w.block(`if (${m} < ${mDim} && ${whole ? `${gi} < ${(o.N as number) / 4}u` : `${gi} * 4u < ${nDim}`}) {`, stores);
   });
   w.overrides.delete(core.id);
+}
+
+/**
+ * Stores the kernel's output for the core's row m, column n (the core's value set in `w.overrides`).
+ * With prefix rows (KernelGroup.prefixRows, a class token in front) that is the root's row m + prefix,
+ * and the invocation of row 0 also writes the rows in front, whose values read no accumulator.
+ */
+export function storeOutput(w: KernelWriter, root: Node, batch: readonly Code[], m: Code, n: Code): void {
+  const prefix = w.group.prefixRows;
+  const write = (row: Code): void => {
+    const coords = [...batch, row, n];
+    w.store(w.offset(root.shape, coords), w.value(root.id, coords));
+  };
+  if (prefix === 0) {
+    write(m);
+    return;
+  }
+  write(w.let(`${m} + ${prefix}u`, "row"));
+  w.block(`if (${m} == 0u) {`, () => {
+    const p = w.fresh("p");
+    w.block(`for (var ${p} = 0u; ${p} < ${prefix}u; ${p} = ${p} + 1u) {`, () => write(p));
+  });
 }

@@ -2,6 +2,7 @@ import { matmulOperands } from "./matmul-operands.ts";
 import { dimCeilDiv as ceilDiv, numel } from "../../core/dims.ts";
 import type { KernelCode } from "./kernel-code.ts";
 import { blockedMatmulKernel } from "./matmul-blocked.ts";
+import { storeOutput } from "./matmul-epilogue.ts";
 import { tiledMatmulKernel } from "./matmul-tiled.ts";
 import { transposedWeightOf } from "./weight-layout.ts";
 import { emitPrologueStats, statisticOf } from "./matmul-prologue.ts";
@@ -123,8 +124,7 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
     w.line(`let nOut = nBase + o % ${TN}u;`);
     w.block(`if (mOut < ${mDim} && nOut < ${nDim}) {`, () => {
       w.overrides.set(core.id, "total");
-      const c = [...batch, "mOut", "nOut"];
-      w.store(w.offset(root.shape, c), w.value(root.id, c));
+      storeOutput(w, root, batch, "mOut", "nOut");
     });
   });
   const body = w.takeBody();

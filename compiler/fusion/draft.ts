@@ -14,6 +14,14 @@ export interface Draft {
   /** Views folded into the loads of the core's other operands (and of inlined contractions). */
   operandViews: Set<number>;
   inlined: Set<number>;
+  /** Rows of the root in front of the core's rows (see KernelGroup.prefixRows). */
+  prefixRows: number;
+}
+
+/** The fusion rules' decisions while the kernels are grown: the rule that joined each node, or why it roots a kernel. */
+export class Decisions {
+  readonly joined = new Map<number, string>();
+  readonly apart = new Map<number, string>();
 }
 
 export function startDraft(n: Node): Draft {
@@ -27,6 +35,7 @@ export function startDraft(n: Node): Draft {
     prologue: new Set(),
     operandViews: new Set(),
     inlined: new Set(),
+    prefixRows: 0,
   };
   if (n.op.kind === "matmul" || n.op.kind === "attention") d.core = n.id;
   if (n.op.kind === "reduce") {

@@ -181,7 +181,7 @@ export class FusionFacts {
   }
 
   /** Members of `d` that `x` depends on. */
-  private ancestorsIn(x: number, d: Draft): Set<number> {
+  ancestorsIn(x: number, d: Draft): Set<number> {
     const seen = new Set<number>();
     const stack = [...this.node(x).inputs];
     while (stack.length) {

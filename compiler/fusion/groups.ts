@@ -1,7 +1,8 @@
 import type { Graph, Node } from "../../core/graph.ts";
 import type { KernelFusion, KernelKind } from "../../core/plan.ts";
 import { fusionClass } from "./classes.ts";
-import { draftKind, startDraft, type Draft } from "./draft.ts";
+import { Decisions, draftKind, startDraft, type Draft } from "./draft.ts";
+import { absorbPrefixRows } from "./prefix-rows.ts";
 import { FusionFacts, type OperandSide, sameShape, viewsWholeRows } from "./facts.ts";
 import { MERGE_RULES, rulesFor, type FusionRule } from "./rules.ts";
 
@@ -28,6 +29,12 @@ export interface KernelGroup {
    * stages the input of its reductions in workgroup memory, so each dot product runs once.
    */
   inlined: number[];
+  /**
+   * Rows of the root in front of the core's rows along the row axis (a class token concatenated before
+   * a patch embedding): the core's row m is the root's row m + prefixRows, and the invocations that
+   * compute the core's row 0 also write the rows in front.
+   */
+  prefixRows: number;
   /** Which rule joined each member, and why the root stands apart. */
   fusion: KernelFusion;
 }
@@ -40,12 +47,6 @@ export interface FusionOptions {
 /** Nodes that live in buffers of their own: inputs and checkpoint parameters. */
 export function isBufferSource(n: Node): boolean {
   return n.op.kind === "input" || n.op.kind === "param";
-}
-
-/** The fusion rules' decisions while the kernels are grown: the rule that joined each node, or why it roots a kernel. */
-class Decisions {
-  readonly joined = new Map<number, string>();
-  readonly apart = new Map<number, string>();
 }
 
 function join(d: Draft, n: Node, rule: FusionRule, side: OperandSide | null, decisions: Decisions): void {
@@ -142,7 +143,10 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
     }
   }
 
-  if (options.fuse) absorbNormalizations(facts, drafts, decisions);
+  if (options.fuse) {
+    absorbNormalizations(facts, drafts, decisions);
+    absorbPrefixRows(facts, drafts, decisions);
+  }
   return drafts.reverse().map((d) => {
     const members = [...d.members].sort((a, b) => a - b);
     return {
@@ -154,6 +158,7 @@ export function groupKernels(g: Graph, options: FusionOptions): KernelGroup[] {
       rowStats: [...d.rowStats].sort((a, b) => a - b),
       axis: d.axis,
       inlined: [...d.inlined].sort((a, b) => a - b),
+      prefixRows: d.prefixRows,
       fusion: {
         apart: decisions.apart.get(d.root) ?? "",
         joined: members.filter((m) => m !== d.root).map((m) => ({ node: m, rule: decisions.joined.get(m) ?? "" })),

@@ -6,3 +6,9 @@
  */
 export const INLINE_MAX_K = 64;
 export const STAGE_MAX_ROW = 6144;
+
+/**
+ * At most this many rows concatenated in front of a matmul's result join its epilogue (a class token,
+ * registers): the invocations of the matmul's first row compute them, one row after another.
+ */
+export const PREFIX_MAX_ROWS = 16;

@@ -114,6 +114,11 @@ export const MERGE_RULES = [
     name: "normalization-prologue",
     summary: "a row kernel (a normalisation) read only by a matmul's A, through cheap math, becomes that matmul's prologue",
   },
+  {
+    name: "prefix-rows-epilogue",
+    summary:
+      "rows concatenated in front of a matmul's result (a class token) and elementwise math after (a position table) become its epilogue",
+  },
 ] as const;
 
 export function rulesFor(cls: FusionClass, feedsOperand: boolean): FusionRule[] {

@@ -88,6 +88,19 @@ describe("fusion rules as data", () => {
     expect(decisions(plan).flatMap((d) => d.joined)).toEqual(expect.arrayContaining(["matmul:inline-contraction", "reduce:row-reduction"]));
   });
 
+  it("a class token and position table join the patch embedding's epilogue (prefix-rows-epilogue)", () => {
+    const embed = `concat([broadcast_to(param("cls", [1, 1, 8]), [2, 1, 8]), linear(x, "patch", 8)], 1) + param("pos", [10, 8])`;
+    const input = "  input x: f32[2, 9, 80]";
+    const [k] = decisions(compiled(model(`  output y = ${embed}`, input)));
+    expect(k.kind).toBe("matmul");
+    expect(k.joined).toEqual(expect.arrayContaining(["matmul:prefix-rows-epilogue", "concat:view", "add:elementwise"]));
+    // Before a LayerNorm the embedding is written for the row kernel, which keeps only the normalisation.
+    const [embedding, norm] = decisions(compiled(model(`  output y = layernorm(${embed}, "ln")`, input)));
+    expect(embedding.apart).toMatch(/^the embedding prefix-rows-epilogue joined to a matmul, read by the row kernel of %\d+$/);
+    expect(norm.kind).toBe("row");
+    expect(norm.joined.some((j) => j.startsWith("concat"))).toBe(false);
+  });
+
   it("an unfused compile says so for every kernel", () => {
     expect(new Set(decisions(compiled(model(`  output y = layernorm(x, "ln")`), false)).map((d) => d.apart))).toEqual(
       new Set(["unfused compile"]),

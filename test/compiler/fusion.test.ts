@@ -221,9 +221,10 @@ describe("kernel counts per graph", () => {
   };
 
   it.each([
-    // Outside: the patch embedding's matmul, the class token + positions + pre-norm, the head.
+    // Outside: the patch embedding with the class token and positions in its epilogue, the pre-norm, the head.
     ["graphs/clip.tsr", 5, 3],
-    ["graphs/vit.tsr", 5, 4],
+    // Outside: the patch embedding with the class token and positions, the final LayerNorm, the pooler.
+    ["graphs/vit.tsr", 5, 3],
     // SigLIP's head: post-norm (an output), then MAP attention pooling with its own LayerNorm and MLP.
     ["graphs/siglip.tsr", 5, 9],
     // Qwen blocks: the rotary embedding of k is written once (each query would otherwise redo it for
@@ -243,13 +244,13 @@ describe("kernel counts per graph", () => {
     ["graphs/qwen-vl.tsr", 5, 12],
     // Outside: SigLIP's embedding, the post-norm (an output) and the projector.
     ["graphs/paligemma.tsr", 5, 3],
-    // Outside: the patch embedding, the class token with the resized position table, the final LayerNorm, the class row.
-    ["graphs/dinov2.tsr", 5, 4],
+    // Outside: the patch embedding with the class token and resized position table, the final LayerNorm, the class row.
+    ["graphs/dinov2.tsr", 5, 3],
     // Outside: SigLIP's embedding, the post-norm (an output), the pool with the RMSNorm's statistic, the projection.
     ["graphs/gemma3.tsr", 5, 4],
-    // Outside: the patch embedding, class token and positions, the pixel shuffle with the projector's LayerNorm
-    // and first linear, the second (which writes image_embeds: no copy for a reshape).
-    ["graphs/internvl.tsr", 5, 4],
+    // Outside: the patch embedding with class token and positions, the pixel shuffle with the projector's
+    // LayerNorm and first linear, the second (which writes image_embeds: no copy for a reshape).
+    ["graphs/internvl.tsr", 5, 3],
     // Outside: SigLIP's embedding, the post-norm (an output), the pixel shuffle folded into the projection's loads.
     ["graphs/idefics3.tsr", 5, 3],
     // Pixtral's SwiGLU blocks are Qwen2.5-VL's 7. Outside: the unpadding patch embedding, ln_pre (a row and its
@@ -287,13 +288,35 @@ describe("kernel counts per graph", () => {
     expect(new Set(plan.kernels.map((k) => k.wgsl)).size).toBe(8);
   });
 
+  it.each([
+    ["graphs/vit.tsr", "embeddings.cls_token"],
+    ["graphs/clip.tsr", "vision_model.embeddings.class_embedding"],
+    ["graphs/siglip.tsr", null],
+  ])("%s embeds in one kernel: patch matmul, class token (%s) and position table", (graph, classToken) => {
+    const plan = compileGraph(compileFile(graph).graph);
+    const reads = (name: string): number[] =>
+      plan.kernels.flatMap((k, i) =>
+        k.nodes.some((n) =>
+          plan.graph.nodes[n].inputs.some((x) => {
+            const op = plan.graph.nodes[x].op;
+            return op.kind === "param" && op.name.includes(name);
+          }),
+        )
+          ? [i]
+          : [],
+      );
+    expect(plan.kernels[0].kind).toBe("matmul");
+    expect(reads("position_embedding")).toEqual([0]);
+    if (classToken) expect(reads(classToken)).toEqual([0]);
+  });
+
   it.each(["b16", "l14", "l14_336"])(
-    "CLIP %s: the patch embedding is a matmul kernel of its own (patchify folded in); class token, position embedding and pre-norm one more",
+    "CLIP %s: the patch embedding (patchify folded in) writes the class token and adds the positions in its epilogue; the pre-norm is one more",
     (preset) => {
       const plan = compileGraph(compileFile("graphs/clip.tsr", { preset }).graph);
       expect(summary(plan).slice(0, 2)).toEqual([
-        "matmul: reshape permute reshape permute matmul",
-        "row: reshape broadcast concat add reduce sub mul reduce add rsqrt mul mul add",
+        "matmul: reshape permute reshape permute matmul reshape broadcast concat add",
+        "row: reduce sub mul reduce add rsqrt mul mul add",
       ]);
     },
   );

@@ -81,6 +81,18 @@ const cases: Case[] = [
     kernels: 1,
   },
   {
+    name: "2 rows in front of a linear's result and a position table in its epilogue, N = 10 (split-K), batch 2",
+    src: `input x: f32[2, 7, 70]\n  t = broadcast_to(param("cls", [1, 2, 10]), [2, 2, 10])\n  output y = concat([t, linear(x, "patch", 10)], 1) + param("pos", [9, 10])`,
+    inputs: { x: [2, 7, 70] },
+    kernels: 1,
+  },
+  {
+    name: "a class token and position table in a linear's epilogue, LayerNorm after (CLIP's embedding)",
+    src: `input x: f32[2, 5, 70]\n  t = broadcast_to(param("cls", [1, 1, 16]), [2, 1, 16])\n  output y = layernorm(concat([t, linear(x, "patch", 16, bias = false)], 1) + param("pos", [6, 16]), "ln")`,
+    inputs: { x: [2, 5, 70] },
+    kernels: 2,
+  },
+  {
     name: "batched matmul with broadcast batch",
     src: `input a: f32[2, 3, 17, 5]\n  input b: f32[1, 3, 9, 5]\n  output y = matmul_nt(a, b)`,
     inputs: { a: [2, 3, 17, 5], b: [1, 3, 9, 5] },

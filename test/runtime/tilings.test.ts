@@ -42,6 +42,11 @@ const matmulCases: { name: string; src: string; inputs: Record<string, number[]>
     src: `input x: f32[9, 24]\n  output y = linear(x, "fc", 388)`,
     inputs: { x: [9, 24] },
   },
+  {
+    name: "a class token and position table in the epilogue, 2 x (1 + 7) rows, K = 70, N = 12",
+    src: `input x: f32[2, 7, 70]\n  t = broadcast_to(param("cls", [1, 1, 12]), [2, 1, 12])\n  output y = concat([t, linear(x, "patch", 12)], 1) + param("pos", [8, 12])`,
+    inputs: { x: [2, 7, 70] },
+  },
 ];
 
 interface Case {
