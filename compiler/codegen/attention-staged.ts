@@ -1,6 +1,6 @@
 import { dimCeilDiv as ceilDiv } from "../../core/dims.ts";
 import { onlineSoftmaxStep, segmentOf } from "./attention-parts.ts";
-import type { KernelCode } from "./kernel-code.ts";
+import { finish, type KernelCode } from "./kernel-code.ts";
 import type { StagedAttentionTiling } from "./tiling.ts";
 import { F32_LOWEST, floatLiteral, type Code, type KernelWriter } from "./writer.ts";
 
@@ -154,10 +154,5 @@ var<workgroup> rescale: array<f32, ${TQ}>;
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
 ${body}
 }`;
-  return {
-    wgsl: w.module(entry),
-    bindings: w.bindings,
-    uniforms: w.uniforms,
-    dispatch: { kind: "grid", x: ceilDiv(T, TQ), y: heads, z: B },
-  };
+  return finish(w, entry, { kind: "grid", x: ceilDiv(T, TQ), y: heads, z: B });
 }

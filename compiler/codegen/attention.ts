@@ -1,6 +1,6 @@
 import { dimCeilDiv as ceilDiv, type Dim } from "../../core/dims.ts";
 import { onlineSoftmaxStep, segmentOf as segmentRange } from "./attention-parts.ts";
-import type { KernelCode } from "./kernel-code.ts";
+import { finish, type KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type AttentionTiling } from "./tiling.ts";
 import { F32_LOWEST, floatLiteral, type Code, type KernelWriter } from "./writer.ts";
 
@@ -197,5 +197,5 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 ${body}
 }`;
   const x: Dim = ceilDiv(T, TQ);
-  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch: { kind: "grid", x, y: heads, z: B } };
+  return finish(w, entry, { kind: "grid", x, y: heads, z: B });
 }

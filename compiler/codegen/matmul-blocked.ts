@@ -2,7 +2,7 @@ import { matmulOperands } from "./matmul-operands.ts";
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
 import { emitVec4Epilogue } from "./matmul-epilogue.ts";
 import { emitSharedPrologueStats } from "./matmul-prologue.ts";
-import type { KernelCode } from "./kernel-code.ts";
+import { finish, type KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type MatmulTiling } from "./tiling.ts";
 import type { Code, KernelWriter } from "./writer.ts";
 
@@ -89,7 +89,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 ${body}
 }`;
   const dispatch = { kind: "grid" as const, x: ceilDiv(M, TM), y: Math.ceil(groups / (threads * TN)) as Dim, z: numel(batchShape) };
-  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch };
+  return finish(w, entry, dispatch);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { matmulOperands } from "./matmul-operands.ts";
 import { dimCeilDiv as ceilDiv, numel, type Dim } from "../../core/dims.ts";
-import type { KernelCode } from "./kernel-code.ts";
+import { finish, type KernelCode } from "./kernel-code.ts";
 import { emitVec4Epilogue } from "./matmul-epilogue.ts";
 import { emitWorkgroupStats } from "./matmul-prologue.ts";
 import { tiledThreads, type MatmulTiling } from "./tiling.ts";
@@ -97,5 +97,5 @@ ${body}
 }`;
   const groups: Dim = ceilDiv(N, 4);
   const dispatch = { kind: "grid" as const, x: ceilDiv(M, BM), y: ceilDiv(groups, bGroups), z: numel(batchShape) };
-  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch };
+  return finish(w, entry, dispatch);
 }

@@ -1,6 +1,6 @@
 import { matmulOperands } from "./matmul-operands.ts";
 import { dimCeilDiv as ceilDiv, numel } from "../../core/dims.ts";
-import type { KernelCode } from "./kernel-code.ts";
+import { finish, type KernelCode } from "./kernel-code.ts";
 import { blockedMatmulKernel } from "./matmul-blocked.ts";
 import { storeOutput } from "./matmul-epilogue.ts";
 import { tiledMatmulKernel } from "./matmul-tiled.ts";
@@ -134,10 +134,5 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
 ${body}
 }`;
-  return {
-    wgsl: w.module(entry),
-    bindings: w.bindings,
-    uniforms: w.uniforms,
-    dispatch: { kind: "grid", x: ceilDiv(N, tilesX * TN), y: ceilDiv(M, tilesY * TM), z: numel(batchShape) },
-  };
+  return finish(w, entry, { kind: "grid", x: ceilDiv(N, tilesX * TN), y: ceilDiv(M, tilesY * TM), z: numel(batchShape) });
 }

@@ -1,5 +1,5 @@
 import type { Graph } from "../../core/graph.ts";
-import type { Dispatch, KernelKind } from "../../core/plan.ts";
+import type { KernelKind } from "../../core/plan.ts";
 import type { KernelCode } from "../codegen/kernel-code.ts";
 import type { KernelTarget, KernelTiling } from "../codegen/tiling.ts";
 import type { KernelWriter } from "../codegen/writer.ts";
@@ -21,9 +21,4 @@ export interface KernelModule<T extends KernelTiling = KernelTiling> {
   kind: KernelKind;
   generate(w: KernelWriter, tiling: T | null): KernelCode;
   tuning: Tuning<T> | null;
-}
-
-/** The kernel code a writer holds once the entry point is written. */
-export function finish(w: KernelWriter, entry: string, dispatch: Dispatch): KernelCode {
-  return { wgsl: w.module(entry), bindings: w.bindings, uniforms: w.uniforms, dispatch };
 }

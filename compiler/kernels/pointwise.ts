@@ -1,7 +1,7 @@
 import { dimCeilDiv as ceilDiv, numel } from "../../core/dims.ts";
-import type { KernelCode } from "../codegen/kernel-code.ts";
+import { finish, type KernelCode } from "../codegen/kernel-code.ts";
 import type { KernelWriter } from "../codegen/writer.ts";
-import { finish, type KernelModule } from "./kernel.ts";
+import type { KernelModule } from "./kernel.ts";
 
 export const POINTWISE_THREADS = 256;
 

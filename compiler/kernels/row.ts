@@ -1,7 +1,7 @@
 import { numel } from "../../core/dims.ts";
-import type { KernelCode } from "../codegen/kernel-code.ts";
+import { finish, type KernelCode } from "../codegen/kernel-code.ts";
 import { F32_LOWEST, statKey, type Code, type KernelWriter } from "../codegen/writer.ts";
-import { finish, type KernelModule } from "./kernel.ts";
+import type { KernelModule } from "./kernel.ts";
 
 export const ROW_THREADS = 64;
 
