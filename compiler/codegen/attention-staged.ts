@@ -1,8 +1,10 @@
 import { dimCeilDiv as ceilDiv } from "../../core/dims.ts";
-import { onlineSoftmaxStep, segmentOf } from "./attention-parts.ts";
+import { ATTENTION_NAMES, channelOf, keyRangeOf, onlineSoftmaxStep, seesKey, segmentOf, withRelativeBias } from "./attention-parts.ts";
+import * as E from "./expr.ts";
+import type { Expr } from "./expr.ts";
 import { finish, type KernelCode } from "./kernel-code.ts";
 import type { StagedAttentionTiling } from "./tiling.ts";
-import { F32_LOWEST, floatLiteral, type Code, type KernelWriter } from "./writer.ts";
+import { F32_LOWEST, type KernelWriter } from "./writer.ts";
 
 /** WebGPU's guaranteed workgroup memory (maxComputeWorkgroupStorageSize's default). */
 const WORKGROUP_BYTES = 16384;
@@ -50,30 +52,34 @@ export function stagedAttentionKernel(w: KernelWriter, tiling: StagedAttentionTi
   const NT = tiling.threads;
   const row = dh + 1;
   const [tDim, sDim] = [w.dim(T), w.dim(S)];
-  const channel = (d: Code): Code => `(h * ${dh}u + ${d})`;
+  const channel = channelOf(dh);
   const causal = op.causal;
-  const strided = (count: number, body: (e: Code) => void): void =>
-    w.block(`for (var e = lid.x; e < ${count}u; e = e + ${NT}u) {`, () => body("e"));
+  const u = E.u32;
+  const { b, tileStart, lid, kb, j } = ATTENTION_NAMES;
+  const e = E.named("e", "u32");
+  const strided = (count: number, body: () => void): void => w.block(`for (var e = lid.x; e < ${count}u; e = e + ${NT}u) {`, body);
+  const lastToken = E.sub(tDim, u(1));
+  const lastKey = E.sub(sDim, u(1));
 
   w.line("let h = wid.y;");
   w.line("let b = wid.z;");
   w.line(`let tileStart = wid.x * ${TQ}u;`);
-  const firstQuery = w.let(`min(tileStart, ${tDim} - 1u)`, "t");
-  const lastQuery = w.let(`min(tileStart + ${TQ - 1}u, ${tDim} - 1u)`, "t");
+  const firstQuery = w.let(E.min(tileStart, lastToken), "t");
+  const lastQuery = w.let(E.min(E.add(tileStart, u(TQ - 1)), lastToken), "t");
   const first = segmentOf(w, segId, firstQuery, sDim).start;
   const lastSegment = segmentOf(w, segId, lastQuery, sDim).end;
-  const last = causal ? w.let(`min(${lastSegment}, ${lastQuery} + 1u)`, "last") : lastSegment;
+  const last = causal ? w.let(E.min(lastSegment, E.add(lastQuery, u(1))), "last") : lastSegment;
 
   // The tile's queries (past the end: the last one again, never stored), each query's key range, its statistics.
-  strided(TQ * dh, (e) => {
-    const t = w.let(`min(tileStart + ${e} / ${dh}u, ${tDim} - 1u)`, "tq");
-    w.line(`qTile[${e}] = ${w.value(qId, ["b", t, channel(`${e} % ${dh}u`)])};`);
+  strided(TQ * dh, () => {
+    const t = w.let(E.min(E.add(tileStart, E.div(e, u(dh))), lastToken), "tq");
+    w.line(`qTile[e] = ${w.value(qId, [b, t, channel(E.mod(e, u(dh)))])};`);
   });
   w.block(`if (lid.x < ${TQ}u) {`, () => {
     w.line(`runMax[lid.x] = ${F32_LOWEST};`);
     w.line("runSum[lid.x] = 0.0;");
     if (segId !== undefined) {
-      const own = segmentOf(w, segId, `min(tileStart + lid.x, ${tDim} - 1u)`, sDim);
+      const own = segmentOf(w, segId, E.min(E.add(tileStart, lid), lastToken), sDim);
       w.line(`keyRange[lid.x] = vec2<u32>(${own.start}, ${own.end});`);
     }
   });
@@ -81,65 +87,69 @@ export function stagedAttentionKernel(w: KernelWriter, tiling: StagedAttentionTi
   // This invocation's outputs: element lid.x + r * NT of the tile's queries x channels.
   const rounds = Math.ceil((TQ * dh) / NT);
   const outs = Array.from({ length: rounds }, (_, r) => {
-    const e = `(lid.x + ${r * NT}u)`;
-    const element = w.let(`min(${e}, ${TQ * dh - 1}u)`, "oe");
-    return { acc: `out${r}`, live: `${e} < ${TQ * dh}u`, query: w.let(`${element} / ${dh}u`, "oq"), d: w.let(`${element} % ${dh}u`, "od") };
+    const index = E.add(lid, u(r * NT));
+    const element = w.let(E.min(index, u(TQ * dh - 1)), "oe");
+    return {
+      acc: E.variable(`out${r}`, "f32"),
+      live: E.lt(index, u(TQ * dh)),
+      query: w.let(E.div(element, u(dh)), "oq"),
+      d: w.let(E.mod(element, u(dh)), "od"),
+    };
   });
   for (const o of outs) w.line(`var ${o.acc} = 0.0;`);
   w.line("workgroupBarrier();");
 
+  const kvAt = (key: Expr, c: Expr): Expr => E.element("kv", E.add(E.mul(key, u(row)), c), "f32", true);
   const stage = (id: number): void =>
-    strided(KB * dh, (e) => {
-      const key = w.let(`${e} / ${dh}u`, "j");
-      const c = w.let(`${e} % ${dh}u`, "c");
-      w.line(`kv[${key} * ${row}u + ${c}] = ${w.value(id, ["b", `min(kb + ${key}, ${sDim} - 1u)`, channel(c)])};`);
+    strided(KB * dh, () => {
+      const key = w.let(E.div(e, u(dh)), "j");
+      const c = w.let(E.mod(e, u(dh)), "c");
+      w.line(`${kvAt(key, c)} = ${w.value(id, [b, E.min(E.add(kb, key), lastKey), channel(c)])};`);
     });
 
-  const scale = floatLiteral(op.scale);
-  w.block(`for (var kb = (${first} / ${KB}u) * ${KB}u; kb < ${last}; kb = kb + ${KB}u) {`, () => {
+  const scale = E.f32(op.scale);
+  w.block(`for (var kb = ${E.mul(E.div(first, u(KB)), u(KB))}; kb < ${last}; kb = kb + ${KB}u) {`, () => {
     stage(kId);
     w.line("workgroupBarrier();");
 
-    strided(TQ * KB, (e) => {
-      const i = w.let(`${e} / ${KB}u`, "i");
-      const key = w.let(`${e} % ${KB}u`, "j");
-      const s = w.let(`kb + ${key}`, "s");
-      const t = w.let(`tileStart + ${i}`, "tq");
+    strided(TQ * KB, () => {
+      const i = w.let(E.div(e, u(KB)), "i");
+      const key = w.let(E.mod(e, u(KB)), "j");
+      const s = w.let(E.add(kb, key), "s");
+      const t = w.let(E.add(tileStart, i), "tq");
+      const c = E.named("c", "u32");
       w.line("var dot = 0.0;");
       w.block(`for (var c = 0u; c < ${dh}u; c = c + 1u) {`, () =>
-        w.line(`dot = fma(qTile[${i} * ${dh}u + c], kv[${key} * ${row}u + c], dot);`),
+        w.line(`dot = fma(${E.element("qTile", E.add(E.mul(i, u(dh)), c), "f32", true)}, ${kvAt(key, c)}, dot);`),
       );
-      let score: Code = `dot * ${scale}`;
-      if (op.relative) {
-        // Decomposed relative positions: the key's row and column in its KH x KW grid pick one bias each.
-        const [rowId, colId] = core.inputs.slice(-2);
-        const kw = (g.nodes[colId].shape[2] as number) / heads;
-        const kh = (g.nodes[rowId].shape[2] as number) / heads;
-        const [tc, sc] = [w.let(`min(${t}, ${tDim} - 1u)`, "tc"), w.let(`min(${s}, ${sDim} - 1u)`, "sc")];
-        score = `${score} + ${w.value(rowId, ["b", tc, `(h * ${kh}u + ${sc} / ${kw}u)`])} + ${w.value(colId, ["b", tc, `(h * ${kw}u + ${sc} % ${kw}u)`])}`;
-      }
-      const sees = [`${s} < ${sDim}`];
-      if (segId !== undefined) sees.push(`${s} >= keyRange[${i}].x`, `${s} < keyRange[${i}].y`);
-      if (causal) sees.push(`${s} <= ${t}`);
-      w.line(`probs[${e}] = select(${F32_LOWEST}, ${score}, ${sees.join(" && ")});`);
+      const dot = E.variable("dot", "f32");
+      const score = op.relative
+        ? withRelativeBias(w, core, E.mul(dot, scale), w.let(E.min(t, lastToken), "tc"), w.let(E.min(s, lastKey), "sc"))
+        : E.mul(dot, scale);
+      const sees = seesKey(s, t, sDim, segId !== undefined ? keyRangeOf(w, i) : null, causal);
+      w.line(`probs[e] = ${E.select(F32_LOWEST, score, sees)};`);
     });
     w.line("workgroupBarrier();");
 
     // The values replace the keys while one invocation per query turns its scores into probabilities.
     stage(vId);
-    w.block(`if (lid.x < ${TQ}u) {`, () => onlineSoftmaxStep(w, KB, (key) => `probs[lid.x * ${KB}u + ${key}]`));
+    w.block(`if (lid.x < ${TQ}u) {`, () =>
+      onlineSoftmaxStep(w, KB, (key) => E.element("probs", E.add(E.mul(lid, u(KB)), key), "f32", true)),
+    );
     w.line("workgroupBarrier();");
 
     for (const o of outs) w.line(`${o.acc} = ${o.acc} * rescale[${o.query}];`);
     w.block(`for (var j = 0u; j < ${KB}u; j = j + 1u) {`, () => {
-      for (const o of outs) w.line(`${o.acc} = fma(probs[${o.query} * ${KB}u + j], kv[j * ${row}u + ${o.d}], ${o.acc});`);
+      for (const o of outs)
+        w.line(`${o.acc} = fma(${E.element("probs", E.add(E.mul(o.query, u(KB)), j), "f32", true)}, ${kvAt(j, o.d)}, ${o.acc});`);
     });
     w.line("workgroupBarrier();");
   });
 
   for (const o of outs) {
-    w.block(`if (${o.live} && tileStart + ${o.query} < ${tDim}) {`, () => {
-      w.store(w.offset(core.shape, ["b", `tileStart + ${o.query}`, channel(o.d)]), `${o.acc} / runSum[${o.query}]`);
+    const query = E.add(tileStart, o.query);
+    w.block(`if (${E.and(o.live, E.lt(query, tDim))}) {`, () => {
+      w.store(w.offset(core.shape, [b, query, channel(o.d)]), E.div(o.acc, E.element("runSum", o.query, "f32", true)));
     });
   }
   const body = w.takeBody();

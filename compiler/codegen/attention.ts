@@ -1,8 +1,18 @@
 import { dimCeilDiv as ceilDiv, type Dim } from "../../core/dims.ts";
-import { onlineSoftmaxStep, segmentOf as segmentRange } from "./attention-parts.ts";
+import {
+  ATTENTION_NAMES,
+  channelOf,
+  keyRangeOf,
+  onlineSoftmaxStep,
+  seesKey,
+  segmentOf as segmentRange,
+  withRelativeBias,
+} from "./attention-parts.ts";
+import * as E from "./expr.ts";
+import type { Expr } from "./expr.ts";
 import { finish, type KernelCode } from "./kernel-code.ts";
 import { SHUFFLE_LANES, type AttentionTiling } from "./tiling.ts";
-import { F32_LOWEST, floatLiteral, type Code, type KernelWriter } from "./writer.ts";
+import { F32_LOWEST, type KernelWriter } from "./writer.ts";
 
 /**
  * Attention as two register-blocked products per block of keys, with an online softmax between them
@@ -38,44 +48,42 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
   const step = KB % 4 === 0 ? 4 : 1;
   const [tDim, sDim] = [w.dim(T), w.dim(S)];
   const lanes = dh % 4 === 0 ? 4 : 1;
-  const vec = lanes === 4 ? "vec4<f32>" : "f32";
-  const channel = (d: Code): Code => `(h * ${dh}u + ${d})`;
+  const vec = lanes === 4 ? "vec4f" : "f32";
+  const channel = channelOf(dh);
+  const u = E.u32;
+  const { b, tileStart, lid, kb, j } = ATTENTION_NAMES;
+  const sgLane = E.named("sgLane", "u32");
   const rows = Array.from({ length: TQ }, (_, i) => i);
   // Values every invocation needs (a query's channels, a query's probabilities) loaded once, by the
   // query's own lane, and taken from it by subgroupBroadcast: on lavapipe a load costs a loop over
   // the SIMD lanes even where they all read one address, a broadcast a register move.
   const viaLanes = tiling.shared === "shuffle" && TQ <= SHUFFLE_LANES && !viaOutput;
   if (viaLanes) w.enables.add("subgroups");
-  const fromLane = (own: Code, i: number): Code => w.let(`subgroupBroadcast(${own}, ${i}u)`, "q");
+  const fromLane = (own: Expr, i: number): Expr => w.let(E.call("subgroupBroadcast", [own, u(i)], own.type), "q");
+  const lastToken = E.sub(tDim, u(1));
 
   w.line("let h = wid.y;");
   w.line("let b = wid.z;");
   w.line(`let tileStart = wid.x * ${TQ}u;`);
   // The tile's queries, clamped: past the end a query repeats the last one and is never stored.
-  const ts = rows.map((i) => w.let(`min(tileStart + ${i}u, ${tDim} - 1u)`, "t"));
-  const ownQuery = viaLanes ? w.let(`min(tileStart + sgLane % ${TQ}u, ${tDim} - 1u)`, "tOwn") : "";
-  const live = rows.map((i) => `tileStart + ${i}u < ${tDim}`);
+  const ts = rows.map((i) => w.let(E.min(E.add(tileStart, u(i)), lastToken), "t"));
+  const ownQuery = viaLanes ? w.let(E.min(E.add(tileStart, E.mod(sgLane, u(TQ))), lastToken), "tOwn") : null;
+  const live = rows.map((i) => E.lt(E.add(tileStart, u(i)), tDim));
 
   // Each query's keys: [start, end) of its segment, cut after the query itself when causal. Segments
   // are contiguous and in order, so the tile's keys run from its first query's segment start to its
   // last query's segment end; each query's own range is looked up once, by its lane, into `keyRange`.
   const segId = core.op.segmented ? core.inputs[3] : undefined;
-  const segmentOf = (t: Code): { start: Code; end: Code } => segmentRange(w, segId, t, sDim);
+  const segmentOf = (t: Expr): { start: Expr; end: Expr } => segmentRange(w, segId, t, sDim);
   const first = segmentOf(ts[0]).start;
   const lastSegment = segmentOf(ts[TQ - 1]).end;
-  const last = core.op.causal ? w.let(`min(${lastSegment}, ${ts[TQ - 1]} + 1u)`, "last") : lastSegment;
-  const causal = core.op.causal;
+  const last = core.op.causal ? w.let(E.min(lastSegment, E.add(ts[TQ - 1], u(1))), "last") : lastSegment;
   // Each query's key range, read from workgroup memory once (after the barrier below), not per score.
-  const keyRanges: Code[] = [];
-  const sees = (i: number, s: Code): Code => {
-    const conditions = [`${s} < ${sDim}`];
-    if (segId !== undefined) conditions.push(`${s} >= ${keyRanges[i]}.x`, `${s} < ${keyRanges[i]}.y`);
-    if (causal) conditions.push(`${s} <= ${ts[i]}`);
-    return conditions.join(" && ");
-  };
+  const keyRanges: { start: Expr; end: Expr }[] = [];
+  const sees = (i: number, s: Expr): Expr => seesKey(s, ts[i], sDim, keyRanges[i] ?? null, core.op.kind === "attention" && core.op.causal);
   if (segId !== undefined) {
     w.block(`if (lid.x < ${TQ}u) {`, () => {
-      const own = segmentOf(`min(tileStart + lid.x, ${tDim} - 1u)`);
+      const own = segmentOf(E.min(E.add(tileStart, lid), lastToken));
       w.line(`keyRange[lid.x] = vec2<u32>(${own.start}, ${own.end});`);
     });
   }
@@ -83,11 +91,13 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
   // Where the probability of query row `i` (at token `t`) for key `key` of the block lives.
   // In workgroup memory as vec4s, so the output phase loads four keys' probabilities at once.
   const quads = step === 4 && !viaOutput;
-  const probAt = (i: Code, t: Code, key: Code): Code => {
-    if (viaOutput) return `out[${w.offset(core.shape, ["b", t, channel(key)])}]`;
-    return quads ? `probs[(${i} * ${KB}u + ${key}) / 4u][(${key}) % 4u]` : `probs[${i} * ${KB}u + ${key}]`;
+  const probAt = (i: Expr, t: Expr, key: Expr): Expr => {
+    if (viaOutput) return E.element("out", w.offset(core.shape, [b, t, channel(key)]), "f32", true);
+    const index = E.add(E.mul(i, u(KB)), key);
+    if (!quads) return E.element("probs", index, "f32", true);
+    return E.lane(E.element("probs", E.div(index, u(4)), "vec4f", true), E.mod(key, u(4)));
   };
-  const prob = (i: number, key: Code): Code => probAt(`${i}u`, ts[i], key);
+  const prob = (i: number, key: Expr): Expr => probAt(u(i), ts[i], key);
   const barrier = viaOutput ? "storageBarrier();\n  workgroupBarrier();" : "workgroupBarrier();";
 
   w.block(`if (lid.x < ${TQ}u) {`, () => {
@@ -95,43 +105,39 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
     w.line("runSum[lid.x] = 0.0;");
   });
   w.line("workgroupBarrier();");
-  if (segId !== undefined) for (const i of rows) keyRanges.push(w.let(`keyRange[${i}]`, "range"));
+  if (segId !== undefined) for (const i of rows) keyRanges.push(keyRangeOf(w, u(i)));
   const groups = dh / lanes;
   const rounds = Math.ceil(groups / threads);
-  const outs = rows.map((i) => Array.from({ length: rounds }, (_, r) => `out${i}_${r}`));
-  for (const o of outs.flat()) w.line(`var ${o} = ${vec}(0.0);`);
+  const outs = rows.map((i) => Array.from({ length: rounds }, (_, r) => E.variable(`out${i}_${r}`, vec)));
+  for (const o of outs.flat()) w.line(`var ${o} = ${E.convert(vec, E.f32(0))};`);
 
-  const scale = floatLiteral(core.op.scale);
-  w.block(`for (var kb = (${first} / ${KB}u) * ${KB}u; kb < ${last}; kb = kb + ${KB}u) {`, () => {
+  const scale = E.f32(core.op.scale);
+  w.block(`for (var kb = ${E.mul(E.div(first, u(KB)), u(KB))}; kb < ${last}; kb = kb + ${KB}u) {`, () => {
     // Scores: this invocation's keys against every query of the tile.
     const keysPer = KB / threads;
     const mine = Array.from({ length: keysPer }, (_, x) => x);
-    const ss = mine.map((x) => w.let(`kb + lid.x * ${keysPer}u + ${x}u`, "s"));
-    const scs = ss.map((s) => w.let(`min(${s}, ${sDim} - 1u)`, "sc"));
-    const accs = rows.map((i) => mine.map((x) => `score${i}_${x}`));
-    for (const a of accs.flat()) w.line(`var ${a} = ${vec}(0.0);`);
+    const ss = mine.map((x) => w.let(E.add(E.add(kb, E.mul(lid, u(keysPer))), u(x)), "s"));
+    const scs = ss.map((s) => w.let(E.min(s, E.sub(sDim, u(1))), "sc"));
+    const accs = rows.map((i) => mine.map((x) => E.variable(`score${i}_${x}`, vec)));
+    for (const a of accs.flat()) w.line(`var ${a} = ${E.convert(vec, E.f32(0))};`);
+    const c = E.named("c", "u32");
     w.block(`for (var c = 0u; c < ${dh / lanes}u; c = c + 1u) {`, () => {
-      const load = (id: number, t: Code): Code =>
-        lanes === 4 ? w.valueVec4(id, ["b", t, channel("c * 4u")]) : w.value(id, ["b", t, channel("c")]);
+      const load = (id: number, t: Expr): Expr =>
+        lanes === 4 ? w.valueVec4(id, [b, t, channel(E.mul(c, u(4)))]) : w.value(id, [b, t, channel(c)]);
       const ks = scs.map((sc) => load(kId, sc));
-      const qOwn = viaLanes ? w.let(load(qId, ownQuery), "qOwn") : "";
+      const qOwn = ownQuery ? w.let(load(qId, ownQuery), "qOwn") : null;
       rows.forEach((i) => {
-        const q = viaLanes ? fromLane(qOwn, i) : load(qId, ts[i]);
+        const q = qOwn ? fromLane(qOwn, i) : load(qId, ts[i]);
         mine.forEach((x) => w.line(`${accs[i][x]} = fma(${q}, ${ks[x]}, ${accs[i][x]});`));
       });
     });
     rows.forEach((i) =>
       mine.forEach((x) => {
         const a = accs[i][x];
-        let score: Code = `${lanes === 4 ? `((${a}.x + ${a}.y) + (${a}.z + ${a}.w))` : a} * ${scale}`;
-        if (core.op.kind === "attention" && core.op.relative) {
-          // Decomposed relative positions: the key's row and column in its KH x KW grid pick one bias each.
-          const [rowId, colId] = core.inputs.slice(-2);
-          const kw = (g.nodes[colId].shape[2] as number) / heads;
-          const kh = (g.nodes[rowId].shape[2] as number) / heads;
-          score = `${score} + ${w.value(rowId, ["b", ts[i], `(h * ${kh}u + ${scs[x]} / ${kw}u)`])} + ${w.value(colId, ["b", ts[i], `(h * ${kw}u + ${scs[x]} % ${kw}u)`])}`;
-        }
-        const write = `${prob(i, `lid.x * ${keysPer}u + ${x}u`)} = select(${F32_LOWEST}, ${score}, ${sees(i, ss[x])});`;
+        const at = (l: number): Expr => E.lane(a, u(l));
+        const dot = lanes === 4 ? E.add(E.add(at(0), at(1)), E.add(at(2), at(3))) : a;
+        const score = withRelativeBias(w, core, E.mul(dot, scale), ts[i], scs[x]);
+        const write = `${prob(i, E.add(E.mul(lid, u(keysPer)), u(x)))} = ${E.select(F32_LOWEST, score, sees(i, ss[x]))};`;
         w.line(viaOutput ? `if (${live[i]}) { ${write} }` : write);
       }),
     );
@@ -139,9 +145,9 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
 
     // Online softmax, one invocation per query: the block's maximum, the rescale of the blocks before,
     // the probabilities (0 for masked keys) and their sum.
-    w.block(`if (lid.x < ${TQ}u && tileStart + lid.x < ${tDim}) {`, () => {
-      const t = w.let(`tileStart + lid.x`, "tq");
-      onlineSoftmaxStep(w, KB, (key) => probAt("lid.x", t, key));
+    w.block(`if (${E.and(E.lt(lid, u(TQ)), E.lt(E.add(tileStart, lid), tDim))}) {`, () => {
+      const t = w.let(E.add(tileStart, lid), "tq");
+      onlineSoftmaxStep(w, KB, (key) => probAt(lid, t, key));
     });
     w.line(barrier);
 
@@ -149,18 +155,19 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
     rows.forEach((i) => outs[i].forEach((o) => w.line(`${o} = ${o} * rescale[${i}];`)));
     w.block(`for (var j = 0u; j < ${KB}u; j = j + ${step}u) {`, () => {
       const keys = Array.from({ length: step }, (_, x) => x);
-      const svs = keys.map((x) => w.let(`min(kb + j + ${x}u, ${sDim} - 1u)`, "sv"));
-      const pOwn = viaLanes && quads ? w.let(`probs[(sgLane % ${TQ}u) * ${KB / 4}u + j / 4u]`, "pOwn") : "";
+      const svs = keys.map((x) => w.let(E.min(E.add(E.add(kb, j), u(x)), E.sub(sDim, u(1))), "sv"));
+      const quad = (row: Expr): Expr => E.element("probs", E.add(E.mul(row, u(KB / 4)), E.div(j, u(4))), "vec4f", true);
+      const pOwn = viaLanes && quads ? w.let(quad(E.mod(sgLane, u(TQ))), "pOwn") : null;
       const ps = rows.map((i) => {
-        if (!quads) return keys.map((x) => w.let(prob(i, `j + ${x}u`), "p"));
-        const four = viaLanes ? fromLane(pOwn, i) : w.let(`probs[${(i * KB) / 4}u + j / 4u]`, "p");
-        return ["x", "y", "z", "w"].map((c) => `${four}.${c}`);
+        if (!quads) return keys.map((x) => w.let(prob(i, E.add(j, u(x))), "p"));
+        const four = pOwn ? fromLane(pOwn, i) : w.let(quad(u(i)), "p");
+        return keys.map((x) => E.lane(four, u(x)));
       });
       for (let r = 0; r < rounds; r++) {
-        const d = w.let(`min(lid.x + ${r * threads}u, ${groups - 1}u) * ${lanes}u`, "d");
-        const vs = svs.map((sv) => (lanes === 4 ? w.valueVec4(vId, ["b", sv, channel(d)]) : w.value(vId, ["b", sv, channel(d)])));
+        const d = w.let(E.mul(E.min(E.add(lid, u(r * threads)), u(groups - 1)), u(lanes)), "d");
+        const vs = svs.map((sv) => (lanes === 4 ? w.valueVec4(vId, [b, sv, channel(d)]) : w.value(vId, [b, sv, channel(d)])));
         rows.forEach((i) =>
-          w.line(`${outs[i][r]} = ${keys.reduce((acc, x) => `fma(${vec}(${ps[i][x]}), ${vs[x]}, ${acc})`, outs[i][r])};`),
+          w.line(`${outs[i][r]} = ${keys.reduce((acc, x) => E.call("fma", [E.convert(vec, ps[i][x]), vs[x], acc], vec), outs[i][r])};`),
         );
       }
     });
@@ -168,15 +175,13 @@ export function attentionKernel(w: KernelWriter, tiling: AttentionTiling): Kerne
   });
 
   for (let r = 0; r < rounds; r++) {
-    w.block(`if (lid.x + ${r * threads}u < ${groups}u) {`, () => {
+    w.block(`if (${E.lt(E.add(lid, u(r * threads)), u(groups))}) {`, () => {
       rows.forEach((i) => {
         w.block(`if (${live[i]}) {`, () => {
           for (let c = 0; c < lanes; c++) {
-            const value = lanes === 4 ? `${outs[i][r]}[${c}]` : outs[i][r];
-            w.store(
-              w.offset(core.shape, ["b", ts[i], channel(`((lid.x + ${r * threads}u) * ${lanes}u + ${c}u)`)]),
-              `${value} / runSum[${i}]`,
-            );
+            const value = lanes === 4 ? E.lane(outs[i][r], u(c)) : outs[i][r];
+            const d = E.add(E.mul(E.add(lid, u(r * threads)), u(lanes)), u(c));
+            w.store(w.offset(core.shape, [b, ts[i], channel(d)]), E.div(value, E.element("runSum", u(i), "f32", true)));
           }
         });
       });

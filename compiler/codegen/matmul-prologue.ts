@@ -1,22 +1,30 @@
 import type { Dim } from "../../core/dims.ts";
-import { F32_LOWEST, type Code, type KernelWriter } from "./writer.ts";
+import * as E from "./expr.ts";
+import type { Expr } from "./expr.ts";
+import { F32_LOWEST, type KernelWriter } from "./writer.ts";
 
 /** A row statistic from its total over `length` elements: a mean divides, a sum or max is the total. */
-export function statisticOf(w: KernelWriter, id: number, total: Code, length: Dim): Code {
+export function statisticOf(w: KernelWriter, id: number, total: Expr, length: Dim): Expr {
   const op = w.graph.nodes[id].op;
-  return op.kind === "reduce" && op.fn === "mean" ? `(${total} / f32(${w.dim(length)}))` : total;
+  return op.kind === "reduce" && op.fn === "mean" ? E.div(total, E.convert("f32", w.dim(length))) : total;
 }
 
 /** A row statistic's start value and how it takes one more value: a maximum or a sum. */
-function rowReduction(isMax: boolean): { init: Code; combine: (acc: Code, v: Code) => Code } {
-  return { init: isMax ? F32_LOWEST : "0.0", combine: (acc, v) => (isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`) };
+export function rowReduction(isMax: boolean): { init: Expr; combine: (acc: Expr, v: Expr) => Expr } {
+  return { init: isMax ? F32_LOWEST : E.f32(0), combine: isMax ? E.max : E.add };
 }
+
+/** A running total (`var`) of f32s. */
+const total = (name: string): Expr => E.variable(name, "f32");
+const kk = E.named("kk", "u32");
+/** One invocation's partial total in workgroup memory. */
+const partial = (index: Expr): Expr => E.element("statPartials", index, "f32", true);
 
 /** How the invocations that share rows divide a loop over K: each starts at `start` and steps by `step`; `combine` totals their partial values. */
 export interface LaneSplit {
-  start: Code;
+  start: Expr;
   step: number;
-  combine: (partials: Code[], isMax: boolean) => Code[];
+  combine: (partials: Expr[], isMax: boolean) => Expr[];
 }
 
 /**
@@ -27,10 +35,10 @@ function normalizedRows(
   w: KernelWriter,
   statId: number,
   K: Dim,
-  batch: readonly Code[],
-  firstRow: Code,
+  batch: readonly Expr[],
+  firstRow: Expr,
   tm: number,
-): { rowLength: Dim; count: number; lastRow: Code; first: Code; xBatch: Code[] } {
+): { rowLength: Dim; count: number; lastRow: Expr; first: Expr; xBatch: Expr[] } {
   const g = w.graph;
   const normalized = g.nodes[g.nodes[statId].inputs[0]];
   const rowLength = normalized.shape[normalized.shape.length - 1];
@@ -38,8 +46,8 @@ function normalizedRows(
   return {
     rowLength,
     count: perA * tm,
-    lastRow: `${w.dim(normalized.shape[normalized.shape.length - 2])} - 1u`,
-    first: w.let(`${perA}u * ${firstRow}`, "first"),
+    lastRow: E.sub(w.dim(normalized.shape[normalized.shape.length - 2]), E.u32(1)),
+    first: w.let(E.mul(E.u32(perA), firstRow), "first"),
     xBatch: w.broadcastCoords(normalized.shape.slice(0, -2), batch),
   };
 }
@@ -51,21 +59,21 @@ function normalizedRows(
  * patch, then merges 2x2 patches into one row). Each statistic goes to a private array the loads of A
  * index by row. Returns how many rows of statistics were computed (0 without a prologue).
  */
-export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Code[], firstRow: Code, tm: number, lanes: LaneSplit): number {
+export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Expr[], firstRow: Expr, tm: number, lanes: LaneSplit): number {
   const { graph: g, group } = w;
   if (group.reduces.length === 0) return 0;
   const { rowLength, count, lastRow, first, xBatch } = normalizedRows(w, group.reduces[0], K, batch, firstRow, tm);
-  const rowVars = Array.from({ length: count }, (_, t) => w.let(`min(${first} + ${t}u, ${lastRow})`, "xr"));
+  const rowVars = Array.from({ length: count }, (_, t) => w.let(E.min(E.add(first, E.u32(t)), lastRow), "xr"));
   for (const id of group.reduces) {
     const op = g.nodes[id].op;
     if (op.kind !== "reduce") continue;
     const isMax = op.fn === "max";
+    const { init, combine } = rowReduction(isMax);
     const partials = rowVars.map((row) => {
-      const acc = w.fresh("acc");
-      w.line(`var ${acc} = ${isMax ? F32_LOWEST : "0.0"};`);
+      const acc = total(w.fresh("acc"));
+      w.line(`var ${acc} = ${init};`);
       w.block(`for (var kk = ${lanes.start}; kk < ${w.dim(rowLength)}; kk = kk + ${lanes.step}u) {`, () => {
-        const v = w.value(g.nodes[id].inputs[0], [...xBatch, row, "kk"]);
-        w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
+        w.line(`${acc} = ${combine(acc, w.value(g.nodes[id].inputs[0], [...xBatch, row, kk]))};`);
       });
       return acc;
     });
@@ -92,8 +100,8 @@ export function emitSharedPrologueStats(
   w: KernelWriter,
   ids: readonly number[],
   K: Dim,
-  batch: readonly Code[],
-  firstRow: Code,
+  batch: readonly Expr[],
+  firstRow: Expr,
   tm: number,
   threads: number,
 ): number {
@@ -105,11 +113,11 @@ export function emitSharedPrologueStats(
     if (op.kind !== "reduce") continue;
     const { init, combine } = rowReduction(op.fn === "max");
     w.block(`for (var t = 0u; t < ${count}u; t = t + 1u) {`, () => {
-      const row = w.let(`min(${first} + t, ${lastRow})`, "xr");
-      const acc = w.fresh("acc");
+      const row = w.let(E.min(E.add(first, E.named("t", "u32")), lastRow), "xr");
+      const acc = total(w.fresh("acc"));
       w.line(`var ${acc} = ${init};`);
       w.block(`for (var kk = lid.x; kk < ${w.dim(rowLength)}; kk = kk + ${threads}u) {`, () => {
-        w.line(`${acc} = ${combine(acc, w.value(g.nodes[id].inputs[0], [...xBatch, row, "kk"]))};`);
+        w.line(`${acc} = ${combine(acc, w.value(g.nodes[id].inputs[0], [...xBatch, row, kk]))};`);
       });
       w.line(`statPartials[t * ${threads}u + lid.x] = ${acc};`);
     });
@@ -117,12 +125,12 @@ export function emitSharedPrologueStats(
     const array = w.fresh("stats");
     w.line(`var ${array}: array<f32, ${count}>;`);
     w.block(`for (var t = 0u; t < ${count}u; t = t + 1u) {`, () => {
-      const total = w.fresh("total");
-      w.line(`var ${total} = ${init};`);
+      const sum = total(w.fresh("total"));
+      w.line(`var ${sum} = ${init};`);
       w.block(`for (var l = 0u; l < ${threads}u; l = l + 1u) {`, () =>
-        w.line(`${total} = ${combine(total, `statPartials[t * ${threads}u + l]`)};`),
+        w.line(`${sum} = ${combine(sum, partial(E.add(E.mul(E.named("t", "u32"), E.u32(threads)), E.named("l", "u32"))))};`),
       );
-      w.line(`${array}[t] = ${statisticOf(w, id, total, rowLength)};`);
+      w.line(`${array}[t] = ${statisticOf(w, id, sum, rowLength)};`);
     });
     w.line("workgroupBarrier();");
     w.statTables.set(id, { array, first, axis: g.nodes[id].shape.length - 2 });
@@ -141,8 +149,8 @@ export function emitWorkgroupStats(
   w: KernelWriter,
   ids: readonly number[],
   K: Dim,
-  batch: readonly Code[],
-  firstRow: Code,
+  batch: readonly Expr[],
+  firstRow: Expr,
   tm: number,
   threads: number,
 ): string[] {
@@ -159,21 +167,24 @@ export function emitWorkgroupStats(
     const array = w.fresh("stats");
     declarations.push(`var<workgroup> ${array}: array<f32, ${count}>;`);
     w.block(`for (var r0 = 0u; r0 < ${count}u; r0 = r0 + ${rowsPerPass}u) {`, () => {
-      const t = w.let(`r0 + lid.x / ${perRow}u`, "tr");
-      const lane = w.let(`lid.x % ${perRow}u`, "lane");
-      const row = w.let(`min(${first} + min(${t}, ${count - 1}u), ${lastRow})`, "xr");
-      const acc = w.fresh("acc");
+      const lid = E.named("lid.x", "u32");
+      const t = w.let(E.add(E.named("r0", "u32"), E.div(lid, E.u32(perRow))), "tr");
+      const lane = w.let(E.mod(lid, E.u32(perRow)), "lane");
+      const row = w.let(E.min(E.add(first, E.min(t, E.u32(count - 1))), lastRow), "xr");
+      const acc = total(w.fresh("acc"));
       w.line(`var ${acc} = ${init};`);
       w.block(`for (var kk = ${lane}; kk < ${w.dim(rowLength)}; kk = kk + ${perRow}u) {`, () => {
-        w.line(`${acc} = ${combine(acc, w.value(g.nodes[id].inputs[0], [...xBatch, row, "kk"]))};`);
+        w.line(`${acc} = ${combine(acc, w.value(g.nodes[id].inputs[0], [...xBatch, row, kk]))};`);
       });
       w.line(`statPartials[lid.x] = ${acc};`);
       w.line("workgroupBarrier();");
       w.block(`if (${lane} == 0u && ${t} < ${count}u && lid.x < ${rowsPerPass * perRow}u) {`, () => {
-        const total = w.fresh("total");
-        w.line(`var ${total} = ${init};`);
-        w.block(`for (var l = 0u; l < ${perRow}u; l = l + 1u) {`, () => w.line(`${total} = ${combine(total, "statPartials[lid.x + l]")};`));
-        w.line(`${array}[${t}] = ${statisticOf(w, id, total, rowLength)};`);
+        const sum = total(w.fresh("total"));
+        w.line(`var ${sum} = ${init};`);
+        w.block(`for (var l = 0u; l < ${perRow}u; l = l + 1u) {`, () =>
+          w.line(`${sum} = ${combine(sum, partial(E.add(lid, E.named("l", "u32"))))};`),
+        );
+        w.line(`${array}[${t}] = ${statisticOf(w, id, sum, rowLength)};`);
       });
       w.line("workgroupBarrier();");
     });

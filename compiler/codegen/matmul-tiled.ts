@@ -4,7 +4,9 @@ import { finish, type KernelCode } from "./kernel-code.ts";
 import { emitVec4Epilogue } from "./matmul-epilogue.ts";
 import { emitWorkgroupStats } from "./matmul-prologue.ts";
 import { tiledThreads, type MatmulTiling } from "./tiling.ts";
-import type { Code, KernelWriter } from "./writer.ts";
+import * as E from "./expr.ts";
+import type { Expr } from "./expr.ts";
+import type { KernelWriter } from "./writer.ts";
 
 export type TiledMatmulTiling = Extract<MatmulTiling, { strategy: "tiled" }>;
 
@@ -30,55 +32,61 @@ export function tiledMatmulKernel(w: KernelWriter, transposed: number | null, ti
   const bGroups = BN / 4;
 
   // Row blocks along x, as in the blocked kernel: consecutive workgroups share one slice of B.
+  const u = E.u32;
+  const [mBase, gBase, tx, ty] = ["mBase", "gBase", "tx", "ty"].map((n) => E.named(n, "u32"));
+  const [k0, e, kk] = ["k0", "e", "kk"].map((n) => E.named(n, "u32"));
   w.line(`let mBase = wid.x * ${BM}u;`);
   w.line(`let gBase = wid.y * ${bGroups}u;`);
   w.line(`let tx = lid.x % ${colThreads}u;`);
   w.line(`let ty = lid.x / ${colThreads}u;`);
-  const stats = emitWorkgroupStats(w, [...group.reduces, ...group.rowStats], K, batch, "mBase", BM, threads);
+  const stats = emitWorkgroupStats(w, [...group.reduces, ...group.rowStats], K, batch, mBase, BM, threads);
+  const lastK = E.sub(kDim, u(1));
 
   const accs = Array.from({ length: TM }, (_, i) => Array.from({ length: TN }, (_, j) => `acc${i}_${j}`));
   for (const acc of accs.flat()) w.line(`var ${acc} = vec4<f32>(0.0);`);
-  const inK = (k: Code, v: Code, zero: Code): Code => (exactK ? v : `select(${zero}, ${v}, ${k} < ${kDim})`);
+  const inK = (k: Expr, v: Expr): Expr => (exactK ? v : E.select(E.convert(v.type, E.f32(0)), v, E.lt(k, kDim)));
   w.block(`for (var k0 = 0u; k0 < ${kDim}; k0 = k0 + ${BK}u) {`, () => {
     w.block(`for (var e = lid.x; e < ${BM * BK}u; e = e + ${threads}u) {`, () => {
-      const mm = w.let(`e / ${BK}u`, "mm");
-      const kk = w.let(`e % ${BK}u`, "kk");
-      const k = w.let(`k0 + ${kk}`, "k");
-      const m = w.let(`min(mBase + ${mm}, ${mDim} - 1u)`, "m");
-      const v = w.value(aId, aRow(m, exactK ? k : `min(${k}, ${kDim} - 1u)`));
-      w.line(`aTile[${kk} * ${aStride}u + ${mm}] = ${inK(k, v, "0.0")};`);
+      const mm = w.let(E.div(e, u(BK)), "mm");
+      const kk = w.let(E.mod(e, u(BK)), "kk");
+      const k = w.let(E.add(k0, kk), "k");
+      const m = w.let(E.min(E.add(mBase, mm), E.sub(mDim, u(1))), "m");
+      const v = w.value(aId, aRow(m, exactK ? k : E.min(k, lastK)));
+      w.line(`aTile[${E.add(E.mul(kk, u(aStride)), mm)}] = ${inK(k, v)};`);
     });
     w.block(`for (var e = lid.x; e < ${BK * bGroups}u; e = e + ${threads}u) {`, () => {
-      const kk = w.let(`e / ${bGroups}u`, "kk");
-      const c = w.let(`e % ${bGroups}u`, "c");
-      const k = w.let(`k0 + ${kk}`, "k");
-      const kc = exactK ? k : w.let(`min(${k}, ${kDim} - 1u)`, "kc");
-      const n = w.let(`gBase * 4u + ${c} * 4u`, "n");
-      let v: Code;
-      if (transposed !== null) v = w.valueVec4(transposed, [kc, `min(${n}, ${nDim} - 4u)`]);
+      const kk = w.let(E.div(e, u(bGroups)), "kk");
+      const c = w.let(E.mod(e, u(bGroups)), "c");
+      const k = w.let(E.add(k0, kk), "k");
+      const kc = exactK ? k : w.let(E.min(k, lastK), "kc");
+      const n = w.let(E.add(E.mul(gBase, u(4)), E.mul(c, u(4))), "n");
+      let v: Expr;
+      if (transposed !== null) v = w.valueVec4(transposed, [kc, E.min(n, E.sub(nDim, u(4)))]);
       else {
         // Four columns of B [N, K] at this step of K; columns past N read as 0.
         const cols = [0, 1, 2, 3].map((q) => {
-          const nq = w.let(`${n} + ${q}u`, "nq");
-          return `select(0.0, ${w.value(bId, bRow(`min(${nq}, ${nDim} - 1u)`, kc))}, ${nq} < ${nDim})`;
+          const nq = w.let(E.add(n, u(q)), "nq");
+          return E.select(E.f32(0), w.value(bId, bRow(E.min(nq, E.sub(nDim, u(1))), kc)), E.lt(nq, nDim));
         });
-        v = `vec4<f32>(${cols.join(", ")})`;
+        v = E.vec4(cols);
       }
-      w.line(`bTile[e] = ${inK(k, v, "vec4<f32>(0.0)")};`);
+      w.line(`bTile[e] = ${inK(k, v)};`);
     });
     w.line("workgroupBarrier();");
     w.block(`for (var kk = 0u; kk < ${BK}u; kk = kk + 1u) {`, () => {
-      const av = accs.map((_, i) => w.let(`aTile[kk * ${aStride}u + ty * ${TM}u + ${i}u]`, "a"));
-      const bv = accs[0].map((_, j) => w.let(`bTile[kk * ${bGroups}u + tx + ${colThreads * j}u]`, "b"));
-      accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(vec4<f32>(${av[i]}), ${bv[j]}, ${acc});`)));
+      const aAt = (i: number): Expr => E.add(E.add(E.mul(kk, u(aStride)), E.mul(ty, u(TM))), u(i));
+      const bAt = (j: number): Expr => E.add(E.add(E.mul(kk, u(bGroups)), tx), u(colThreads * j));
+      const av = accs.map((_, i) => w.let(E.element("aTile", aAt(i), "f32", true), "a"));
+      const bv = accs[0].map((_, j) => w.let(E.element("bTile", bAt(j), "vec4f", true), "b"));
+      accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${E.convert("vec4f", av[i])}, ${bv[j]}, ${acc});`)));
     });
     w.line("workgroupBarrier();");
   });
 
   emitVec4Epilogue(w, core, root, {
     accs,
-    rowOf: (i) => `mBase + ty * ${TM}u + ${i}`,
-    groupOf: (j) => `gBase + tx + ${colThreads}u * ${j}`,
+    rowOf: (i) => E.add(E.add(mBase, E.mul(ty, u(TM))), i),
+    groupOf: (j) => E.add(E.add(gBase, tx), E.mul(u(colThreads), j)),
     batch,
     M,
     N,

@@ -5,9 +5,11 @@ import { blockedMatmulKernel } from "./matmul-blocked.ts";
 import { storeOutput } from "./matmul-epilogue.ts";
 import { tiledMatmulKernel } from "./matmul-tiled.ts";
 import { transposedWeightOf } from "./weight-layout.ts";
-import { emitPrologueStats, statisticOf } from "./matmul-prologue.ts";
+import { emitPrologueStats, rowReduction, statisticOf } from "./matmul-prologue.ts";
 import type { MatmulTiling } from "./tiling.ts";
-import { statKey, type Code, type KernelWriter } from "./writer.ts";
+import * as E from "./expr.ts";
+import type { Expr } from "./expr.ts";
+import { statKey, type KernelWriter } from "./writer.ts";
 
 /**
  * Tiling of the matmul kernel. `split` consecutive invocations share one TM x TN output tile and
@@ -37,57 +39,60 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
   const { graph: g, group } = w;
   const { core, root, a, b, M, N, K, batchShape, batch, aRow, bRow, mDim, nDim, kDim } = matmulOperands(w);
   const [aId, bId] = [a.id, b.id];
+  const u = E.u32;
+  const [lid, lane, tile] = [E.named("lid.x", "u32"), E.named("lane", "u32"), E.named("tile", "u32")];
+  const [mBase, nBase] = [E.named("mBase", "u32"), E.named("nBase", "u32")];
   w.line(`let lane = lid.x % ${S}u;`);
   w.line(`let tile = lid.x / ${S}u;`);
   w.line(`let mBase = wid.y * ${tilesY * TM}u + (tile / ${tilesX}u) * ${TM}u;`);
   w.line(`let nBase = wid.x * ${tilesX * TN}u + (tile % ${tilesX}u) * ${TN}u;`);
-  const ms = Array.from({ length: TM }, (_, i) => w.let(`min(mBase + ${i}u, ${mDim} - 1u)`, "m"));
-  const ns = Array.from({ length: TN }, (_, j) => w.let(`min(nBase + ${j}u, ${nDim} - 1u)`, "n"));
+  const ms = Array.from({ length: TM }, (_, i) => w.let(E.min(E.add(mBase, u(i)), E.sub(mDim, u(1))), "m"));
+  const ns = Array.from({ length: TN }, (_, j) => w.let(E.min(E.add(nBase, u(j)), E.sub(nDim, u(1))), "n"));
 
   /** Sums (or maxes) each lane's partial values over the `split` lanes of its tile, through workgroup memory. */
-  const combineLanes = (partials: Code[], isMax: boolean): Code[] => {
+  const combineLanes = (partials: Expr[], isMax: boolean): Expr[] => {
     const width = partials.length;
-    partials.forEach((p, i) => w.line(`laneSums[lid.x * ${width}u + ${i}u] = ${p};`));
+    const laneSum = (laneIndex: Expr, i: number): Expr => E.element("laneSums", E.add(E.mul(laneIndex, u(width)), u(i)), "f32", true);
+    partials.forEach((p, i) => w.line(`${laneSum(lid, i)} = ${p};`));
     w.line("workgroupBarrier();");
+    const { combine } = rowReduction(isMax);
     const totals = partials.map((_, i) => {
-      let t = `laneSums[(tile * ${S}u) * ${width}u + ${i}u]`;
-      for (let l = 1; l < S; l++) {
-        const v = `laneSums[(tile * ${S}u + ${l}u) * ${width}u + ${i}u]`;
-        t = isMax ? `max(${t}, ${v})` : `${t} + ${v}`;
-      }
+      let t = laneSum(E.mul(tile, u(S)), i);
+      for (let l = 1; l < S; l++) t = combine(t, laneSum(E.add(E.mul(tile, u(S)), u(l)), i));
       return w.let(t, "sum");
     });
     w.line("workgroupBarrier();");
     return totals;
   };
 
-  const prologueRows = emitPrologueStats(w, K, batch, "mBase", TM, {
-    start: "lane",
+  const prologueRows = emitPrologueStats(w, K, batch, mBase, TM, {
+    start: lane,
     step: S,
     combine: (partials, isMax) => combineLanes(partials, isMax),
   });
 
   // Main loop over this lane's share of K; row statistics for the epilogue accumulate from the same loads of A.
-  const accs = ms.map((_, i) => ns.map((_, j) => `acc${i}_${j}`));
+  const accs = ms.map((_, i) => ns.map((_, j) => E.variable(`acc${i}_${j}`, "f32")));
   // Named by position, not node id, so every layer's kernel has the same text (and pipeline).
-  const stats = group.rowStats.map((_, s) => ms.map((_, i) => `rowStat${s}_${i}`));
+  const stats = group.rowStats.map((_, s) => ms.map((_, i) => E.variable(`rowStat${s}_${i}`, "f32")));
+  const k = E.named("k", "u32");
   const statInput = (id: number): number => g.nodes[id].inputs[0];
   if (MATMUL_TILING.vec4) {
     // Interleaved vec4 chunks (one 16-byte load per operand row and step), then the scalar tail.
     const vaccs = accs.map((row) => row.map((acc) => `v${acc}`));
-    const vstats = stats.map((row) => row.map((acc) => `v${acc}`));
+    const vstats = stats.map((row) => row.map((acc) => E.variable(`v${acc}`, "vec4f")));
     for (const acc of [...vaccs.flat(), ...vstats.flat()]) w.line(`var ${acc} = vec4<f32>(0.0);`);
     w.line(`let chunks = ${kDim} / 4u;`);
     w.block(`for (var c = lane; c < chunks; c = c + ${S}u) {`, () => {
       w.line("let k = c * 4u;");
-      const av = ms.map((m) => w.valueVec4(aId, aRow(m, "k")));
-      const bv = ns.map((n) => w.valueVec4(bId, bRow(n, "k")));
+      const av = ms.map((m) => w.valueVec4(aId, aRow(m, k)));
+      const bv = ns.map((n) => w.valueVec4(bId, bRow(n, k)));
       vaccs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${av[i]}, ${bv[j]}, ${acc});`)));
       group.rowStats.forEach((id, s) =>
-        ms.forEach((m, i) => w.line(`${vstats[s][i]} = ${vstats[s][i]} + ${w.valueVec4(statInput(id), aRow(m, "k"))};`)),
+        ms.forEach((m, i) => w.line(`${vstats[s][i]} = ${E.add(vstats[s][i], w.valueVec4(statInput(id), aRow(m, k)))};`)),
       );
     });
-    const horizontal = (v: string): string => `${v}.x + ${v}.y + ${v}.z + ${v}.w`;
+    const horizontal = (v: Expr | string): string => `${v}.x + ${v}.y + ${v}.z + ${v}.w`;
     accs.forEach((row, i) => row.forEach((acc, j) => w.line(`var ${acc} = ${horizontal(vaccs[i][j])};`)));
     stats.forEach((row, s) => row.forEach((acc, i) => w.line(`var ${acc} = ${horizontal(vstats[s][i])};`)));
   } else {
@@ -95,13 +100,13 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
   }
   if (!MATMUL_TILING.vec4 || typeof K !== "number" || K % 4 !== 0) {
     // Scalar steps, lane-interleaved: the lanes of a tile read consecutive elements of each row.
-    const start = MATMUL_TILING.vec4 ? `(${kDim} / 4u) * 4u + lane` : "lane";
+    const start = MATMUL_TILING.vec4 ? E.add(E.mul(E.div(kDim, u(4)), u(4)), lane) : lane;
     w.block(`for (var k = ${start}; k < ${kDim}; k = k + ${S}u) {`, () => {
-      const av = ms.map((m) => w.value(aId, aRow(m, "k")));
-      const bv = ns.map((n) => w.value(bId, bRow(n, "k")));
+      const av = ms.map((m) => w.value(aId, aRow(m, k)));
+      const bv = ns.map((n) => w.value(bId, bRow(n, k)));
       accs.forEach((row, i) => row.forEach((acc, j) => w.line(`${acc} = fma(${av[i]}, ${bv[j]}, ${acc});`)));
       group.rowStats.forEach((id, s) =>
-        ms.forEach((m, i) => w.line(`${stats[s][i]} = ${stats[s][i]} + ${w.value(statInput(id), aRow(m, "k"))};`)),
+        ms.forEach((m, i) => w.line(`${stats[s][i]} = ${E.add(stats[s][i], w.value(statInput(id), aRow(m, k)))};`)),
       );
     });
   }
@@ -113,18 +118,19 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
   w.block(`for (var o = lane; o < ${TM * TN}u; o = o + ${S}u) {`, () => {
     totals.forEach((t, i) => w.line(`${i === 0 ? "" : "else "}if (o == ${i}u) { total = ${t}; }`));
     w.line(`let mOut = mBase + o / ${TN}u;`);
+    const [mOut, nOut] = [E.named("mOut", "u32"), E.named("nOut", "u32")];
     group.rowStats.forEach((id, s) => {
       // The statistic of this output's row, among the tile's TM rows.
-      const stat = w.fresh("stat");
+      const stat = E.variable(w.fresh("stat"), "f32");
       w.line(`var ${stat} = ${statTotals[s][0]};`);
       for (let i = 1; i < TM; i++) w.line(`if (o / ${TN}u == ${i}u) { ${stat} = ${statTotals[s][i]}; }`);
       const value = w.let(statisticOf(w, id, stat, K), "stat");
-      w.statOverrides.set(statKey(id, w.broadcastCoords(g.nodes[id].shape, [...batch, "mOut", "nOut"])), value);
+      w.statOverrides.set(statKey(id, w.broadcastCoords(g.nodes[id].shape, [...batch, mOut, nOut])), value);
     });
     w.line(`let nOut = nBase + o % ${TN}u;`);
-    w.block(`if (mOut < ${mDim} && nOut < ${nDim}) {`, () => {
-      w.overrides.set(core.id, "total");
-      storeOutput(w, root, batch, "mOut", "nOut");
+    w.block(`if (${E.and(E.lt(mOut, mDim), E.lt(nOut, nDim))}) {`, () => {
+      w.overrides.set(core.id, E.variable("total", "f32"));
+      storeOutput(w, root, batch, mOut, nOut);
     });
   });
   const body = w.takeBody();

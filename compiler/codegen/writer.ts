@@ -2,39 +2,38 @@ import { dimToString, dimsEqual, type Dim } from "../../core/dims.ts";
 import type { BinaryFn, Graph, Node, UnaryFn } from "../../core/graph.ts";
 import type { KernelGroup } from "../fusion/groups.ts";
 import type { StorageType } from "../../core/plan.ts";
-
-/** WGSL for one coordinate or value: an expression string. */
-export type Code = string;
+import * as E from "./expr.ts";
+import type { Expr } from "./expr.ts";
 
 /** Lanes of a value: an f32, or a vec4<f32> of four neighbours along the last axis. */
 type Width = 1 | 4;
 
-const UNARY_WGSL: Record<UnaryFn, (x: Code) => Code> = {
-  neg: (x) => `-(${x})`,
-  exp: (x) => `exp(${x})`,
-  log: (x) => `log(${x})`,
-  sqrt: (x) => `sqrt(${x})`,
-  rsqrt: (x) => `inverseSqrt(${x})`,
+const UNARY_WGSL: Record<UnaryFn, (x: Expr) => Expr> = {
+  neg: E.neg,
+  exp: (x) => E.apply("exp", x),
+  log: (x) => E.apply("log", x),
+  sqrt: (x) => E.apply("sqrt", x),
+  rsqrt: (x) => E.apply("inverseSqrt", x),
   // Clamped: tanh saturates long before 15 in f32, and some drivers return NaN for huge arguments.
-  tanh: (x) => `tanh(clamp(${x}, -15.0, 15.0))`,
-  erf: (x) => `erf_f32(${x})`,
-  sigmoid: (x) => `(1.0 / (1.0 + exp(-(${x}))))`,
-  recip: (x) => `(1.0 / ${x})`,
-  abs: (x) => `abs(${x})`,
-  relu: (x) => `max(${x}, 0.0)`,
+  tanh: (x) => E.apply("tanh", E.call("clamp", [x, E.f32(-15), E.f32(15)], x.type)),
+  erf: (x) => E.apply("erf_f32", x),
+  sigmoid: (x) => E.div(E.f32(1), E.add(E.f32(1), E.apply("exp", E.neg(x)))),
+  recip: (x) => E.div(E.f32(1), x),
+  abs: (x) => E.apply("abs", x),
+  relu: (x) => E.max(x, E.f32(0)),
 };
 
 /** Unary ops whose WGSL form above is valid for vec4<f32> as well. */
 const VEC4_UNARY: ReadonlySet<UnaryFn> = new Set(["neg", "exp", "log", "sqrt", "rsqrt", "sigmoid", "recip", "abs"]);
 
-const BINARY_WGSL: Record<BinaryFn, (a: Code, b: Code) => Code> = {
-  add: (a, b) => `(${a} + ${b})`,
-  sub: (a, b) => `(${a} - ${b})`,
-  mul: (a, b) => `(${a} * ${b})`,
-  div: (a, b) => `(${a} / ${b})`,
-  max: (a, b) => `max(${a}, ${b})`,
-  min: (a, b) => `min(${a}, ${b})`,
-  pow: (a, b) => `pow(${a}, ${b})`,
+const BINARY_WGSL: Record<BinaryFn, (a: Expr, b: Expr) => Expr> = {
+  add: E.add,
+  sub: E.sub,
+  mul: E.mul,
+  div: E.div,
+  max: E.max,
+  min: E.min,
+  pow: (a, b) => E.call("pow", [a, b], a.type),
 };
 
 // erfc from Numerical Recipes (Chebyshev fit, fractional error < 1.2e-7); WGSL has no erf.
@@ -46,14 +45,7 @@ const ERF_WGSL = `fn erf_f32(x: f32) -> f32 {
 }`;
 
 /** The lowest finite f32, as WGSL: where a running maximum starts, and what masked-out scores become. */
-export const F32_LOWEST: Code = "-3.402823e38";
-
-export function floatLiteral(v: number): Code {
-  if (!Number.isFinite(v)) throw new Error(`constant ${v} cannot be written in WGSL`);
-  const s = Math.abs(v) < 1e-30 && v !== 0 ? v.toExponential() : String(v);
-  const lit = /[.eE]/.test(s) ? s : `${s}.0`;
-  return v < 0 ? `(${lit})` : lit;
-}
+export const F32_LOWEST: Expr = E.f32(-3.402823e38);
 
 export interface Binding {
   node: number;
@@ -71,18 +63,19 @@ export class KernelWriter {
   readonly uniforms: Dim[] = [];
   private readonly members: Set<number>;
   /** Values computed outside the emitter: a matmul accumulator, a row statistic. */
-  readonly overrides = new Map<number, Code>();
+  readonly overrides = new Map<number, Expr>();
   /** Statistics of one row among several a thread handles, keyed by `statKey(node, coords)`. */
-  readonly statOverrides = new Map<string, Code>();
+  readonly statOverrides = new Map<string, Expr>();
   /**
    * Statistics held in a private array, one per row of a range that starts at `first`: read at any row
    * computed at run time (the rows of a normalisation seen through a reshape of the matmul's A).
    */
-  readonly statTables = new Map<number, { array: string; first: Code; axis: number }>();
+  readonly statTables = new Map<number, { array: string; first: Expr; axis: number }>();
   /** WGSL extensions the kernel uses (besides f16, which follows the storage type). */
   readonly enables = new Set<string>();
   private lines: string[] = [];
-  private memo = new Map<string, Code>();
+  /** Per scope: node values by `statKey`, and `let`s by their expression's text (CSE). */
+  private memo = new Map<string, Expr>();
   private counter = 0;
   private indent = 1;
   usesErf = false;
@@ -106,7 +99,7 @@ export class KernelWriter {
   }
 
   /** A store into the output buffer: `out[offset] = value`, converted to the storage type. */
-  store(offset: Code, value: Code): void {
+  store(offset: Expr, value: Expr): void {
     if (this.storage !== "f16") {
       this.line(`out[${offset}] = ${value};`);
       return;
@@ -121,10 +114,11 @@ export class KernelWriter {
     this.line(`out[${offset}] = f16(${v});`);
   }
 
-  private load(buffer: string, index: Code, vec4: boolean): Code {
-    const raw = `${buffer}[${index}]`;
-    if (this.storage === "f32") return raw;
-    return vec4 ? `vec4<f32>(${raw})` : `f32(${raw})`;
+  private load(buffer: string, index: Expr, vec4: boolean): Expr {
+    const type = vec4 ? "vec4f" : "f32";
+    if (this.storage === "f32") return E.element(buffer, index, type);
+    // f16 storage: the element is converted where it is read.
+    return E.convert(type, E.element(buffer, index, vec4 ? "vec4h" : "f16"));
   }
 
   node(id: number): Node {
@@ -139,10 +133,20 @@ export class KernelWriter {
     this.lines.push("  ".repeat(this.indent) + text);
   }
 
-  let(expr: Code, prefix = "v"): Code {
+  /**
+   * A value bound once: a literal or a name stays as it is, and an expression already bound in this
+   * scope (or one around it) is that binding, unless it reads something that changes.
+   */
+  let(expr: Expr, prefix = "v"): Expr {
+    if (expr.shape.kind === "lit" || expr.shape.kind === "ref") return expr;
+    const key = `=${expr.text}`;
+    const bound = expr.mutable ? undefined : this.memo.get(key);
+    if (bound) return bound;
     const name = this.fresh(prefix);
     this.line(`let ${name} = ${expr};`);
-    return name;
+    const ref = expr.mutable ? E.named(name, expr.type) : E.named(name, expr.type, expr);
+    if (!expr.mutable) this.memo.set(key, ref);
+    return ref;
   }
 
   /** Emits a nested block (loop body, branch) whose common subexpressions stay local to it. */
@@ -157,21 +161,22 @@ export class KernelWriter {
     this.line(close);
   }
 
+  /** The statements written so far, without the `let`s nothing reads (simplification leaves some behind). */
   takeBody(): string {
-    const out = this.lines.join("\n");
+    const out = withoutUnusedLets(this.lines).join("\n");
     this.lines = [];
     return out;
   }
 
   /** A dimension as WGSL u32: a literal when known, a uniform slot when symbolic. */
-  dim(d: Dim): Code {
-    if (typeof d === "number") return `${d}u`;
+  dim(d: Dim): Expr {
+    if (typeof d === "number") return E.u32(d);
     let i = this.uniforms.findIndex((u) => dimsEqual(u, d) && dimToString(u) === dimToString(d));
     if (i < 0) {
       i = this.uniforms.length;
       this.uniforms.push(d);
     }
-    return `U.d[${i >> 2}].${"xyzw"[i & 3]}`;
+    return E.named(`U.d[${i >> 2}].${"xyzw"[i & 3]}`, "u32");
   }
 
   buffer(node: number, vec4 = false): string {
@@ -183,16 +188,16 @@ export class KernelWriter {
   }
 
   /** Row-major offset of `coords` in a contiguous tensor of `shape` (Horner form). */
-  offset(shape: readonly Dim[], coords: readonly Code[]): Code {
-    if (shape.length === 0) return "0u";
+  offset(shape: readonly Dim[], coords: readonly Expr[]): Expr {
+    if (shape.length === 0) return E.u32(0);
     let acc = coords[0];
-    for (let i = 1; i < shape.length; i++) acc = `(${acc} * ${this.dim(shape[i])} + ${coords[i]})`;
+    for (let i = 1; i < shape.length; i++) acc = E.add(E.mul(acc, this.dim(shape[i])), coords[i]);
     return acc;
   }
 
   /** Splits a linear index into coordinates of `shape`, last axis fastest. */
-  unravel(linear: Code, shape: readonly Dim[], prefix = "c"): Code[] {
-    const coords: Code[] = new Array<Code>(shape.length);
+  unravel(linear: Expr, shape: readonly Dim[], prefix = "c"): Expr[] {
+    const coords: Expr[] = new Array<Expr>(shape.length);
     let rest = linear;
     for (let i = shape.length - 1; i >= 0; i--) {
       if (i === 0) {
@@ -200,31 +205,31 @@ export class KernelWriter {
         break;
       }
       const d = this.dim(shape[i]);
-      coords[i] = this.let(`${rest} % ${d}`, prefix);
-      rest = this.let(`${rest} / ${d}`, "r");
+      coords[i] = this.let(E.mod(rest, d), prefix);
+      rest = this.let(E.div(rest, d), "r");
     }
     return coords;
   }
 
   /** Coordinates of an operand broadcast (numpy rules, right-aligned) into an output of rank coords.length. */
-  broadcastCoords(from: readonly Dim[], coords: readonly Code[]): Code[] {
+  broadcastCoords(from: readonly Dim[], coords: readonly Expr[]): Expr[] {
     const lead = coords.length - from.length;
-    return from.map((d, i) => (d === 1 ? "0u" : coords[lead + i]));
+    return from.map((d, i) => (d === 1 ? E.u32(0) : coords[lead + i]));
   }
 
   /** The WGSL value of node `id` at `coords`. */
-  value(id: number, coords: readonly Code[]): Code {
+  value(id: number, coords: readonly Expr[]): Expr {
     const override = this.overrides.get(id);
     if (override !== undefined) return override;
     const n = this.node(id);
-    if (n.op.kind === "const") return floatLiteral(n.op.value);
+    if (n.op.kind === "const") return E.f32(n.op.value);
     const key = statKey(id, coords);
     const table = this.statTables.get(id);
-    if (table) return this.memoized(key, () => this.let(`${table.array}[${coords[table.axis]} - ${table.first}]`, "st"));
+    if (table) return this.memoized(key, () => this.let(E.element(table.array, E.sub(coords[table.axis], table.first), "f32", true), "st"));
     return this.statOverrides.get(key) ?? this.memoized(key, () => this.compute(n, coords, 1));
   }
 
-  private memoized(key: string, make: () => Code): Code {
+  private memoized(key: string, make: () => Expr): Expr {
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit;
     const v = make();
@@ -233,15 +238,15 @@ export class KernelWriter {
   }
 
   /** The value at `coords` of one lane (`width` 1, f32), or of four along the last axis from there (4, vec4<f32>). */
-  private at(id: number, coords: readonly Code[], width: Width): Code {
+  private at(id: number, coords: readonly Expr[], width: Width): Expr {
     return width === 1 ? this.value(id, coords) : this.valueVec4(id, coords);
   }
 
   /** An operand of elementwise math at the output's coordinates (broadcast); a splat when it has one value along the last axis. */
-  private operand(input: Node, coords: readonly Code[], width: Width): Code {
+  private operand(input: Node, coords: readonly Expr[], width: Width): Expr {
     const c = this.broadcastCoords(input.shape, coords);
     if (width === 4 && (input.shape.length === 0 || input.shape[input.shape.length - 1] === 1))
-      return `vec4<f32>(${this.value(input.id, c)})`;
+      return E.convert("vec4f", this.value(input.id, c));
     return this.at(input.id, c, width);
   }
 
@@ -250,15 +255,15 @@ export class KernelWriter {
    * axis in place stay vectorised, and whatever cannot (a gather along the last axis, a matmul, a
    * convolution's patches) is four scalar values.
    */
-  private compute(n: Node, coords: readonly Code[], width: Width): Code {
+  private compute(n: Node, coords: readonly Expr[], width: Width): Expr {
     const vector = width === 4;
-    const lanes = (): Code => this.scalarsAsVec4(n.id, coords);
+    const lanes = (): Expr => this.scalarsAsVec4(n.id, coords);
     const last = coords.length - 1;
     if (!this.members.has(n.id)) {
       if (!vector) return this.let(this.load(this.buffer(n.id), this.offset(n.shape, coords), false));
       const lastDim = n.shape[last];
       if (typeof lastDim === "number" && lastDim % 4 === 0)
-        return this.let(this.load(this.buffer(n.id, true), `${this.offset(n.shape, coords)} / 4u`, true));
+        return this.let(this.load(this.buffer(n.id, true), E.div(this.offset(n.shape, coords), E.u32(4)), true));
       return lanes();
     }
     const op = n.op;
@@ -274,7 +279,7 @@ export class KernelWriter {
         return this.operand(input(0), coords, width);
       case "permute": {
         if (vector && op.perm[last] !== last) return lanes();
-        const inner = new Array<Code>(coords.length);
+        const inner = new Array<Expr>(coords.length);
         op.perm.forEach((p, i) => (inner[p] = coords[i]));
         return this.at(n.inputs[0], inner, width);
       }
@@ -284,7 +289,7 @@ export class KernelWriter {
         const start = this.dim(op.start);
         return this.at(
           n.inputs[0],
-          coords.map((c, i) => (i === op.axis && op.start !== 0 ? `(${c} + ${start})` : c)),
+          coords.map((c, i) => (i === op.axis ? E.add(c, start) : c)),
           width,
         );
       }
@@ -297,7 +302,7 @@ export class KernelWriter {
       }
       case "gather": {
         if (vector && op.axis === last) return lanes();
-        const index = this.let(`u32(${this.buffer(n.inputs[1])}[${coords[op.axis]}])`, "g");
+        const index = this.let(E.convert("u32", E.element(this.buffer(n.inputs[1]), coords[op.axis], "i32")), "g");
         return this.at(
           n.inputs[0],
           coords.map((c, i) => (i === op.axis ? index : c)),
@@ -306,7 +311,7 @@ export class KernelWriter {
       }
       case "concat":
         if (vector && op.axis === last) return lanes();
-        return this.concat(n, op.axis, coords, vector ? "vec4<f32>" : "f32", (id, c) => this.at(id, c, width));
+        return this.concat(n, op.axis, coords, width);
     }
     if (vector) return lanes();
     switch (op.kind) {
@@ -317,36 +322,42 @@ export class KernelWriter {
       case "im2col": {
         const src = input(0);
         const [kh, kw] = op.kernel;
-        const outW = this.let(`(${this.dim(src.shape[3])} + ${2 * op.padding[1]}u - ${kw}u) / ${op.stride[1]}u + 1u`, "ow");
-        const oh = this.let(`${coords[1]} / ${outW}`, "oh");
-        const ow = this.let(`${coords[1]} % ${outW}`, "ow");
-        const c = this.let(`${coords[2]} / ${kh * kw}u`, "ch");
-        const r = this.let(`${coords[2]} % ${kh * kw}u`, "r");
+        const u = E.u32;
+        const width = E.div(E.sub(E.add(this.dim(src.shape[3]), u(2 * op.padding[1])), u(kw)), u(op.stride[1]));
+        const outW = this.let(E.add(width, u(1)), "ow");
+        const oh = this.let(E.div(coords[1], outW), "oh");
+        const ow = this.let(E.mod(coords[1], outW), "ow");
+        const c = this.let(E.div(coords[2], u(kh * kw)), "ch");
+        const r = this.let(E.mod(coords[2], u(kh * kw)), "r");
         // Signed arithmetic: the padding reaches before the first row and column.
-        const y = this.let(`i32(${oh} * ${op.stride[0]}u + ${r} / ${kw}u) - ${op.padding[0]}`, "iy");
-        const x = this.let(`i32(${ow} * ${op.stride[1]}u + ${r} % ${kw}u) - ${op.padding[1]}`, "ix");
+        const signed = (base: Expr, stride: number, tap: Expr, pad: number): Expr =>
+          E.sub(E.convert("i32", E.add(E.mul(base, u(stride)), tap)), E.i32(pad));
+        const y = this.let(signed(oh, op.stride[0], E.div(r, u(kw)), op.padding[0]), "iy");
+        const x = this.let(signed(ow, op.stride[1], E.mod(r, u(kw)), op.padding[1]), "ix");
+        const inside = (v: Expr, size: Dim): Expr[] => [E.ge(v, E.i32(0)), E.lt(v, E.convert("i32", this.dim(size)))];
         const out = this.fresh();
         this.line(`var ${out} = 0.0;`);
-        this.block(`if (${y} >= 0 && ${y} < i32(${this.dim(src.shape[2])}) && ${x} >= 0 && ${x} < i32(${this.dim(src.shape[3])})) {`, () =>
-          this.line(`${out} = ${this.value(src.id, [coords[0], c, `u32(${y})`, `u32(${x})`])};`),
+        this.block(`if (${E.and(...inside(y, src.shape[2]), ...inside(x, src.shape[3]))}) {`, () =>
+          this.line(`${out} = ${this.value(src.id, [coords[0], c, E.convert("u32", y), E.convert("u32", x)])};`),
         );
-        return out;
+        return E.variable(out, "f32");
       }
       case "pad": {
         // Inside the data: load (with the coordinate shifted back); outside: the pad value.
         const c = coords[op.axis];
         const size = this.dim(input(0).shape[op.axis]);
+        const before = E.u32(op.before);
         const out = this.fresh();
-        this.line(`var ${out} = ${floatLiteral(op.value)};`);
-        this.block(`if (${c} >= ${op.before}u && ${c} < ${op.before}u + ${size}) {`, () =>
+        this.line(`var ${out} = ${E.f32(op.value)};`);
+        this.block(`if (${E.and(E.ge(c, before), E.lt(c, E.add(before, size)))}) {`, () =>
           this.line(
             `${out} = ${this.value(
               n.inputs[0],
-              coords.map((x, i) => (i === op.axis ? `(${x} - ${op.before}u)` : x)),
+              coords.map((x, i) => (i === op.axis ? E.sub(x, before) : x)),
             )};`,
           ),
         );
-        return out;
+        return E.variable(out, "f32");
       }
       case "matmul":
         return this.dotProduct(n, coords);
@@ -361,51 +372,55 @@ export class KernelWriter {
    * elementwise math runs on vectors; views that keep the last axis in place stay vectorised;
    * anything else falls back to four scalar values.
    */
-  valueVec4(id: number, coords: readonly Code[]): Code {
+  valueVec4(id: number, coords: readonly Expr[]): Expr {
     const n = this.node(id);
-    if (n.op.kind === "const") return `vec4<f32>(${floatLiteral(n.op.value)})`;
+    if (n.op.kind === "const") return E.vec4Of(n.op.value);
     return this.memoized(`${statKey(id, coords)}|v4`, () => this.compute(n, coords, 4));
   }
 
-  private scalarsAsVec4(id: number, coords: readonly Code[]): Code {
+  private scalarsAsVec4(id: number, coords: readonly Expr[]): Expr {
     const last = coords.length - 1;
     const lanes = [0, 1, 2, 3].map((i) =>
       this.value(
         id,
-        coords.map((c, j) => (j === last && i > 0 ? `(${c} + ${i}u)` : c)),
+        coords.map((c, j) => (j === last ? E.add(c, E.u32(i)) : c)),
       ),
     );
-    return this.let(`vec4<f32>(${lanes.join(", ")})`);
+    return this.let(E.vec4(lanes));
   }
 
   /** torch interpolate (align_corners=False) at one output position: 2x2 (bilinear) or 4x4 (bicubic, A = -0.75) clamped taps. */
-  private resize2d(n: Node, mode: "bilinear" | "bicubic", coords: readonly Code[]): Code {
+  private resize2d(n: Node, mode: "bilinear" | "bicubic", coords: readonly Expr[]): Expr {
     const src = this.node(n.inputs[0]);
     const rank = coords.length;
-    const taps = (axis: number): { index: Code[]; weight: Code[] } => {
+    const f = E.f32;
+    const taps = (axis: number): { index: Expr[]; weight: Expr[] } => {
       const size = this.dim(src.shape[axis]);
       const out = this.dim(n.shape[axis]);
-      let pos = this.let(`(f32(${coords[axis]}) + 0.5) * f32(${size}) / f32(${out}) - 0.5`, "s");
-      if (mode === "bilinear") pos = this.let(`max(${pos}, 0.0)`, "s");
-      const base = this.let(`i32(floor(${pos}))`, "i");
-      const t = this.let(`${pos} - floor(${pos})`, "t");
-      const clampAt = (k: number): Code => this.let(`u32(clamp(${base} + ${k}, 0, i32(${size}) - 1))`, "k");
-      if (mode === "bilinear") return { index: [clampAt(0), clampAt(1)], weight: [this.let(`1.0 - ${t}`, "w"), t] };
+      const centre = E.add(E.convert("f32", coords[axis]), f(0.5));
+      let pos = this.let(E.sub(E.div(E.mul(centre, E.convert("f32", size)), E.convert("f32", out)), f(0.5)), "s");
+      if (mode === "bilinear") pos = this.let(E.max(pos, f(0)), "s");
+      const floor = E.apply("floor", pos);
+      const base = this.let(E.convert("i32", floor), "i");
+      const t = this.let(E.sub(pos, floor), "t");
+      const last = E.sub(E.convert("i32", size), E.i32(1));
+      const clampAt = (k: number): Expr => this.let(E.convert("u32", E.call("clamp", [E.add(base, E.i32(k)), E.i32(0), last], "i32")), "k");
+      if (mode === "bilinear") return { index: [clampAt(0), clampAt(1)], weight: [this.let(E.sub(f(1), t), "w"), t] };
       // Keys' cubic convolution with A = -0.75, as ATen's upsample_bicubic2d.
-      const c1 = (x: Code): Code => `((1.25 * ${x} - 2.25) * ${x} * ${x} + 1.0)`;
-      const c2 = (x: Code): Code => `(((-0.75 * ${x} + 3.75) * ${x} - 6.0) * ${x} + 3.0)`;
-      const weight = [c2(`(${t} + 1.0)`), c1(t), c1(`(1.0 - ${t})`), c2(`(2.0 - ${t})`)].map((w) => this.let(w, "w"));
+      const c1 = (x: Expr): Expr => E.add(E.mul(E.mul(E.sub(E.mul(f(1.25), x), f(2.25)), x), x), f(1));
+      const c2 = (x: Expr): Expr => E.add(E.mul(E.sub(E.mul(E.add(E.mul(f(-0.75), x), f(3.75)), x), f(6)), x), f(3));
+      const weight = [c2(E.add(t, f(1))), c1(t), c1(E.sub(f(1), t)), c2(E.sub(f(2), t))].map((w) => this.let(w, "w"));
       return { index: [-1, 0, 1, 2].map(clampAt), weight };
     };
     const ys = taps(rank - 2);
     const xs = taps(rank - 1);
-    const terms: Code[] = [];
+    const terms: Expr[] = [];
     ys.index.forEach((yi, i) =>
       xs.index.forEach((xj, j) => {
-        terms.push(`${ys.weight[i]} * ${xs.weight[j]} * ${this.value(src.id, [...coords.slice(0, rank - 2), yi, xj])}`);
+        terms.push(E.mul(E.mul(ys.weight[i], xs.weight[j]), this.value(src.id, [...coords.slice(0, rank - 2), yi, xj])));
       }),
     );
-    return this.let(terms.join(" + "));
+    return this.let(terms.reduce(E.add));
   }
 
   /**
@@ -413,19 +428,21 @@ export class KernelWriter {
    * filter's support (1 bilinear, 2 bicubic) times the scale of the sample centre, weighted by a triangle
    * or Keys' cubic (A = -0.5, PIL's) widened by the scale, and normalised.
    */
-  private resize2dAntialias(n: Node, mode: "bilinear" | "bicubic", coords: readonly Code[]): Code {
+  private resize2dAntialias(n: Node, mode: "bilinear" | "bicubic", coords: readonly Expr[]): Expr {
     const src = this.node(n.inputs[0]);
     const rank = coords.length;
-    const axis = (a: number): { start: Code; count: Code; weight: (j: Code) => Code } => {
+    const f = E.f32;
+    const axis = (a: number): { start: Expr; count: Expr; weight: (j: Expr) => Expr } => {
       const [inSize, outSize] = [src.shape[a] as number, n.shape[a] as number];
       const scale = inSize / outSize;
       const support = (mode === "bicubic" ? 2 : 1) * Math.max(scale, 1);
       const inv = scale >= 1 ? 1 / scale : 1;
-      const centre = this.let(`${floatLiteral(scale)} * (f32(${coords[a]}) + 0.5)`, "c");
-      const start = this.let(`u32(max(i32(${centre} - ${floatLiteral(support)} + 0.5), 0))`, "lo");
-      const count = this.let(`u32(min(i32(${centre} + ${floatLiteral(support)} + 0.5), ${inSize})) - ${start}`, "n");
-      const t = (j: Code): Code => `abs((f32(${j} + ${start}) - ${centre} + 0.5) * ${floatLiteral(inv)})`;
-      const weight = (j: Code): Code => (mode === "bicubic" ? `aa_cubic(${t(j)})` : `max(0.0, 1.0 - ${t(j)})`);
+      const centre = this.let(E.mul(f(scale), E.add(E.convert("f32", coords[a]), f(0.5))), "c");
+      const edge = (offset: number): Expr => E.convert("i32", E.add(E.add(centre, f(offset)), f(0.5)));
+      const start = this.let(E.convert("u32", E.max(edge(-support), E.i32(0))), "lo");
+      const count = this.let(E.sub(E.convert("u32", E.min(edge(support), E.i32(inSize))), start), "n");
+      const t = (j: Expr): Expr => E.apply("abs", E.mul(E.add(E.sub(E.convert("f32", E.add(j, start)), centre), f(0.5)), f(inv)));
+      const weight = (j: Expr): Expr => (mode === "bicubic" ? E.apply("aa_cubic", t(j)) : E.max(f(0), E.sub(f(1), t(j))));
       if (mode === "bicubic") this.usesAaCubic = true;
       return { start, count, weight };
     };
@@ -435,70 +452,68 @@ export class KernelWriter {
     this.line(`var ${wy} = 0.0;`);
     this.line(`var ${wx} = 0.0;`);
     const [i, j] = [this.fresh("ty"), this.fresh("tx")];
-    this.block(`for (var ${j} = 0u; ${j} < ${xa.count}; ${j} = ${j} + 1u) {`, () => this.line(`${wx} = ${wx} + ${xa.weight(j)};`));
+    const [iv, jv] = [E.named(i, "u32"), E.named(j, "u32")];
+    this.block(`for (var ${j} = 0u; ${j} < ${xa.count}; ${j} = ${j} + 1u) {`, () => this.line(`${wx} = ${wx} + ${xa.weight(jv)};`));
     this.block(`for (var ${i} = 0u; ${i} < ${ya.count}; ${i} = ${i} + 1u) {`, () => {
-      const w1 = this.let(ya.weight(i), "w");
+      const w1 = this.let(ya.weight(iv), "w");
       this.line(`${wy} = ${wy} + ${w1};`);
       this.block(`for (var ${j} = 0u; ${j} < ${xa.count}; ${j} = ${j} + 1u) {`, () => {
-        const v = this.value(src.id, [...coords.slice(0, rank - 2), `(${ya.start} + ${i})`, `(${xa.start} + ${j})`]);
-        this.line(`${acc} = ${acc} + ${w1} * ${xa.weight(j)} * ${v};`);
+        const v = this.value(src.id, [...coords.slice(0, rank - 2), E.add(ya.start, iv), E.add(xa.start, jv)]);
+        this.line(`${acc} = ${acc} + ${E.mul(E.mul(w1, xa.weight(jv)), v)};`);
       });
     });
-    return this.let(`${acc} / (${wy} * ${wx})`);
+    return this.let(E.div(E.variable(acc, "f32"), E.mul(E.variable(wy, "f32"), E.variable(wx, "f32"))));
   }
 
   /** An inlined contraction at one output position: a dot-product loop over K. */
-  private dotProduct(n: Node, coords: readonly Code[]): Code {
+  private dotProduct(n: Node, coords: readonly Expr[]): Expr {
     const [a, b] = [this.node(n.inputs[0]), this.node(n.inputs[1])];
     const rank = coords.length;
     const batch = coords.slice(0, rank - 2);
     const [m, col] = [coords[rank - 2], coords[rank - 1]];
     const acc = this.fresh("dot");
     const k = this.fresh("kk");
+    const kv = E.named(k, "u32");
     this.line(`var ${acc} = 0.0;`);
     this.block(`for (var ${k} = 0u; ${k} < ${this.dim(a.shape[a.shape.length - 1])}; ${k} = ${k} + 1u) {`, () => {
-      const av = this.value(a.id, [...this.broadcastCoords(a.shape.slice(0, -2), batch), m, k]);
-      const bv = this.value(b.id, [...this.broadcastCoords(b.shape.slice(0, -2), batch), col, k]);
+      const av = this.value(a.id, [...this.broadcastCoords(a.shape.slice(0, -2), batch), m, kv]);
+      const bv = this.value(b.id, [...this.broadcastCoords(b.shape.slice(0, -2), batch), col, kv]);
       this.line(`${acc} = fma(${av}, ${bv}, ${acc});`);
     });
-    return acc;
+    return E.variable(acc, "f32");
   }
 
   /** A concat as a branch on the coordinate along its axis; each side computes only its own operand. */
-  private concat(
-    n: Node,
-    axis: number,
-    coords: readonly Code[],
-    type: string,
-    valueAt: (id: number, coords: readonly Code[]) => Code,
-  ): Code {
+  private concat(n: Node, axis: number, coords: readonly Expr[], width: Width): Expr {
     const split = this.dim(this.node(n.inputs[0]).shape[axis]);
+    const type = width === 4 ? "vec4f" : "f32";
     const out = this.fresh();
-    this.line(`var ${out}: ${type};`);
-    this.block(`if (${coords[axis]} < ${split}) {`, () => this.line(`${out} = ${valueAt(n.inputs[0], coords)};`), "} else {");
+    this.line(`var ${out}: ${width === 4 ? "vec4<f32>" : "f32"};`);
+    this.block(`if (${E.lt(coords[axis], split)}) {`, () => this.line(`${out} = ${this.at(n.inputs[0], coords, width)};`), "} else {");
     this.block(
       "",
       () =>
         this.line(
-          `${out} = ${valueAt(
+          `${out} = ${this.at(
             n.inputs[1],
-            coords.map((x, i) => (i === axis ? `(${x} - ${split})` : x)),
+            coords.map((x, i) => (i === axis ? E.sub(x, split) : x)),
+            width,
           )};`,
         ),
       "}",
     );
-    return out;
+    return E.variable(out, type);
   }
 
   /** Output coordinates of a reshape to input coordinates; axes both shapes share in front are passed through. */
-  private reshapeCoords(outShape: readonly Dim[], inShape: readonly Dim[], coords: readonly Code[]): Code[] {
+  private reshapeCoords(outShape: readonly Dim[], inShape: readonly Dim[], coords: readonly Expr[]): Expr[] {
     let common = 0;
     while (common < outShape.length && common < inShape.length && dimsEqual(outShape[common], inShape[common])) common++;
     // Trailing axes that agree need no arithmetic either, when everything between them is the same element count.
     const outRest = outShape.slice(common);
     const inRest = inShape.slice(common);
     if (inRest.length === 0) return coords.slice(0, common);
-    const linear = outRest.length === 0 ? "0u" : this.let(this.offset(outRest, coords.slice(common)), "l");
+    const linear = outRest.length === 0 ? E.u32(0) : this.let(this.offset(outRest, coords.slice(common)), "l");
     const inner = this.unravel(linear, inRest, "c");
     return [...coords.slice(0, common), ...inner];
   }
@@ -535,6 +550,33 @@ const AA_CUBIC_WGSL = `fn aa_cubic(x: f32) -> f32 {
 /** The largest finite f16, as WGSL. */
 const F16_MAX = "65504.0";
 
-export function statKey(id: number, coords: readonly Code[]): string {
+const LET = /^\s*let (\w+) = /;
+const NAME = /[A-Za-z_]\w*/g;
+
+/** Drops `let`s no other statement names, then those only they named, until every `let` left is read. */
+function withoutUnusedLets(lines: readonly string[]): string[] {
+  const uses = new Map<string, number>();
+  for (const line of lines) for (const name of line.match(NAME) ?? []) uses.set(name, (uses.get(name) ?? 0) + 1);
+  const dropped = new Set<number>();
+  const declaredAt = new Map<string, number>();
+  lines.forEach((line, i) => {
+    const m = LET.exec(line);
+    if (m) declaredAt.set(m[1], i);
+  });
+  const unused = [...declaredAt.keys()].filter((name) => uses.get(name) === 1);
+  while (unused.length) {
+    const name = unused.pop() as string;
+    const i = declaredAt.get(name) as number;
+    dropped.add(i);
+    for (const used of lines[i].match(NAME)?.slice(2) ?? []) {
+      const left = (uses.get(used) ?? 0) - 1;
+      uses.set(used, left);
+      if (left === 1 && declaredAt.has(used) && !dropped.has(declaredAt.get(used) as number)) unused.push(used);
+    }
+  }
+  return lines.filter((_, i) => !dropped.has(i));
+}
+
+export function statKey(id: number, coords: readonly Expr[]): string {
   return `${id}|${coords.join(",")}`;
 }

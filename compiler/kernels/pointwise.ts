@@ -1,5 +1,6 @@
 import { dimCeilDiv as ceilDiv, numel } from "../../core/dims.ts";
 import { finish, type KernelCode } from "../codegen/kernel-code.ts";
+import { named } from "../codegen/expr.ts";
 import type { KernelWriter } from "../codegen/writer.ts";
 import type { KernelModule } from "./kernel.ts";
 
@@ -10,8 +11,9 @@ function generate(w: KernelWriter): KernelCode {
   const { graph: g, group } = w;
   const root = g.nodes[group.root];
   const total = w.dim(numel(root.shape));
-  const coords = w.unravel("i", root.shape);
-  w.store("i", w.value(root.id, coords));
+  const i = named("i", "u32");
+  const coords = w.unravel(i, root.shape);
+  w.store(i, w.value(root.id, coords));
   const body = w.takeBody();
   const entry = `@compute @workgroup_size(${POINTWISE_THREADS})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -1,6 +1,7 @@
 import { numel } from "../../core/dims.ts";
 import { finish, type KernelCode } from "../codegen/kernel-code.ts";
-import { F32_LOWEST, statKey, type Code, type KernelWriter } from "../codegen/writer.ts";
+import { element, named, u32, type Expr } from "../codegen/expr.ts";
+import { F32_LOWEST, statKey, type KernelWriter } from "../codegen/writer.ts";
 import type { KernelModule } from "./kernel.ts";
 
 export const ROW_THREADS = 64;
@@ -15,8 +16,9 @@ function generate(w: KernelWriter): KernelCode {
   const rowsShape = rowShape.filter((_, i) => i !== axis);
   const rows = numel(rowsShape);
   w.line(`if (rowIndex >= ${w.dim(rows)}) { return; }`);
-  const lead = w.unravel("rowIndex", rowsShape);
-  const at = (k: Code): Code[] => {
+  const lead = w.unravel(named("rowIndex", "u32"), rowsShape);
+  const k = named("k", "u32");
+  const at = (k: Expr): Expr[] => {
     const c = [...lead];
     c.splice(axis, 0, k);
     return c;
@@ -25,10 +27,10 @@ function generate(w: KernelWriter): KernelCode {
   const staged = group.inlined.length > 0 ? g.nodes[group.reduces[0]].inputs[0] : null;
   if (staged !== null) {
     w.block(`for (var k = lid.x; k < ${len}; k = k + ${ROW_THREADS}u) {`, () => {
-      w.line(`rowBuf[k] = ${w.value(staged, at("k"))};`);
+      w.line(`rowBuf[k] = ${w.value(staged, at(k))};`);
     });
     w.line("workgroupBarrier();");
-    w.statOverrides.set(statKey(staged, at("k")), "rowBuf[k]");
+    w.statOverrides.set(statKey(staged, at(k)), element("rowBuf", k, "f32", true));
   }
   for (const id of group.reduces) {
     const red = g.nodes[id];
@@ -37,7 +39,7 @@ function generate(w: KernelWriter): KernelCode {
     const acc = w.fresh("acc");
     w.line(`var ${acc} = ${isMax ? F32_LOWEST : "0.0"};`);
     w.block(`for (var k = lid.x; k < ${len}; k = k + ${ROW_THREADS}u) {`, () => {
-      const v = w.value(red.inputs[0], at("k"));
+      const v = w.value(red.inputs[0], at(k));
       w.line(`${acc} = ${isMax ? `max(${acc}, ${v})` : `${acc} + ${v}`};`);
     });
     w.line(`red[lid.x] = ${acc};`);
@@ -49,17 +51,17 @@ function generate(w: KernelWriter): KernelCode {
     const stat = w.fresh("stat");
     w.line(`let ${stat} = ${red.op.fn === "mean" ? `red[0] / f32(${len})` : "red[0]"};`);
     w.line("workgroupBarrier();");
-    w.overrides.set(id, stat);
+    w.overrides.set(id, named(stat, "f32"));
   }
   const fullRow = root.shape[axis] !== 1 || rowShape[axis] === 1;
   if (fullRow) {
     w.block(`for (var k = lid.x; k < ${len}; k = k + ${ROW_THREADS}u) {`, () => {
-      const c = at("k");
+      const c = at(k);
       w.store(w.offset(root.shape, c), w.value(root.id, c));
     });
   } else {
     w.block("if (lid.x == 0u) {", () => {
-      const c = at("0u");
+      const c = at(u32(0));
       w.store(w.offset(root.shape, c), w.value(root.id, c));
     });
   }
