@@ -13,7 +13,7 @@ export type ExprType = ScalarType | "vec4f" | "f16" | "vec4h";
 type ArithOp = "+" | "-" | "*" | "/" | "%";
 type CompareOp = "<" | "<=" | ">" | ">=" | "==" | "!=";
 type LogicOp = "&&" | "||";
-export type BinaryOp = ArithOp | CompareOp | LogicOp | ">>";
+export type BinaryOp = ArithOp | CompareOp | LogicOp;
 
 type Shape =
   | { kind: "lit"; value: number | boolean }
@@ -59,7 +59,6 @@ const PRECEDENCE: Record<BinaryOp, number> = {
   "%": 8,
   "+": 7,
   "-": 7,
-  ">>": 6,
   "<": 5,
   "<=": 5,
   ">": 5,
@@ -94,11 +93,10 @@ function render(type: ExprType, s: Shape): string {
     case "ref":
       return s.name;
     case "binary": {
-      // WGSL's grammar: a shift takes unary operands, comparisons do not chain, && and || do not mix.
-      const shift = s.op === ">>";
-      const p = shift ? 9 : PRECEDENCE[s.op];
+      // WGSL's grammar: comparisons do not chain, && and || do not mix.
+      const p = PRECEDENCE[s.op];
       const chains = (child: Expr): boolean =>
-        !shift && child.precedence === p && (p >= 7 || (child.shape.kind === "binary" && child.shape.op === s.op));
+        child.precedence === p && (p >= 7 || (child.shape.kind === "binary" && child.shape.op === s.op));
       const left = s.a.precedence > p || chains(s.a) ? s.a.text : `(${s.a.text})`;
       const right = s.b.precedence > p ? s.b.text : `(${s.b.text})`;
       return `${left} ${s.op} ${right}`;
@@ -308,10 +306,6 @@ function splitByMultiple(e: Expr, d: number): { multiples: Term[]; rest: Term[] 
 
 function sumOf(terms: readonly Term[]): Expr {
   return terms.map((t) => mul(t.expr, u32(t.coef))).reduce((acc, t) => add(acc, t), u32(0));
-}
-
-export function shiftRight(a: Expr, b: Expr): Expr {
-  return binary(">>", a, b);
 }
 
 function fold2(fn: "min" | "max", a: Expr, b: Expr): Expr {
