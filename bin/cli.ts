@@ -6,6 +6,7 @@ import { checkCommand, irCommand } from "./commands/inspect.ts";
 import { layoutCommand } from "./commands/layout.ts";
 import { runCommand } from "./commands/run.ts";
 import { scoreCommand } from "./commands/score.ts";
+import { io, withIo, type Io } from "./io.ts";
 
 const USAGE = `usage: tesserae <command> [options]
 
@@ -97,31 +98,38 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   tune: tuneCommand,
 };
 
-/** Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2). */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Bad input ends in one clear message and exit code 1; anything else is a bug, reported as such (exit 2).
+ * Output goes to the process's stdout and stderr, or to `streams`.
+ */
+export async function main(argv: string[], streams?: Io): Promise<number> {
+  return streams ? withIo(streams, () => command(argv)) : command(argv);
+}
+
+async function command(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === "help" || command === "--help" || command === "-h") {
-    process.stdout.write(USAGE);
+    io().out.write(USAGE);
     return command ? 0 : 1;
   }
   const run = COMMANDS[command];
   if (!run) {
-    process.stderr.write(`tesserae: unknown command '${command}'\n\n${USAGE}`);
+    io().err.write(`tesserae: unknown command '${command}'\n\n${USAGE}`);
     return 1;
   }
   try {
     return await run(rest);
   } catch (e) {
     if (e instanceof DiagnosticError) {
-      process.stderr.write(`${e.message}\n`);
+      io().err.write(`${e.message}\n`);
       return 1;
     }
     if (e instanceof TesseraeError) {
-      process.stderr.write(`tesserae: error: ${e.message}\n`);
+      io().err.write(`tesserae: error: ${e.message}\n`);
       return 1;
     }
     const msg = e instanceof Error ? (process.env.TESSERAE_DEBUG ? (e.stack ?? e.message) : e.message) : String(e);
-    process.stderr.write(`tesserae: internal error: ${msg}\n(this is a bug in Tesserae; set TESSERAE_DEBUG=1 for a stack trace)\n`);
+    io().err.write(`tesserae: internal error: ${msg}\n(this is a bug in Tesserae; set TESSERAE_DEBUG=1 for a stack trace)\n`);
     return 2;
   }
 }

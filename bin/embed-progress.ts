@@ -1,4 +1,5 @@
 import type { EmbedProgress } from "../api/dataset/embed.ts";
+import { io, type TextSink } from "./io.ts";
 
 const BAR = 24;
 const LOG_EVERY_MS = 5000;
@@ -13,7 +14,7 @@ function line(p: EmbedProgress): string {
  * The embed command's progress on stderr: a bar redrawn in place on a terminal; elsewhere (a log, a
  * Kubernetes pod) a line after the first batch and then at most every five seconds.
  */
-export function embedProgress(stream: NodeJS.WriteStream = process.stderr): { update: (p: EmbedProgress) => void; finish: () => void } {
+export function embedProgress(stream: TextSink = io().err): { update: (p: EmbedProgress) => void; finish: () => void } {
   let drawn = false;
   let logged = -Infinity;
   return {

@@ -3,11 +3,12 @@ import { UsageError } from "../core/errors.ts";
 import type { TargetClass } from "../core/plan.ts";
 import type { TargetChoice } from "../runtime/gpu-context.ts";
 import { intFlag, one, overrides, type ParsedArgs } from "./args.ts";
+import { io } from "./io.ts";
 
 export const MODEL_FLAGS = ["weights", "preset", "set", "seed"];
 
 /** The CLI's warnings: one line each on stderr. */
-export const warn = (message: string): void => void process.stderr.write(`tesserae: ${message}\n`);
+export const warn = (message: string): void => void io().err.write(`tesserae: ${message}\n`);
 
 /** The model flags as the library's compile options. */
 export function compileOptions(args: ParsedArgs, extra: Pick<CompileOptions, "dtype" | "fuse"> = {}): CompileOptions {

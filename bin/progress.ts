@@ -1,11 +1,10 @@
+import { io, type TextSink } from "./io.ts";
+
 /**
  * Progress of a long GPU run on stderr: a line rewritten in place on a terminal (after two seconds),
  * otherwise one line per tenth of the work once ten seconds have passed, so quick runs print nothing.
  */
-export function progressReporter(
-  label: string,
-  stream: NodeJS.WriteStream = process.stderr,
-): { update: (fraction: number) => void; finish: () => void } {
+export function progressReporter(label: string, stream: TextSink = io().err): { update: (fraction: number) => void; finish: () => void } {
   const started = performance.now();
   let shownTenth = 0;
   let drawn = false;

@@ -15,6 +15,7 @@ import type { GpuContext } from "../../runtime/gpu-context.ts";
 import { compileProgram } from "../../compiler/compile.ts";
 import { autotune } from "../../tune/autotune.ts";
 import { loadTilings } from "../../tune/cache.ts";
+import { io } from "../io.ts";
 
 /** `tesserae bench <graph>...`: fused and unfused latency side by side, per-kernel GPU time, GFLOP/s. */
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -70,7 +71,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       )),
     );
   }
-  process.stdout.write(markdownTable(records));
+  io().out.write(markdownTable(records));
   const out = one(args, "out");
   if (out) writeFileSync(out, `${JSON.stringify(records, null, 2)}\n`);
   return 0;
@@ -90,8 +91,8 @@ export async function measuring(
   const ctx = await getGpu();
   const target = deviceTarget(ctx, choice);
   const storage = dtype === "f16" && !ctx.features.includes("shader-f16") ? "f32" : dtype;
-  if (storage !== dtype) process.stderr.write(`tesserae: the adapter has no shader-f16: measuring f32 instead\n`);
-  return { runs, batch, ctx, target, storage, log: (s: string): void => void process.stderr.write(`${s}\n`) };
+  if (storage !== dtype) io().err.write(`tesserae: the adapter has no shader-f16: measuring f32 instead\n`);
+  return { runs, batch, ctx, target, storage, log: (s: string): void => void io().err.write(`${s}\n`) };
 }
 
 /**

@@ -2,6 +2,7 @@ import { writeArtifact, type Written } from "../../api/artifact.ts";
 import { UsageError } from "../../core/errors.ts";
 import { one, parseArgs } from "../args.ts";
 import { classOf, compileFromArgs, dtypeFlag, MODEL_FLAGS, requireGraph, targetFlag } from "../load.ts";
+import { io } from "../io.ts";
 
 /** `tesserae compile <graph> --out DIR`: plan.json, kernels/*.wgsl and model.js with its declarations, importing tesserae/runtime. */
 export async function compileCommand(argv: string[]): Promise<number> {
@@ -24,7 +25,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
     if (e instanceof UsageError) throw new UsageError(`--out ${e.message}`);
     throw e;
   }
-  process.stderr.write(
+  io().err.write(
     `compiled ${compiled.name} (${graphPath}) to ${out}: ${w.kernels} kernels (${w.distinctKernels} distinct WGSL files${w.loadKernels ? `, and ${w.loadKernels} run once at load` : ""}), ${compiled.options.dtype} storage, ${target ? `${target}-class kernels` : "portable kernels"}; model.js imports the runtime from '${runtime}'\n`,
   );
   return 0;

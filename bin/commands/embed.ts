@@ -8,6 +8,7 @@ import { UsageError } from "../../core/errors.ts";
 import { intFlag, one, overrides, parseArgs, type ParsedArgs } from "../args.ts";
 import { embedProgress } from "../embed-progress.ts";
 import { dtypeFlag, seedOf, warn } from "../load.ts";
+import { io } from "../io.ts";
 
 const FLAGS = [
   ...["weights", "preset", "set", "seed", "out", "format", "shard", "batch", "memory", "threads", "output", "dtype"],
@@ -62,14 +63,14 @@ async function queueWorker(args: ParsedArgs): Promise<number> {
       threads: positiveFlag(args, "threads"),
       lockSeconds: positiveFlag(args, "lock-seconds"),
       signal: controller.signal,
-      onReady: () => process.stderr.write(`worker ${process.pid}: waiting for batches on ${url}\n`),
+      onReady: () => io().err.write(`worker ${process.pid}: waiting for batches on ${url}\n`),
       onTake: (job, n) => {
-        process.stderr.write(`worker ${process.pid}: took batch ${job} (${n} images)\n`);
+        io().err.write(`worker ${process.pid}: took batch ${job} (${n} images)\n`);
         if (die) process.kill(process.pid, "SIGKILL");
       },
-      onDone: (job, n) => process.stderr.write(`worker ${process.pid}: done batch ${job} (${n} images)\n`),
+      onDone: (job, n) => io().err.write(`worker ${process.pid}: done batch ${job} (${n} images)\n`),
     });
-    process.stdout.write(`worker ${process.pid}: ${done.batches} batches, ${done.images} images\n`);
+    io().out.write(`worker ${process.pid}: ${done.batches} batches, ${done.images} images\n`);
     return 0;
   } finally {
     process.off("SIGINT", stop);
@@ -78,7 +79,7 @@ async function queueWorker(args: ParsedArgs): Promise<number> {
 }
 
 function report(s: EmbedSummary): void {
-  const out = process.stdout;
+  const out = io().out;
   const where = `${s.where} (${s.format === "lance" ? "LanceDB" : "Parquet"})`;
   out.write(
     `embedded ${s.embedded} image${s.embedded === 1 ? "" : "s"} into ${where} in ${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s, batches of up to ${s.batchSize}\n`,
@@ -104,7 +105,7 @@ export async function embedCommand(argv: string[]): Promise<number> {
   if (args.switches.has("merge")) {
     if (args.positional.length > 0) throw new UsageError("embed --merge --out DB takes no graph or inputs: it joins DB/shards/*");
     const m = await mergeShards(out);
-    process.stdout.write(`merged ${m.shards} shards into ${m.where}: ${m.added} rows added, ${m.rows} in all\n`);
+    io().out.write(`merged ${m.shards} shards into ${m.where}: ${m.added} rows added, ${m.rows} in all\n`);
     return 0;
   }
   const [graph, ...inputs] = args.positional;
@@ -127,7 +128,7 @@ export async function embedCommand(argv: string[]): Promise<number> {
       signal: controller.signal,
       onProgress: progress.update,
       onPlan: (p: EmbedPlan) =>
-        process.stderr.write(
+        io().err.write(
           `${p.total} image${p.total === 1 ? "" : "s"} in the inputs, ${p.existing} already in ${out}: embedding ${p.todo} in batches of up to ${p.batchSize}\n`,
         ),
     };

@@ -7,6 +7,7 @@ import { formatText } from "../../compiler/explain/text.ts";
 import { UsageError } from "../../core/errors.ts";
 import { one, parseArgs } from "../args.ts";
 import { compileFromArgs, MODEL_FLAGS, classOf, requireGraph, targetFlag } from "../load.ts";
+import { io } from "../io.ts";
 
 const FORMATS = ["text", "json", "dot", "html"];
 
@@ -35,6 +36,6 @@ export async function explainCommand(argv: string[]): Promise<number> {
         : format === "html"
           ? formatHtml(report)
           : formatText(report, args.switches.has("why"));
-  process.stdout.write(text);
+  io().out.write(text);
   return 0;
 }

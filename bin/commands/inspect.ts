@@ -2,6 +2,7 @@ import { printGraph } from "../../compiler/ir/printer.ts";
 import { graphAfter } from "../../compiler/compile.ts";
 import { one, parseArgs } from "../args.ts";
 import { compileFromArgs, MODEL_FLAGS, requireGraph } from "../load.ts";
+import { io } from "../io.ts";
 
 /** `tesserae check`: parse, elaborate and compile; report what the graph holds. */
 export async function checkCommand(argv: string[]): Promise<number> {
@@ -11,7 +12,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const count = c.weights.reduce((a, w) => a + w.shape.reduce<number>((x, d) => x * Number(d), 1), 0);
   const inputs = c.inputs.map((i) => `${i.name}${JSON.stringify(i.shape.map((d) => (typeof d === "number" ? d : "?")))}`).join(", ");
   const prepared = c.plan.prepare ? ` (and ${c.plan.prepare.kernels.length} run once at load, deriving weights)` : "";
-  process.stdout.write(
+  io().out.write(
     `${graphPath}: ok: model ${c.name}, inputs ${inputs}, outputs ${c.outputs.map((o) => o.name).join(", ")}, ` +
       `${c.plan.graph.nodes.length} primitive ops, ${c.weights.length} weight tensors (${count.toLocaleString("en-US")} parameters), ${c.kernels.length} kernels${prepared}\n`,
   );
@@ -24,6 +25,6 @@ export async function irCommand(argv: string[]): Promise<number> {
   const { program } = compileFromArgs(requireGraph(args, "ir"), args);
   const after = one(args, "after");
   const graph = after === undefined ? program.graph : graphAfter(program.graph, after, !args.switches.has("no-fuse"));
-  process.stdout.write(`${printGraph(graph)}\n`);
+  io().out.write(`${printGraph(graph)}\n`);
   return 0;
 }

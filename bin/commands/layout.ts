@@ -6,6 +6,7 @@ import { layoutJson } from "../../runtime/layout/json.ts";
 import { one, parseArgs } from "../args.ts";
 import { readFrames, videoFps } from "../frames.ts";
 import { compileFromArgs, MODEL_FLAGS, requireGraph } from "../load.ts";
+import { io } from "../io.ts";
 
 const SIZE = /^(\d+)x(\d+)$/;
 
@@ -45,13 +46,13 @@ export async function layoutCommand(argv: string[]): Promise<number> {
     tokenizer: one(args, "tokenizer"),
   });
   if (layout.length === null) {
-    process.stderr.write(
+    io().err.write(
       "tesserae: the prompt has text but no tokenizer was given (--weights DIR with tokenizer.json, or --tokenizer PATH): text segments have no ids, so the length and positions are left out\n",
     );
   }
   const json = layoutJson(compiled.name, layout);
   const out = one(args, "out");
   if (out) writeFileSync(out, json);
-  else process.stdout.write(json);
+  else io().out.write(json);
   return 0;
 }

@@ -5,7 +5,7 @@ import { describeWeights } from "../../api/load.ts";
 import { UsageError } from "../../core/errors.ts";
 import { branchInputs, type PreprocessStep } from "../../core/preprocess.ts";
 import { layoutJson } from "../../runtime/layout/json.ts";
-import type { ModelOutput, PixelValues } from "../../runtime/model.ts";
+import type { ModelOutput, PixelValues, Prepared } from "../../runtime/model.ts";
 import type { Grid } from "../../runtime/geometry.ts";
 import type { HostTensor } from "../../runtime/tensor.ts";
 import { WeightsError } from "../../core/errors.ts";
@@ -16,6 +16,7 @@ import { progressReporter } from "../progress.ts";
 import { compileFromArgs, dtypeFlag, MODEL_FLAGS, requireGraph, seedOf, targetFlag, warn } from "../load.ts";
 import { describeTensor } from "../summary.ts";
 import { readImage } from "../../runtime/image/decode.ts";
+import { io } from "../io.ts";
 
 /**
  * pixel_values from a safetensors file, with grid_thw (or image_grid_thw), images_spatial_crop and image_sizes
@@ -147,27 +148,32 @@ export async function runCommand(argv: string[]): Promise<number> {
   const loadOptions = { seed: seedOf(args), tokenizer: one(args, "tokenizer"), onWarning: warn, target: targetFlag(args) };
   const model = await load(compiled, loadOptions);
   const tLoad = performance.now();
-  const prepared = await model.prepare(given, { names: images, videos: clips });
-  const tPre = performance.now();
-
   const times: number[] = [];
   let last: ModelOutput | undefined;
   let skippedWarm = false;
-  for (let r = 0; r < runs; r++) {
-    // A run of over a minute is not repeated just to time it, unless --runs asked for it.
-    if (r === 1 && !runsGiven && times[0] > LONG_RUN_MS) {
-      skippedWarm = true;
-      break;
+  let tPre = tLoad;
+  let prepared: Prepared;
+  // Released on failure too: main() may run in a process that goes on (the tests call it in theirs).
+  try {
+    prepared = await model.prepare(given, { names: images, videos: clips });
+    tPre = performance.now();
+    for (let r = 0; r < runs; r++) {
+      // A run of over a minute is not repeated just to time it, unless --runs asked for it.
+      if (r === 1 && !runsGiven && times[0] > LONG_RUN_MS) {
+        skippedWarm = true;
+        break;
+      }
+      const progress = progressReporter(runs > 1 ? `run ${r + 1}/${runs}` : "running");
+      last = await model.run(prepared, { prompt, onProgress: progress.update });
+      progress.finish();
+      times.push(last.ms);
     }
-    const progress = progressReporter(runs > 1 ? `run ${r + 1}/${runs}` : "running");
-    last = await model.run(prepared, { prompt, onProgress: progress.update });
-    progress.finish();
-    times.push(last.ms);
+  } finally {
+    model.dispose();
   }
-  model.dispose();
   const result = last as ModelOutput;
 
-  const err = process.stderr;
+  const err = io().err;
   const cfg = Object.entries(compiled.config)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(" ");

@@ -6,6 +6,7 @@ import type { HostTensor } from "../../runtime/tensor.ts";
 import { writeSafetensors } from "../../runtime/weights/safetensors.ts";
 import { one, parseArgs } from "../args.ts";
 import { compileFromArgs, MODEL_FLAGS, requireGraph, seedOf, targetFlag, warn } from "../load.ts";
+import { io } from "../io.ts";
 
 const COLUMN = 22;
 
@@ -51,11 +52,11 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   const loadOptions = { seed: seedOf(args), tokenizer: one(args, "tokenizer"), onWarning: warn, target: targetFlag(args) };
   const model = await load(compiled, loadOptions);
   const t0 = performance.now();
-  const scores = await model.score(images, texts);
+  // Released on failure too: main() may run in a process that goes on (the tests call it in theirs).
+  const scores = await model.score(images, texts).finally(() => model.dispose());
   const ms = performance.now() - t0;
-  model.dispose();
 
-  const out = process.stdout;
+  const out = io().out;
   out.write(`${"".padStart(COLUMN)} ${texts.map((t) => cell(t)).join(" ")}\n`);
   images.forEach((img, i) => {
     const row = scores.probs[i];
@@ -65,7 +66,7 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   const loss = scores.outputs.loss;
   if (loss && images.length === texts.length)
     out.write(`loss over the ${images.length} pairs (image i with text i): ${loss.data[0].toFixed(6)}\n`);
-  process.stderr.write(
+  io().err.write(
     `model ${compiled.name} (${graphPath}), ${describeWeights(compiled, loadOptions)}; ${texts.length} texts of ${length} tokens, adapter ${model.adapter}, ${ms.toFixed(0)} ms\n`,
   );
 
@@ -80,7 +81,7 @@ export async function scoreCommand(argv: string[]): Promise<number> {
     } finally {
       rmSync(tmp, { force: true });
     }
-    process.stderr.write(`wrote ${outPath} (${[...tensors.keys()].join(", ")})\n`);
+    io().err.write(`wrote ${outPath} (${[...tensors.keys()].join(", ")})\n`);
   }
   return 0;
 }

@@ -2,6 +2,7 @@ import { search } from "../../api/dataset/search.ts";
 import { UsageError } from "../../core/errors.ts";
 import { intFlag, one, parseArgs } from "../args.ts";
 import { warn } from "../load.ts";
+import { io } from "../io.ts";
 
 /** `tesserae search DB (--text "..." | --image PATH | --like ID) [-k N] [--json]`: the nearest rows, as a table or JSON. */
 export async function searchCommand(argv: string[]): Promise<number> {
@@ -21,7 +22,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
     weights: one(args, "weights"),
     onWarning: warn,
   });
-  const out = process.stdout;
+  const out = io().out;
   if (args.switches.has("json")) {
     out.write(`${JSON.stringify({ query: result.query, model: result.meta.model, hits: result.hits }, null, 2)}\n`);
     return 0;

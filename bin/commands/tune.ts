@@ -7,6 +7,7 @@ import { autotune } from "../../tune/autotune.ts";
 import { tuningCachePath } from "../../tune/cache.ts";
 import { one, overrides, parseArgs } from "../args.ts";
 import { benchInputs, measuring } from "./bench.ts";
+import { io } from "../io.ts";
 
 /**
  * `tesserae tune <graph>...`: measures the candidate tilings of every matmul and attention shape of the
@@ -40,10 +41,10 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     });
     for (const key of report.cached) {
       const tiling = report.table.get(key);
-      if (tiling) process.stdout.write(`${key}: ${tilingName(tiling)} (cached)\n`);
+      if (tiling) io().out.write(`${key}: ${tilingName(tiling)} (cached)\n`);
     }
-    for (const [key, choice] of Object.entries(report.tuned)) process.stdout.write(`${key}: ${tilingName(choice.tiling)}\n`);
+    for (const [key, choice] of Object.entries(report.tuned)) io().out.write(`${key}: ${tilingName(choice.tiling)}\n`);
   }
-  process.stderr.write(`tuned choices for '${target.tuningKey}' are in ${tuningCachePath()}\n`);
+  io().err.write(`tuned choices for '${target.tuningKey}' are in ${tuningCachePath()}\n`);
   return 0;
 }

@@ -143,7 +143,7 @@ describe("several processes on one machine", () => {
             const child = spawn(
               process.execPath,
               [
-                "bin/tesserae.mjs",
+                "dist/bin/main.js",
                 "run",
                 "graphs/vit.tsr",
                 "--weights",

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { tesserae, tesseraeUnder } from "../helpers/cli.ts";
+import { tesserae, tesseraeProcess, tesseraeUnder } from "../helpers/cli.ts";
 import { clipRef, tmp, vitRef } from "../helpers/run-outputs.ts";
 import { reliable } from "../helpers/reliability.ts";
 
@@ -56,7 +56,7 @@ describe.concurrent("bad input: one clear line, exit code 1, no stack trace", ()
     );
   });
 
-  it("never overwrites an input with --out", async () => {
+  it("never overwrites an input with --out", async ({ task }) => {
     const copy = join(tmp, "in.png");
     copyFileSync("test/fixtures/images/demo.png", copy);
     expectOneError(
@@ -70,27 +70,33 @@ describe.concurrent("bad input: one clear line, exit code 1, no stack trace", ()
       "would overwrite a file of the checkpoint",
     );
     expect(readFileSync("test/fixtures/vit/config.json").equals(before)).toBe(true);
-    reliable({
-      area: "files",
-      case: "--out naming an input image or a file of the checkpoint",
-      tried: 2,
-      outcome: "refused before running; the file is unchanged",
-    });
+    reliable(
+      {
+        area: "files",
+        case: "--out naming an input image or a file of the checkpoint",
+        tried: 2,
+        outcome: "refused before running; the file is unchanged",
+      },
+      task,
+    );
   });
 
-  it("two processes write bit-identical outputs; a failed run leaves an existing --out file as it was", async () => {
+  it("two processes write bit-identical outputs; a failed run leaves an existing --out file as it was", async ({ task }) => {
     const [a, b] = [join(tmp, "det-a.safetensors"), join(tmp, "det-b.safetensors")];
     for (const out of [a, b])
-      expect((await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", vitRef, "--out", out)).code).toBe(
-        0,
-      );
+      expect(
+        (await tesseraeProcess("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", vitRef, "--out", out)).code,
+      ).toBe(0);
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
-    reliable({
-      area: "determinism",
-      case: "the same run in two processes (ViT checkpoint, --out)",
-      tried: 2,
-      outcome: "bit-identical output files",
-    });
+    reliable(
+      {
+        area: "determinism",
+        case: "the same run in two processes (ViT checkpoint, --out)",
+        tried: 2,
+        outcome: "bit-identical output files",
+      },
+      task,
+    );
     writeFileSync(b, "an earlier result");
     expectOneError(
       await tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", clipRef, "--out", b),
@@ -98,18 +104,22 @@ describe.concurrent("bad input: one clear line, exit code 1, no stack trace", ()
     );
     expect(readFileSync(b, "utf8")).toBe("an earlier result");
     expect(readdirSync(tmp).filter((f) => f.startsWith("det-b") && f !== "det-b.safetensors")).toEqual([]);
-    reliable({
-      area: "files",
-      case: "a run that fails with an existing --out file",
-      tried: 1,
-      outcome: "the file is untouched and no temporary file is left (outputs are written to a temporary file, then renamed)",
-    });
+    reliable(
+      {
+        area: "files",
+        case: "a run that fails with an existing --out file",
+        tried: 1,
+        outcome: "the file is untouched and no temporary file is left (outputs are written to a temporary file, then renamed)",
+      },
+      task,
+    );
   });
 
+  // Through the built command in a child process: the exit code the shell sees, and nothing more on stderr.
   it("unknown options and commands", async () => {
-    expectOneError(await tesserae("run", "graphs/clip.tsr", "--imgae", "x.png"), "run: unknown option --imgae");
-    expectOneError(await tesserae("frobnicate"), "unknown command 'frobnicate'");
-    expectOneError(await tesserae("run", "graphs/clip.tsr"), "nothing to run on");
+    expectOneError(await tesseraeProcess("run", "graphs/clip.tsr", "--imgae", "x.png"), "run: unknown option --imgae");
+    expectOneError(await tesseraeProcess("frobnicate"), "unknown command 'frobnicate'");
+    expectOneError(await tesseraeProcess("run", "graphs/clip.tsr"), "nothing to run on");
   });
 });
 
@@ -148,6 +158,18 @@ describe.concurrent("check and ir", () => {
   ])("%s --preset %s has the published parameter count (%s)", async (graph, preset, count) => {
     const r = await tesserae("check", graph, ...(preset ? ["--preset", preset] : []));
     expect(r.stdout).toContain(`(${count} parameters)`);
+  });
+
+  it("two commands at once in one process each get their own output (main() with its streams)", async () => {
+    const [vit, siglip] = await Promise.all([
+      tesserae("run", "graphs/vit.tsr", "--weights", "test/fixtures/vit", "--pixel-values", vitRef, "--runs", "1"),
+      tesserae("check", "graphs/siglip.tsr", "--preset", "base16"),
+    ]);
+    expect([vit.code, siglip.code]).toEqual([0, 0]);
+    expect(vit.stderr).toContain("model      vit (graphs/vit.tsr)");
+    expect(vit.stderr + vit.stdout).not.toContain("siglip");
+    expect(siglip.stdout).toContain("graphs/siglip.tsr: ok: model siglip");
+    expect(siglip.stdout + siglip.stderr).not.toMatch(/\bvit\b/);
   });
 
   it("check summarises a graph", async () => {

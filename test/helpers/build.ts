@@ -5,6 +5,9 @@ import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 
 export default function setup(): void {
+  // Every project of the config (vitest.config.ts) runs its global set-up in this one process: build once.
+  if (process.env.TESSERAE_TEST_BUILT === "1") return;
   const root = resolve(import.meta.dirname, "..", "..");
   execFileSync(process.execPath, [resolve(root, "scripts", "build.mjs")], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  process.env.TESSERAE_TEST_BUILT = "1";
 }
