@@ -21,7 +21,7 @@ export default defineConfig({
     fileParallelism: false,
     // One worker process for all files of a project: a new one per file cost about 0.5 s each.
     isolate: false,
-    // Tests in describe.concurrent blocks (the CLI's, each waiting on a child process) run two at a time: one per core.
+    // Tests in describe.concurrent blocks (the CLI's: main() in this process, or a child process) run two at a time: one per core.
     // The CLI's benchmarks stay one at a time: on a new machine two of them compiling at once ran past the timeout.
     maxConcurrency: 2,
     testTimeout: 120_000,
