@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, globals } from "webgpu";
+import { paceDawnPolling } from "./dawn-polling.ts";
 import { adapterClass, type GpuContext } from "./gpu-context.ts";
 
 export {
@@ -42,6 +43,7 @@ async function open(): Promise<GpuContext> {
     throw new NoAdapterError(`no Vulkan loader (libvulkan.so.1) found. ${INSTALL_HINT}`);
   }
   Object.assign(globalThis, globals);
+  paceDawnPolling();
   // On NVIDIA's Vulkan driver Dawn withholds shader-f16 unless asked (ONNX Runtime's and llama.cpp's WebGPU backends ask too).
   gpuInstance ??= create(["enable-dawn-features=vulkan_enable_f16_on_nvidia"]);
   const gpu = gpuInstance;

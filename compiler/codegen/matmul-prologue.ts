@@ -69,13 +69,14 @@ export function emitPrologueStats(w: KernelWriter, K: Dim, batch: readonly Expr[
     if (op.kind !== "reduce") continue;
     const isMax = op.fn === "max";
     const { init, combine } = rowReduction(isMax);
-    const partials = rowVars.map((row) => {
-      const acc = total(w.fresh("acc"));
-      w.line(`var ${acc} = ${init};`);
-      w.block(`for (var kk = ${lanes.start}; kk < ${w.dim(rowLength)}; kk = kk + ${lanes.step}u) {`, () => {
-        w.line(`${acc} = ${combine(acc, w.value(g.nodes[id].inputs[0], [...xBatch, row, kk]))};`);
-      });
-      return acc;
+    // One loop for all the rows: a loop each made the 16-row prologue a 34-loop kernel that lavapipe took
+    // 11-17 s to compile. Each row's total takes its values in the same order either way.
+    const partials = rowVars.map(() => total(w.fresh("acc")));
+    for (const acc of partials) w.line(`var ${acc} = ${init};`);
+    w.block(`for (var kk = ${lanes.start}; kk < ${w.dim(rowLength)}; kk = kk + ${lanes.step}u) {`, () => {
+      rowVars.forEach((row, r) =>
+        w.line(`${partials[r]} = ${combine(partials[r], w.value(g.nodes[id].inputs[0], [...xBatch, row, kk]))};`),
+      );
     });
     const totals = lanes.combine(partials, isMax);
     const array = w.fresh("stats");

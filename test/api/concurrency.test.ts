@@ -105,12 +105,15 @@ describe("concurrent requests through the library API", () => {
     });
   });
 
-  it("1000 requests, 16 at a time, leave memory where 100 left it", async () => {
+  it("1000 requests, 16 at a time, after the first 1000 leave memory where it was", async () => {
     const wave = async (count: number) => {
       for (let i = 0; i < count; i += 16)
         await Promise.all(Array.from({ length: 16 }, (_, j) => vit.run({ pixel_values: vitInputs[(i + j) % vitInputs.length] })));
     };
-    await wave(112);
+    // Resident memory rises over the first thousand or so requests (malloc's arenas, Dawn's allocations for
+    // the three batch sizes) and is flat after that: measured from the 100th request, the same runs grew it
+    // by 40 to 77 MB; from the 1000th, by -5 to +7 MB.
+    await wave(1008);
     // Collected first: the heap then holds what the runs keep, not garbage a collection has not reached yet.
     collectGarbage();
     const before = process.memoryUsage();
@@ -119,14 +122,15 @@ describe("concurrent requests through the library API", () => {
     const after = process.memoryUsage();
     const grew = (after.rss - before.rss) / 2 ** 20;
     const heapGrew = (after.heapUsed - before.heapUsed) / 2 ** 20;
-    // A leak of the smallest thing a run makes (its ~6 KB of outputs, a readback buffer) would pass 6 MB here.
+    // A leak of the smallest thing a run makes (its ~6 KB of outputs, a readback buffer) would pass 6 MB here,
+    // and one of 24 KB of native memory a run (a small GPU buffer) would pass 24 MB.
     expect(heapGrew).toBeLessThan(6);
-    expect(grew).toBeLessThan(64);
+    expect(grew).toBeLessThan(24);
     reliable({
       area: "load",
-      case: "1000 requests on one model, 16 in flight",
-      tried: 1000,
-      outcome: `resident memory ${grew >= 0 ? "+" : ""}${grew.toFixed(1)} MB, JS heap ${heapGrew >= 0 ? "+" : ""}${heapGrew.toFixed(1)} MB after the first 100`,
+      case: "2000 requests on one model, 16 in flight",
+      tried: 2016,
+      outcome: `resident memory ${grew >= 0 ? "+" : ""}${grew.toFixed(1)} MB, JS heap ${heapGrew >= 0 ? "+" : ""}${heapGrew.toFixed(1)} MB over the second 1000`,
     });
   });
 });

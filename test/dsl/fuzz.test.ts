@@ -83,10 +83,10 @@ function mutate(text: string, rand: () => number): string {
 describe("fuzzing the graph language", () => {
   it("mutated graph files give diagnostics with a location or compile, never another error", () => {
     const rand = rng(2026);
-    const started = Date.now();
     const outcomes = { compiled: 0, diagnostics: 0 };
     let cases = 0;
-    while (cases < 3000 && Date.now() - started < 40_000) {
+    // A fixed count, not a time budget: the test files share the machine's cores, and a slower turn must not test less.
+    while (cases < 3000) {
       const src = SOURCES[cases % SOURCES.length];
       const text = mutate(src.text, rand);
       cases++;
@@ -105,12 +105,11 @@ describe("fuzzing the graph language", () => {
       }
     }
     process.stdout.write(`fuzz: ${cases} cases, ${outcomes.compiled} compiled, ${outcomes.diagnostics} with diagnostics\n`);
-    expect(cases).toBeGreaterThan(500);
     expect(outcomes.diagnostics).toBeGreaterThan(0);
     expect(outcomes.compiled).toBeGreaterThan(0);
     reliable({
       area: "graph files",
-      case: `seeded mutations of the ${GRAPHS.length} graph files and of the prelude (deleted, duplicated and swapped tokens, random characters; at most 40 s)`,
+      case: `seeded mutations of the ${GRAPHS.length} graph files and of the prelude (deleted, duplicated and swapped tokens, random characters)`,
       tried: cases,
       outcome: `${outcomes.compiled} compiled; ${outcomes.diagnostics} gave diagnostics with file:line:col; no other error, hang or crash`,
     });
