@@ -1,7 +1,7 @@
 // dawn.node learns that GPU work finished by polling: while any of its promises is pending it calls
 // wgpuInstanceProcessEvents from a callback that reschedules itself with setImmediate
 // (AsyncRunner::ScheduleProcessEvents), so one core spins for as long as a dispatch runs or a pipeline
-// compiles. On lavapipe a pipeline is compiled by LLVM at its first dispatch (0.2-1 s each), and on a
+// compiles. On lavapipe a pipeline is compiled by LLVM at its first dispatch (0.1 s to seconds each), and on a
 // 2-core machine that spin takes the core a second compile or lavapipe's second worker thread would use:
 // two processes compiling at once took 14.0 s spinning against 8.7 s paced. Pacing keeps the spin for
 // waits shorter than SPIN_MS, so short dispatches are answered as soon as before, and polls a longer

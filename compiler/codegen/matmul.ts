@@ -49,27 +49,37 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
   const ms = Array.from({ length: TM }, (_, i) => w.let(E.min(E.add(mBase, u(i)), E.sub(mDim, u(1))), "m"));
   const ns = Array.from({ length: TN }, (_, j) => w.let(E.min(E.add(nBase, u(j)), E.sub(nDim, u(1))), "n"));
 
+  // Workgroup memory holds `width` partial values per lane; a tile's lanes are `split` consecutive invocations.
+  const first = E.mul(tile, u(S));
+  const slot = (width: number, laneIndex: Expr, i: Expr): Expr => E.element("laneSums", E.add(E.mul(laneIndex, u(width)), i), "f32", true);
+  /** Each lane's partial values into its slots, for the whole workgroup to read after the barrier. */
+  const storePartials = (partials: readonly Expr[]): void => {
+    partials.forEach((p, i) => w.line(`${slot(partials.length, lid, u(i))} = ${p};`));
+    w.line("workgroupBarrier();");
+  };
+  /** Partial `i` (an index, possibly dynamic) combined over the tile's lanes, in lane order. */
+  const tileTotal = (width: number, i: Expr, combine: (acc: Expr, v: Expr) => Expr): Expr => {
+    let t = slot(width, first, i);
+    for (let l = 1; l < S; l++) t = combine(t, slot(width, E.add(first, u(l)), i));
+    return t;
+  };
+
   /**
-   * Sums (or maxes) each lane's partial values over the `split` lanes of its tile, through workgroup
-   * memory, for every lane of the tile: lane l totals partials l, l + split, ... into the tile's first
-   * slots (no other lane reads those), then every lane reads all the totals. The prologue's 16 rows
-   * (Qwen2-VL's merger) are 32 workgroup loads a lane this way, against 128 when every lane totals every row.
+   * Sums (or maxes) each lane's partial values over the `split` lanes of its tile, for every lane of the
+   * tile: lane l totals partials l, l + split, ... into the tile's first slots (no other lane reads
+   * those), then every lane reads all the totals. The prologue's 16 rows (Qwen2-VL's merger) are 32
+   * workgroup loads a lane this way, against 128 when every lane totals every row.
    */
   const combineLanes = (partials: Expr[], isMax: boolean): Expr[] => {
     const width = partials.length;
-    const slot = (laneIndex: Expr, i: Expr): Expr => E.element("laneSums", E.add(E.mul(laneIndex, u(width)), i), "f32", true);
-    partials.forEach((p, i) => w.line(`${slot(lid, u(i))} = ${p};`));
-    w.line("workgroupBarrier();");
+    storePartials(partials);
     const { combine } = rowReduction(isMax);
-    const first = E.mul(tile, u(S));
     const part = E.named("part", "u32");
     w.block(`for (var part = lane; part < ${width}u; part = part + ${S}u) {`, () => {
-      let t = slot(first, part);
-      for (let l = 1; l < S; l++) t = combine(t, slot(E.add(first, u(l)), part));
-      w.line(`${slot(first, part)} = ${t};`);
+      w.line(`${slot(width, first, part)} = ${tileTotal(width, part, combine)};`);
     });
     w.line("workgroupBarrier();");
-    const totals = partials.map((_, i) => w.let(slot(first, u(i)), "sum"));
+    const totals = partials.map((_, i) => w.let(slot(width, first, u(i)), "sum"));
     w.line("workgroupBarrier();");
     return totals;
   };
@@ -124,15 +134,8 @@ function splitKMatmulKernel(w: KernelWriter): KernelCode {
   // by comparisons made a kernel of 128 workgroup loads and 16 branches per lane, which lavapipe
   // compiled 4x slower (1.2-1.5 s against 0.31 s, K = 70). The sums are taken in the same order.
   const partials = [...accs.flat(), ...stats.flat()];
-  const width = partials.length;
-  const laneTotal = (offset: Expr): Expr => {
-    const at = (l: number): Expr => E.element("laneSums", E.add(E.mul(E.add(E.mul(tile, u(S)), u(l)), u(width)), offset), "f32", true);
-    let t = at(0);
-    for (let l = 1; l < S; l++) t = E.add(t, at(l));
-    return t;
-  };
-  partials.forEach((p, i) => w.line(`${E.element("laneSums", E.add(E.mul(lid, u(width)), u(i)), "f32", true)} = ${p};`));
-  w.line("workgroupBarrier();");
+  const laneTotal = (offset: Expr): Expr => tileTotal(partials.length, offset, E.add);
+  storePartials(partials);
 
   // Epilogue: the lanes of a tile share its outputs; each computes the fused elementwise chain for its own.
   w.block(`for (var o = lane; o < ${TM * TN}u; o = o + ${S}u) {`, () => {
