@@ -14,13 +14,16 @@ const GRAPHS = readdirSync("graphs")
   .filter((f) => f.endsWith(".tsr"))
   .sort()
   .map((f) => `graphs/${f}`);
+// One layer in every tower (layers, text_layers, depth, sam_depth, ...): more would repeat the same code.
+const oneLayer = (text: string): Record<string, string> =>
+  Object.fromEntries([...text.matchAll(/^\s*(\w*(?:layers|depth)): int/gm)].map((m) => [m[1], "1"]));
 const SOURCES = [
   ...GRAPHS.map((path) => ({ path, text: readFileSync(path, "utf8") })),
   ...["graphs/clip.tsr", "graphs/qwen2-vl.tsr"].map((path) => ({
     path: `prelude+${path}`,
     text: `${readFileSync("dsl/prelude.tsr", "utf8")}\n${readFileSync(path, "utf8")}`,
   })),
-];
+].map((s) => ({ ...s, oneLayer: oneLayer(s.text) }));
 const TOKENS = [
   "(",
   ")",
@@ -91,7 +94,7 @@ describe("fuzzing the graph language", () => {
       const text = mutate(src.text, rand);
       cases++;
       try {
-        const program = compileSource(src.path, text, { overrides: { [src.text.includes("depth: int") ? "depth" : "layers"]: "1" } });
+        const program = compileSource(src.path, text, { overrides: src.oneLayer });
         compileGraph(program.graph);
         outcomes.compiled++;
       } catch (e) {

@@ -72,3 +72,13 @@ export const attentionCases: Case[] = [
     inputs: { x: [2, 12, 8], rb: [2, 12, 6], cb: [2, 12, 8] },
   },
 ];
+
+/**
+ * The cases for the attention candidates besides the defaults (which run every case above): a head
+ * without vec4 whose 13 tokens part-fill the first key block and the second query tile, and a causal
+ * vec4 head of 68 (17 vec4s, not a multiple of any thread count) over 70 tokens: two key blocks and more
+ * for every block size under 128, the running maximum rescaled across them, the last query tile part-full.
+ * The non-causal 75-token case would add no code path these two leave out, for one more pipeline per
+ * candidate (seconds each on lavapipe).
+ */
+export const candidateCases: Case[] = [attentionCases[0], attentionCases[2]];

@@ -4,7 +4,7 @@ import { GPU_ATTENTION_CANDIDATES, GPU_TILING_CANDIDATES, tilingName, type Kerne
 import { getGpu } from "../../runtime/device.ts";
 import { compileOk } from "../helpers/compile.ts";
 import { compareWithReference } from "../helpers/gpu.ts";
-import { attentionCases, matmulCases, REL_TOL, tableFor, type Case } from "../helpers/tiling-cases.ts";
+import { attentionCases, candidateCases, matmulCases, REL_TOL, tableFor, type Case } from "../helpers/tiling-cases.ts";
 
 // The GPU target's kernels, run here on lavapipe for correctness: every tiled candidate on the cases
 // above, and the GPU default on matmuls no tuning key covers (activations times activations, batched
@@ -71,7 +71,7 @@ describe("the GPU target's attention against the CPU reference", async () => {
     for (const [name, diff] of [...Object.entries(r.fused), ...Object.entries(r.unfused)]) expect(diff, name).toBeLessThan(REL_TOL);
   });
   const others = GPU_ATTENTION_CANDIDATES.slice(1).flatMap((t) =>
-    attentionCases.slice(0, 3).map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` })),
+    candidateCases.map((c) => ({ ...c, tiling: t, label: `${tilingName(t)}: ${c.name}` })),
   );
   it.each(others)("$label", async ({ src, inputs, tiling, ints }) => {
     const g = compileOk(`model t {\n  ${src}\n}`).graph;

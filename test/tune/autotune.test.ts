@@ -10,6 +10,7 @@ import { randomTensor, randomWeights, rng } from "../../runtime/weights/random.t
 import { autotune } from "../../tune/autotune.ts";
 import { loadTilings, saveTilings } from "../../tune/cache.ts";
 import { compileOk } from "../helpers/compile.ts";
+import { attentionCases, matmulCases } from "../helpers/tiling-cases.ts";
 
 const scratch = (): string => join(mkdtempSync(join(tmpdir(), "tesserae-tune-")), "tuning.json");
 
@@ -71,14 +72,32 @@ describe("autotune", () => {
     const path = scratch();
     process.env.TESSERAE_TUNING = path;
     try {
+      // Three of tilings.test.ts's cases (test/helpers/tiling-cases.ts) side by side: their kernels' WGSL is the
+      // same in one graph, so on a new machine every candidate's pipeline comes from the Mesa cache that file filled.
       const program = compileOk(
-        `model t {\n  input x: f32[1, 21, 24]\n  h = x + attention(linear(x, "q", 24), linear(x, "k", 24), x, 2)\n  output y = linear(layernorm(h, "ln"), "fc", 40)\n}`,
+        [
+          "model t {",
+          "  input x: f32[2, 13, 21]",
+          "  input w: f32[3, 19]",
+          "  input v: f32[9, 24]",
+          "  output y = attention(x, x * 0.5, x + 1, 3)",
+          '  output z = linear(w, "fc", 4) + 1',
+          '  output u = linear(v, "wide", 388)',
+          "}",
+        ].join("\n"),
       );
+      const kernelsOf = (src: string): string[] => compileProgram(compileOk(src), { fuse: true }).kernels.map((k) => k.wgsl);
+      const cases = [attentionCases[0], matmulCases[1], matmulCases[2]].flatMap((c) => kernelsOf(`model t {\n  ${c.src}\n}`));
+      expect(new Set(compileProgram(program, { fuse: true }).kernels.map((k) => k.wgsl))).toEqual(new Set(cases));
       const ctx = await getGpu();
       const options = {
         compile: (t: TilingTable) => compileProgram(program, { fuse: true, tilings: t }),
         weights: randomWeights(program.graph, 1),
-        inputs: new Map([["x", randomTensor([1, 21, 24], rng(2))]]),
+        inputs: new Map([
+          ["x", randomTensor([2, 13, 21], rng(2))],
+          ["w", randomTensor([3, 19], rng(3))],
+          ["v", randomTensor([9, 24], rng(4))],
+        ]),
         graph: "t",
         runs: 1,
       };

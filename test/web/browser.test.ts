@@ -96,9 +96,13 @@ describe("the demo page in headless Chromium (WebGPU on SwiftShader)", () => {
   );
 
   it("draws the image, the token strip and the kernel bars: a screenshot that is not blank", async () => {
-    await open("qwen2-vl", "demo.png");
+    // A small image (10 image tokens): on demo.png (640x480, hundreds of tokens) SwiftShader took 18 s of this test against 6 s,
+    // and the page draws the same either way.
+    const result = await open("qwen2-vl", "wide.png");
+    expect(result.error).toBeUndefined();
     expect(await page.locator("canvas.view").count()).toBe(1);
-    expect(await page.locator("#tokens .tok").count()).toBeGreaterThan(391);
+    // Every image token, and the text and special tokens around them.
+    expect(await page.locator("#tokens .tok").count()).toBeGreaterThan(result.layout?.image_rows ?? Number.POSITIVE_INFINITY);
     expect(await page.locator("#timings .bar").count()).toBeGreaterThan(5);
     const png = PNG.sync.read(await page.screenshot({ fullPage: true }));
     const colours = new Set<number>();
